@@ -1,0 +1,46 @@
+# connscope: two commands on a fresh Debian 12 machine.
+#   make run    installs what is missing, builds (Release), runs the main job
+#   make test   installs, builds, runs every test (and the unit tests again under ASan/UBSan)
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+JOBS       ?= $(shell nproc)
+CTEST_JOBS ?= 2
+BIN        := $(BUILD)/src/cli/connscope
+
+.PHONY: all deps configure build run test test-unit test-lab test-asan clean
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release
+
+configure: deps $(BUILD)/build.ninja
+
+build: configure
+	cmake --build $(BUILD) -j $(JOBS)
+
+# Until `connscope inspect` exists, the main job is the serve demo: one loopback endpoint per
+# behaviour, for trying connections by hand. Stop it with Ctrl-C.
+run: build
+	$(BIN) serve --demo
+
+test: build
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCONNSCOPE_SANITIZE=ON
+	cmake --build $(ASAN_BUILD) -j $(JOBS)
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 300
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --output-on-failure -j $(CTEST_JOBS) -L 'unit|sanitize' --timeout 300
+
+test-unit: build
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L unit
+
+test-lab: build
+	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L lab
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -1,0 +1,113 @@
+// connscope's entry point: global options, subcommands, and the one place that turns errors
+// and exceptions into a one-line message and an exit status.
+
+#include <unistd.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <exception>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include <CLI/App.hpp>
+#include <CLI/Config.hpp>
+#include <CLI/Formatter.hpp>
+#include <fmt/format.h>
+
+#include "cli/cmd_serve.h"
+#include "cli/context.h"
+#include "core/duration.h"
+
+#ifndef CONNSCOPE_VERSION
+#define CONNSCOPE_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using connscope::ExitCode;
+using connscope::Lang;
+using connscope::Msg;
+using connscope::tr;
+
+int run(int argc, char** argv) {
+  connscope::cli::GlobalOptions global;
+  // Sockets are written with MSG_NOSIGNAL by Asio; this also covers writes to a closed pipe
+  // (connscope ... | head), which must end quietly, not by signal.
+  std::signal(SIGPIPE, SIG_IGN);
+
+  CLI::App app{"connscope: explains server connections, from the client and the server side"};
+  app.name("connscope");
+  app.set_version_flag("--version", std::string("connscope ") + CONNSCOPE_VERSION);
+  app.fallthrough();  // global options may follow the subcommand
+  app.require_subcommand(0, 1);
+
+  bool no_color = false;
+  std::string timeout_text;
+  std::string lang_text;
+  app.add_flag("--json", global.json, "Machine-readable JSON output (see docs/json.md)");
+  app.add_flag("--no-color", no_color, "No colour (also when NO_COLOR is set or stdout is not a terminal)");
+  app.add_option("--timeout", timeout_text, "Deadline per operation, e.g. 500ms, 3s, 1m; default 3s")
+      ->type_name("DURATION");
+  app.add_option("--lang", lang_text, "Language of messages (en); default from LANG")->type_name("LANG");
+  app.add_flag("-v,--verbose", global.verbose, "More detail; repeat for more");
+
+  std::vector<std::function<int()>> commands;
+  commands.push_back(connscope::cli::register_serve(app, global));
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::string what = e.what();
+    for (auto& ch : what) {
+      if (ch == '\n') ch = ' ';
+    }
+    fmt::print(stderr, "{} (see connscope --help)\n", tr(Lang::en, Msg::usage_error, what));
+    return static_cast<int>(ExitCode::usage);
+  }
+
+  global.color = connscope::cli::decide_color(no_color, STDOUT_FILENO);
+  if (lang_text.empty()) {
+    if (const char* env = std::getenv("LANG"); env != nullptr) {
+      Lang lang{};
+      if (connscope::parse_lang(env, lang)) global.lang = lang;  // unknown locale: English
+    }
+  } else if (!connscope::parse_lang(lang_text, global.lang)) {
+    return connscope::cli::report(
+        global, connscope::Error{"--lang \"" + lang_text + "\"", 0, tr(Lang::en, Msg::unknown_lang)},
+        ExitCode::usage);
+  }
+  if (!timeout_text.empty()) {
+    auto t = connscope::parse_duration(timeout_text, "--timeout");
+    if (!t) return connscope::cli::report(global, t.error(), ExitCode::usage);
+    if (t->count() == 0) {
+      return connscope::cli::report(
+          global, connscope::Error{"--timeout \"" + timeout_text + "\"", 0, "must be more than 0"},
+          ExitCode::usage);
+    }
+    global.timeout = *t;
+  }
+
+  for (auto& command : commands) {
+    if (const int code = command(); code >= 0) return code;
+  }
+  fmt::print(stderr, "{}", app.help());
+  return static_cast<int>(ExitCode::usage);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "connscope: internal error: {}\n", e.what());
+    return static_cast<int>(ExitCode::could_not_run);
+  }
+}
