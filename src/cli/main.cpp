@@ -47,9 +47,9 @@ int run(int argc, char** argv) {
   std::string lang_text;
   app.add_flag("--json", global.json, "Machine-readable JSON output (see docs/json.md)");
   app.add_flag("--no-color", no_color, "No colour (also when NO_COLOR is set or stdout is not a terminal)");
-  app.add_option("--timeout", timeout_text, "Deadline per operation, e.g. 500ms, 3s, 1m; default 3s")
+  auto* timeout_opt = app.add_option("--timeout", timeout_text, "Deadline per operation, e.g. 500ms, 3s, 1m; default 3s")
       ->type_name("DURATION");
-  app.add_option("--lang", lang_text, "Language of messages (en); default from LANG")->type_name("LANG");
+  auto* lang_opt = app.add_option("--lang", lang_text, "Language of messages (en); default from LANG")->type_name("LANG");
   app.add_flag("-v,--verbose", global.verbose, "More detail; repeat for more");
 
   std::vector<std::function<int()>> commands;
@@ -73,7 +73,7 @@ int run(int argc, char** argv) {
   }
 
   global.color = connscope::cli::decide_color(no_color, STDOUT_FILENO);
-  if (lang_text.empty()) {
+  if (lang_opt->count() == 0) {
     if (const char* env = std::getenv("LANG"); env != nullptr) {
       Lang lang{};
       if (connscope::parse_lang(env, lang)) global.lang = lang;  // unknown locale: English
@@ -83,7 +83,7 @@ int run(int argc, char** argv) {
         global, connscope::Error{"--lang \"" + lang_text + "\"", 0, tr(Lang::en, Msg::unknown_lang)},
         ExitCode::usage);
   }
-  if (!timeout_text.empty()) {
+  if (timeout_opt->count() > 0) {
     auto t = connscope::parse_duration(timeout_text, "--timeout");
     if (!t) return connscope::cli::report(global, t.error(), ExitCode::usage);
     if (t->count() == 0) {

@@ -132,8 +132,12 @@ Result<void> configure_tls(SSL_CTX* ctx, const TlsConfig& config,
                 "not a PEM certificate: " + openssl_error());
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, config.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    // OpenSSL checks the pair as it loads the key; say which of the two problems it is.
+    const bool mismatch = ERR_GET_REASON(ERR_peek_last_error()) == X509_R_KEY_VALUES_MISMATCH;
+    const std::string reason = openssl_error();
     return fail(fmt::format("--tls-key \"{}\"", config.key_file),
-                "not a PEM private key: " + openssl_error());
+                mismatch ? fmt::format("does not match the certificate in \"{}\"", config.cert_file)
+                         : "not a PEM private key: " + reason);
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     return fail(fmt::format("--tls-key \"{}\"", config.key_file),

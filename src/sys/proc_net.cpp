@@ -50,6 +50,13 @@ bool parse_hex_endpoint(std::string_view s, int family, std::string& addr, std::
   return true;
 }
 
+// "00000000:00000009" -> tx 0, rx 9.
+bool parse_queues(std::string_view s, std::uint32_t& tx, std::uint32_t& rx) {
+  const auto colon = s.find(':');
+  return colon != std::string_view::npos && parse_hex(s.substr(0, colon), tx) &&
+         parse_hex(s.substr(colon + 1), rx);
+}
+
 std::vector<std::string_view> split_ws(std::string_view line) {
   std::vector<std::string_view> out;
   std::size_t i = 0;
@@ -81,7 +88,8 @@ Result<std::vector<ProcNetTcpEntry>> parse_proc_net_tcp(std::string_view text, i
     e.family = family;
     if (f.size() < 10 || !parse_hex_endpoint(f[1], family, e.local_address, e.local_port) ||
         !parse_hex_endpoint(f[2], family, e.remote_address, e.remote_port) ||
-        !parse_hex(f[3], e.state) || !parse_dec(f[7], e.uid) || !parse_dec(f[9], e.inode)) {
+        !parse_hex(f[3], e.state) || !parse_queues(f[4], e.tx_queue, e.rx_queue) ||
+        !parse_dec(f[7], e.uid) || !parse_dec(f[9], e.inode)) {
       return fail(fmt::format("parse {} line {}", family == AF_INET6 ? "tcp6" : "tcp", line_no),
                   "malformed entry");
     }

@@ -20,7 +20,10 @@ struct ProcNetTcpEntry {
   std::uint16_t local_port = 0;
   std::string remote_address;
   std::uint16_t remote_port = 0;
-  int state = 0;  // kernel TCP state number (10 = LISTEN)
+  int state = 0;  // kernel TCP state number (10 = LISTEN, 8 = CLOSE_WAIT)
+  // For LISTEN sockets rx_queue is the accept queue (connections waiting for accept()).
+  std::uint32_t tx_queue = 0;
+  std::uint32_t rx_queue = 0;
   std::uint64_t inode = 0;
   std::uint32_t uid = 0;
 };

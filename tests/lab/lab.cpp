@@ -528,6 +528,10 @@ void Lab::netem(Node node, std::string_view iface, std::string_view spec) {
   script(args);
 }
 
+void Lab::netem_clear(Node node, std::string_view iface) {
+  script({"netem_clear", prefix_, std::string(to_string(node)), std::string(iface)});
+}
+
 bool Lab::has_netem() const {
   return run({"bash", lab_sh(), "has_netem", prefix_}, 10s).ok();
 }

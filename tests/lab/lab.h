@@ -206,10 +206,13 @@ class Lab {
   void drop_frag_needed(Node router);  // PMTU black hole: ICMP frag-needed / ICMPv6 too-big
   void clear_faults(Node node);
   void nft(Node node, std::string_view ruleset);
-  // tc netem on iface's egress, e.g. "loss 30%", "delay 50ms", "rate 1mbit". Needs sch_netem.
+  // tc netem on iface's egress, e.g. "loss 30%", "delay 50ms", "rate 1mbit".
+  // Without sch_netem, "loss N%" and "rate R" are emulated (nft, tbf); other specs throw.
   void netem(Node node, std::string_view iface, std::string_view spec);
+  void netem_clear(Node node, std::string_view iface);
   bool has_netem() const;
-  // Random egress loss with nft (works without sch_netem); token-bucket rate limit with tbf.
+  // Random loss of what leaves iface, with nft where the other end receives it (works without
+  // sch_netem); a token-bucket rate limit with tbf.
   void loss(Node node, std::string_view iface, int percent);
   void rate(Node node, std::string_view iface, std::string_view rate);
   void set_mtu(Node node, std::string_view iface, int mtu);

@@ -229,13 +229,29 @@ lab_faults_clear() { # PREFIX NODE : remove every nft fault from a node
 }
 
 lab_netem() { # PREFIX NODE IFACE SPEC... : tc netem on IFACE egress, e.g. loss 30% delay 50ms rate 1mbit
-  local prefix=$1 node=$2 iface=$3
+  # Kernels built without sch_netem still get "loss N%" (nft, whole percents) and "rate R" (tbf);
+  # anything else (delay, jitter, reorder...) fails there with exit status 3.
+  local prefix=$1 node=$2 iface=$3 loss="" rate=""
   shift 3
-  lab_exec "$prefix" "$node" tc qdisc replace dev "$iface" root netem "$@"
+  if lab_has_netem "$prefix"; then
+    lab_exec "$prefix" "$node" tc qdisc replace dev "$iface" root netem "$@"
+    return
+  fi
+  while (($#)); do
+    case "$1" in
+      loss) loss=${2%\%}; loss=${loss%%.*}; shift 2 ;;
+      rate) rate=$2; shift 2 ;;
+      *) echo "lab_netem: no sch_netem in this kernel: only 'loss N%' and 'rate R' can be emulated, not '$1'" >&2
+         return 3 ;;
+    esac
+  done
+  if [[ -n $loss ]]; then lab_loss "$prefix" "$node" "$iface" "$loss" || return; fi
+  if [[ -n $rate ]]; then lab_rate "$prefix" "$node" "$iface" "$rate" || return; fi
 }
 
-lab_netem_clear() { # PREFIX NODE IFACE
-  lab_exec "$1" "$2" tc qdisc del dev "$3" root 2>/dev/null || true
+lab_netem_clear() { # PREFIX NODE IFACE : remove netem (and its emulation) from IFACE
+  lab_exec "$1" "$2" tc qdisc del dev "$3" root 2>/dev/null
+  lab_loss_clear "$1" "$2" "$3"
 }
 
 lab_has_netem() { # PREFIX : does this kernel have sch_netem? (probed on the client's loopback)
@@ -243,17 +259,34 @@ lab_has_netem() { # PREFIX : does this kernel have sch_netem? (probed on the cli
   lab_exec "$1" client tc qdisc del dev lo root
 }
 
+_lab_peer() { # NODE IFACE -> "peer-node peer-iface" of that veth
+  local l
+  for l in "${LAB_LINKS[@]}"; do
+    read -r na ia _ _ nb ib _ _ <<<"$l"
+    [[ $na == "$1" && $ia == "$2" ]] && { echo "$nb $ib"; return; }
+    [[ $nb == "$1" && $ib == "$2" ]] && { echo "$na $ia"; return; }
+  done
+  echo "lab: $1 has no lab link $2" >&2
+  return 2
+}
+
 lab_loss() { # PREFIX NODE IFACE PERCENT : random loss of packets leaving IFACE, without netem
-  # (nft egress hook + numgen), for kernels built without sch_netem.
-  local pct=$4
+  # Dropped where the veth's other end receives them (nft ingress + numgen): dropped at the
+  # sender's own egress, TCP would see a local send failure, not a loss to retransmit.
+  local pct=$4 peer
   [[ $pct =~ ^[0-9]+$ && $pct -le 100 ]] || { echo "lab_loss: bad percent '$pct'" >&2; return 2; }
-  lab_nft "$1" "$2" "add table netdev ${LAB_NFT_TABLE}_loss_$3
-add chain netdev ${LAB_NFT_TABLE}_loss_$3 egress { type filter hook egress device \"$3\" priority 0; policy accept; }
-add rule netdev ${LAB_NFT_TABLE}_loss_$3 egress numgen random mod 100 < $pct drop"
+  peer=$(_lab_peer "$2" "$3") || return
+  read -r pnode piface <<<"$peer"
+  lab_nft "$1" "$pnode" "add table netdev ${LAB_NFT_TABLE}_loss_$piface
+add chain netdev ${LAB_NFT_TABLE}_loss_$piface ingress { type filter hook ingress device \"$piface\" priority 0; policy accept; }
+add rule netdev ${LAB_NFT_TABLE}_loss_$piface ingress numgen random mod 100 < $pct drop"
 }
 
 lab_loss_clear() { # PREFIX NODE IFACE
-  lab_exec "$1" "$2" nft delete table netdev "${LAB_NFT_TABLE}_loss_$3" 2>/dev/null || true
+  local peer
+  peer=$(_lab_peer "$2" "$3") || return
+  read -r pnode piface <<<"$peer"
+  lab_exec "$1" "$pnode" nft delete table netdev "${LAB_NFT_TABLE}_loss_$piface" 2>/dev/null || true
 }
 
 lab_rate() { # PREFIX NODE IFACE RATE : token-bucket rate limit on IFACE egress (e.g. 1mbit), without netem
