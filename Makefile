@@ -34,7 +34,7 @@ test: build
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 300
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  ctest --output-on-failure -j $(CTEST_JOBS) -L 'unit|sanitize' --timeout 300
+	  ctest --output-on-failure -j $(CTEST_JOBS) -L 'unit|integration' --timeout 300
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L unit

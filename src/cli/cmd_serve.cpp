@@ -92,8 +92,9 @@ std::string_view close_id(serve::CloseReason r) {
 }
 
 std::string timestamp(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::time_point_cast<std::chrono::milliseconds>(t);
-  return fmt::format("{:%Y-%m-%dT%H:%M:%S}Z", ms);
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, ms);
 }
 
 bool have_ipv6() {
@@ -356,7 +357,8 @@ int run_serve(const GlobalOptions& g, const ServeFlags& f) {
   if (!options) return report(g, options.error(), ExitCode::usage);
 
   // Servers take the hard limit: the soft default is a select() relic, not a policy.
-  auto limit = sys::raise_fd_limit();
+  const auto before = sys::get_fd_limit();
+  const auto limit = sys::raise_fd_limit();
 
   boost::asio::io_context io(1);
   Printer printer(g, *options);
@@ -366,7 +368,9 @@ int run_serve(const GlobalOptions& g, const ServeFlags& f) {
     return report(g, e, exit_for_open_error(server.error()));
   }
   printer.listening((*server)->listeners(), f.demo);
-  if (limit && g.verbose > 0 && !g.json) fmt::print("fd limit {}\n", limit->soft);
+  if (before && limit && before->soft != limit->soft && g.verbose > 0 && !g.json) {
+    fmt::print("{}\n", tr(g.lang, Msg::serve_fd_limit, before->soft, limit->soft));
+  }
 
   const auto started = std::chrono::steady_clock::now();
   boost::asio::signal_set signals(io, SIGINT, SIGTERM);
@@ -383,29 +387,30 @@ int run_serve(const GlobalOptions& g, const ServeFlags& f) {
 
 std::function<int()> register_serve(CLI::App& app, const GlobalOptions& global) {
   auto flags = std::make_shared<ServeFlags>();
-  auto* cmd = app.add_subcommand("serve", "Run a known-good or deliberately misbehaving TCP/TLS server");
-  cmd->footer(
-      "Modes: echo, discard, http, banner[=TEXT], never-accept, reset-after-accept,\n"
-      "close-after-accept, slow-first-byte[=DURATION], drip[=INTERVAL], garbage, no-close.\n"
-      "Without --listen or --port it listens on 127.0.0.1:8080. Stop with Ctrl-C or SIGTERM;\n"
-      "a summary is printed on exit.");
-  cmd->add_option("-l,--listen", flags->listen, "Listen on ADDR:PORT ([V6ADDR]:PORT, :PORT); repeatable; port 0 picks one")
-      ->type_name("ADDR:PORT");
-  cmd->add_option("-p,--port", flags->port, "Listen on PORT on every address (0.0.0.0 and [::])")->type_name("PORT");
-  cmd->add_option("-m,--mode", flags->mode, "Behaviour (see below); default echo")->type_name("MODE");
-  cmd->add_option("--backlog", flags->backlog, "listen() backlog (capped by net.core.somaxconn); default 511")->type_name("N");
-  cmd->add_flag("--reuseport", flags->reuseport, "Set SO_REUSEPORT on the listeners");
-  cmd->add_option("--fastopen", flags->fastopen, "Enable TCP Fast Open with this queue length")->type_name("N");
-  cmd->add_option("--keepalive", flags->keepalive, "TCP keepalive on accepted connections")->type_name("IDLE,INTVL,COUNT");
-  cmd->add_option("--tls-cert", flags->tls_cert, "TLS certificate chain (PEM)")->type_name("FILE");
-  cmd->add_option("--tls-key", flags->tls_key, "TLS private key (PEM)")->type_name("FILE");
-  cmd->add_flag("--tls-self-signed", flags->tls_self_signed, "TLS with a certificate generated in memory");
-  cmd->add_option("--http-status", flags->http_status, "Status for http and slow-first-byte; default 200")->type_name("CODE");
-  cmd->add_option("--banner", flags->banner, "Greeting for banner and drip")->type_name("TEXT");
-  cmd->add_option("--delay", flags->delay, "slow-first-byte: wait before each response; default 2s")->type_name("DURATION");
-  cmd->add_option("--interval", flags->interval, "drip: time between bytes; default 1s")->type_name("DURATION");
-  cmd->add_flag("--demo", flags->demo, "One loopback endpoint per mode, on consecutive ports");
-  cmd->add_option("--demo-port", flags->demo_port, "First port of --demo; default 9601")->type_name("PORT");
+  const Lang lang = global.lang;
+  auto help = [lang](Msg id) { return tr(lang, id); };
+  auto* cmd = app.add_subcommand("serve", help(Msg::help_serve));
+  cmd->footer(help(Msg::help_serve_footer));
+  cmd->add_option("-l,--listen", flags->listen, help(Msg::help_serve_listen))->type_name("ADDR:PORT");
+  cmd->add_option("-p,--port", flags->port, help(Msg::help_serve_port))->type_name("PORT");
+  cmd->add_option("-m,--mode", flags->mode, help(Msg::help_serve_mode))->type_name("MODE");
+  cmd->add_option("--backlog", flags->backlog, help(Msg::help_serve_backlog))->type_name("N");
+  cmd->add_flag("--reuseport", flags->reuseport, help(Msg::help_serve_reuseport));
+  cmd->add_option("--fastopen", flags->fastopen, help(Msg::help_serve_fastopen))->type_name("N");
+  cmd->add_option("--keepalive", flags->keepalive, help(Msg::help_serve_keepalive))
+      ->type_name("IDLE,INTVL,COUNT");
+  cmd->add_option("--tls-cert", flags->tls_cert, help(Msg::help_serve_tls_cert))->type_name("FILE");
+  cmd->add_option("--tls-key", flags->tls_key, help(Msg::help_serve_tls_key))->type_name("FILE");
+  cmd->add_flag("--tls-self-signed", flags->tls_self_signed, help(Msg::help_serve_tls_self_signed));
+  cmd->add_option("--http-status", flags->http_status, help(Msg::help_serve_http_status))
+      ->type_name("CODE");
+  cmd->add_option("--banner", flags->banner, help(Msg::help_serve_banner))->type_name("TEXT");
+  cmd->add_option("--delay", flags->delay, help(Msg::help_serve_delay))->type_name("DURATION");
+  cmd->add_option("--interval", flags->interval, help(Msg::help_serve_interval))
+      ->type_name("DURATION");
+  cmd->add_flag("--demo", flags->demo, help(Msg::help_serve_demo));
+  cmd->add_option("--demo-port", flags->demo_port, help(Msg::help_serve_demo_port))
+      ->type_name("PORT");
   return [cmd, flags, &global]() -> int {
     if (!cmd->parsed()) return -1;
     return run_serve(global, *flags);

@@ -8,6 +8,7 @@
 #include <exception>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <CLI/App.hpp>
@@ -30,13 +31,28 @@ using connscope::Lang;
 using connscope::Msg;
 using connscope::tr;
 
+// --lang wins, then LANG; an unknown locale falls back to English (a bad --lang is reported
+// after parsing).
+Lang language_from(int argc, char** argv) {
+  Lang lang = Lang::en;
+  if (const char* env = std::getenv("LANG"); env != nullptr) connscope::parse_lang(env, lang);
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--lang" && i + 1 < argc) connscope::parse_lang(argv[i + 1], lang);
+    if (arg.starts_with("--lang=")) connscope::parse_lang(arg.substr(7), lang);
+  }
+  return lang;
+}
+
 int run(int argc, char** argv) {
   connscope::cli::GlobalOptions global;
   // Sockets are written with MSG_NOSIGNAL by Asio; this also covers writes to a closed pipe
   // (connscope ... | head), which must end quietly, not by signal.
   std::signal(SIGPIPE, SIG_IGN);
 
-  CLI::App app{"connscope: explains server connections, from the client and the server side"};
+  // The language is needed before parsing, for the help texts.
+  global.lang = language_from(argc, argv);
+  CLI::App app{tr(global.lang, Msg::help_app)};
   app.name("connscope");
   app.set_version_flag("--version", std::string("connscope ") + CONNSCOPE_VERSION);
   app.fallthrough();  // global options may follow the subcommand
@@ -45,12 +61,13 @@ int run(int argc, char** argv) {
   bool no_color = false;
   std::string timeout_text;
   std::string lang_text;
-  app.add_flag("--json", global.json, "Machine-readable JSON output (see docs/json.md)");
-  app.add_flag("--no-color", no_color, "No colour (also when NO_COLOR is set or stdout is not a terminal)");
-  auto* timeout_opt = app.add_option("--timeout", timeout_text, "Deadline per operation, e.g. 500ms, 3s, 1m; default 3s")
-      ->type_name("DURATION");
-  auto* lang_opt = app.add_option("--lang", lang_text, "Language of messages (en); default from LANG")->type_name("LANG");
-  app.add_flag("-v,--verbose", global.verbose, "More detail; repeat for more");
+  app.add_flag("--json", global.json, tr(global.lang, Msg::help_json));
+  app.add_flag("--no-color", no_color, tr(global.lang, Msg::help_no_color));
+  auto* timeout_opt = app.add_option("--timeout", timeout_text, tr(global.lang, Msg::help_timeout))
+                          ->type_name("DURATION");
+  auto* lang_opt =
+      app.add_option("--lang", lang_text, tr(global.lang, Msg::help_lang))->type_name("LANG");
+  app.add_flag("-v,--verbose", global.verbose, tr(global.lang, Msg::help_verbose));
 
   std::vector<std::function<int()>> commands;
   commands.push_back(connscope::cli::register_serve(app, global));
@@ -73,12 +90,7 @@ int run(int argc, char** argv) {
   }
 
   global.color = connscope::cli::decide_color(no_color, STDOUT_FILENO);
-  if (lang_opt->count() == 0) {
-    if (const char* env = std::getenv("LANG"); env != nullptr) {
-      Lang lang{};
-      if (connscope::parse_lang(env, lang)) global.lang = lang;  // unknown locale: English
-    }
-  } else if (!connscope::parse_lang(lang_text, global.lang)) {
+  if (lang_opt->count() > 0 && !connscope::parse_lang(lang_text, global.lang)) {
     return connscope::cli::report(
         global, connscope::Error{"--lang \"" + lang_text + "\"", 0, tr(Lang::en, Msg::unknown_lang)},
         ExitCode::usage);

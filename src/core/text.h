@@ -23,7 +23,7 @@ enum class Lang { en };
   X(serve_stop_hint, "press Ctrl-C to stop (or send SIGTERM); -v prints one line per connection") \
   X(serve_demo_intro,                                                                            \
     "connscope serve demo: one endpoint per behaviour, on loopback only. Try them with\n"        \
-    "  nc 127.0.0.1 PORT, curl http://127.0.0.1:PORT/, or connscope doctor 127.0.0.1:PORT.")     \
+    "  nc 127.0.0.1 PORT, curl http://127.0.0.1:PORT/, and watch with ss -tn.")                  \
   X(serve_demo_line, "  {addr:<22} {mode:<20} {what}")                                           \
   X(serve_conn_open, "{time} {listener} accept {peer} #{id}")                                    \
   X(serve_conn_close,                                                                            \
@@ -57,7 +57,35 @@ enum class Lang { en };
   X(mode_slow_first_byte, "HTTP, but every response starts after {}")                            \
   X(mode_drip, "sends one byte every {}, forever")                                               \
   X(mode_garbage, "sends random bytes on connect and after every read")                          \
-  X(mode_no_close, "never closes after the client's FIN: CLOSE_WAIT piles up here")
+  X(mode_no_close, "never closes after the client's FIN: CLOSE_WAIT piles up here")             \
+  X(help_app, "connscope: explains server connections, from the client and the server side")    \
+  X(help_json, "Machine-readable JSON output (see docs/json.md)")                                \
+  X(help_no_color, "No colour (also when NO_COLOR is set or stdout is not a terminal)")          \
+  X(help_timeout, "Deadline per operation, e.g. 500ms, 3s, 1m; default 3s")                     \
+  X(help_lang, "Language of messages (en); default from LANG")                                   \
+  X(help_verbose, "More detail; repeat for more")                                                \
+  X(help_serve, "Run a known-good or deliberately misbehaving TCP/TLS server")                   \
+  X(help_serve_footer,                                                                           \
+    "Modes: echo, discard, http, banner[=TEXT], never-accept, reset-after-accept,\n"             \
+    "close-after-accept, slow-first-byte[=DURATION], drip[=INTERVAL], garbage, no-close.\n"      \
+    "Without --listen or --port it listens on 127.0.0.1:8080. Stop with Ctrl-C or SIGTERM;\n"    \
+    "a summary is printed on exit.")                                                             \
+  X(help_serve_listen, "Listen on ADDR:PORT ([V6ADDR]:PORT, :PORT); repeatable; port 0 picks one") \
+  X(help_serve_port, "Listen on PORT on every address (0.0.0.0 and [::])")                       \
+  X(help_serve_mode, "Behaviour (see below); default echo")                                      \
+  X(help_serve_backlog, "listen() backlog (capped by net.core.somaxconn); default 511")          \
+  X(help_serve_reuseport, "Set SO_REUSEPORT on the listeners")                                   \
+  X(help_serve_fastopen, "Enable TCP Fast Open with this queue length")                          \
+  X(help_serve_keepalive, "TCP keepalive on accepted connections")                               \
+  X(help_serve_tls_cert, "TLS certificate chain (PEM)")                                          \
+  X(help_serve_tls_key, "TLS private key (PEM)")                                                 \
+  X(help_serve_tls_self_signed, "TLS with a certificate generated in memory")                    \
+  X(help_serve_http_status, "Status for http and slow-first-byte; default 200")                  \
+  X(help_serve_banner, "Greeting for banner and drip")                                           \
+  X(help_serve_delay, "slow-first-byte: wait before each response; default 2s")                  \
+  X(help_serve_interval, "drip: time between bytes; default 1s")                                 \
+  X(help_serve_demo, "One loopback endpoint per mode, on consecutive ports")                     \
+  X(help_serve_demo_port, "First port of --demo; default 9601")
 
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,

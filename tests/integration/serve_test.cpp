@@ -402,7 +402,7 @@ TEST(Serve, OutOfDescriptorsBacksOffShowsTheLimitAndRecovers) {
   // Free descriptors: the waiting connections are accepted.
   clients.erase(clients.begin(), clients.begin() + 40);
   std::this_thread::sleep_for(1500ms);
-  EXPECT_EQ(s.proc.stop(), 0);
+  EXPECT_EQ(s.proc.stop(), 0) << s.proc.err();
   const auto summary = nlohmann::json::parse(json_events(s.proc.out(), "summary").at(0));
   EXPECT_GE(summary["accepted"].get<int>(), 50);
   EXPECT_GE(summary["accept_backoffs"].get<int>(), 1);
