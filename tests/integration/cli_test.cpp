@@ -15,7 +15,7 @@
 namespace connscope::test {
 namespace {
 
-RunResult cs(std::vector<std::string> args) {
+CmdResult cs(std::vector<std::string> args) {
   args.insert(args.begin(), CONNSCOPE_BIN);
   return run(args, 5s);
 }
@@ -25,7 +25,7 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
   const auto r = cs(args);
   std::string joined;
   for (const auto& a : args) joined += a + " ";
-  EXPECT_EQ(r.status, 2) << joined << r.err;
+  EXPECT_EQ(r.exit_code, 2) << joined << r.err;
   EXPECT_EQ(r.out, "") << joined;
   EXPECT_EQ(lines(r.err).size(), 1u) << joined << r.err;
   EXPECT_NE(r.err.find(want), std::string::npos) << joined << "\n got: " << r.err;
@@ -34,13 +34,13 @@ void expect_usage_error(const std::vector<std::string>& args, const std::string&
 
 TEST(Cli, Version) {
   const auto r = cs({"--version"});
-  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_TRUE(r.out.starts_with("connscope ")) << r.out;
 }
 
 TEST(Cli, HelpListsOnlyCommandsThatExist) {
   const auto r = cs({"--help"});
-  EXPECT_EQ(r.status, 0);
+  EXPECT_EQ(r.exit_code, 0);
   EXPECT_NE(r.out.find("serve"), std::string::npos);
   EXPECT_NE(r.out.find("--json"), std::string::npos);
   EXPECT_NE(r.out.find("--timeout"), std::string::npos);
@@ -48,7 +48,7 @@ TEST(Cli, HelpListsOnlyCommandsThatExist) {
 
 TEST(Cli, NoCommandIsAUsageError) {
   const auto r = cs({});
-  EXPECT_EQ(r.status, 2);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("Usage:"), std::string::npos);
 }
 
@@ -111,11 +111,11 @@ TEST(Cli, TlsKeyThatDoesNotMatchTheCertificate) {
              other = (dir / "o.pem").string();
   ASSERT_EQ(run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                  "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=x"})
-                .status,
+                .exit_code,
             0);
   ASSERT_EQ(run({"openssl", "genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256",
                  "-out", other})
-                .status,
+                .exit_code,
             0);
   expect_usage_error({"serve", "--tls-cert", cert, "--tls-key", other},
                      "--tls-key \"" + other + "\": does not match the certificate");
@@ -139,7 +139,7 @@ TEST(Cli, PortInUseNamesThePortAndTheProcessHoldingIt) {
   std::getline(comm, me);
 
   const auto r = cs({"serve", "--listen", where});
-  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(r.out, "");
   EXPECT_EQ(r.err, "connscope: " + where + " is already in use by pid " +
                        std::to_string(::getpid()) + " (" + me + ")\n");
@@ -149,7 +149,7 @@ TEST(Cli, PortInUseNamesThePortAndTheProcessHoldingIt) {
 TEST(Cli, PrivilegedPortWithoutPrivilegeSaysWhatIsNeeded) {
   if (::geteuid() != 0) {
     const auto r = cs({"serve", "--listen", "127.0.0.1:1"});
-    EXPECT_EQ(r.status, 3);
+    EXPECT_EQ(r.exit_code, 3);
     EXPECT_NE(r.err.find("ports below 1024 need root or CAP_NET_BIND_SERVICE"), std::string::npos);
     return;
   }
@@ -157,7 +157,7 @@ TEST(Cli, PrivilegedPortWithoutPrivilegeSaysWhatIsNeeded) {
   const auto r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                       "--inh-caps=-all", CONNSCOPE_BIN, "serve", "--listen", "127.0.0.1:1"},
                      5s);
-  EXPECT_EQ(r.status, 3) << r.err;
+  EXPECT_EQ(r.exit_code, 3) << r.err;
   EXPECT_EQ(r.err,
             "connscope: bind 127.0.0.1:1: ports below 1024 need root or CAP_NET_BIND_SERVICE\n");
 }

@@ -233,7 +233,7 @@ TEST(Serve, KeepaliveIsSetOnAcceptedConnections) {
   ASSERT_EQ(read_some(fd.get(), 1, 2s).data, "x");
   // ss shows the server side's keepalive timer: "timer:(keepalive,6.9sec,0)".
   auto ss = run({"ss", "-tnoH", "state", "established", "( sport = :" + std::to_string(s.port) + " )"});
-  ASSERT_EQ(ss.status, 0) << ss.err;
+  ASSERT_EQ(ss.exit_code, 0) << ss.err;
   EXPECT_NE(ss.out.find("timer:(keepalive,"), std::string::npos) << ss.out;
 }
 
@@ -245,7 +245,7 @@ TEST(Serve, ReuseportLetsTwoServersShareAPort) {
   EXPECT_EQ(sockets_on_port(first.port, kListen).size(), 2u);
   // Without it the kernel refuses the second bind, and serve names the holder.
   auto third = run({CONNSCOPE_BIN, "serve", "--listen", listen});
-  EXPECT_EQ(third.status, 3);
+  EXPECT_EQ(third.exit_code, 3);
   EXPECT_NE(third.err.find(listen + " is already in use by pid "), std::string::npos) << third.err;
 }
 
@@ -276,7 +276,7 @@ TEST(Serve, TlsFromCertificateFiles) {
   auto gen = run({"openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
                   "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=files.test",
                   "-addext", "subjectAltName=DNS:files.test"});
-  ASSERT_EQ(gen.status, 0) << gen.err;
+  ASSERT_EQ(gen.exit_code, 0) << gen.err;
   auto s = start_serve({"--mode", "echo", "--tls-cert", cert, "--tls-key", key});
   auto r = run({"sh", "-c",
                 "printf hi | openssl s_client -quiet -connect 127.0.0.1:" + std::to_string(s.port) +

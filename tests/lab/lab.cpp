@@ -40,12 +40,6 @@ std::string lab_sh() {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
-Fd open_or_throw(const std::string& path, int flags, mode_t mode = 0) {
-  Fd fd(::open(path.c_str(), flags | O_CLOEXEC, mode));
-  if (!fd) throw_errno("open " + path);
-  return fd;
-}
-
 std::string read_file(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -68,73 +62,26 @@ std::string trim(std::string s) {
   return s;
 }
 
-int wait_status_to_code(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
-// Between fork and exec only async-signal-safe calls: the test process has other threads.
-[[noreturn]] void exec_child(char* const* argv, int netns_fd, int in, int out, int err) {
-  ::setpgid(0, 0);  // its own group, so a timeout or stop() also ends its children
-  if (netns_fd >= 0 && ::setns(netns_fd, CLONE_NEWNET) != 0) {
-    constexpr std::string_view msg = "lab: setns failed\n";
-    [[maybe_unused]] auto n = ::write(err, msg.data(), msg.size());
-    ::_exit(126);
-  }
-  ::dup2(in, 0);
-  ::dup2(out, 1);
-  ::dup2(err, 2);
-  // Other threads may have opened fds without O_CLOEXEC (test sockets): keep them out of servers.
-  ::close_range(3, UINT_MAX, 0);
-  ::execvp(argv[0], argv);
-  constexpr std::string_view msg = "lab: exec failed\n";
-  [[maybe_unused]] auto n = ::write(2, msg.data(), msg.size());
-  ::_exit(127);
-}
-
-std::vector<char*> c_argv(const std::vector<std::string>& argv) {
-  std::vector<char*> out;
-  for (const auto& a : argv) out.push_back(const_cast<char*>(a.c_str()));
-  out.push_back(nullptr);
-  return out;
-}
-
-Fd pidfd_of(pid_t pid) {
-  // glibc 2.36's <sys/pidfd.h> lacks extern "C", so the wrapper does not link from C++.
-  Fd fd(static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)));
-  if (!fd) throw_errno("pidfd_open");
-  return fd;
-}
-
 bool poll_readable(int fd, std::chrono::milliseconds timeout) {
   pollfd p{fd, POLLIN, 0};
   int n = ::poll(&p, 1, static_cast<int>(std::max(timeout, 0ms).count()));
   return n > 0;
 }
 
-// Reads whatever is available; closes the pipe at EOF.
-void drain(Fd& pipe, std::string& into) {
-  std::array<char, 4096> buf{};
-  while (pipe) {
-    ssize_t n = ::read(pipe.get(), buf.data(), buf.size());
-    if (n > 0) {
-      into.append(buf.data(), static_cast<std::size_t>(n));
-    } else if (n == 0 || errno != EINTR) {
-      if (n == 0) pipe = Fd();
-      return;
-    }
-  }
-}
-
 std::string_view reject_kind_arg(RejectKind kind) {
   switch (kind) {
-    case RejectKind::tcp_reset: return "tcp-reset";
-    case RejectKind::port_unreachable: return "port-unreachable";
-    case RejectKind::host_unreachable: return "host-unreachable";
-    case RejectKind::admin_prohibited: return "admin-prohibited";
-    case RejectKind::net_unreachable: return "net-unreachable";
-    case RejectKind::addr_unreachable: return "addr-unreachable";
+    case RejectKind::tcp_reset:
+      return "tcp-reset";
+    case RejectKind::port_unreachable:
+      return "port-unreachable";
+    case RejectKind::host_unreachable:
+      return "host-unreachable";
+    case RejectKind::admin_prohibited:
+      return "admin-prohibited";
+    case RejectKind::net_unreachable:
+      return "net-unreachable";
+    case RejectKind::addr_unreachable:
+      return "addr-unreachable";
   }
   return "?";
 }
@@ -146,16 +93,6 @@ Node node_from(std::string_view name) {
     if (to_string(n) == name) return n;
   }
   throw std::runtime_error("lab.sh info: unknown node " + std::string(name));
-}
-
-std::string sanitized(std::string_view name) {
-  std::string out;
-  for (char c : name.substr(0, 60)) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    out += ok ? c : '_';
-  }
-  return out;
 }
 
 // True when /proc/thread-self/net/{tcp,tcp6} (this thread's namespace, unlike /proc/net, which
@@ -184,8 +121,8 @@ void serve_servfail(int fd, const std::stop_token& stop) {
     if (!poll_readable(fd, 50ms)) continue;
     sockaddr_storage from{};
     socklen_t from_len = sizeof from;
-    ssize_t n = ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from),
-                           &from_len);
+    ssize_t n =
+        ::recvfrom(fd, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr*>(&from), &from_len);
     if (n < 12) continue;
     auto len = static_cast<std::size_t>(n);
     std::size_t end = 12;
@@ -193,8 +130,8 @@ void serve_servfail(int fd, const std::stop_token& stop) {
     end += 1 + 4;  // root label, QTYPE, QCLASS
     if (end > len) continue;
     buf[2] = static_cast<unsigned char>(0x80 | (buf[2] & 0x79));  // QR; keep opcode and RD
-    buf[3] = 0x80 | 2;                                             // RA, RCODE SERVFAIL
-    std::fill(buf.begin() + 6, buf.begin() + 12, 0);               // AN, NS, AR counts
+    buf[3] = 0x80 | 2;                                            // RA, RCODE SERVFAIL
+    std::fill(buf.begin() + 6, buf.begin() + 12, 0);              // AN, NS, AR counts
     ::sendto(fd, buf.data(), end, 0, reinterpret_cast<sockaddr*>(&from), from_len);
   }
 }
@@ -203,11 +140,16 @@ void serve_servfail(int fd, const std::stop_token& stop) {
 
 std::string_view to_string(Node node) {
   switch (node) {
-    case Node::client: return "client";
-    case Node::r1: return "r1";
-    case Node::r2: return "r2";
-    case Node::server: return "server";
-    case Node::dns: return "dns";
+    case Node::client:
+      return "client";
+    case Node::r1:
+      return "r1";
+    case Node::r2:
+      return "r2";
+    case Node::server:
+      return "server";
+    case Node::dns:
+      return "dns";
   }
   return "?";
 }
@@ -216,133 +158,10 @@ std::string_view to_string(Family family) { return family == Family::v4 ? "v4" :
 
 std::string_view to_string(RejectKind kind) { return reject_kind_arg(kind); }
 
-// --- Fd, run ---------------------------------------------------------------------------------
-
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd_ >= 0) ::close(fd_);
-    fd_ = std::exchange(other.fd_, -1);
-  }
-  return *this;
-}
-
-Fd::~Fd() {
-  if (fd_ >= 0) ::close(fd_);
-}
-
-CmdResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout,
-              int netns_fd) {
-  CmdResult result;
-  if (argv.empty()) {
-    result.err = "run: empty argv";
-    return result;
-  }
-  auto args = c_argv(argv);
-  std::array<int, 2> out_pipe{}, err_pipe{};
-  if (::pipe2(out_pipe.data(), O_CLOEXEC) != 0) throw_errno("pipe2");
-  Fd out_r(out_pipe[0]), out_w(out_pipe[1]);
-  if (::pipe2(err_pipe.data(), O_CLOEXEC) != 0) throw_errno("pipe2");
-  Fd err_r(err_pipe[0]), err_w(err_pipe[1]);
-  Fd null = open_or_throw("/dev/null", O_RDONLY);
-
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) exec_child(args.data(), netns_fd, null.get(), out_w.get(), err_w.get());
-  out_w = Fd();
-  err_w = Fd();
-  ::fcntl(out_r.get(), F_SETFL, O_NONBLOCK);
-  ::fcntl(err_r.get(), F_SETFL, O_NONBLOCK);
-  Fd pidfd = pidfd_of(pid);
-
-  // Until it exits (then take what its pipes hold: a daemon it started may keep them open).
-  auto deadline = Clock::now() + timeout;
-  bool exited = false;
-  while (true) {
-    std::array<pollfd, 3> fds{{{out_r.get(), POLLIN, 0}, {err_r.get(), POLLIN, 0},
-                               {pidfd.get(), POLLIN, 0}}};
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now());
-    if (!exited && left <= 0ms) {
-      ::kill(-pid, SIGKILL);
-      result.timed_out = true;
-      break;
-    }
-    ::poll(fds.data(), fds.size(), exited ? 0 : static_cast<int>(left.count()) + 1);
-    drain(out_r, result.out);
-    drain(err_r, result.err);
-    if (exited) break;
-    exited = (fds[2].revents & POLLIN) != 0;
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
-  ::kill(-pid, SIGKILL);  // whatever it left behind in its group
-  result.exit_code = wait_status_to_code(status);
-  return result;
-}
-
-// --- Process ---------------------------------------------------------------------------------
-
-Process::Process(pid_t pid, Fd pidfd, fs::path out, fs::path err)
-    : pid_(pid), pidfd_(std::move(pidfd)), out_path_(std::move(out)), err_path_(std::move(err)) {}
-
-Process::Process(Process&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)),
-      pidfd_(std::move(other.pidfd_)),
-      status_(std::exchange(other.status_, std::nullopt)),
-      out_path_(std::move(other.out_path_)),
-      err_path_(std::move(other.err_path_)) {}
-
-Process& Process::operator=(Process&& other) noexcept {
-  if (this != &other) {
-    if (pid_ > 0 && !status_) stop();
-    pid_ = std::exchange(other.pid_, -1);
-    pidfd_ = std::move(other.pidfd_);
-    status_ = std::exchange(other.status_, std::nullopt);
-    out_path_ = std::move(other.out_path_);
-    err_path_ = std::move(other.err_path_);
-  }
-  return *this;
-}
-
-Process::~Process() {
-  if (pid_ > 0 && !status_) stop();
-}
-
-bool Process::running() const {
-  return pid_ > 0 && !status_ && !poll_readable(pidfd_.get(), 0ms);
-}
-
-int Process::reap() {
-  int status = 0;
-  while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
-  }
-  // The group id stays reserved while any member lives, so this cannot hit a stranger.
-  ::kill(-pid_, SIGKILL);
-  status_ = wait_status_to_code(status);
-  return *status_;
-}
-
-std::optional<int> Process::wait(std::chrono::milliseconds timeout) {
-  if (status_ || pid_ <= 0) return status_;
-  if (!poll_readable(pidfd_.get(), timeout)) return std::nullopt;
-  return reap();
-}
-
-int Process::stop(std::chrono::milliseconds grace) {
-  if (pid_ <= 0) return -1;
-  if (status_) return *status_;
-  // Until reaped, pid_ is still ours (a zombie at worst), so signalling it is safe.
-  ::kill(-pid_, SIGTERM);
-  if (!poll_readable(pidfd_.get(), grace)) ::kill(-pid_, SIGKILL);
-  return reap();
-}
-
-std::string Process::out() const { return read_file(out_path_); }
-std::string Process::err() const { return read_file(err_path_); }
 
 // --- DnsServer -------------------------------------------------------------------------------
 
-DnsServer::DnsServer(Process dnsmasq, Fd servfail_socket)
+DnsServer::DnsServer(Process dnsmasq, UniqueFd servfail_socket)
     : dnsmasq_(std::move(dnsmasq)),
       socket_(std::move(servfail_socket)),
       responder_([fd = socket_.get()](std::stop_token stop) { serve_servfail(fd, stop); }) {}
@@ -359,9 +178,9 @@ std::unique_ptr<Lab> Lab::create(std::string_view test_name) {
   static std::atomic<unsigned> counter{0};
   std::string prefix = "csl" + std::to_string(::getpid()) + "x" + std::to_string(++counter);
 
-  std::string tmpl =
-      (fs::temp_directory_path() / ("connscope-lab-" + prefix + "-" + sanitized(test_name) +
-                                    "-XXXXXX")).string();
+  std::string tmpl = (fs::temp_directory_path() /
+                      ("connscope-lab-" + prefix + "-" + test::safe_file_name(test_name) + "-XXXXXX"))
+                         .string();
   if (::mkdtemp(tmpl.data()) == nullptr) throw_errno("mkdtemp " + tmpl);
   std::unique_ptr<Lab> lab(new Lab(prefix, tmpl));
 
@@ -393,8 +212,12 @@ std::unique_ptr<Lab> Lab::create(std::string_view test_name) {
 
 Lab::~Lab() {
   if (up_) {
-    CmdResult down = run({"bash", lab_sh(), "down", prefix_}, 30s);
-    if (!down.ok()) std::cerr << "lab: removing " << prefix_ << " failed: " << down.err << '\n';
+    try {
+      CmdResult down = run({"bash", lab_sh(), "down", prefix_}, 30s);
+      if (!down.ok()) std::cerr << "lab: removing " << prefix_ << " failed: " << down.err << '\n';
+    } catch (const std::exception& e) {
+      std::cerr << "lab: removing " << prefix_ << " failed: " << e.what() << '\n';
+    }
   }
   const char* keep = std::getenv("CONNSCOPE_LAB_KEEP");
   if (keep != nullptr && *keep != '\0' && *keep != '0') {
@@ -407,12 +230,15 @@ Lab::~Lab() {
 
 std::string Lab::ns(Node node) const { return prefix_ + "-" + std::string(to_string(node)); }
 
-Fd Lab::open_netns(Node node) const {
-  return open_or_throw("/run/netns/" + ns(node), O_RDONLY);
+UniqueFd Lab::open_netns(Node node) const {
+  const std::string path = "/run/netns/" + ns(node);
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw_errno("open " + path);
+  return fd;
 }
 
 void Lab::enter_netns(Node node) const {
-  Fd fd = open_netns(node);
+  UniqueFd fd = open_netns(node);
   if (::setns(fd.get(), CLONE_NEWNET) != 0) throw_errno("setns " + ns(node));
 }
 
@@ -434,10 +260,14 @@ std::string Lab::addr(Node node, Node neighbour, Family family) const {
 std::string Lab::addr(Node node, Family family) const {
   switch (node) {
     case Node::client:
-    case Node::r2: return addr(node, Node::r1, family);
-    case Node::r1: return addr(node, Node::client, family);
-    case Node::server: return addr(node, Node::r2, family);
-    case Node::dns: return addr(node, Node::r1, family);
+    case Node::r2:
+      return addr(node, Node::r1, family);
+    case Node::r1:
+      return addr(node, Node::client, family);
+    case Node::server:
+      return addr(node, Node::r2, family);
+    case Node::dns:
+      return addr(node, Node::r1, family);
   }
   return {};
 }
@@ -466,24 +296,13 @@ fs::path Lab::new_dir(std::string_view name) {
 
 CmdResult Lab::exec(Node node, const std::vector<std::string>& argv,
                     std::chrono::milliseconds timeout) const {
-  Fd netns = open_netns(node);
-  return run(argv, timeout, netns.get());
+  UniqueFd netns = open_netns(node);
+  return run(argv, timeout, test::SpawnOptions{netns.get(), std::nullopt});
 }
 
 Process Lab::spawn(Node node, const std::vector<std::string>& argv) {
-  if (argv.empty()) throw std::invalid_argument("spawn: empty argv");
-  std::string base = sanitized(fs::path(argv[0]).filename().string()) + "-" +
-                     std::string(to_string(node)) + "-" + std::to_string(++next_id_);
-  fs::path out_path = dir_ / (base + ".out"), err_path = dir_ / (base + ".err");
-  Fd out = open_or_throw(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  Fd err = open_or_throw(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  Fd null = open_or_throw("/dev/null", O_RDONLY);
-  Fd netns = open_netns(node);
-  auto args = c_argv(argv);
-  pid_t pid = ::fork();
-  if (pid < 0) throw_errno("fork");
-  if (pid == 0) exec_child(args.data(), netns.get(), null.get(), out.get(), err.get());
-  return Process(pid, pidfd_of(pid), out_path, err_path);
+  UniqueFd netns = open_netns(node);
+  return Process::spawn(argv, test::SpawnOptions{netns.get(), std::nullopt}, dir_);
 }
 
 bool Lab::wait_for_tcp_listen(Node node, std::uint16_t port,
@@ -505,8 +324,8 @@ void Lab::reject(Node where, Family family, std::uint16_t port, RejectKind kind)
 }
 
 void Lab::drop(Node where, Family family, std::uint16_t port) {
-  script({"drop", prefix_, std::string(to_string(where)), family_arg(family),
-          std::to_string(port)});
+  script(
+      {"drop", prefix_, std::string(to_string(where)), family_arg(family), std::to_string(port)});
 }
 
 void Lab::drop_frag_needed(Node router) {
@@ -532,13 +351,11 @@ void Lab::netem_clear(Node node, std::string_view iface) {
   script({"netem_clear", prefix_, std::string(to_string(node)), std::string(iface)});
 }
 
-bool Lab::has_netem() const {
-  return run({"bash", lab_sh(), "has_netem", prefix_}, 10s).ok();
-}
+bool Lab::has_netem() const { return run({"bash", lab_sh(), "has_netem", prefix_}, 10s).ok(); }
 
 void Lab::loss(Node node, std::string_view iface, int percent) {
-  script({"loss", prefix_, std::string(to_string(node)), std::string(iface),
-          std::to_string(percent)});
+  script(
+      {"loss", prefix_, std::string(to_string(node)), std::string(iface), std::to_string(percent)});
 }
 
 void Lab::rate(Node node, std::string_view iface, std::string_view rate) {
@@ -573,8 +390,8 @@ const LabCerts& Lab::certs() {
     auto pair = [&](std::string_view name) {
       return CertKey{d / (std::string(name) + ".pem"), d / (std::string(name) + ".key")};
     };
-    certs_ = LabCerts{d / "ca.pem",       pair("valid"),     pair("expired"),
-                      pair("notyet"),     pair("wrongname"), pair("selfsigned")};
+    certs_ = LabCerts{d / "ca.pem",   pair("valid"),     pair("expired"),
+                      pair("notyet"), pair("wrongname"), pair("selfsigned")};
   }
   return *certs_;
 }
@@ -582,24 +399,44 @@ const LabCerts& Lab::certs() {
 Process Lab::start_nginx_tls(const fs::path& cert, const fs::path& key, std::uint16_t port) {
   fs::path d = new_dir("nginx");
   fs::create_directories(d / "tmp");
-  std::string p = std::to_string(port), tmp = (d / "tmp").string();
-  // Every path nginx would default to (/var/lib/nginx, /run/nginx.pid, /var/log/nginx) moved here.
-  write_file(d / "nginx.conf",
-             "daemon off;\nworker_processes 1;\npid " + (d / "nginx.pid").string() +
-                 ";\nerror_log " + (d / "error.log").string() +
-                 " info;\nevents { worker_connections 64; }\nhttp {\n  access_log " +
-                 (d / "access.log").string() + ";\n  client_body_temp_path " + tmp +
-                 "/body;\n  proxy_temp_path " + tmp + "/proxy;\n  fastcgi_temp_path " + tmp +
-                 "/fastcgi;\n  uwsgi_temp_path " + tmp + "/uwsgi;\n  scgi_temp_path " + tmp +
-                 "/scgi;\n  server {\n    listen " + p + " ssl;\n    listen [::]:" + p +
-                 " ssl;\n    ssl_certificate " + cert.string() + ";\n    ssl_certificate_key " +
-                 key.string() + ";\n    location / { return 200 \"connscope lab\\n\"; }\n  }\n}\n");
+  // Every path nginx would default to (/var/lib/nginx, /run/nginx.pid, /var/log/nginx) is in d.
+  std::string conf = R"(daemon off;
+worker_processes 1;
+pid @DIR@/nginx.pid;
+error_log @DIR@/error.log info;
+events { worker_connections 64; }
+http {
+  access_log @DIR@/access.log;
+  client_body_temp_path @DIR@/tmp/body;
+  proxy_temp_path @DIR@/tmp/proxy;
+  fastcgi_temp_path @DIR@/tmp/fastcgi;
+  uwsgi_temp_path @DIR@/tmp/uwsgi;
+  scgi_temp_path @DIR@/tmp/scgi;
+  server {
+    listen @PORT@ ssl;
+    listen [::]:@PORT@ ssl;
+    ssl_certificate @CERT@;
+    ssl_certificate_key @KEY@;
+    location / { return 200 "connscope lab\n"; }
+  }
+}
+)";
+  for (const auto& [word, value] : {std::pair<std::string, std::string>{"@DIR@", d.string()},
+                                    {"@PORT@", std::to_string(port)},
+                                    {"@CERT@", cert.string()},
+                                    {"@KEY@", key.string()}}) {
+    for (auto at = conf.find(word); at != std::string::npos;
+         at = conf.find(word, at + value.size())) {
+      conf.replace(at, word.size(), value);
+    }
+  }
+  write_file(d / "nginx.conf", conf);
   Process nginx = spawn(Node::server, {"nginx", "-p", d.string(), "-c", (d / "nginx.conf").string(),
                                        "-e", (d / "error.log").string()});
   if (!wait_for_tcp_listen(Node::server, port, 5s)) {
     nginx.stop();
-    throw std::runtime_error("nginx did not listen on " + p + ": " + nginx.err() +
-                             read_file(d / "error.log"));
+    throw std::runtime_error("nginx did not listen on " + std::to_string(port) + ": " +
+                             nginx.err() + read_file(d / "error.log"));
   }
   return nginx;
 }
@@ -607,7 +444,7 @@ Process Lab::start_nginx_tls(const fs::path& cert, const fs::path& key, std::uin
 DnsServer Lab::start_dnsmasq(const std::vector<DnsRecord>& records) {
   // The SERVFAIL upstream: a socket on the dns namespace's loopback, served by DnsServer.
   auto [sock, servfail_port] = in_ns(Node::dns, [] {
-    Fd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
     if (!fd) throw_errno("socket");
     sockaddr_in sa{};
     sa.sin_family = AF_INET;

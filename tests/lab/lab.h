@@ -1,6 +1,6 @@
 #pragma once
-// The network lab for tests: client ── r1 ── r2 ── server (+ dns on r1), built from network
-// namespaces by lab.sh (the one source of truth for the topology; see README.md).
+// The network lab for tests: client ── r1 ── r2 ── server (+ dns on r1), built
+// from network namespaces by lab.sh (the one source of truth for the topology; see README.md).
 
 #include <gtest/gtest.h>
 #include <sys/types.h>
@@ -10,7 +10,6 @@
 #include <filesystem>
 #include <functional>
 #include <future>
-#include <map>
 #include <memory>
 #include <optional>
 #include <stop_token>
@@ -20,6 +19,9 @@
 #include <type_traits>
 #include <utility>
 #include <vector>
+
+#include "support/process.h"
+#include "sys/unique_fd.h"
 
 namespace connscope::lab {
 
@@ -32,7 +34,12 @@ enum class Family { v4, v6 };
 // admin_prohibited (3/13, 1/1), net_unreachable (3/0, v6 no-route 1/0); addr_unreachable is the
 // ICMPv6 name of host_unreachable.
 enum class RejectKind {
-  tcp_reset, port_unreachable, host_unreachable, admin_prohibited, net_unreachable, addr_unreachable
+  tcp_reset,
+  port_unreachable,
+  host_unreachable,
+  admin_prohibited,
+  net_unreachable,
+  addr_unreachable
 };
 
 std::string_view to_string(Node node);
@@ -41,75 +48,14 @@ std::string_view to_string(RejectKind kind);
 
 // Names the lab's dnsmasq serves (start_dnsmasq).
 inline constexpr std::string_view kServerName = "server.connscope.test";
-inline constexpr std::string_view kDnsZone = "connscope.test";            // unknown names: NXDOMAIN
+inline constexpr std::string_view kDnsZone = "connscope.test";  // unknown names: NXDOMAIN
 inline constexpr std::string_view kDnsServfailZone = "servfail.connscope.test";  // SERVFAIL
 inline constexpr std::string_view kDnsTimeoutZone = "timeout.connscope.test";    // never answered
 
-// Owns one file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : fd_(fd) {}
-  Fd(Fd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
-  Fd& operator=(Fd&& other) noexcept;
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  ~Fd();
-  int get() const { return fd_; }
-  explicit operator bool() const { return fd_ >= 0; }
-  int release() { return std::exchange(fd_, -1); }
-
- private:
-  int fd_ = -1;
-};
-
-struct CmdResult {
-  int exit_code = -1;  // the exit status; 128 + signal when killed; -1 when it could not start
-  bool timed_out = false;
-  std::string out;
-  std::string err;
-  bool ok() const { return exit_code == 0 && !timed_out; }
-};
-
-// Runs argv (no shell) in the current network namespace, or in the one open as netns_fd; stdin is
-// /dev/null. Killed (with its process group) when the timeout expires.
-CmdResult run(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = 10s,
-              int netns_fd = -1);
-
-// A background process (and its process group), stopped with SIGTERM then SIGKILL when destroyed.
-// stdout/stderr go to files in its Lab's directory, readable while that Lab exists.
-// Not thread-safe; owned by the test thread.
-class Process {
- public:
-  Process() = default;
-  Process(Process&& other) noexcept;
-  Process& operator=(Process&& other) noexcept;
-  Process(const Process&) = delete;
-  Process& operator=(const Process&) = delete;
-  ~Process();
-
-  pid_t pid() const { return pid_; }
-  bool running() const;
-  // Stops it (if still running) and returns its exit status (128 + signal when killed).
-  int stop(std::chrono::milliseconds grace = 2s);
-  // Waits for it to exit on its own; nullopt if it is still running after timeout.
-  std::optional<int> wait(std::chrono::milliseconds timeout);
-  std::string out() const;
-  std::string err() const;
-  const std::filesystem::path& out_path() const { return out_path_; }
-  const std::filesystem::path& err_path() const { return err_path_; }
-
- private:
-  friend class Lab;
-  Process(pid_t pid, Fd pidfd, std::filesystem::path out, std::filesystem::path err);
-  int reap();
-
-  pid_t pid_ = -1;
-  Fd pidfd_;
-  std::optional<int> status_;
-  std::filesystem::path out_path_;
-  std::filesystem::path err_path_;
-};
+using sys::UniqueFd;
+using test::CmdResult;
+using test::Process;
+using test::run;
 
 struct CertKey {
   std::filesystem::path cert;
@@ -136,12 +82,12 @@ struct DnsRecord {
 // in the dns namespace: dnsmasq itself never says SERVFAIL for a forwarded zone).
 class DnsServer {
  public:
-  DnsServer(Process dnsmasq, Fd servfail_socket);
+  DnsServer(Process dnsmasq, UniqueFd servfail_socket);
   Process& process() { return dnsmasq_; }
 
  private:
   Process dnsmasq_;
-  Fd socket_;
+  UniqueFd socket_;
   std::jthread responder_;  // last: stops (and joins) before the socket closes
 };
 
@@ -192,8 +138,10 @@ class Lab {
   template <class F>
   std::invoke_result_t<std::decay_t<F>&> in_ns(Node node, F&& f) const {
     using R = std::invoke_result_t<std::decay_t<F>&>;
-    std::packaged_task<R()> task(
-        [&, fn = std::forward<F>(f)]() mutable -> R { enter_netns(node); return fn(); });
+    std::packaged_task<R()> task([&, fn = std::forward<F>(f)]() mutable -> R {
+      enter_netns(node);
+      return fn();
+    });
     auto result = task.get_future();
     std::thread(std::ref(task)).join();
     return result.get();
@@ -236,7 +184,7 @@ class Lab {
   };
   Lab(std::string prefix, std::filesystem::path dir);
   void enter_netns(Node node) const;
-  Fd open_netns(Node node) const;
+  UniqueFd open_netns(Node node) const;
   const Link& link(Node a, Node b) const;
   void script(const std::vector<std::string>& args) const;  // lab.sh ARGS..., throws on failure
   std::filesystem::path new_dir(std::string_view name);
@@ -258,21 +206,21 @@ bool in_ci();  // CI=true: a lab test that cannot run fails instead of skipping
 }  // namespace connscope::lab
 
 // Skips the test (with the reason) when the lab cannot run, or fails it under CI=true.
-#define CONNSCOPE_LAB_OR_SKIP()                                                   \
-  do {                                                                            \
-    if (auto connscope_lab_why = ::connscope::lab::unavailable_reason()) {        \
+#define CONNSCOPE_LAB_OR_SKIP()                                                                    \
+  do {                                                                                             \
+    if (auto connscope_lab_why = ::connscope::lab::unavailable_reason()) {                         \
       if (::connscope::lab::in_ci()) FAIL() << "lab unavailable under CI: " << *connscope_lab_why; \
-      GTEST_SKIP() << "lab unavailable: " << *connscope_lab_why;                  \
-    }                                                                             \
+      GTEST_SKIP() << "lab unavailable: " << *connscope_lab_why;                                   \
+    }                                                                                              \
   } while (false)
 
 // The same for a feature a test needs beyond the lab itself (e.g. sch_netem in the kernel).
-#define CONNSCOPE_LAB_REQUIRE(cond, why)                                          \
-  do {                                                                            \
-    if (!(cond)) {                                                                \
+#define CONNSCOPE_LAB_REQUIRE(cond, why)                                                  \
+  do {                                                                                    \
+    if (!(cond)) {                                                                        \
       if (::connscope::lab::in_ci()) FAIL() << "lab feature missing under CI: " << (why); \
-      GTEST_SKIP() << (why);                                                      \
-    }                                                                             \
+      GTEST_SKIP() << (why);                                                              \
+    }                                                                                     \
   } while (false)
 
 namespace connscope::lab {

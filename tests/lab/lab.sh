@@ -136,14 +136,19 @@ lab_down() { # PREFIX : kill everything running in the lab's namespaces and remo
   return $rc
 }
 
-lab_clean_stale() { # remove namespaces of fixture runs (csl<pid>x<n>-*) whose creator has exited
-  local ns pid prefix
-  for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
-    [[ $ns =~ ^(csl([0-9]+)x[0-9]+)- ]] || continue
+lab_clean_stale() { # remove what fixture runs (csl<pid>x<n>) left behind when their creator died
+  # Namespaces (with their processes) and the fixture's temp dirs; a live pid's are left alone.
+  local name pid prefix
+  for name in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+    [[ $name =~ ^(csl([0-9]+)x[0-9]+)- ]] || continue
     prefix=${BASH_REMATCH[1]}
     pid=${BASH_REMATCH[2]}
     kill -0 "$pid" 2>/dev/null && continue
     lab_down "$prefix"
+  done
+  for name in "${TMPDIR:-/tmp}"/connscope-lab-csl*; do
+    [[ -d $name && ${name##*/} =~ ^connscope-lab-csl([0-9]+)x[0-9]+- ]] || continue
+    kill -0 "${BASH_REMATCH[1]}" 2>/dev/null || rm -rf -- "$name"
   done
 }
 

@@ -1,8 +1,7 @@
 // Self-tests of the lab: each one asserts that a topology property or fault has its effect.
-#include "lab/lab.h"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <linux/errqueue.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
@@ -22,7 +21,7 @@
 #include <string>
 #include <thread>
 
-#include <gtest/gtest.h>
+#include "lab/lab.h"
 
 namespace connscope::lab {
 namespace {
@@ -81,13 +80,13 @@ bool wait_fd(int fd, short events, std::chrono::milliseconds timeout) {
 }
 
 struct Bound {
-  Fd fd;
+  UniqueFd fd;
   std::uint16_t port = 0;
 };
 
 // Call inside in_ns: a socket bound to ip, port 0.
 Bound bind_socket(Family f, int type, const std::string& ip) {
-  Fd fd(socket(domain(f), type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(socket(domain(f), type | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   auto a = sockaddr_of(f, ip, 0);
   EXPECT_EQ(bind(fd.get(), a.get(), a.len), 0) << strerror(errno);
   if (type == SOCK_STREAM) {
@@ -98,7 +97,7 @@ Bound bind_socket(Family f, int type, const std::string& ip) {
 }
 
 struct Connect {
-  Fd fd;
+  UniqueFd fd;
   bool answered = false;  // false: nothing came back before the deadline
   int error = 0;          // SO_ERROR once answered
 };
@@ -107,7 +106,7 @@ struct Connect {
 Connect connect_tcp(Family f, const std::string& ip, std::uint16_t port,
                     std::chrono::milliseconds timeout) {
   Connect c;
-  c.fd = Fd(socket(domain(f), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  c.fd = UniqueFd(socket(domain(f), SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   int one = 1;
   setsockopt(c.fd.get(), ip_level(f), f == Family::v4 ? IP_RECVERR : IPV6_RECVERR, &one,
              sizeof one);
@@ -151,8 +150,9 @@ std::optional<QueuedError> read_errqueue(int fd) {
     if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
         (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
       const auto* ee = reinterpret_cast<const sock_extended_err*>(CMSG_DATA(c));
-      return QueuedError{static_cast<int>(ee->ee_errno), ee->ee_origin, ee->ee_type, ee->ee_code,
-                         ee->ee_info, ip_of(SO_EE_OFFENDER(ee))};
+      return QueuedError{
+          static_cast<int>(ee->ee_errno), ee->ee_origin, ee->ee_type, ee->ee_code, ee->ee_info,
+          ip_of(SO_EE_OFFENDER(ee))};
     }
   }
   return std::nullopt;
@@ -171,7 +171,8 @@ int received_ttl(Family f, int fd, std::chrono::milliseconds timeout) {
   msg.msg_controllen = sizeof control;
   if (recvmsg(fd, &msg, 0) < 0) return -1;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
-    if (c->cmsg_level == ip_level(f) && c->cmsg_type == (f == Family::v4 ? IP_TTL : IPV6_HOPLIMIT)) {
+    if (c->cmsg_level == ip_level(f) &&
+        c->cmsg_type == (f == Family::v4 ? IP_TTL : IPV6_HOPLIMIT)) {
       int ttl = 0;
       std::memcpy(&ttl, CMSG_DATA(c), sizeof ttl);
       return ttl;
@@ -191,7 +192,7 @@ int hops_ttl(Lab& lab, Family f) {
     return b;
   });
   lab.in_ns(Node::client, [&] {
-    Fd tx(socket(domain(f), SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    UniqueFd tx(socket(domain(f), SOCK_DGRAM | SOCK_CLOEXEC, 0));
     auto a = sockaddr_of(f, server, rx.port);
     EXPECT_EQ(sendto(tx.get(), "x", 1, 0, a.get(), a.len), 1) << strerror(errno);
   });
@@ -228,7 +229,7 @@ TEST_P(LabPath, ClientConnectsToServerThroughR1AndR2) {
   ASSERT_TRUE(wait_fd(listener.fd.get(), POLLIN, 1s));
   SockAddr peer;
   peer.len = sizeof peer.ss;
-  Fd accepted(accept4(listener.fd.get(), peer.get(), &peer.len, SOCK_CLOEXEC));
+  UniqueFd accepted(accept4(listener.fd.get(), peer.get(), &peer.len, SOCK_CLOEXEC));
   ASSERT_TRUE(accepted);
   EXPECT_EQ(ip_of(peer.get()), lab().addr(Node::client, f));
 
@@ -301,8 +302,10 @@ TEST_F(LabLifecycle, TwoLabsAtOnceAreIndependent) {
   auto a = Lab::create("parallel-a");
   auto b = Lab::create("parallel-b");
   EXPECT_NE(a->prefix(), b->prefix());
-  a->drop(Node::r1, Family::v4, 0);
-  a->nft(Node::r1, "add rule inet connscope_lab forward meta l4proto icmp drop");
+  a->nft(Node::r1,
+         "add table inet t\n"
+         "add chain inet t f { type filter hook forward priority 0; }\n"
+         "add rule inet t f meta nfproto ipv4 drop");
   EXPECT_FALSE(a->exec(Node::client, {"ping", "-c1", "-W1", a->server_v4()}).ok());
   EXPECT_TRUE(b->exec(Node::client, {"ping", "-c1", "-W1", b->server_v4()}).ok());
   EXPECT_TRUE(a->exec(Node::client, {"ping", "-c1", "-W1", a->server_v6()}).ok());
@@ -350,7 +353,8 @@ TEST_F(LabExec, TimeoutKillsTheCommand) {
 }
 
 TEST_F(LabExec, SpawnCapturesOutputWaitsForListenAndStops) {
-  Process echo = lab().spawn(Node::server, {"sh", "-c", "echo hello; echo oops >&2; exec sleep 30"});
+  Process echo =
+      lab().spawn(Node::server, {"sh", "-c", "echo hello; echo oops >&2; exec sleep 30"});
   Process nc = lab().spawn(Node::server, {"nc", "-l", "-k", lab().server_v4(), "7001"});
   ASSERT_TRUE(lab().wait_for_tcp_listen(Node::server, 7001, 2s)) << nc.err();
   EXPECT_FALSE(lab().wait_for_tcp_listen(Node::client, 7001, 100ms));
@@ -390,7 +394,8 @@ TEST_P(LabReject, ConnectFailsWithTheExpectedErrorAndIcmp) {
   const Family f = rc.family;
   const std::string server = lab().addr(Node::server, f);
   Bound listener = lab().in_ns(Node::server, [&] { return bind_socket(f, SOCK_STREAM, server); });
-  Connect before = lab().in_ns(Node::client, [&] { return connect_tcp(f, server, listener.port, 1s); });
+  Connect before =
+      lab().in_ns(Node::client, [&] { return connect_tcp(f, server, listener.port, 1s); });
   ASSERT_TRUE(before.answered && before.error == 0) << "reachable before the fault";
 
   lab().reject(rc.where, f, listener.port, rc.kind);
@@ -507,11 +512,12 @@ class Stream {
 
  private:
   void drain(const std::stop_token& stop) {
-    Fd conn;
+    UniqueFd conn;
     char buf[65536];
     while (!stop.stop_requested()) {
       if (!conn) {
-        if (wait_fd(listener_.fd.get(), POLLIN, 50ms)) conn = Fd(accept4(listener_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+        if (wait_fd(listener_.fd.get(), POLLIN, 50ms))
+          conn = UniqueFd(accept4(listener_.fd.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
         continue;
       }
       if (!wait_fd(conn.get(), POLLIN, 50ms)) continue;
@@ -522,7 +528,7 @@ class Stream {
   }
 
   Bound listener_;
-  Fd client_;
+  UniqueFd client_;
   std::atomic<std::size_t> received_{0};
   std::jthread reader_;  // last: joined before the sockets close
 };
@@ -532,30 +538,46 @@ using LabImpair = LabTest;
 TEST_F(LabImpair, NftLossCausesRetransmissions) {
   Stream s(lab(), Family::v4);
   ASSERT_TRUE(s.send(64 * 1024, Clock::now() + 2s));
-  EXPECT_EQ(s.retransmits(), 0u) << "no loss yet";
+  // A baseline, not zero: a loaded machine can delay an ACK into a tail-loss probe.
+  const std::uint32_t before = s.retransmits();
   lab().loss(Node::r1, lab().iface(Node::r1, Node::r2), 50);
   auto deadline = Clock::now() + 4s;
-  while (s.retransmits() == 0 && Clock::now() < deadline) s.send(16 * 1024, Clock::now() + 200ms);
-  EXPECT_GT(s.retransmits(), 0u);
+  while (s.retransmits() == before && Clock::now() < deadline) {
+    s.send(16 * 1024, Clock::now() + 200ms);
+  }
+  EXPECT_GT(s.retransmits(), before);
 }
 
 TEST_F(LabImpair, NetemLossCausesRetransmissions) {
   // Without sch_netem, lab.sh emulates "loss N%" with nft: the effect is the same.
   Stream s(lab(), Family::v6);
   ASSERT_TRUE(s.send(64 * 1024, Clock::now() + 2s));
-  EXPECT_EQ(s.retransmits(), 0u) << "no loss yet";
+  const std::uint32_t before = s.retransmits();
   lab().netem(Node::client, lab().iface(Node::client, Node::r1), "loss 50%");
   auto deadline = Clock::now() + 4s;
-  while (s.retransmits() == 0 && Clock::now() < deadline) s.send(16 * 1024, Clock::now() + 200ms);
-  EXPECT_GT(s.retransmits(), 0u);
+  while (s.retransmits() == before && Clock::now() < deadline) {
+    s.send(16 * 1024, Clock::now() + 200ms);
+  }
+  EXPECT_GT(s.retransmits(), before);
   lab().netem_clear(Node::client, lab().iface(Node::client, Node::r1));
   EXPECT_TRUE(s.send(64 * 1024, Clock::now() + 3s)) << "the stream recovers once loss is cleared";
 }
 
-TEST_F(LabImpair, NetemDelayAddsLatency) {
-  CONNSCOPE_LAB_REQUIRE(lab().has_netem(),
-                        "this kernel has no sch_netem (CONFIG_NET_SCH_NETEM): no delay emulation");
-  lab().netem(Node::r2, lab().iface(Node::r2, Node::server), "delay 100ms");
+// Delay needs sch_netem, which some kernels (this project's CI machines among them) are built
+// without; there the primitive must refuse clearly rather than silently do nothing.
+TEST_F(LabImpair, NetemDelayAddsLatencyOrRefusesClearly) {
+  const auto iface = lab().iface(Node::r2, Node::server);
+  if (!lab().has_netem()) {
+    try {
+      lab().netem(Node::r2, iface, "delay 100ms");
+      FAIL() << "netem delay without sch_netem must throw";
+    } catch (const std::runtime_error& e) {
+      EXPECT_NE(std::string(e.what()).find("no sch_netem in this kernel"), std::string::npos)
+          << e.what();
+    }
+    return;
+  }
+  lab().netem(Node::r2, iface, "delay 100ms");
   auto start = Clock::now();
   EXPECT_TRUE(lab().exec(Node::client, {"ping", "-c1", "-W2", lab().server_v4()}).ok());
   EXPECT_GE(Clock::now() - start, 100ms);
@@ -582,7 +604,7 @@ struct PmtuProbe {
 PmtuProbe probe_pmtu(Family f, const std::string& server, int size,
                      std::chrono::milliseconds wait) {
   PmtuProbe p;
-  Fd fd(socket(domain(f), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  UniqueFd fd(socket(domain(f), SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   int one = 1;
   int df = f == Family::v4 ? IP_PMTUDISC_DO : IPV6_PMTUDISC_DO;
   setsockopt(fd.get(), ip_level(f), f == Family::v4 ? IP_MTU_DISCOVER : IPV6_MTU_DISCOVER, &df,
@@ -613,8 +635,8 @@ TEST_P(LabMtu, SenderLearnsThePathMtuFromTheRouter) {
   EXPECT_EQ(p.path_mtu, 1280);
   EXPECT_EQ(p.second_send_errno, EMSGSIZE);
   // A DF ping of 1400 bytes cannot pass either; ping reports the MTU it was told.
-  std::vector<std::string> ping{"ping", f == Family::v4 ? "-4" : "-6", "-M", "do", "-s", "1400",
-                                "-c1", "-W1", server};
+  std::vector<std::string> ping{
+      "ping", f == Family::v4 ? "-4" : "-6", "-M", "do", "-s", "1400", "-c1", "-W1", server};
   CmdResult r = lab().exec(Node::client, ping);
   EXPECT_FALSE(r.ok());
   EXPECT_NE((r.out + r.err).find("1280"), std::string::npos) << r.out << r.err;
@@ -675,20 +697,19 @@ TEST_P(LabTls, NginxServesTheCertificateAndOpensslJudgesIt) {
   for (Family f : {Family::v4, Family::v6}) {
     std::string host = lab().addr(Node::server, f);
     if (f == Family::v6) host = "[" + host + "]";
-    CmdResult r = lab().exec(
-        Node::client,
-        {"openssl", "s_client", "-connect", host + ":443", "-servername", std::string(kServerName),
-         "-CAfile", certs.ca.string(), "-verify_return_error", "-verify_hostname",
-         std::string(kServerName)},
-        5s);
+    CmdResult r = lab().exec(Node::client,
+                             {"openssl", "s_client", "-connect", host + ":443", "-servername",
+                              std::string(kServerName), "-CAfile", certs.ca.string(),
+                              "-verify_return_error", "-verify_hostname", std::string(kServerName)},
+                             5s);
     const std::string all = r.out + r.err;
     EXPECT_NE(all.find(tc.expected), std::string::npos) << to_string(f) << ":\n" << all;
     EXPECT_EQ(r.ok(), std::string(tc.name) == "valid") << all;
   }
   if (std::string(tc.name) == "valid") {
     CmdResult curl = lab().exec(
-        Node::client, {"curl", "-sS", "--max-time", "3", "--cacert", certs.ca.string(),
-                       "--resolve", std::string(kServerName) + ":443:" + lab().server_v4(),
+        Node::client, {"curl", "-sS", "--max-time", "3", "--cacert", certs.ca.string(), "--resolve",
+                       std::string(kServerName) + ":443:" + lab().server_v4(),
                        "https://" + std::string(kServerName) + "/"});
     EXPECT_EQ(curl.out, "connscope lab\n") << curl.err;
   }
@@ -710,8 +731,7 @@ INSTANTIATE_TEST_SUITE_P(
 class LabDns : public LabTest {
  protected:
   CmdResult dig(const std::string& server, const std::string& name, const std::string& type) {
-    return lab().exec(Node::client,
-                      {"dig", "+time=1", "+tries=1", "@" + server, name, type}, 5s);
+    return lab().exec(Node::client, {"dig", "+time=1", "+tries=1", "@" + server, name, type}, 5s);
   }
 };
 
