@@ -19,6 +19,7 @@
 #include "serve/server.h"
 #include "sys/limits.h"
 #include "sys/proc_net.h"
+#include "sys/sysctl.h"
 
 namespace connscope::cli {
 
@@ -111,6 +112,8 @@ Result<serve::Options> build_options(const ServeFlags& f) {
     auto v = parse_int(f.backlog, "--backlog", 0, 65535);
     if (!v) return std::unexpected(v.error());
     o.backlog = static_cast<int>(*v);
+  } else if (auto somaxconn = sys::read_sysctl_int("net.core.somaxconn"); somaxconn && *somaxconn > 0) {
+    o.backlog = static_cast<int>(std::min<std::int64_t>(*somaxconn, 65535));
   }
   o.reuseport = f.reuseport;
   if (!f.fastopen.empty()) {

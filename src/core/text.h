@@ -73,7 +73,7 @@ enum class Lang { en };
   X(help_serve_listen, "Listen on ADDR:PORT ([V6ADDR]:PORT, :PORT); repeatable; port 0 picks one") \
   X(help_serve_port, "Listen on PORT on every address (0.0.0.0 and [::])")                       \
   X(help_serve_mode, "Behaviour (see below); default echo")                                      \
-  X(help_serve_backlog, "listen() backlog (capped by net.core.somaxconn); default 511")          \
+  X(help_serve_backlog, "listen() backlog; default and maximum: net.core.somaxconn")          \
   X(help_serve_reuseport, "Set SO_REUSEPORT on the listeners")                                   \
   X(help_serve_fastopen, "Enable TCP Fast Open with this queue length")                          \
   X(help_serve_keepalive, "TCP keepalive on accepted connections")                               \

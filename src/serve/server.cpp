@@ -8,6 +8,8 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <tuple>
+#include <type_traits>
 #include <unordered_map>
 
 #include <boost/asio/as_tuple.hpp>
@@ -42,6 +44,7 @@ constexpr auto kTlsHandshakeDeadline = std::chrono::seconds(10);
 constexpr auto kFirstBackoff = std::chrono::milliseconds(50);
 constexpr auto kMaxBackoff = std::chrono::seconds(1);
 constexpr std::size_t kGarbageBurst = 1024;
+constexpr int kAcceptBatch = 64;
 
 using ReuseAddr = asio::socket_base::reuse_address;
 using ReusePort = asio::detail::socket_option::boolean<SOL_SOCKET, SO_REUSEPORT>;
@@ -120,6 +123,7 @@ class ServerImpl final : public Server {
         }
       }
       if (acc->listen(options_.backlog, ec); ec) return fail_errno("listen " + where, ec.value());
+      acc->non_blocking(true, ec);  // the batch accept in accept_loop must not block
       Listener bound = l;
       bound.endpoint = to_endpoint(acc->local_endpoint());
       bound_.push_back(bound);
@@ -176,19 +180,31 @@ class ServerImpl final : public Server {
         continue;
       }
       backoff = std::chrono::milliseconds{0};
-      auto c = std::make_shared<Conn>(std::move(sock), io_);
-      c->id = ++next_id_;
-      c->listener = index;
-      boost::system::error_code pec;
-      const auto remote = c->sock.remote_endpoint(pec);
-      if (!pec) c->peer = to_endpoint(remote);
-      ++stats_.accepted;
-      ++stats_.active;
-      conns_[c->id] = c;
-      Event ev = base_event(Event::Kind::accepted, *c);
-      sink(ev);
-      asio::co_spawn(io_, run_connection(c), asio::detached);
+      adopt(std::move(sock), index);
+      // Drain what else is queued without a trip through epoll per connection, as nginx's
+      // multi_accept does: under a connection storm the queue must empty faster than it fills.
+      for (int i = 0; i < kAcceptBatch && !stopped_; ++i) {
+        tcp::socket more(io_);
+        boost::system::error_code bec;
+        acc.accept(more, bec);
+        if (bec) break;  // would_block: empty; anything else is met again by async_accept
+        adopt(std::move(more), index);
+      }
     }
+  }
+
+  void adopt(tcp::socket sock, std::size_t index) {
+    auto c = std::make_shared<Conn>(std::move(sock), io_);
+    c->id = ++next_id_;
+    c->listener = index;
+    boost::system::error_code pec;
+    const auto remote = c->sock.remote_endpoint(pec);
+    if (!pec) c->peer = to_endpoint(remote);
+    ++stats_.accepted;
+    ++stats_.active;
+    conns_[c->id] = c;
+    sink(base_event(Event::Kind::accepted, *c));
+    asio::co_spawn(io_, run_connection(c), asio::detached);
   }
 
   asio::awaitable<void> run_connection(std::shared_ptr<Conn> c) {
@@ -204,6 +220,7 @@ class ServerImpl final : public Server {
       c->reason = CloseReason::server_closed;
     } else {
       apply_keepalive(c->sock);
+      c->sock.non_blocking(true, ec);  // read_chunk reads after a readiness wait
       if (options_.tls) {
         c->tls.emplace(c->sock, ssl_ctx_);
         c->timer.expires_after(kTlsHandshakeDeadline);
@@ -269,29 +286,67 @@ class ServerImpl final : public Server {
     co_return true;
   }
 
+  // What one read brought: its bytes (owned, so they outlive the next read) or the error.
+  struct Chunk {
+    boost::system::error_code ec;
+    std::string data;
+  };
+
+  // An idle connection holds no buffer: a plain socket waits for readability and then reads
+  // into the server's scratch buffer (one thread, so one buffer serves all). A TLS stream cannot
+  // be waited on that way, so it reads into a buffer of its own.
+  template <class Stream>
+  asio::awaitable<boost::system::error_code> wait_readable(Stream& s) {
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      auto [ec] = co_await s.async_wait(tcp::socket::wait_read, kTuple);
+      co_return ec;
+    } else {
+      co_return boost::system::error_code{};
+    }
+  }
+
+  template <class Stream>
+  asio::awaitable<Chunk> read_chunk(Stream& s, Conn& c) {
+    Chunk chunk;
+    if constexpr (std::is_same_v<Stream, tcp::socket>) {
+      for (;;) {
+        chunk.ec = co_await wait_readable(s);
+        if (chunk.ec) co_return chunk;
+        const std::size_t n = s.read_some(asio::buffer(scratch_), chunk.ec);
+        if (chunk.ec == asio::error::would_block) continue;  // woken, but nothing to read
+        count_rx(c, n);
+        chunk.data.assign(scratch_.data(), n);
+        co_return chunk;
+      }
+    } else {
+      chunk.data.resize(scratch_.size());
+      auto [ec, n] = co_await s.async_read_some(asio::buffer(chunk.data), kTuple);
+      count_rx(c, n);
+      chunk.ec = ec;
+      chunk.data.resize(n);
+      co_return chunk;
+    }
+  }
+
   template <class Stream>
   asio::awaitable<void> echo(Stream& s, Conn& c) {
-    std::array<char, 4096> buf;
     for (;;) {
-      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kTuple);
-      count_rx(c, n);
-      if (ec) {
-        c.reason = classify(ec);
+      const Chunk chunk = co_await read_chunk(s, c);
+      if (chunk.ec) {
+        c.reason = classify(chunk.ec);
         co_return;
       }
-      const bool sent = co_await write_all(s, c, std::string_view(buf.data(), n));
+      const bool sent = co_await write_all(s, c, chunk.data);
       if (!sent) co_return;
     }
   }
 
   template <class Stream>
   asio::awaitable<void> discard(Stream& s, Conn& c) {
-    std::array<char, 4096> buf;
     for (;;) {
-      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kTuple);
-      count_rx(c, n);
-      if (ec) {
-        c.reason = classify(ec);
+      const Chunk chunk = co_await read_chunk(s, c);
+      if (chunk.ec) {
+        c.reason = classify(chunk.ec);
         co_return;
       }
     }
@@ -325,85 +380,96 @@ class ServerImpl final : public Server {
 
   template <class Stream>
   asio::awaitable<void> garbage(Stream& s, Conn& c) {
-    std::array<char, 4096> buf;
     std::size_t burst = kGarbageBurst;
     for (;;) {
       std::string junk(burst, '\0');
       for (auto& ch : junk) ch = static_cast<char>(rng_() & 0xff);
       const bool sent = co_await write_all(s, c, junk);
       if (!sent) co_return;
-      auto [ec, n] = co_await s.async_read_some(asio::buffer(buf), kTuple);
-      count_rx(c, n);
-      if (ec) {
-        c.reason = classify(ec);
+      const Chunk chunk = co_await read_chunk(s, c);
+      if (chunk.ec) {
+        c.reason = classify(chunk.ec);
         co_return;
       }
-      burst = std::max<std::size_t>(n, 64);
+      burst = std::max<std::size_t>(chunk.data.size(), 64);
     }
   }
 
+  // Keep-alive loop. The request and response live in http_exchange's frame, which exists only
+  // while a request is being handled; between requests a connection holds just its buffer.
   template <class Stream>
   asio::awaitable<void> serve_http(Stream& s, Conn& c, std::chrono::nanoseconds delay) {
     boost::beast::flat_buffer buffer;
     for (;;) {
-      http::request<http::string_body> req;
-      auto [ec, n] = co_await http::async_read(s, buffer, req, kTuple);
-      count_rx(c, n);
-      unsigned status = options_.http_status;
-      bool keep_alive = req.keep_alive();
-      if (ec) {
-        const CloseReason why = classify(ec);
-        if (why != CloseReason::error) {
-          c.reason = why;
-          co_return;
-        }
-        // Not HTTP (or broken HTTP): answer as a real server would, then close.
-        status = 400;
-        keep_alive = false;
-      }
-      if (delay.count() > 0) {
-        c.timer.expires_after(delay);
-        auto [tec] = co_await c.timer.async_wait(kTuple);
-        if (tec || stopped_) {
-          c.reason = CloseReason::server_stop;
+      if (buffer.size() == 0) {
+        buffer.shrink_to_fit();
+        const auto ec = co_await wait_readable(s);
+        if (ec) {
+          c.reason = classify(ec);
           co_return;
         }
       }
-      http::response<http::string_body> res{static_cast<http::status>(status), 11};
-      res.set(http::field::server, "connscope-serve");
-      res.set(http::field::content_type, "text/plain; charset=utf-8");
-      const auto reason = http::obsolete_reason(static_cast<http::status>(status));
-      res.body() = fmt::format("connscope serve: {} {}\n", status, std::string_view(reason.data(), reason.size()));
-      res.keep_alive(keep_alive);
-      res.prepare_payload();
-      if (!ec && req.method() == http::verb::head) {
-        // Content-Length stays that of the body that a GET would get; no body is sent.
-        http::response<http::empty_body> head{res.result(), 11};
-        for (const auto& field : res) head.set(field.name_string(), field.value());
-        head.keep_alive(keep_alive);
-        http::response_serializer<http::empty_body> sr{head};
-        sr.split(false);
-        auto [wec, wn] = co_await http::async_write_header(s, sr, kTuple);
-        count_tx(c, wn);
-        if (wec) {
-          c.reason = classify(wec);
-          co_return;
-        }
-      } else {
-        auto [wec, wn] = co_await http::async_write(s, res, kTuple);
-        count_tx(c, wn);
-        if (wec) {
-          c.reason = classify(wec);
-          co_return;
-        }
+      const bool again = co_await http_exchange(s, c, buffer, delay);
+      if (!again) co_return;
+    }
+  }
+
+  // Reads one request and answers it; false (with c.reason set) when the connection is done.
+  template <class Stream>
+  asio::awaitable<bool> http_exchange(Stream& s, Conn& c, boost::beast::flat_buffer& buffer,
+                                      std::chrono::nanoseconds delay) {
+    http::request<http::string_body> req;
+    auto [ec, n] = co_await http::async_read(s, buffer, req, kTuple);
+    count_rx(c, n);
+    unsigned status = options_.http_status;
+    bool keep_alive = req.keep_alive();
+    if (ec) {
+      const CloseReason why = classify(ec);
+      if (why != CloseReason::error) {
+        c.reason = why;
+        co_return false;
       }
-      if (!keep_alive) {
-        boost::system::error_code sec;
-        c.sock.shutdown(tcp::socket::shutdown_send, sec);
-        c.reason = CloseReason::server_closed;
-        co_return;
+      // Not HTTP (or broken HTTP): answer as a real server would, then close.
+      status = 400;
+      keep_alive = false;
+    }
+    if (delay.count() > 0) {
+      c.timer.expires_after(delay);
+      auto [tec] = co_await c.timer.async_wait(kTuple);
+      if (tec || stopped_) {
+        c.reason = CloseReason::server_stop;
+        co_return false;
       }
     }
+    http::response<http::string_body> res{static_cast<http::status>(status), 11};
+    res.set(http::field::server, "connscope-serve");
+    res.set(http::field::content_type, "text/plain; charset=utf-8");
+    const auto reason = http::obsolete_reason(static_cast<http::status>(status));
+    res.body() = fmt::format("connscope serve: {} {}\n", status,
+                             std::string_view(reason.data(), reason.size()));
+    res.keep_alive(keep_alive);
+    res.prepare_payload();
+    boost::system::error_code wec;
+    std::size_t wn = 0;
+    if (!ec && req.method() == http::verb::head) {
+      // Content-Length stays that of the body a GET would get; no body is sent.
+      http::response_serializer<http::string_body> sr{res};
+      std::tie(wec, wn) = co_await http::async_write_header(s, sr, kTuple);
+    } else {
+      std::tie(wec, wn) = co_await http::async_write(s, res, kTuple);
+    }
+    count_tx(c, wn);
+    if (wec) {
+      c.reason = classify(wec);
+      co_return false;
+    }
+    if (!keep_alive) {
+      boost::system::error_code sec;
+      c.sock.shutdown(tcp::socket::shutdown_send, sec);
+      c.reason = CloseReason::server_closed;
+      co_return false;
+    }
+    co_return true;
   }
 
   void apply_keepalive(tcp::socket& s) {
@@ -470,6 +536,7 @@ class ServerImpl final : public Server {
   EventSink sink_;
   asio::ssl::context ssl_ctx_;
   std::mt19937 rng_;
+  std::array<char, 16384> scratch_{};
   std::vector<std::unique_ptr<tcp::acceptor>> acceptors_;
   std::vector<std::unique_ptr<asio::steady_timer>> backoff_timers_;
   std::vector<Listener> bound_;

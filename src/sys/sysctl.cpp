@@ -1,0 +1,34 @@
+#include "sys/sysctl.h"
+
+#include <charconv>
+
+#include "sys/proc_net.h"
+
+namespace connscope::sys {
+
+std::string sysctl_path(std::string_view name, std::string_view proc_root) {
+  std::string path(proc_root);
+  path += "/sys/";
+  for (char c : name) path += c == '.' ? '/' : c;
+  return path;
+}
+
+Result<std::string> read_sysctl(std::string_view name, std::string_view proc_root) {
+  auto text = read_file(sysctl_path(name, proc_root));
+  if (!text) return std::unexpected(text.error());
+  while (!text->empty() && (text->back() == '\n' || text->back() == ' ')) text->pop_back();
+  return *text;
+}
+
+Result<std::int64_t> read_sysctl_int(std::string_view name, std::string_view proc_root) {
+  auto text = read_sysctl(name, proc_root);
+  if (!text) return std::unexpected(text.error());
+  std::int64_t v = 0;
+  auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
+  if (ec != std::errc{} || ptr != text->data() + text->size()) {
+    return fail("sysctl " + std::string(name), "not a whole number: \"" + *text + "\"");
+  }
+  return v;
+}
+
+}  // namespace connscope::sys
