@@ -136,16 +136,27 @@ struct QueuedError {
   std::string offender;
 };
 
-std::optional<QueuedError> read_errqueue(int fd) {
+// One recvmsg with room for a datagram and its control messages (walk them with CMSG_*).
+struct ControlMessage {
   char data[2048];
   char control[512];
-  iovec iov{data, sizeof data};
+  iovec iov{};
   msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) return std::nullopt;
+  bool receive(int fd, int flags) {
+    iov = {data, sizeof data};
+    msg = {};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control;
+    msg.msg_controllen = sizeof control;
+    return recvmsg(fd, &msg, flags) >= 0;
+  }
+};
+
+std::optional<QueuedError> read_errqueue(int fd) {
+  ControlMessage m;
+  if (!m.receive(fd, MSG_ERRQUEUE | MSG_DONTWAIT)) return std::nullopt;
+  msghdr& msg = m.msg;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if ((c->cmsg_level == SOL_IP && c->cmsg_type == IP_RECVERR) ||
         (c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_RECVERR)) {
@@ -161,15 +172,9 @@ std::optional<QueuedError> read_errqueue(int fd) {
 // Call inside in_ns: the TTL / hop limit a datagram arrived with, or -1.
 int received_ttl(Family f, int fd, std::chrono::milliseconds timeout) {
   if (!wait_fd(fd, POLLIN, timeout)) return -1;
-  char data[256];
-  char control[256];
-  iovec iov{data, sizeof data};
-  msghdr msg{};
-  msg.msg_iov = &iov;
-  msg.msg_iovlen = 1;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  if (recvmsg(fd, &msg, 0) < 0) return -1;
+  ControlMessage m;
+  if (!m.receive(fd, 0)) return -1;
+  msghdr& msg = m.msg;
   for (cmsghdr* c = CMSG_FIRSTHDR(&msg); c != nullptr; c = CMSG_NXTHDR(&msg, c)) {
     if (c->cmsg_level == ip_level(f) &&
         c->cmsg_type == (f == Family::v4 ? IP_TTL : IPV6_HOPLIMIT)) {
