@@ -370,16 +370,18 @@ int run_serve(const GlobalOptions& g, const ServeFlags& f) {
     const Error e = explain_open_error(g, server.error(), *options);
     return report(g, e, exit_for_open_error(server.error()));
   }
+  // Before saying we listen: whoever reads that line may stop us at once, and the signal must
+  // find its handler installed, not the default action.
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code& ec, int) {
+    if (!ec) (*server)->stop();
+  });
   printer.listening((*server)->listeners(), f.demo);
   if (before && limit && before->soft != limit->soft && g.verbose > 0 && !g.json) {
     fmt::print("{}\n", tr(g.lang, Msg::serve_fd_limit, before->soft, limit->soft));
   }
 
   const auto started = std::chrono::steady_clock::now();
-  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
-  signals.async_wait([&](const boost::system::error_code& ec, int) {
-    if (!ec) (*server)->stop();
-  });
   (*server)->start();
   io.run();
   printer.summary((*server)->stats(), std::chrono::steady_clock::now() - started);
