@@ -1,0 +1,120 @@
+#include "inspect/aggregate.h"
+
+#include <algorithm>
+
+namespace connscope::inspect {
+
+namespace {
+
+std::size_t state_index(int state) {
+  if (state == tcp_state::kNewSynRecv) return tcp_state::kSynRecv;
+  if (state < 0 || state >= static_cast<int>(std::tuple_size_v<StateCounts>)) return 0;
+  return static_cast<std::size_t>(state);
+}
+
+std::vector<PeerCount> top_of(const std::unordered_map<std::string, std::uint64_t>& m,
+                              std::size_t n) {
+  std::vector<PeerCount> out;
+  out.reserve(m.size());
+  for (const auto& [addr, count] : m) out.push_back({addr, count});
+  std::sort(out.begin(), out.end(), [](const PeerCount& a, const PeerCount& b) {
+    return a.count != b.count ? a.count > b.count : a.address < b.address;
+  });
+  if (out.size() > n) out.resize(n);
+  return out;
+}
+
+}  // namespace
+
+Aggregator::Aggregator(const OwnerTable* owners, std::size_t top_n, std::size_t top_peers)
+    : owners_(owners), top_n_(top_n), top_peers_(top_peers) {}
+
+const ProcessEntry* Aggregator::owner_of(const SocketRecord& s) const {
+  if (owners_ == nullptr || !s.inode) return nullptr;
+  return owners_->owner(*s.inode);
+}
+
+void Aggregator::add_listener(const SocketRecord& s) {
+  ListenerRow row;
+  row.local = s.local;
+  row.accept_queue = s.rqueue;
+  row.accept_queue_limit = s.wqueue;
+  row.inode = s.inode;
+  row.owner = owner_of(s);
+  listening_ports_.try_emplace(s.local.port, snap_.listeners.size());
+  snap_.listeners.push_back(std::move(row));
+  auto& counts = s.family == AF_INET6 ? snap_.v6 : snap_.v4;
+  ++counts[state_index(s.state)];
+  ++snap_.sockets;
+  ports_[{false, s.local.port}];  // a listening port has a row even with no connections
+}
+
+void Aggregator::add(const SocketRecord& s) {
+  if (s.state == tcp_state::kListen) {
+    add_listener(s);
+    return;
+  }
+  const std::size_t st = state_index(s.state);
+  (s.family == AF_INET6 ? snap_.v6 : snap_.v4)[st]++;
+  ++snap_.sockets;
+
+  const bool incoming = listening_ports_.contains(s.local.port);
+  ++ports_[{!incoming, incoming ? s.local.port : s.remote.port}][st];
+
+  if (st == tcp_state::kSynRecv) {
+    ++syn_sources_[s.remote.address];
+    if (auto it = listening_ports_.find(s.local.port); it != listening_ports_.end()) {
+      ++snap_.listeners[it->second].syn_recv;
+    }
+  }
+  if (st == tcp_state::kEstablished) ++est_peers_[s.remote.address];
+  if (st == tcp_state::kTimeWait && !incoming) ++tw_dest_[s.remote.to_string()];
+
+  const ProcessEntry* owner = owner_of(s);
+  if (owner != nullptr) {
+    auto& row = processes_[owner->pid];
+    row.pid = owner->pid;
+    if (row.command.empty()) row.command = owner->command;
+    ++row.states[st];
+  }
+  if (st == tcp_state::kCloseWait) {
+    const pid_t pid = owner != nullptr ? owner->pid : 0;
+    auto& cw = close_wait_[{pid, s.local.port}];
+    cw.pid = pid;
+    cw.port = s.local.port;
+    if (owner != nullptr) cw.command = owner->command;
+    ++cw.count;
+  }
+  if (s.rqueue > 0) keep_top(snap_.top_recv_q, s, s.rqueue, true);
+  if (s.wqueue > 0) keep_top(snap_.top_send_q, s, s.wqueue, false);
+}
+
+void Aggregator::keep_top(std::vector<TopSocket>& top, const SocketRecord& s,
+                          std::uint32_t key_of_new, bool by_recv) {
+  auto key = [by_recv](const TopSocket& t) { return by_recv ? t.socket.rqueue : t.socket.wqueue; };
+  // The list stays sorted, largest first; it is at most top_n long, so a linear insert is fine.
+  if (top.size() == top_n_ && key(top.back()) >= key_of_new) return;
+  TopSocket t{s, owner_of(s)};
+  auto pos = std::find_if(top.begin(), top.end(),
+                          [&](const TopSocket& x) { return key(x) < key_of_new; });
+  top.insert(pos, std::move(t));
+  if (top.size() > top_n_) top.pop_back();
+}
+
+Snapshot Aggregator::finish() {
+  for (const auto& [key, states] : ports_) {
+    snap_.ports.push_back({key.second, key.first, states});
+  }
+  for (auto& [pid, row] : processes_) snap_.processes.push_back(std::move(row));
+  snap_.syn_recv_by_source = top_of(syn_sources_, top_peers_);
+  snap_.established_by_peer = top_of(est_peers_, top_peers_);
+  snap_.time_wait_by_destination = top_of(tw_dest_, top_peers_);
+  for (auto& [key, cw] : close_wait_) snap_.close_wait.push_back(std::move(cw));
+  std::sort(snap_.close_wait.begin(), snap_.close_wait.end(),
+            [](const Snapshot::CloseWait& a, const Snapshot::CloseWait& b) {
+              return a.count != b.count ? a.count > b.count : a.pid < b.pid;
+            });
+  return std::move(snap_);
+}
+
+}  // namespace connscope::inspect

@@ -1,0 +1,111 @@
+#pragma once
+// Streaming aggregation of a socket dump into what `inspect` shows: state distribution, listeners,
+// per-port and per-process state counts, top peers, TIME_WAIT per destination, and the top
+// sockets by Recv-Q and Send-Q. Memory grows with listeners, ports, processes and distinct peers,
+// never with the number of sockets (only the top-N sockets are kept). Pure: no I/O.
+
+#include <sys/types.h>
+
+#include <array>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "inspect/owners.h"
+#include "inspect/sock_diag.h"
+
+namespace connscope::inspect {
+
+// Index by kernel state number (tcp_state::k*); NEW_SYN_RECV is folded into SYN_RECV.
+using StateCounts = std::array<std::uint64_t, 13>;
+
+struct ListenerRow {
+  Endpoint local;
+  std::uint32_t accept_queue = 0;        // connections waiting for accept()
+  std::uint32_t accept_queue_limit = 0;  // min(listen backlog, somaxconn)
+  std::uint64_t syn_recv = 0;            // half-open connections to this port
+  std::optional<std::uint64_t> inode;
+  const ProcessEntry* owner = nullptr;   // valid while the OwnerTable lives
+};
+
+// For a port with a listener, the sockets on that local port (incoming connections); for any
+// other remote port, the outgoing connections to it (`outgoing`).
+struct PortRow {
+  std::uint16_t port = 0;
+  bool outgoing = false;
+  StateCounts states{};
+};
+
+struct ProcessRow {
+  pid_t pid = 0;
+  std::string command;
+  StateCounts states{};
+};
+
+struct PeerCount {
+  std::string address;
+  std::uint64_t count = 0;
+};
+
+struct TopSocket {
+  SocketRecord socket;
+  const ProcessEntry* owner = nullptr;
+};
+
+struct Snapshot {
+  StateCounts v4{};
+  StateCounts v6{};
+  [[nodiscard]] std::uint64_t total(int state) const { return v4[static_cast<std::size_t>(state)] + v6[static_cast<std::size_t>(state)]; }
+  std::uint64_t sockets = 0;
+  std::vector<ListenerRow> listeners;   // in dump order
+  std::vector<PortRow> ports;           // by port
+  std::vector<ProcessRow> processes;    // by pid
+  std::vector<PeerCount> syn_recv_by_source;      // most first
+  std::vector<PeerCount> established_by_peer;     // most first
+  std::vector<PeerCount> time_wait_by_destination;  // "addr:port", most first
+  struct CloseWait {
+    pid_t pid = 0;  // 0: no owner known (no inode or not readable)
+    std::string command;
+    std::uint16_t port = 0;
+    std::uint64_t count = 0;
+  };
+  std::vector<CloseWait> close_wait;  // by owner and local port, most first
+  std::vector<TopSocket> top_recv_q;  // largest Recv-Q first (non-LISTEN, Recv-Q > 0)
+  std::vector<TopSocket> top_send_q;  // largest Send-Q first (non-LISTEN, Send-Q > 0)
+};
+
+class Aggregator {
+ public:
+  // `owners` may be null (--no-owners); otherwise it must outlive the Snapshot.
+  explicit Aggregator(const OwnerTable* owners, std::size_t top_n = 10, std::size_t top_peers = 5);
+
+  // Listeners first (a LISTEN-only dump), so that other sockets can be told incoming from
+  // outgoing by their local port; a LISTEN record given to add() is taken as a listener too.
+  void add_listener(const SocketRecord& s);
+  void add(const SocketRecord& s);
+
+  // Sorts and trims; the Aggregator is spent afterwards.
+  Snapshot finish();
+
+ private:
+  void keep_top(std::vector<TopSocket>& top, const SocketRecord& s, std::uint32_t key_of_new,
+                bool by_recv);
+  const ProcessEntry* owner_of(const SocketRecord& s) const;
+
+  const OwnerTable* owners_;
+  std::size_t top_n_;
+  std::size_t top_peers_;
+  Snapshot snap_;
+  std::unordered_map<std::uint16_t, std::size_t> listening_ports_;  // port -> first listener
+  std::map<std::pair<bool, std::uint16_t>, StateCounts> ports_;
+  std::map<pid_t, ProcessRow> processes_;
+  std::unordered_map<std::string, std::uint64_t> syn_sources_;
+  std::unordered_map<std::string, std::uint64_t> est_peers_;
+  std::unordered_map<std::string, std::uint64_t> tw_dest_;
+  std::map<std::pair<pid_t, std::uint16_t>, Snapshot::CloseWait> close_wait_;
+};
+
+}  // namespace connscope::inspect

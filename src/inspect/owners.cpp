@@ -1,0 +1,148 @@
+#include "inspect/owners.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <memory>
+
+#include "sys/proc_net.h"
+#include "sys/unique_fd.h"
+
+namespace connscope::inspect {
+
+namespace {
+
+template <class T>
+bool parse_dec(std::string_view s, T& out) {
+  auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), out, 10);
+  return ec == std::errc{} && ptr == s.data() + s.size() && !s.empty();
+}
+
+using DirPtr = std::unique_ptr<DIR, int (*)(DIR*)>;
+
+// Opens a directory relative to `at` without following a path string twice.
+DirPtr open_dir_at(int at, const char* name) {
+  const int fd = ::openat(at, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return DirPtr(nullptr, ::closedir);
+  DIR* d = ::fdopendir(fd);
+  if (d == nullptr) ::close(fd);
+  return DirPtr(d, ::closedir);
+}
+
+std::optional<std::string> read_small_at(int at, const char* name) {
+  sys::UniqueFd fd(::openat(at, name, O_RDONLY | O_CLOEXEC));
+  if (!fd) return std::nullopt;
+  std::string out;
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(fd.get(), buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::optional<std::uint64_t> socket_inode_from_link(std::string_view target) {
+  constexpr std::string_view prefix = "socket:[";
+  if (!target.starts_with(prefix) || !target.ends_with(']')) return std::nullopt;
+  std::uint64_t inode = 0;
+  if (!parse_dec(target.substr(prefix.size(), target.size() - prefix.size() - 1), inode)) {
+    return std::nullopt;
+  }
+  return inode;
+}
+
+Result<NofileLimit> parse_nofile_limit(std::string_view text) {
+  // "Max open files            1024                 524288               files"
+  constexpr std::string_view key = "Max open files";
+  const auto pos = text.find(key);
+  if (pos == std::string_view::npos) return fail("parse limits", "no \"Max open files\" line");
+  auto line = text.substr(pos + key.size());
+  line = line.substr(0, line.find('\n'));
+  std::string_view fields[2];
+  std::size_t found = 0;
+  std::size_t i = 0;
+  while (found < 2 && i < line.size()) {
+    while (i < line.size() && line[i] == ' ') ++i;
+    const std::size_t start = i;
+    while (i < line.size() && line[i] != ' ') ++i;
+    if (i > start) fields[found++] = line.substr(start, i - start);
+  }
+  if (found < 2) return fail("parse limits", "\"Max open files\" without soft and hard values");
+  NofileLimit out;
+  for (std::size_t k = 0; k < 2; ++k) {
+    auto& slot = k == 0 ? out.soft : out.hard;
+    if (fields[k] == "unlimited") continue;
+    std::uint64_t v = 0;
+    if (!parse_dec(fields[k], v)) {
+      return fail("parse limits", "\"Max open files\": not a number: \"" + std::string(fields[k]) + "\"");
+    }
+    slot = v;
+  }
+  return out;
+}
+
+const ProcessEntry* OwnerTable::owner(std::uint64_t inode) const {
+  const auto it = by_inode_.find(inode);
+  return it == by_inode_.end() ? nullptr : &processes_[it->second];
+}
+
+Result<OwnerTable> scan_owners(std::string_view proc_root) {
+  const std::string root(proc_root);
+  sys::UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd) return fail_errno("open " + root, errno);
+  DirPtr proc = open_dir_at(root_fd.get(), ".");
+  if (!proc) return fail_errno("opendir " + root, errno);
+
+  OwnerTable table;
+  char target[64];
+  while (const dirent* de = ::readdir(proc.get())) {
+    pid_t pid = 0;
+    if (!parse_dec(std::string_view(de->d_name), pid)) continue;
+    sys::UniqueFd pid_fd(::openat(root_fd.get(), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!pid_fd) continue;  // exited meanwhile
+    DirPtr fds = open_dir_at(pid_fd.get(), "fd");
+    if (!fds) {
+      if (errno == EACCES || errno == EPERM) ++table.unreadable_;
+      continue;
+    }
+    ProcessEntry entry;
+    entry.pid = pid;
+    const int fd_dir = ::dirfd(fds.get());
+    std::vector<std::uint64_t> inodes;
+    while (const dirent* fe = ::readdir(fds.get())) {
+      if (fe->d_name[0] == '.') continue;
+      ++entry.open_fds;
+      const ssize_t n = ::readlinkat(fd_dir, fe->d_name, target, sizeof target);
+      if (n <= 0) continue;
+      if (auto inode = socket_inode_from_link(std::string_view(target, static_cast<std::size_t>(n)))) {
+        inodes.push_back(*inode);
+      }
+    }
+    if (auto comm = read_small_at(pid_fd.get(), "comm")) {
+      entry.command = *comm;
+      while (!entry.command.empty() && entry.command.back() == '\n') entry.command.pop_back();
+    }
+    if (auto limits = read_small_at(pid_fd.get(), "limits")) {
+      if (auto nofile = parse_nofile_limit(*limits)) {
+        entry.nofile_soft = nofile->soft;
+        entry.nofile_hard = nofile->hard;
+      }
+    }
+    const auto index = static_cast<std::uint32_t>(table.processes_.size());
+    table.processes_.push_back(std::move(entry));
+    for (auto inode : inodes) {
+      auto [it, inserted] = table.by_inode_.try_emplace(inode, index);
+      if (!inserted && table.processes_[it->second].pid > pid) it->second = index;
+    }
+  }
+  return table;
+}
+
+}  // namespace connscope::inspect

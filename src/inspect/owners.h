@@ -1,0 +1,56 @@
+#pragma once
+// Which process owns which socket: a scan of /proc/<pid>/fd (socket:[INODE] links), with each
+// process's command, open descriptor count and descriptor limit. TIME_WAIT and request sockets
+// have no inode and so no owner; sockets of other users' processes need root to attribute.
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core/error.h"
+
+namespace connscope::inspect {
+
+struct ProcessEntry {
+  pid_t pid = 0;
+  std::string command;                // /proc/<pid>/comm
+  std::uint64_t open_fds = 0;         // entries in /proc/<pid>/fd
+  std::optional<std::uint64_t> nofile_soft;  // "Max open files" soft limit; nullopt: unlimited
+  std::optional<std::uint64_t> nofile_hard;
+};
+
+class OwnerTable {
+ public:
+  // The owning process of a socket inode, or nullptr. With several owners (a forked server
+  // sharing a listener) the lowest pid is kept: usually the parent.
+  [[nodiscard]] const ProcessEntry* owner(std::uint64_t inode) const;
+  [[nodiscard]] const std::vector<ProcessEntry>& processes() const { return processes_; }
+  // Processes whose descriptors could not be read (another user's, without root).
+  [[nodiscard]] std::uint64_t unreadable() const { return unreadable_; }
+
+ private:
+  friend Result<OwnerTable> scan_owners(std::string_view proc_root);
+  std::vector<ProcessEntry> processes_;
+  std::unordered_map<std::uint64_t, std::uint32_t> by_inode_;  // inode -> index in processes_
+  std::uint64_t unreadable_ = 0;
+};
+
+// Reads every /proc/<pid>/fd under proc_root. Fails only when proc_root itself cannot be read.
+Result<OwnerTable> scan_owners(std::string_view proc_root = "/proc");
+
+// "socket:[12345]" -> 12345 (pure); nullopt for any other link target.
+std::optional<std::uint64_t> socket_inode_from_link(std::string_view target);
+
+struct NofileLimit {
+  std::optional<std::uint64_t> soft;  // nullopt: unlimited
+  std::optional<std::uint64_t> hard;
+};
+// The "Max open files" line of /proc/<pid>/limits (pure).
+Result<NofileLimit> parse_nofile_limit(std::string_view limits_text);
+
+}  // namespace connscope::inspect

@@ -1,0 +1,178 @@
+#include "inspect/sock_diag.h"
+
+#include <arpa/inet.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <linux/tcp.h>
+
+#include <array>
+#include <cstddef>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace connscope::inspect {
+
+namespace {
+
+constexpr std::size_t align4(std::size_t n) { return (n + 3u) & ~std::size_t{3}; }
+constexpr std::size_t kHeaderLen = sizeof(nlmsghdr);
+constexpr std::size_t kAttrHeaderLen = sizeof(nlattr);
+constexpr std::size_t kDiagLen = sizeof(inet_diag_msg);
+
+// Reads a T from unaligned bytes; the caller has checked the length. memcpy, not a cast:
+// replayed messages need not be aligned, and a cast would break strict aliasing.
+template <class T>
+T load(std::span<const std::byte> bytes, std::size_t offset = 0) {
+  T value{};
+  std::memcpy(&value, bytes.data() + offset, sizeof value);
+  return value;
+}
+
+Endpoint endpoint_from(int family, const std::uint32_t (&addr)[4], std::uint16_t port_be) {
+  Endpoint ep;
+  ep.family = family;
+  ep.port = ntohs(port_be);
+  char text[INET6_ADDRSTRLEN] = {};
+  if (inet_ntop(family, addr, text, sizeof text) != nullptr) ep.address = text;
+  return ep;
+}
+
+// The fields of tcp_info that lie wholly inside the `len` bytes the kernel sent.
+TcpInfo parse_tcp_info(std::span<const std::byte> attr) {
+  tcp_info info{};
+  const std::size_t len = std::min(attr.size(), sizeof info);
+  std::memcpy(&info, attr.data(), len);
+  TcpInfo out;
+  const auto has = [len](std::size_t offset, std::size_t size) { return offset + size <= len; };
+#define CONNSCOPE_TCPI(field, member)                                   \
+  if (has(offsetof(tcp_info, member), sizeof info.member)) out.field = info.member
+  CONNSCOPE_TCPI(retransmits, tcpi_retransmits);
+  CONNSCOPE_TCPI(unacked, tcpi_unacked);
+  CONNSCOPE_TCPI(lost, tcpi_lost);
+  CONNSCOPE_TCPI(rtt_us, tcpi_rtt);
+  CONNSCOPE_TCPI(rttvar_us, tcpi_rttvar);
+  CONNSCOPE_TCPI(snd_cwnd, tcpi_snd_cwnd);
+  CONNSCOPE_TCPI(total_retrans, tcpi_total_retrans);
+  CONNSCOPE_TCPI(bytes_acked, tcpi_bytes_acked);
+  CONNSCOPE_TCPI(bytes_received, tcpi_bytes_received);
+#undef CONNSCOPE_TCPI
+  return out;
+}
+
+}  // namespace
+
+std::string_view tcp_state_name(int state) {
+  static constexpr std::array<std::string_view, 13> kNames = {
+      "UNKNOWN",    "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2", "TIME_WAIT",
+      "CLOSE",      "CLOSE_WAIT",  "LAST_ACK", "LISTEN",   "CLOSING",   "SYN_RECV"};
+  if (state < 0 || static_cast<std::size_t>(state) >= kNames.size()) return kNames[0];
+  return kNames[static_cast<std::size_t>(state)];
+}
+
+Result<SocketRecord> parse_sock_diag_message(std::span<const std::byte> message, int protocol) {
+  constexpr std::string_view kOp = "sock_diag reply";
+  if (message.size() < kHeaderLen) {
+    return fail(std::string(kOp), fmt::format("message of {} bytes is shorter than its header",
+                                              message.size()));
+  }
+  const auto h = load<nlmsghdr>(message);
+  if (h.nlmsg_len < kHeaderLen || h.nlmsg_len > message.size()) {
+    return fail(std::string(kOp), fmt::format("message length {} does not fit its {} bytes",
+                                              h.nlmsg_len, message.size()));
+  }
+  if (h.nlmsg_type != SOCK_DIAG_BY_FAMILY) {
+    return fail(std::string(kOp), fmt::format("unexpected message type {}", h.nlmsg_type));
+  }
+  const auto body = message.subspan(kHeaderLen, h.nlmsg_len - kHeaderLen);
+  if (body.size() < kDiagLen) {
+    return fail(std::string(kOp), fmt::format("inet_diag_msg cut short ({} of {} bytes)",
+                                              body.size(), kDiagLen));
+  }
+  const auto d = load<inet_diag_msg>(body);
+  if (d.idiag_family != AF_INET && d.idiag_family != AF_INET6) {
+    return fail(std::string(kOp), fmt::format("unknown address family {}", d.idiag_family));
+  }
+
+  SocketRecord rec;
+  rec.family = d.idiag_family;
+  rec.protocol = protocol;
+  rec.state = d.idiag_state;
+  rec.local = endpoint_from(rec.family, d.id.idiag_src, d.id.idiag_sport);
+  rec.remote = endpoint_from(rec.family, d.id.idiag_dst, d.id.idiag_dport);
+  rec.rqueue = d.idiag_rqueue;
+  rec.wqueue = d.idiag_wqueue;
+  rec.cookie = std::uint64_t{d.id.idiag_cookie[0]} | (std::uint64_t{d.id.idiag_cookie[1]} << 32);
+  rec.interface = d.id.idiag_if;
+  rec.timer = d.idiag_timer;
+  rec.timer_expires_ms = d.idiag_expires;
+  rec.retrans = d.idiag_retrans;
+
+  // Attributes follow the (aligned) inet_diag_msg.
+  bool full_socket_attr = false;
+  std::size_t off = align4(kDiagLen);
+  while (off < body.size()) {
+    const std::size_t left = body.size() - off;
+    if (left < kAttrHeaderLen) {
+      return fail(std::string(kOp), fmt::format("{} stray bytes after the attributes", left));
+    }
+    const auto a = load<nlattr>(body, off);
+    if (a.nla_len < kAttrHeaderLen || a.nla_len > left) {
+      return fail(std::string(kOp), fmt::format("attribute {} has length {} but {} bytes remain",
+                                                a.nla_type & NLA_TYPE_MASK, a.nla_len, left));
+    }
+    const auto payload = body.subspan(off + kAttrHeaderLen, a.nla_len - kAttrHeaderLen);
+    off += std::min(align4(a.nla_len), left);
+    const int type = a.nla_type & NLA_TYPE_MASK;
+    if (type == INET_DIAG_INFO) {
+      if (protocol == IPPROTO_TCP) rec.tcp_info = parse_tcp_info(payload);
+      full_socket_attr = true;
+    } else if (type == INET_DIAG_SHUTDOWN) {
+      // Sent for every full socket and never for a minisocket.
+      full_socket_attr = true;
+    } else if (type == INET_DIAG_PROTOCOL && !payload.empty()) {
+      rec.protocol = static_cast<int>(load<std::uint8_t>(payload));
+    }
+  }
+
+  // Minisockets carry none of the attributes of a full socket (the kernel sends them at most
+  // INET_DIAG_MARK). The kernel reports a request socket as SYN_RECV; a full socket in SYN_RECV
+  // (a Fast Open child) has the full attributes. A timewait minisocket reports its substate:
+  // TIME_WAIT, or FIN_WAIT2 for a connection its process closed (an orphan past
+  // tcp_fin_timeout's start), with the TIME_WAIT timer (3) running.
+  if (!full_socket_attr) {
+    if (rec.state == tcp_state::kTimeWait ||
+        (rec.state == tcp_state::kFinWait2 && d.idiag_timer == 3)) {
+      rec.kind = SocketKind::time_wait;
+    } else if (rec.state == tcp_state::kSynRecv || rec.state == tcp_state::kNewSynRecv) {
+      rec.kind = SocketKind::request;
+    }
+  } else if (rec.state == tcp_state::kTimeWait) {
+    rec.kind = SocketKind::time_wait;  // no full socket stays in TIME_WAIT
+  }
+  if (rec.kind == SocketKind::full) {
+    rec.uid = d.idiag_uid;
+    if (d.idiag_inode != 0) rec.inode = d.idiag_inode;
+  } else {
+    rec.tcp_info.reset();
+  }
+  return rec;
+}
+
+std::vector<std::byte> bytecode_local_port(std::uint16_t port) {
+  // Two tests, local port >= port and local port <= port, each an op followed by an op whose
+  // `no` field holds the port. "yes" jumps to the next test; "no" jumps past the end (len + 4),
+  // which the kernel reads as "reject". Both ops exist since Linux 2.6, unlike S_EQ (4.16).
+  const std::array<inet_diag_bc_op, 4> ops = {{
+      {INET_DIAG_BC_S_GE, 8, 16 + 4},
+      {0, 0, port},
+      {INET_DIAG_BC_S_LE, 8, 8 + 4},
+      {0, 0, port},
+  }};
+  std::vector<std::byte> out(sizeof ops);
+  std::memcpy(out.data(), ops.data(), sizeof ops);
+  return out;
+}
+
+}  // namespace connscope::inspect

@@ -1,0 +1,297 @@
+#include "sys/netlink.h"
+
+#include <fcntl.h>
+#include <libmnl/libmnl.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <unistd.h>
+
+#include <array>
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace connscope::sys {
+
+namespace {
+
+constexpr std::array<char, 8> kMagic = {'C', 'S', 'N', 'L', 'D', 'M', 'P', '1'};
+// No datagram of a netlink dump comes near this (the kernel fills at most ~32 KiB); a larger
+// record length means the file is garbled, and we must not allocate whatever it says.
+constexpr std::uint32_t kMaxRecord = 1u << 20;
+constexpr std::size_t kHeaderLen = sizeof(nlmsghdr);
+constexpr std::size_t kAttrHeaderLen = sizeof(nlattr);  // libmnl's MNL_ATTR_HDRLEN, unsigned
+
+constexpr std::size_t align4(std::size_t n) { return (n + 3u) & ~std::size_t{3}; }
+
+Result<void> write_all(int fd, const void* data, std::size_t len, const std::string& path) {
+  const auto* p = static_cast<const std::byte*>(data);
+  while (len > 0) {
+    const ssize_t n = ::write(fd, p, len);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("write " + path, errno);
+    }
+    p += n;
+    len -= static_cast<std::size_t>(n);
+  }
+  return {};
+}
+
+// Reads up to `len` bytes, fewer only at end of file. Returns how many were read.
+Result<std::size_t> read_full(int fd, void* data, std::size_t len, const std::string& path) {
+  auto* p = static_cast<std::byte*>(data);
+  std::size_t got = 0;
+  while (got < len) {
+    const ssize_t n = ::read(fd, p + got, len - got);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail_errno("read " + path, errno);
+    }
+    if (n == 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  return got;
+}
+
+}  // namespace
+
+std::string InetDiagRequest::describe() const {
+  std::string proto;
+  if (protocol == IPPROTO_TCP) {
+    proto = "tcp";
+  } else if (protocol == IPPROTO_UDP) {
+    proto = "udp";
+  } else {
+    proto = fmt::format("proto{}-", protocol);
+  }
+  return fmt::format("sock_diag dump {}{}", proto, family == AF_INET6 ? "6" : "4");
+}
+
+// ---- the walk over one datagram ----
+
+Result<void> walk_datagram(std::span<const std::byte> datagram, const std::string& op,
+                           bool check_ids, std::uint32_t seq, std::uint32_t portid,
+                           const MessageSink& sink, DumpStats& stats, bool& done) {
+  std::size_t off = 0;
+  while (off < datagram.size()) {
+    const std::size_t left = datagram.size() - off;
+    nlmsghdr h{};
+    if (left < kHeaderLen) {
+      return fail(op, fmt::format("malformed reply: {} stray bytes at offset {} of a {}-byte "
+                                  "datagram", left, off, datagram.size()));
+    }
+    std::memcpy(&h, datagram.data() + off, kHeaderLen);
+    if (h.nlmsg_len < kHeaderLen || h.nlmsg_len > left) {
+      return fail(op, fmt::format("malformed reply: message length {} at offset {} of a "
+                                  "{}-byte datagram", h.nlmsg_len, off, datagram.size()));
+    }
+    const auto message = datagram.subspan(off, h.nlmsg_len);
+    const auto payload = message.subspan(kHeaderLen);
+    // The last message may end without its alignment padding.
+    off += std::min(align4(h.nlmsg_len), left);
+
+    if (check_ids && (h.nlmsg_seq != seq || h.nlmsg_pid != portid)) continue;
+    if (h.nlmsg_flags & NLM_F_DUMP_INTR) stats.interrupted = true;
+
+    if (h.nlmsg_type == NLMSG_NOOP) continue;
+    if (h.nlmsg_type == NLMSG_DONE) {
+      // The kernel may report an error that ended the dump here, as a negative errno.
+      if (payload.size() >= sizeof(int)) {
+        int err = 0;
+        std::memcpy(&err, payload.data(), sizeof err);
+        if (err < 0) return fail_errno(op, -err);
+      }
+      done = true;
+      return {};
+    }
+    if (h.nlmsg_type == NLMSG_ERROR) {
+      int err = 0;
+      if (payload.size() < sizeof err) return fail(op, "malformed reply: short NLMSG_ERROR");
+      std::memcpy(&err, payload.data(), sizeof err);
+      if (err == 0) continue;  // an acknowledgement
+      return fail_errno(op, err < 0 ? -err : err);
+    }
+    if (h.nlmsg_type == NLMSG_OVERRUN) return fail(op, "the kernel reported an overrun");
+    ++stats.messages;
+    if (auto r = sink(message); !r) return r;
+  }
+  return {};
+}
+
+// ---- recording ----
+
+Result<DumpRecorder> DumpRecorder::create(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
+  if (!fd) return fail_errno("create " + path, errno);
+  if (auto r = write_all(fd.get(), kMagic.data(), kMagic.size(), path); !r) {
+    return std::unexpected(r.error());
+  }
+  return DumpRecorder(std::move(fd), path);
+}
+
+Result<void> DumpRecorder::append(std::span<const std::byte> datagram) {
+  if (datagram.size() > kMaxRecord) {
+    return fail("write " + path_, fmt::format("datagram of {} bytes is too large to record",
+                                              datagram.size()));
+  }
+  const auto len = static_cast<std::uint32_t>(datagram.size());
+  if (auto r = write_all(fd_.get(), &len, sizeof len, path_); !r) return r;
+  return write_all(fd_.get(), datagram.data(), datagram.size(), path_);
+}
+
+// ---- the live socket ----
+
+void SockDiagSocket::Closer::operator()(mnl_socket* nl) const noexcept { mnl_socket_close(nl); }
+
+SockDiagSocket::SockDiagSocket(Handle nl, std::size_t buffer_size)
+    : nl_(std::move(nl)), buffer_(buffer_size) {}
+SockDiagSocket::SockDiagSocket(SockDiagSocket&&) noexcept = default;
+SockDiagSocket& SockDiagSocket::operator=(SockDiagSocket&&) noexcept = default;
+SockDiagSocket::~SockDiagSocket() = default;
+
+Result<SockDiagSocket::Handle> SockDiagSocket::open_handle() {
+  Handle nl(mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC));
+  if (!nl) return fail_errno("open sock_diag socket", errno);
+  if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
+    return fail_errno("bind sock_diag socket", errno);
+  }
+  return nl;
+}
+
+Result<SockDiagSocket> SockDiagSocket::open(std::size_t buffer_size) {
+  // Below a page the kernel would still send page-sized datagrams, which then fail as truncated.
+  if (buffer_size < 8192) buffer_size = 8192;
+  auto nl = open_handle();
+  if (!nl) return std::unexpected(nl.error());
+  return SockDiagSocket(std::move(*nl), buffer_size);
+}
+
+Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const MessageSink& sink) {
+  const std::string op = request.describe();
+  if (request.family != AF_INET && request.family != AF_INET6) {
+    return fail(op, "the family must be AF_INET or AF_INET6");
+  }
+  if (request.protocol < 0 || request.protocol > 255) return fail(op, "not an IP protocol");
+  if (request.bytecode.size() > 0xFFFFu - kAttrHeaderLen) {
+    return fail(op, "the filter bytecode is too long");
+  }
+  if (stale_ || !nl_) {
+    auto nl = open_handle();
+    if (!nl) return std::unexpected(nl.error());
+    nl_ = std::move(*nl);
+    stale_ = false;
+  }
+
+  // The request: nlmsghdr, inet_diag_req_v2, then the optional bytecode attribute.
+  std::vector<std::byte> out(align4(kHeaderLen) + align4(sizeof(inet_diag_req_v2)) +
+                             kAttrHeaderLen + align4(request.bytecode.size()));
+  nlmsghdr* nlh = mnl_nlmsg_put_header(out.data());
+  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
+  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_seq = ++seq_;
+  auto* req = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
+  req->sdiag_family = static_cast<std::uint8_t>(request.family);
+  req->sdiag_protocol = static_cast<std::uint8_t>(request.protocol);
+  req->idiag_states = request.states;
+  if (request.tcp_info) req->idiag_ext = std::uint8_t{1} << (INET_DIAG_INFO - 1);
+  if (!request.bytecode.empty()) {
+    mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, request.bytecode.size(), request.bytecode.data());
+  }
+
+  for (;;) {
+    if (mnl_socket_sendto(nl_.get(), nlh, nlh->nlmsg_len) >= 0) break;
+    if (errno != EINTR) return fail_errno(op, errno);
+  }
+
+  // From here on an early return leaves the kernel mid-dump.
+  stale_ = true;
+  const std::uint32_t portid = mnl_socket_get_portid(nl_.get());
+  DumpStats stats;
+  bool done = false;
+  while (!done) {
+    const ssize_t n = mnl_socket_recvfrom(nl_.get(), buffer_.data(), buffer_.size());
+    if (n < 0) {
+      const int err = errno;
+      if (err == EINTR) continue;
+      if (err == ENOBUFS) {
+        return fail_errno(op, err, "the kernel dropped replies (receive buffer overflow); "
+                                   "the dump is incomplete");
+      }
+      if (err == ENOSPC) {  // libmnl's word for MSG_TRUNC
+        return fail(op, fmt::format("a reply was larger than the {}-byte receive buffer",
+                                    buffer_.size()));
+      }
+      return fail_errno(op, err);
+    }
+    if (n == 0) return fail(op, "the socket closed before the end of the dump");
+    const std::span<const std::byte> datagram(buffer_.data(), static_cast<std::size_t>(n));
+    ++stats.datagrams;
+    stats.bytes += datagram.size();
+    if (recorder_ != nullptr) {
+      if (auto r = recorder_->append(datagram); !r) return std::unexpected(r.error());
+    }
+    if (auto r = walk_datagram(datagram, op, true, seq_, portid, sink, stats, done); !r) {
+      // An NLMSG_ERROR ends the kernel's side of the dump; anything else may not have.
+      return std::unexpected(r.error());
+    }
+  }
+  stale_ = false;
+  return stats;
+}
+
+// ---- replay ----
+
+Result<DumpReplay> DumpReplay::open(const std::string& path) {
+  UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return fail_errno("open " + path, errno);
+  std::array<char, kMagic.size()> magic{};
+  auto got = read_full(fd.get(), magic.data(), magic.size(), path);
+  if (!got) return std::unexpected(got.error());
+  if (*got != magic.size() || magic != kMagic) {
+    return fail("replay " + path, "not a connscope netlink recording (bad magic)");
+  }
+  DumpReplay replay(std::move(fd), path);
+  replay.offset_ = magic.size();
+  return replay;
+}
+
+Result<DumpStats> DumpReplay::dump(const InetDiagRequest& request, const MessageSink& sink) {
+  const std::string op = request.describe();
+  const std::string file_op = "replay " + path_;
+  DumpStats stats;
+  bool done = false;
+  while (!done) {
+    std::uint32_t len = 0;
+    auto got = read_full(fd_.get(), &len, sizeof len, path_);
+    if (!got) return std::unexpected(got.error());
+    if (*got == 0) {
+      return fail(file_op, fmt::format("the recording ends at offset {} before the end of the "
+                                       "dump (no NLMSG_DONE)", offset_));
+    }
+    if (*got != sizeof len) {
+      return fail(file_op, fmt::format("truncated record header at offset {}", offset_));
+    }
+    if (len == 0 || len > kMaxRecord) {
+      return fail(file_op, fmt::format("garbled record length {} at offset {}", len, offset_));
+    }
+    buffer_.resize(len);
+    got = read_full(fd_.get(), buffer_.data(), len, path_);
+    if (!got) return std::unexpected(got.error());
+    if (*got != len) {
+      return fail(file_op, fmt::format("truncated record at offset {}: {} of {} bytes", offset_,
+                                       *got, len));
+    }
+    offset_ += sizeof len + len;
+    ++stats.datagrams;
+    stats.bytes += len;
+    if (auto r = walk_datagram(buffer_, op, false, 0, 0, sink, stats, done); !r) {
+      return std::unexpected(r.error());
+    }
+  }
+  return stats;
+}
+
+}  // namespace connscope::sys

@@ -1,0 +1,90 @@
+#include "inspect/aggregate.h"
+
+#include <gtest/gtest.h>
+
+#include <netinet/in.h>
+
+namespace connscope::inspect {
+namespace {
+
+SocketRecord sock(int state, const char* local, std::uint16_t lport, const char* remote,
+                  std::uint16_t rport, std::uint32_t rq = 0, std::uint32_t wq = 0) {
+  SocketRecord s;
+  s.family = std::string_view(local).find(':') == std::string_view::npos ? AF_INET : AF_INET6;
+  s.protocol = IPPROTO_TCP;
+  s.state = state;
+  s.local = Endpoint{s.family, local, lport};
+  s.remote = Endpoint{s.family, remote, rport};
+  s.rqueue = rq;
+  s.wqueue = wq;
+  return s;
+}
+
+TEST(Aggregate, StatesListenersPortsAndPeers) {
+  Aggregator agg(nullptr, 2, 2);
+  agg.add_listener(sock(tcp_state::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 9, 8));
+  agg.add_listener(sock(tcp_state::kListen, "::", 443, "::", 0, 0, 4096));
+  for (int i = 0; i < 3; ++i) agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 80, "10.0.0.9", static_cast<std::uint16_t>(40000 + i)));
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 80, "10.0.0.8", 40000));
+  agg.add(sock(tcp_state::kNewSynRecv, "10.0.0.1", 80, "198.18.1.2", 1000));
+  agg.add(sock(tcp_state::kSynRecv, "10.0.0.1", 80, "198.18.1.2", 1001));
+  agg.add(sock(tcp_state::kCloseWait, "2001:db8::1", 443, "2001:db8::9", 5000));
+  // Outgoing: ephemeral local ports, grouped by the destination's port.
+  for (int i = 0; i < 5; ++i) agg.add(sock(tcp_state::kTimeWait, "10.0.0.1", static_cast<std::uint16_t>(50000 + i), "10.0.0.5", 5432));
+  agg.add(sock(tcp_state::kTimeWait, "10.0.0.1", 80, "10.0.0.7", 41000));  // incoming: not a destination
+  const Snapshot snap = agg.finish();
+
+  EXPECT_EQ(snap.sockets, 15u);
+  EXPECT_EQ(snap.total(tcp_state::kEstablished), 4u);
+  EXPECT_EQ(snap.total(tcp_state::kSynRecv), 2u);  // NEW_SYN_RECV folded in
+  EXPECT_EQ(snap.total(tcp_state::kListen), 2u);
+  EXPECT_EQ(snap.v6[tcp_state::kCloseWait], 1u);
+  EXPECT_EQ(snap.total(tcp_state::kTimeWait), 6u);
+
+  ASSERT_EQ(snap.listeners.size(), 2u);
+  EXPECT_EQ(snap.listeners[0].accept_queue, 9u);
+  EXPECT_EQ(snap.listeners[0].accept_queue_limit, 8u);
+  EXPECT_EQ(snap.listeners[0].syn_recv, 2u);
+  EXPECT_EQ(snap.listeners[1].syn_recv, 0u);
+
+  ASSERT_EQ(snap.ports.size(), 3u);  // 80 and 443 incoming, 5432 outgoing
+  EXPECT_EQ(snap.ports[0].port, 80);
+  EXPECT_FALSE(snap.ports[0].outgoing);
+  EXPECT_EQ(snap.ports[0].states[tcp_state::kEstablished], 4u);
+  EXPECT_EQ(snap.ports[0].states[tcp_state::kTimeWait], 1u);
+  EXPECT_EQ(snap.ports[1].port, 443);
+  EXPECT_EQ(snap.ports[1].states[tcp_state::kCloseWait], 1u);
+  EXPECT_EQ(snap.ports[2].port, 5432);
+  EXPECT_TRUE(snap.ports[2].outgoing);
+  EXPECT_EQ(snap.ports[2].states[tcp_state::kTimeWait], 5u);
+
+  ASSERT_EQ(snap.syn_recv_by_source.size(), 1u);
+  EXPECT_EQ(snap.syn_recv_by_source[0].address, "198.18.1.2");
+  EXPECT_EQ(snap.syn_recv_by_source[0].count, 2u);
+  ASSERT_EQ(snap.established_by_peer.size(), 2u);  // trimmed to top 2
+  EXPECT_EQ(snap.established_by_peer[0].address, "10.0.0.9");
+  EXPECT_EQ(snap.established_by_peer[0].count, 3u);
+  ASSERT_EQ(snap.time_wait_by_destination.size(), 1u);
+  EXPECT_EQ(snap.time_wait_by_destination[0].address, "10.0.0.5:5432");
+  EXPECT_EQ(snap.time_wait_by_destination[0].count, 5u);
+  ASSERT_EQ(snap.close_wait.size(), 1u);
+  EXPECT_EQ(snap.close_wait[0].pid, 0);  // no owners asked for
+  EXPECT_EQ(snap.close_wait[0].port, 443);
+}
+
+TEST(Aggregate, KeepsOnlyTheTopQueues) {
+  Aggregator agg(nullptr, 3);
+  const std::uint32_t rqs[] = {5, 900, 0, 70, 12, 3000, 1};
+  std::uint16_t port = 1000;
+  for (auto rq : rqs) agg.add(sock(tcp_state::kEstablished, "10.0.0.1", port++, "10.0.0.2", 80, rq, rq / 2));
+  const Snapshot snap = agg.finish();
+  ASSERT_EQ(snap.top_recv_q.size(), 3u);
+  EXPECT_EQ(snap.top_recv_q[0].socket.rqueue, 3000u);
+  EXPECT_EQ(snap.top_recv_q[1].socket.rqueue, 900u);
+  EXPECT_EQ(snap.top_recv_q[2].socket.rqueue, 70u);
+  ASSERT_EQ(snap.top_send_q.size(), 3u);
+  EXPECT_EQ(snap.top_send_q[0].socket.wqueue, 1500u);
+}
+
+}  // namespace
+}  // namespace connscope::inspect
