@@ -16,6 +16,8 @@
 #include <CLI/Formatter.hpp>
 #include <fmt/format.h>
 
+#include "cli/cmd_inspect.h"
+#include "cli/cmd_audit.h"
 #include "cli/cmd_serve.h"
 #include "cli/context.h"
 #include "core/duration.h"
@@ -70,7 +72,9 @@ int run(int argc, char** argv) {
   app.add_flag("-v,--verbose", global.verbose, tr(global.lang, Msg::help_verbose));
 
   std::vector<std::function<int()>> commands;
+  commands.push_back(connscope::cli::register_inspect(app, global));
   commands.push_back(connscope::cli::register_serve(app, global));
+  commands.push_back(connscope::cli::register_audit(app, global));
 
   try {
     app.parse(argc, argv);

@@ -86,6 +86,154 @@ enum class Lang { en };
   X(help_serve_interval, "drip: time between bytes; default 1s")                                 \
   X(help_serve_demo, "One loopback endpoint per mode, on consecutive ports")                     \
   X(help_serve_demo_port, "First port of --demo; default 9601")                                 \
+  X(help_audit, "Judge this kernel's connection settings for a busy server")                     \
+  X(help_audit_no_owners, "Skip the /proc scan for listeners' processes and their nofile limits") \
+  X(help_audit_footer,                                                                           \
+    "Exit status: 0 all settings meet the recommendation, 1 something is below it, 3 could not\n" \
+    "run. Fixes are printed as sysctl -w commands and /etc/sysctl.d/90-connscope.conf lines.")    \
+  X(audit_col_setting, "setting")                                                                \
+  X(audit_col_current, "current")                                                                \
+  X(audit_col_recommended, "recommended")                                                        \
+  X(audit_col_status, "status")                                                                  \
+  X(audit_status_ok, "ok")                                                                       \
+  X(audit_status_below, "below")                                                                 \
+  X(audit_status_info, "info")                                                                   \
+  X(audit_status_unavailable, "n/a")                                                             \
+  X(audit_unavailable, "not available on this kernel")                                           \
+  X(audit_below_heading, "Below recommendation:")                                                \
+  X(audit_info_heading, "Worth considering (a judgement, not an error):")                        \
+  X(audit_item_line, "  {name}: {value}, recommended {recommended}")                           \
+  X(audit_why_line, "    why: {}")                                                               \
+  X(audit_fix_line, "    fix: {command}")                                                        \
+  X(audit_persist_line, "    persist: {line}  (in {file}, then sysctl --system)")                \
+  X(audit_listeners_heading,                                                                     \
+    "Listeners whose own listen() backlog, not net.core.somaxconn ({somaxconn}), is the accept-queue limit:") \
+  X(audit_listener_line, "  {addr:<28} limit {limit:<6}{owner}")                                 \
+  X(audit_listener_note,                                                                         \
+    "  Raising somaxconn does not help these: raise the backlog in the application (nginx: "     \
+    "listen ... backlog=4096); a listener opened before somaxconn was raised keeps its old cap "  \
+    "until it calls listen() again (restart it).")                                                \
+  X(audit_findings_heading, "Findings:")                                                         \
+  X(audit_finding_line, "  [{severity}] {id}: {summary}")                                        \
+  X(audit_summary,                                                                               \
+    "settings: {below} below recommendation, {info} worth considering, {ok} ok, {unavailable} not "  \
+    "available; other findings: {findings}")                                                      \
+  X(audit_no_owners, "owners not scanned (--no-owners): listeners' processes and nofile limits are not judged") \
+  X(audit_need_root,                                                                             \
+    "{count} processes could not be read: their listeners' owners and nofile limits need root")   \
+  X(audit_owner_unknown, " (owner unknown)")                                                     \
+  X(why_somaxconn,                                                                               \
+    "Caps the backlog every listen() asks for: a listener's accept queue holds min(backlog, "     \
+    "somaxconn) connections that finished the handshake. When it is full the kernel drops the "   \
+    "handshake's last ACK and clients hang and retry instead of getting an error. Read at "       \
+    "listen() time, so listeners opened before a change keep the old cap. 4096 is the default "   \
+    "since Linux 5.4 (128 before).")                                                              \
+  X(why_max_syn_backlog,                                                                         \
+    "Half-open connections (SYN_RECV) kept per listener while syncookies are off: SYNs from "     \
+    "peers not seen before are dropped once a SYN queue is three quarters of this. A listener's " \
+    "SYN queue is also capped by its own listen() backlog; past that, syncookies take over when " \
+    "they are on.")                                                                               \
+  X(why_syncookies,                                                                              \
+    "1 answers with a syncookie only when a listener's SYN queue overflows, so a SYN flood cannot " \
+    "lock real clients out; 0 drops new SYNs when the queue is full.")                            \
+  X(why_syncookies_always,                                                                       \
+    "2 sends a syncookie for every SYN, bypassing the SYN queue even without a flood: a test "    \
+    "setting; 1 uses cookies only when the queue overflows.")                                     \
+  X(why_synack_retries,                                                                          \
+    "How often this server resends the SYN-ACK of a half-open connection (SYN_RECV) before "      \
+    "giving up: 5 keeps each one about 63 s (1+2+4+8+16+32 s), 2 frees the slot after 7 s. This, " \
+    "not tcp_syn_retries, is the one that matters under a SYN flood; a client whose SYN-ACK was " \
+    "lost retries its SYN anyway.")                                                               \
+  X(why_syn_retries,                                                                             \
+    "How often this host resends the SYN of its own outgoing connect() (to databases, upstreams) " \
+    "before failing: 6 waits about 127 s, 3 fails after 15 s. It does not affect incoming "       \
+    "connections (that is tcp_synack_retries); a connect timeout in the application wins.")       \
+  X(why_abort_on_overflow,                                                                       \
+    "1 answers with RST when a listener's accept queue is full, so clients get 'connection "      \
+    "reset' during a burst instead of retrying and getting in a moment later. 0 drops the "       \
+    "handshake's last ACK and the client retransmits: right for almost every server.")            \
+  X(why_fastopen,                                                                                \
+    "A bit mask: 1 lets this host send data in the SYN of outgoing connections, 2 lets listeners " \
+    "that ask for it (setsockopt TCP_FASTOPEN) take data in the SYN, saving a round trip for "    \
+    "returning clients. The application must still opt in, and some middleboxes drop SYNs that " \
+    "carry data.")                                                                                \
+  X(why_keepalive_time,                                                                          \
+    "Idle seconds before the first keepalive probe on sockets with SO_KEEPALIVE (TCP_KEEPIDLE "   \
+    "overrides it per socket). With 7200 (2 h) a client that vanished (power loss, a NAT that "    \
+    "forgot the flow) holds its connection and descriptor for over two hours; many NATs and "     \
+    "firewalls drop idle flows after 5 to 30 minutes.")                                           \
+  X(why_keepalive_intvl,                                                                         \
+    "Seconds between unanswered keepalive probes. A dead peer is found after keepalive_time + "   \
+    "intvl x probes: 7200 + 75 x 9 = 7875 s with the defaults, 600 + 30 x 5 = 750 s as recommended.") \
+  X(why_keepalive_probes,                                                                        \
+    "Unanswered keepalive probes before the connection is reset; a dead peer is found after "     \
+    "keepalive_time + intvl x probes.")                                                           \
+  X(why_fin_timeout,                                                                             \
+    "How long a connection this host closed stays in FIN_WAIT_2 when its process is gone and the " \
+    "peer never closes. It does not change TIME_WAIT, which Linux keeps for a fixed 60 s.")       \
+  X(why_tw_reuse,                                                                                \
+    "1 lets a new outgoing connection reuse a local port still in TIME_WAIT when TCP timestamps "  \
+    "show it is safe. It helps outgoing connections only (proxies, clients of databases and "      \
+    "upstreams); incoming connections' TIME_WAIT costs no port. 2, the default on recent "        \
+    "kernels, allows it for loopback only. tcp_tw_recycle no longer exists (removed in Linux 4.12).") \
+  X(why_tw_recycle,                                                                              \
+    "Drops packets from clients behind NAT whose timestamps are not in order; removed in Linux "  \
+    "4.12 for that reason. Keep it 0.")                                                           \
+  X(why_port_range,                                                                              \
+    "Local ports for outgoing connections. Each connection to one destination address and port "  \
+    "needs its own, and a port stays in TIME_WAIT for 60 s after this host closes first: "        \
+    "{ports} ports allow about {per_s} new connections per second to one destination before "     \
+    "connect() fails with EADDRNOTAVAIL. Keep listening ports out of the range "                  \
+    "(net.ipv4.ip_local_reserved_ports).")                                                        \
+  X(why_max_tw_buckets,                                                                          \
+    "The most TIME_WAIT sockets the host keeps; past it the kernel destroys new ones at once "     \
+    "('time wait bucket table overflow'), so late segments of an old connection can be taken for " \
+    "a new one. Lowering it is no fix for TIME_WAIT: reuse connections, and tcp_tw_reuse for "    \
+    "outgoing ones.")                                                                             \
+  X(why_max_orphans,                                                                             \
+    "The most sockets closed by their process but still finishing the close (FIN_WAIT_1, "        \
+    "LAST_ACK, CLOSING); past it the kernel resets them and logs 'too many orphaned sockets'. "    \
+    "Each can hold up to 64 KB of unsent data.")                                                  \
+  X(why_rmem,                                                                                    \
+    "min, default and max receive buffer of a TCP socket in bytes; the kernel grows each "        \
+    "connection's buffer up to the max. A connection cannot receive faster than max / round-trip " \
+    "time (4 MB over 100 ms: 40 MB/s). net.core.rmem_max limits only applications that set "      \
+    "SO_RCVBUF themselves.")                                                                      \
+  X(why_wmem,                                                                                    \
+    "min, default and max send buffer of a TCP socket in bytes; the kernel grows each "           \
+    "connection's buffer up to the max. A connection cannot send faster than max / round-trip "   \
+    "time (4 MB over 100 ms: 40 MB/s). net.core.wmem_max limits only applications that set "      \
+    "SO_SNDBUF themselves.")                                                                      \
+  X(why_netdev_max_backlog,                                                                      \
+    "Packets queued per CPU between the network driver and the protocol stack; past it packets "  \
+    "are dropped before TCP sees them (the second column of /proc/net/softnet_stat counts them). " \
+    "1000, the default, is small for bursts at 10 Gbit/s.")                                       \
+  X(why_file_max,                                                                                \
+    "The most open files in the whole system; every socket is one. When it is reached, accept() " \
+    "and socket() fail with ENFILE in every process.")                                            \
+  X(why_nr_open,                                                                                 \
+    "The highest value a process's nofile limit (ulimit -n, systemd LimitNOFILE) can be raised to.") \
+  X(why_conntrack_max,                                                                           \
+    "The most connections netfilter tracks (NAT, stateful firewall rules); {count} are tracked " \
+    "now ({percent}%). When the table is full, packets of new connections are dropped "           \
+    "('nf_conntrack: table full, dropping packet' in dmesg) and clients time out.")               \
+  X(f_sysctl_summary, "{name} is {value}; recommended for a busy server: {recommended}")         \
+  X(f_sysctl_fix, "{command}; to keep it: {line} in {file}, then sysctl --system")               \
+  X(f_conntrack_summary, "{count} of {max} conntrack entries in use ({percent}%)")               \
+  X(f_conntrack_cause,                                                                           \
+    "Every tracked connection holds an entry until it ends or times out (ESTABLISHED: 5 days by " \
+    "default); when the table is full the kernel drops packets of new connections and clients "   \
+    "see timeouts, not errors.")                                                                  \
+  X(f_conntrack_fix,                                                                             \
+    "sysctl -w net.netfilter.nf_conntrack_max={max}; to keep it: net.netfilter.nf_conntrack_max " \
+    "= {max} in {file}. Or exempt busy server ports from tracking (nft: a notrack rule in a raw " \
+    "prerouting chain).")                                                                         \
+  X(f_nofile_limit_summary,                                                                      \
+    "{who} listens with a nofile soft limit of {limit}, below {recommended} for a busy server")   \
+  X(f_nofile_limit_cause,                                                                        \
+    "Every connection is a file descriptor. At the soft limit accept() fails with EMFILE: new "   \
+    "connections wait in the accept queue and then overflow it. The usual default, 1024, is a "   \
+    "select() relic; fs.nr_open caps how far it can be raised.")                                  \
   X(f_accept_queue_full_summary,                                                                  \
     "{addr}: accept queue {queue}/{limit}{owner}; {overflows} connections/s dropped")             \
   X(f_accept_queue_high_summary, "{addr}: accept queue {queue}/{limit}{owner}, near its limit")   \
@@ -163,7 +311,37 @@ enum class Lang { en };
     "Raise the limit (systemd: LimitNOFILE=65535 in the unit; shell: ulimit -n 65535) and look "  \
     "for descriptor leaks (ls /proc/{pid}/fd | wc -l over time).")                                \
   X(f_owner_suffix, " ({command}, pid {pid})")                                                     \
-  X(f_unknown_owner, "the owning process")
+  X(f_unknown_owner, "the owning process")                                                      \
+  X(inspect_note_owners_need_root,                                                                \
+    "owners of sockets in {} processes of other users are unknown: run as root (or with "         \
+    "CAP_SYS_PTRACE) to name them")                                                                \
+  X(inspect_note_no_owners, "owners not looked up (--no-owners)")                                 \
+  X(inspect_states_title, "TCP states")                                                            \
+  X(inspect_listeners_title,                                                                      \
+    "Listeners (QUEUE = connections waiting for accept() / the backlog limit; ss shows them as "  \
+    "Recv-Q / Send-Q of LISTEN sockets)")                                                          \
+  X(inspect_ports_title, "Per port (incoming: the local port; outgoing: the remote port)")        \
+  X(inspect_processes_title, "Per process")                                                        \
+  X(inspect_peers_title, "Top peers")                                                              \
+  X(inspect_recvq_title, "Top sockets by Recv-Q (the application is not reading)")                \
+  X(inspect_sendq_title, "Top sockets by Send-Q (the peer or the network is slow)")               \
+  X(inspect_counters_title, "Kernel counters, per second over {}")                                \
+  X(inspect_counters_totals_title, "Kernel counters, totals since boot (--interval 0)")          \
+  X(inspect_findings_title, "Findings")                                                            \
+  X(inspect_no_findings, "no problems found")                                                      \
+  X(inspect_sockets_title, "Sockets")                                                              \
+  X(inspect_went_backwards, "went backwards (counter reset)")                                     \
+  X(inspect_missing, "not on this kernel")                                                         \
+  X(help_inspect, "Show what the sockets are doing: states, listeners and queues, owners, counters, findings") \
+  X(help_inspect_port, "Only sockets with this local port")                                       \
+  X(help_inspect_state, "Only these states (comma-separated, ss names: established, time-wait, ...)") \
+  X(help_inspect_pid, "Only sockets owned by this process")                                       \
+  X(help_inspect_listen, "Listeners only (walks just the kernel's listening hash: cheap)")        \
+  X(help_inspect_all, "List every matching socket, as ss does")                                   \
+  X(help_inspect_no_owners, "Do not scan /proc for socket owners")                                 \
+  X(help_inspect_interval, "Time between the two samples for rates; 0: totals only; default 1s") \
+  X(help_inspect_record, "Save the raw netlink and /proc inputs into DIR")                         \
+  X(help_inspect_replay, "Run from inputs saved with --record")
 
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,

@@ -26,8 +26,18 @@ std::vector<PeerCount> top_of(const std::unordered_map<std::string, std::uint64_
 
 }  // namespace
 
-Aggregator::Aggregator(const OwnerTable* owners, std::size_t top_n, std::size_t top_peers)
-    : owners_(owners), top_n_(top_n), top_peers_(top_peers) {}
+Aggregator::Aggregator(const OwnerTable* owners, std::size_t top_n, std::size_t top_peers,
+                       std::pair<std::uint16_t, std::uint16_t> ephemeral)
+    : owners_(owners), ephemeral_(ephemeral), top_n_(top_n), top_peers_(top_peers) {}
+
+bool Aggregator::incoming(const SocketRecord& s) const {
+  if (listening_ports_.contains(s.local.port)) return true;
+  auto eph = [this](std::uint16_t p) { return p >= ephemeral_.first && p <= ephemeral_.second; };
+  const bool local_eph = eph(s.local.port);
+  const bool remote_eph = eph(s.remote.port);
+  if (local_eph != remote_eph) return remote_eph;
+  return s.local.port <= s.remote.port;
+}
 
 const ProcessEntry* Aggregator::owner_of(const SocketRecord& s) const {
   if (owners_ == nullptr || !s.inode) return nullptr;
@@ -58,8 +68,8 @@ void Aggregator::add(const SocketRecord& s) {
   (s.family == AF_INET6 ? snap_.v6 : snap_.v4)[st]++;
   ++snap_.sockets;
 
-  const bool incoming = listening_ports_.contains(s.local.port);
-  ++ports_[{!incoming, incoming ? s.local.port : s.remote.port}][st];
+  const bool in = incoming(s);
+  ++ports_[{!in, in ? s.local.port : s.remote.port}][st];
 
   if (st == tcp_state::kSynRecv) {
     ++syn_sources_[s.remote.address];
@@ -68,7 +78,7 @@ void Aggregator::add(const SocketRecord& s) {
     }
   }
   if (st == tcp_state::kEstablished) ++est_peers_[s.remote.address];
-  if (st == tcp_state::kTimeWait && !incoming) ++tw_dest_[s.remote.to_string()];
+  if (st == tcp_state::kTimeWait && !in) ++tw_dest_[s.remote.to_string()];
 
   const ProcessEntry* owner = owner_of(s);
   if (owner != nullptr) {
@@ -85,8 +95,14 @@ void Aggregator::add(const SocketRecord& s) {
     if (owner != nullptr) cw.command = owner->command;
     ++cw.count;
   }
-  if (s.rqueue > 0) keep_top(snap_.top_recv_q, s, s.rqueue, true);
-  if (s.wqueue > 0) keep_top(snap_.top_send_q, s, s.wqueue, false);
+  // Only sockets that carry data: a SYN in flight counts as one byte of Send-Q.
+  const bool carries_data = st != tcp_state::kSynSent && st != tcp_state::kSynRecv &&
+                            st != tcp_state::kTimeWait;
+  // After the peer's FIN, Recv-Q counts the FIN itself as one byte.
+  const bool fin_received = st == tcp_state::kCloseWait || st == tcp_state::kLastAck ||
+                            st == tcp_state::kClosing;
+  if (carries_data && s.rqueue > (fin_received ? 1u : 0u)) keep_top(snap_.top_recv_q, s, s.rqueue, true);
+  if (carries_data && s.wqueue > 0) keep_top(snap_.top_send_q, s, s.wqueue, false);
 }
 
 void Aggregator::keep_top(std::vector<TopSocket>& top, const SocketRecord& s,
@@ -105,6 +121,13 @@ Snapshot Aggregator::finish() {
   for (const auto& [key, states] : ports_) {
     snap_.ports.push_back({key.second, key.first, states});
   }
+  auto total = [](const PortRow& p) {
+    std::uint64_t n = 0;
+    for (auto c : p.states) n += c;
+    return n;
+  };
+  std::stable_sort(snap_.ports.begin(), snap_.ports.end(),
+                   [&](const PortRow& a, const PortRow& b) { return total(a) > total(b); });
   for (auto& [pid, row] : processes_) snap_.processes.push_back(std::move(row));
   snap_.syn_recv_by_source = top_of(syn_sources_, top_peers_);
   snap_.established_by_peer = top_of(est_peers_, top_peers_);

@@ -31,8 +31,10 @@ struct ListenerRow {
   const ProcessEntry* owner = nullptr;   // valid while the OwnerTable lives
 };
 
-// For a port with a listener, the sockets on that local port (incoming connections); for any
-// other remote port, the outgoing connections to it (`outgoing`).
+// Incoming connections by their local port (the service), outgoing ones by their remote port.
+// A connection is incoming when its local port listens, or else when its remote port, and not
+// its local one, is ephemeral (in ip_local_port_range); with both or neither ephemeral, the
+// lower port is taken as the service.
 struct PortRow {
   std::uint16_t port = 0;
   bool outgoing = false;
@@ -61,7 +63,7 @@ struct Snapshot {
   [[nodiscard]] std::uint64_t total(int state) const { return v4[static_cast<std::size_t>(state)] + v6[static_cast<std::size_t>(state)]; }
   std::uint64_t sockets = 0;
   std::vector<ListenerRow> listeners;   // in dump order
-  std::vector<PortRow> ports;           // by port
+  std::vector<PortRow> ports;           // most sockets first
   std::vector<ProcessRow> processes;    // by pid
   std::vector<PeerCount> syn_recv_by_source;      // most first
   std::vector<PeerCount> established_by_peer;     // most first
@@ -80,7 +82,9 @@ struct Snapshot {
 class Aggregator {
  public:
   // `owners` may be null (--no-owners); otherwise it must outlive the Snapshot.
-  explicit Aggregator(const OwnerTable* owners, std::size_t top_n = 10, std::size_t top_peers = 5);
+  // `ephemeral` is net.ipv4.ip_local_port_range: a port in it is a client's, not a service's.
+  explicit Aggregator(const OwnerTable* owners, std::size_t top_n = 10, std::size_t top_peers = 5,
+                      std::pair<std::uint16_t, std::uint16_t> ephemeral = {32768, 60999});
 
   // Listeners first (a LISTEN-only dump), so that other sockets can be told incoming from
   // outgoing by their local port; a LISTEN record given to add() is taken as a listener too.
@@ -95,7 +99,11 @@ class Aggregator {
                 bool by_recv);
   const ProcessEntry* owner_of(const SocketRecord& s) const;
 
+  // Whether a connection is one this host accepted (else one it made).
+  [[nodiscard]] bool incoming(const SocketRecord& s) const;
+
   const OwnerTable* owners_;
+  std::pair<std::uint16_t, std::uint16_t> ephemeral_;
   std::size_t top_n_;
   std::size_t top_peers_;
   Snapshot snap_;

@@ -145,4 +145,80 @@ Result<OwnerTable> scan_owners(std::string_view proc_root) {
   return table;
 }
 
+std::string format_owner_records(const OwnerTable& table) {
+  std::string out = "U " + std::to_string(table.unreadable_) + "\n";
+  auto opt = [](const std::optional<std::uint64_t>& v) {
+    return v ? std::to_string(*v) : std::string("-");
+  };
+  for (const auto& p : table.processes_) {
+    out += "P " + std::to_string(p.pid) + " " + std::to_string(p.open_fds) + " " +
+           opt(p.nofile_soft) + " " + opt(p.nofile_hard) + " " + p.command + "\n";
+  }
+  for (const auto& [inode, index] : table.by_inode_) {
+    out += "S " + std::to_string(inode) + " " + std::to_string(table.processes_[index].pid) + "\n";
+  }
+  return out;
+}
+
+Result<OwnerTable> parse_owner_records(std::string_view text) {
+  OwnerTable table;
+  std::unordered_map<pid_t, std::uint32_t> index_of;
+  std::size_t line_no = 0;
+  std::size_t pos = 0;
+  while (pos < text.size()) {
+    auto end = text.find('\n', pos);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view line = text.substr(pos, end - pos);
+    pos = end + 1;
+    ++line_no;
+    if (line.empty()) continue;
+    auto bad = [&] {
+      return fail("parse owners line " + std::to_string(line_no), "malformed record");
+    };
+    // Split into at most 6 fields; the command (last) may contain spaces.
+    std::vector<std::string_view> f;
+    std::size_t i = 0;
+    while (i < line.size() && f.size() < 6) {
+      const std::size_t start = i;
+      if (f.size() == 5) {
+        i = line.size();
+      } else {
+        while (i < line.size() && line[i] != ' ') ++i;
+      }
+      f.push_back(line.substr(start, i - start));
+      if (i < line.size()) ++i;
+    }
+    if (f.empty()) return bad();
+    auto opt = [](std::string_view v, std::optional<std::uint64_t>& out) {
+      if (v == "-") return true;
+      std::uint64_t x = 0;
+      if (!parse_dec(v, x)) return false;
+      out = x;
+      return true;
+    };
+    if (f[0] == "U" && f.size() == 2) {
+      if (!parse_dec(f[1], table.unreadable_)) return bad();
+    } else if (f[0] == "P" && f.size() >= 5) {
+      ProcessEntry e;
+      if (!parse_dec(f[1], e.pid) || !parse_dec(f[2], e.open_fds) || !opt(f[3], e.nofile_soft) ||
+          !opt(f[4], e.nofile_hard)) {
+        return bad();
+      }
+      if (f.size() == 6) e.command = std::string(f[5]);
+      index_of[e.pid] = static_cast<std::uint32_t>(table.processes_.size());
+      table.processes_.push_back(std::move(e));
+    } else if (f[0] == "S" && f.size() == 3) {
+      std::uint64_t inode = 0;
+      pid_t pid = 0;
+      if (!parse_dec(f[1], inode) || !parse_dec(f[2], pid)) return bad();
+      const auto it = index_of.find(pid);
+      if (it == index_of.end()) return bad();
+      table.by_inode_[inode] = it->second;
+    } else {
+      return bad();
+    }
+  }
+  return table;
+}
+
 }  // namespace connscope::inspect

@@ -35,6 +35,8 @@ class OwnerTable {
 
  private:
   friend Result<OwnerTable> scan_owners(std::string_view proc_root);
+  friend Result<OwnerTable> parse_owner_records(std::string_view text);
+  friend std::string format_owner_records(const OwnerTable& table);
   std::vector<ProcessEntry> processes_;
   std::unordered_map<std::uint64_t, std::uint32_t> by_inode_;  // inode -> index in processes_
   std::uint64_t unreadable_ = 0;
@@ -42,6 +44,12 @@ class OwnerTable {
 
 // Reads every /proc/<pid>/fd under proc_root. Fails only when proc_root itself cannot be read.
 Result<OwnerTable> scan_owners(std::string_view proc_root = "/proc");
+
+// For --record / --replay: the table as text, one line per process
+// ("P pid open_fds nofile_soft|- nofile_hard|- command") and per socket ("S inode pid"),
+// plus "U count" for the unreadable processes. Pure.
+std::string format_owner_records(const OwnerTable& table);
+Result<OwnerTable> parse_owner_records(std::string_view text);
 
 // "socket:[12345]" -> 12345 (pure); nullopt for any other link target.
 std::optional<std::uint64_t> socket_inode_from_link(std::string_view target);

@@ -57,6 +57,23 @@ TEST(Cli, UnknownCommandAndOption) {
   expect_usage_error({"serve", "--bogus"}, "--bogus");
 }
 
+TEST(Cli, AuditBadInput) {
+  expect_usage_error({"audit", "--bogus"}, "--bogus");
+  expect_usage_error({"audit", "stray"}, "stray");
+}
+
+TEST(Cli, AuditJsonHasEverySettingAndAnExitStatusOfZeroOrOne) {
+  const auto r = cs({"audit", "--json", "--no-owners"});
+  ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.exit_code << r.err;
+  EXPECT_EQ(r.err, "");
+  EXPECT_NE(r.out.find("\"settings\":[{\"fix\":"), std::string::npos) << r.out.substr(0, 200);
+  EXPECT_NE(r.out.find("\"name\":\"net.core.somaxconn\""), std::string::npos);
+  EXPECT_NE(r.out.find("\"listeners\":["), std::string::npos);
+  EXPECT_NE(r.out.find("\"findings\":["), std::string::npos);
+  EXPECT_EQ(r.exit_code == 1, r.out.find("\"status\":\"below\"") != std::string::npos ||
+                                  r.out.find("\"severity\":\"warning\"") != std::string::npos);
+}
+
 TEST(Cli, TimeoutParsing) {
   for (const auto& [value, want] : std::vector<std::pair<std::string, std::string>>{
            {"5x", "--timeout \"5x\": unknown unit"},

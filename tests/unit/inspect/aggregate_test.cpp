@@ -4,6 +4,8 @@
 
 #include <netinet/in.h>
 
+#include <map>
+
 namespace connscope::inspect {
 namespace {
 
@@ -47,16 +49,16 @@ TEST(Aggregate, StatesListenersPortsAndPeers) {
   EXPECT_EQ(snap.listeners[0].syn_recv, 2u);
   EXPECT_EQ(snap.listeners[1].syn_recv, 0u);
 
-  ASSERT_EQ(snap.ports.size(), 3u);  // 80 and 443 incoming, 5432 outgoing
+  ASSERT_EQ(snap.ports.size(), 3u);  // 80 and 443 incoming, 5432 outgoing; busiest first
   EXPECT_EQ(snap.ports[0].port, 80);
   EXPECT_FALSE(snap.ports[0].outgoing);
   EXPECT_EQ(snap.ports[0].states[tcp_state::kEstablished], 4u);
   EXPECT_EQ(snap.ports[0].states[tcp_state::kTimeWait], 1u);
-  EXPECT_EQ(snap.ports[1].port, 443);
-  EXPECT_EQ(snap.ports[1].states[tcp_state::kCloseWait], 1u);
-  EXPECT_EQ(snap.ports[2].port, 5432);
-  EXPECT_TRUE(snap.ports[2].outgoing);
-  EXPECT_EQ(snap.ports[2].states[tcp_state::kTimeWait], 5u);
+  EXPECT_EQ(snap.ports[1].port, 5432);
+  EXPECT_TRUE(snap.ports[1].outgoing);
+  EXPECT_EQ(snap.ports[1].states[tcp_state::kTimeWait], 5u);
+  EXPECT_EQ(snap.ports[2].port, 443);
+  EXPECT_EQ(snap.ports[2].states[tcp_state::kCloseWait], 1u);
 
   ASSERT_EQ(snap.syn_recv_by_source.size(), 1u);
   EXPECT_EQ(snap.syn_recv_by_source[0].address, "198.18.1.2");
@@ -84,6 +86,33 @@ TEST(Aggregate, KeepsOnlyTheTopQueues) {
   EXPECT_EQ(snap.top_recv_q[2].socket.rqueue, 70u);
   ASSERT_EQ(snap.top_send_q.size(), 3u);
   EXPECT_EQ(snap.top_send_q[0].socket.wqueue, 1500u);
+}
+
+TEST(Aggregate, IncomingOrOutgoingWithoutAListener) {
+  Aggregator agg(nullptr, 10, 5, {32768, 60999});
+  // A service that stopped listening: its TIME_WAIT sockets still belong to port 8443.
+  agg.add(sock(tcp_state::kTimeWait, "10.0.0.1", 8443, "10.0.0.9", 45000));
+  // This host's client connection to a database.
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 51000, "10.0.0.5", 5432));
+  // Both ports ephemeral: the lower is taken as the service.
+  agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 40000, "127.0.0.1", 50000));
+  const Snapshot snap = agg.finish();
+  ASSERT_EQ(snap.ports.size(), 3u);
+  std::map<std::pair<bool, int>, std::uint64_t> seen;
+  for (const auto& p : snap.ports) seen[{p.outgoing, p.port}] = 1;
+  EXPECT_TRUE(seen.contains({false, 8443}));
+  EXPECT_TRUE(seen.contains({true, 5432}));
+  EXPECT_TRUE(seen.contains({false, 40000}));
+  EXPECT_TRUE(snap.time_wait_by_destination.empty());  // 8443 was incoming
+}
+
+TEST(Aggregate, FinInRecvQIsNotData) {
+  Aggregator agg(nullptr);
+  agg.add(sock(tcp_state::kCloseWait, "10.0.0.1", 80, "10.0.0.9", 45000, 1, 0));
+  agg.add(sock(tcp_state::kCloseWait, "10.0.0.1", 80, "10.0.0.9", 45001, 500, 0));
+  const Snapshot snap = agg.finish();
+  ASSERT_EQ(snap.top_recv_q.size(), 1u);
+  EXPECT_EQ(snap.top_recv_q[0].socket.rqueue, 500u);
 }
 
 }  // namespace

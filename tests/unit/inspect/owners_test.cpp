@@ -93,3 +93,28 @@ TEST(Owners, FindsThisProcessSocketInTheRealProc) {
 
 }  // namespace
 }  // namespace connscope::inspect
+
+namespace connscope::inspect {
+namespace {
+
+TEST(OwnerRecords, RoundTripAndErrors) {
+  auto table = parse_owner_records("U 2\nP 100 12 1024 4096 nginx: master\nP 200 3 - - w\nS 777 100\nS 888 200\n");
+  ASSERT_TRUE(table.has_value()) << table.error().message();
+  ASSERT_NE(table->owner(777), nullptr);
+  EXPECT_EQ(table->owner(777)->command, "nginx: master");
+  EXPECT_EQ(table->owner(777)->nofile_soft.value(), 1024u);
+  EXPECT_FALSE(table->owner(888)->nofile_soft.has_value());
+  EXPECT_EQ(table->unreadable(), 2u);
+  auto again = parse_owner_records(format_owner_records(*table));
+  ASSERT_TRUE(again.has_value());
+  EXPECT_EQ(again->owner(888)->pid, 200);
+  EXPECT_EQ(again->processes().size(), 2u);
+  for (const char* bad : {"X 1\n", "P 1 2\n", "S 5 999\n", "P x 1 - - c\n", "U\n"}) {
+    auto r = parse_owner_records(bad);
+    ASSERT_FALSE(r.has_value()) << bad;
+    EXPECT_EQ(r.error().message(), "parse owners line 1: malformed record");
+  }
+}
+
+}  // namespace
+}  // namespace connscope::inspect

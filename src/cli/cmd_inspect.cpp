@@ -1,0 +1,434 @@
+#include "cli/cmd_inspect.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "core/duration.h"
+#include "core/endpoint.h"
+#include "core/number.h"
+#include "inspect/collect.h"
+#include "rules/inspect_findings.h"
+#include "sys/netlink.h"
+#include "sys/proc_net.h"
+
+namespace connscope::cli {
+
+namespace {
+
+namespace fs = std::filesystem;
+using inspect::Collected;
+using inspect::StateCounts;
+namespace ts = inspect::tcp_state;
+
+struct InspectFlags {
+  std::string port;
+  std::string state;
+  std::string pid;
+  bool listen = false;
+  bool all = false;
+  bool no_owners = false;
+  std::string interval;
+  std::string record;
+  std::string replay;
+};
+
+// The states shown, in the order a connection lives through them.
+constexpr int kStateOrder[] = {ts::kListen,   ts::kSynSent,   ts::kSynRecv,  ts::kEstablished,
+                               ts::kFinWait1, ts::kFinWait2,  ts::kClosing,  ts::kTimeWait,
+                               ts::kCloseWait, ts::kLastAck,  ts::kClose};
+// The columns of the per-port and per-process tables.
+constexpr int kTableStates[] = {ts::kSynSent, ts::kEstablished, ts::kSynRecv, ts::kTimeWait, ts::kCloseWait,
+                                ts::kFinWait1,    ts::kFinWait2, ts::kLastAck};
+
+std::uint64_t at(const StateCounts& c, int state) { return c[static_cast<std::size_t>(state)]; }
+
+std::string owner_text(const inspect::ProcessEntry* p) {
+  return p == nullptr ? std::string("-") : fmt::format("{}/{}", p->command, p->pid);
+}
+
+nlohmann::json owner_json(const inspect::ProcessEntry* p) {
+  if (p == nullptr) return {{"pid", nullptr}, {"command", nullptr}};
+  return {{"pid", p->pid}, {"command", p->command}};
+}
+
+nlohmann::json states_json(const StateCounts& c) {
+  nlohmann::json j = nlohmann::json::object();
+  for (int s : kStateOrder) j[std::string(inspect::tcp_state_name(s))] = at(c, s);
+  return j;
+}
+
+nlohmann::json socket_json(const inspect::SocketRecord& s, const inspect::ProcessEntry* owner) {
+  nlohmann::json j{{"family", s.family == AF_INET6 ? "ipv6" : "ipv4"},
+                   {"state", s.state_name()},
+                   {"local", s.local.to_string()},
+                   {"remote", s.remote.to_string()},
+                   {"recv_q", s.rqueue},
+                   {"send_q", s.wqueue}};
+  j.update(owner_json(owner));
+  if (s.tcp_info) {
+    const auto& t = *s.tcp_info;
+    nlohmann::json ti = nlohmann::json::object();
+    if (t.rtt_us) ti["rtt_us"] = *t.rtt_us;
+    if (t.total_retrans) ti["retransmits_total"] = *t.total_retrans;
+    if (t.snd_cwnd) ti["cwnd"] = *t.snd_cwnd;
+    if (t.unacked) ti["unacked"] = *t.unacked;
+    j["tcp_info"] = ti;
+  }
+  return j;
+}
+
+std::string tcp_info_text(const inspect::SocketRecord& s) {
+  if (!s.tcp_info) return "-";
+  const auto& t = *s.tcp_info;
+  std::string out;
+  if (t.rtt_us) out += fmt::format("rtt {:.1f}ms ", *t.rtt_us / 1000.0);
+  if (t.total_retrans) out += fmt::format("retrans {} ", *t.total_retrans);
+  if (t.snd_cwnd) out += fmt::format("cwnd {} ", *t.snd_cwnd);
+  if (t.unacked) out += fmt::format("unacked {}", *t.unacked);
+  return out.empty() ? "-" : out;
+}
+
+const inspect::ProcessEntry* owner_of(const Collected& c, const inspect::SocketRecord& s) {
+  if (!c.owners || !s.inode) return nullptr;
+  return c.owners->owner(*s.inode);
+}
+
+nlohmann::json to_json(const Collected& c, const std::vector<rules::Finding>& findings) {
+  const auto& snap = c.snapshot;
+  nlohmann::json j;
+  StateCounts total{};
+  for (std::size_t i = 0; i < total.size(); ++i) total[i] = snap.v4[i] + snap.v6[i];
+  j["states"] = states_json(total);
+  j["states_by_family"] = {{"ipv4", states_json(snap.v4)}, {"ipv6", states_json(snap.v6)}};
+  j["sockets"] = snap.sockets;
+  j["listeners"] = nlohmann::json::array();
+  for (const auto& l : snap.listeners) {
+    nlohmann::json lj{{"address", l.local.address},
+                      {"port", l.local.port},
+                      {"family", l.local.family == AF_INET6 ? "ipv6" : "ipv4"},
+                      {"accept_queue", l.accept_queue},
+                      {"accept_queue_limit", l.accept_queue_limit},
+                      {"syn_recv", l.syn_recv}};
+    lj.update(owner_json(l.owner));
+    j["listeners"].push_back(lj);
+  }
+  j["ports"] = nlohmann::json::array();
+  for (const auto& p : snap.ports) {
+    j["ports"].push_back({{"port", p.port},
+                          {"direction", p.outgoing ? "outgoing" : "incoming"},
+                          {"states", states_json(p.states)}});
+  }
+  j["processes"] = nlohmann::json::array();
+  for (const auto& p : snap.processes) {
+    j["processes"].push_back({{"pid", p.pid}, {"command", p.command}, {"states", states_json(p.states)}});
+  }
+  auto peers = [](const std::vector<inspect::PeerCount>& v) {
+    nlohmann::json a = nlohmann::json::array();
+    for (const auto& p : v) a.push_back({{"address", p.address}, {"count", p.count}});
+    return a;
+  };
+  j["top_peers"] = {{"syn_recv", peers(snap.syn_recv_by_source)},
+                    {"established", peers(snap.established_by_peer)},
+                    {"time_wait_destinations", peers(snap.time_wait_by_destination)}};
+  j["top_recv_q"] = nlohmann::json::array();
+  for (const auto& t : snap.top_recv_q) j["top_recv_q"].push_back(socket_json(t.socket, t.owner));
+  j["top_send_q"] = nlohmann::json::array();
+  for (const auto& t : snap.top_send_q) j["top_send_q"].push_back(socket_json(t.socket, t.owner));
+  j["interval_s"] = c.interval_s;
+  nlohmann::json counters = nlohmann::json::object();
+  for (std::size_t i = 0; i < sys::kRateCounterCount; ++i) {
+    const auto rc = static_cast<sys::RateCounter>(i);
+    const std::string key(sys::rate_counter_key(rc));
+    const std::string name = key.substr(key.find('.') + 1);
+    nlohmann::json cj;
+    if (auto it = c.counters.find(key); it != c.counters.end()) {
+      cj["total"] = it->second;
+    } else {
+      cj["total"] = nullptr;
+    }
+    if (c.rates) {
+      const auto& r = (*c.rates)[rc];
+      cj["per_second"] = r.status == sys::RateStatus::ok ? nlohmann::json(r.per_second) : nlohmann::json(nullptr);
+      cj["status"] = r.status == sys::RateStatus::ok ? "ok"
+                     : r.status == sys::RateStatus::went_backwards ? "went_backwards"
+                                                                   : "missing";
+    }
+    counters[name] = cj;
+  }
+  j["counters"] = counters;
+  j["findings"] = nlohmann::json::array();
+  for (const auto& f : findings) {
+    j["findings"].push_back({{"id", f.id},
+                             {"severity", rules::severity_name(f.severity)},
+                             {"summary", f.summary},
+                             {"evidence", f.evidence},
+                             {"cause", f.cause},
+                             {"fix", f.fix}});
+  }
+  j["notes"] = c.notes;
+  if (!c.sockets.empty()) {
+    j["socket_list"] = nlohmann::json::array();
+    for (const auto& s : c.sockets) j["socket_list"].push_back(socket_json(s, owner_of(c, s)));
+  }
+  return j;
+}
+
+std::string bar(std::uint64_t n, std::uint64_t max, std::size_t width = 30) {
+  if (max == 0 || n == 0) return {};
+  const auto len = std::max<std::size_t>(1, static_cast<std::size_t>(static_cast<double>(n) / static_cast<double>(max) * static_cast<double>(width)));
+  std::string out;
+  for (std::size_t i = 0; i < len; ++i) out += "\u2588";
+  return out;
+}
+
+void render_human(const GlobalOptions& g, const Collected& c, const std::vector<rules::Finding>& findings,
+                  bool listen_only) {
+  const Style st{g.color};
+  const auto& snap = c.snapshot;
+  std::string out;
+  auto line = [&out](const std::string& s) { out += s + "\n"; };
+
+  if (!listen_only) {
+    line(st.bold(tr(g.lang, Msg::inspect_states_title)));
+    line(fmt::format("  {:<12} {:>9} {:>9} {:>9}", "", "IPv4", "IPv6", "total"));
+    std::uint64_t max = 0;
+    for (int s : kStateOrder) max = std::max(max, snap.total(s));
+    for (int s : kStateOrder) {
+      const auto n = snap.total(s);
+      if (n == 0) continue;
+      line(fmt::format("  {:<12} {:>9} {:>9} {:>9}  {}", inspect::tcp_state_name(s), at(snap.v4, s),
+                       at(snap.v6, s), n, st.dim(bar(n, max))));
+    }
+    line("");
+  }
+
+  line(st.bold(tr(g.lang, Msg::inspect_listeners_title)));
+  line(fmt::format("  {:<40} {:>13} {:>8}  {}", "ADDRESS", "QUEUE", "SYN_RECV", "PROCESS"));
+  for (const auto& l : snap.listeners) {
+    std::string queue = fmt::format("{}/{}", l.accept_queue, l.accept_queue_limit);
+    if (l.accept_queue_limit > 0 && l.accept_queue >= l.accept_queue_limit) queue = st.red(queue);
+    line(fmt::format("  {:<40} {:>13} {:>8}  {}", l.local.to_string(), queue, l.syn_recv, owner_text(l.owner)));
+  }
+  line("");
+
+  if (!listen_only) {
+    auto header = [&](const char* first) {
+      std::string h = fmt::format("  {:<22}", first);
+      for (int s : kTableStates) h += fmt::format(" {:>11}", inspect::tcp_state_name(s));
+      line(h);
+    };
+    auto row = [&](const std::string& name, const StateCounts& counts) {
+      std::string r = fmt::format("  {:<22}", name);
+      for (int s : kTableStates) r += fmt::format(" {:>11}", at(counts, s));
+      line(r);
+    };
+    if (!snap.ports.empty()) {
+      line(st.bold(tr(g.lang, Msg::inspect_ports_title)));
+      header("PORT");
+      // The busiest first; the full list is in --json.
+      constexpr std::size_t kMaxRows = 15;
+      for (std::size_t i = 0; i < snap.ports.size() && i < kMaxRows; ++i) {
+        const auto& p = snap.ports[i];
+        row(p.outgoing ? fmt::format("-> :{}", p.port) : fmt::format(":{}", p.port), p.states);
+      }
+      line("");
+    }
+    if (!snap.processes.empty()) {
+      line(st.bold(tr(g.lang, Msg::inspect_processes_title)));
+      header("PROCESS");
+      for (const auto& p : snap.processes) row(fmt::format("{}/{}", p.command, p.pid), p.states);
+      line("");
+    }
+    if (!snap.syn_recv_by_source.empty() || !snap.established_by_peer.empty() ||
+        !snap.time_wait_by_destination.empty()) {
+      line(st.bold(tr(g.lang, Msg::inspect_peers_title)));
+      for (const auto& p : snap.syn_recv_by_source) line(fmt::format("  SYN_RECV from    {:<40} {:>8}", p.address, p.count));
+      for (const auto& p : snap.established_by_peer) line(fmt::format("  ESTABLISHED with {:<40} {:>8}", p.address, p.count));
+      for (const auto& p : snap.time_wait_by_destination) line(fmt::format("  TIME_WAIT to     {:<40} {:>8}", p.address, p.count));
+      line("");
+    }
+    auto top = [&](Msg title, const std::vector<inspect::TopSocket>& v) {
+      if (v.empty()) return;
+      line(st.bold(tr(g.lang, title)));
+      for (const auto& t : v) {
+        line(fmt::format("  {:>9} {:>9}  {} -> {}  {}  {}", t.socket.rqueue, t.socket.wqueue,
+                         t.socket.local.to_string(), t.socket.remote.to_string(),
+                         owner_text(t.owner), tcp_info_text(t.socket)));
+      }
+      line("");
+    };
+    top(Msg::inspect_recvq_title, snap.top_recv_q);
+    top(Msg::inspect_sendq_title, snap.top_send_q);
+  }
+
+  line(st.bold(c.rates ? tr(g.lang, Msg::inspect_counters_title,
+                            format_duration(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::duration<double>(c.interval_s))))
+                       : tr(g.lang, Msg::inspect_counters_totals_title)));
+  for (std::size_t i = 0; i < sys::kRateCounterCount; ++i) {
+    const auto rc = static_cast<sys::RateCounter>(i);
+    const std::string key(sys::rate_counter_key(rc));
+    const std::string name = key.substr(key.find('.') + 1);
+    std::string value;
+    if (c.rates) {
+      const auto& r = (*c.rates)[rc];
+      value = r.status == sys::RateStatus::ok ? fmt::format("{:.1f}/s", r.per_second)
+              : r.status == sys::RateStatus::went_backwards ? tr(g.lang, Msg::inspect_went_backwards)
+                                                            : tr(g.lang, Msg::inspect_missing);
+      if (r.status == sys::RateStatus::ok && r.per_second > 0) value = st.yellow(value);
+    } else if (auto it = c.counters.find(key); it != c.counters.end()) {
+      value = std::to_string(it->second);
+    } else {
+      value = tr(g.lang, Msg::inspect_missing);
+    }
+    line(fmt::format("  {:<22} {}", name, value));
+  }
+  line("");
+
+  if (!c.sockets.empty()) {
+    line(st.bold(tr(g.lang, Msg::inspect_sockets_title)));
+    line(fmt::format("  {:<12} {:>8} {:>8}  {:<45} {:<45} {}", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "PROCESS"));
+    for (const auto& s : c.sockets) {
+      line(fmt::format("  {:<12} {:>8} {:>8}  {:<45} {:<45} {}", s.state_name(), s.rqueue, s.wqueue,
+                       s.local.to_string(), s.remote.to_string(), owner_text(owner_of(c, s))));
+    }
+    line("");
+  }
+
+  line(st.bold(tr(g.lang, Msg::inspect_findings_title)));
+  if (findings.empty()) line("  " + st.green(tr(g.lang, Msg::inspect_no_findings)));
+  for (const auto& f : findings) {
+    const std::string sev(rules::severity_name(f.severity));
+    line(fmt::format("  {} {}: {}", f.severity == rules::Severity::critical ? st.red(sev) : st.yellow(sev),
+                     st.bold(f.id), f.summary));
+    line("    why: " + f.cause);
+    line("    fix: " + f.fix);
+  }
+  for (const auto& n : c.notes) line(st.dim("note: " + n));
+  fmt::print("{}", out);
+}
+
+int run_inspect(const GlobalOptions& g, const InspectFlags& f) {
+  inspect::CollectOptions o;
+  if (!f.port.empty()) {
+    auto p = parse_port(f.port, "--port");
+    if (!p) return report(g, p.error(), ExitCode::usage);
+    o.port = *p;
+  }
+  if (!f.state.empty()) {
+    auto m = inspect::parse_state_filter(f.state);
+    if (!m) return report(g, m.error(), ExitCode::usage);
+    o.states = *m;
+  }
+  if (!f.pid.empty()) {
+    auto p = parse_int(f.pid, "--pid", 1, 4194304);
+    if (!p) return report(g, p.error(), ExitCode::usage);
+    o.pid = static_cast<pid_t>(*p);
+    if (f.no_owners) return report(g, Error{"--pid", 0, "needs the owner scan; leave out --no-owners"}, ExitCode::usage);
+  }
+  if (!f.interval.empty()) {
+    auto d = parse_duration(f.interval, "--interval");
+    if (!d) return report(g, d.error(), ExitCode::usage);
+    o.interval = *d;
+  }
+  o.listeners_only = f.listen;
+  o.owners = !f.no_owners;
+  o.keep_sockets = f.all;
+  if (!f.record.empty() && !f.replay.empty()) {
+    return report(g, Error{"--record", 0, "cannot be combined with --replay"}, ExitCode::usage);
+  }
+
+  std::unique_ptr<sys::DumpSource> source;
+  std::optional<sys::DumpRecorder> recorder;
+  if (!f.replay.empty()) {
+    const std::string dir = f.replay;
+    auto replay = sys::DumpReplay::open(dir + "/sock_diag.nldump");
+    if (!replay) return report(g, replay.error(), ExitCode::usage);
+    source = std::make_unique<sys::DumpReplay>(std::move(*replay));
+    o.first_proc = dir + "/first";
+    o.second_proc = dir + "/second";
+    o.is_replay = true;
+    auto meta = sys::read_file(dir + "/interval");
+    if (!meta) return report(g, meta.error(), ExitCode::usage);
+    auto interval = parse_duration(std::string_view(*meta).substr(0, meta->find('\n')), dir + "/interval");
+    if (!interval) return report(g, interval.error(), ExitCode::usage);
+    o.interval = *interval;
+    if (auto owners = sys::read_file(dir + "/owners.txt")) {
+      o.owner_records = *owners;
+    } else {
+      o.owners = false;
+    }
+  } else {
+    auto sock = sys::SockDiagSocket::open();
+    if (!sock) return report(g, sock.error(), ExitCode::could_not_run);
+    if (!f.record.empty()) {
+      std::error_code ec;
+      fs::create_directories(f.record, ec);
+      if (ec) return report(g, Error{"--record \"" + f.record + "\"", ec.value(), "cannot create the folder"}, ExitCode::usage);
+      auto rec = sys::DumpRecorder::create(f.record + "/sock_diag.nldump");
+      if (!rec) return report(g, rec.error(), ExitCode::could_not_run);
+      recorder.emplace(std::move(*rec));
+      o.record_dir = f.record;
+    }
+    auto live = std::make_unique<sys::SockDiagSocket>(std::move(*sock));
+    if (recorder) live->set_recorder(&*recorder);
+    source = std::move(live);
+  }
+
+  auto collected = inspect::collect(*source, o, g.lang, [](std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); });
+  if (!collected) {
+    const bool bad_input = !f.replay.empty();
+    return report(g, collected.error(), bad_input ? ExitCode::usage : ExitCode::could_not_run);
+  }
+  if (!f.record.empty()) {
+    auto file = fs::path(f.record) / "interval";
+    FILE* out = std::fopen(file.c_str(), "w");
+    if (out == nullptr) return report(g, Error{"write " + file.string(), errno, {}}, ExitCode::could_not_run);
+    // The interval as measured, so that replayed rates equal the live ones exactly.
+    fmt::print(out, "{}\n", format_duration(collected->interval));
+    std::fclose(out);
+  }
+  const auto findings = rules::inspect_findings(*collected, g.lang);
+  if (g.json) {
+    fmt::print("{}\n", to_json(*collected, findings).dump());
+  } else {
+    render_human(g, *collected, findings, f.listen);
+  }
+  const bool problems = std::any_of(findings.begin(), findings.end(), [](const rules::Finding& x) {
+    return x.severity != rules::Severity::info;
+  });
+  return static_cast<int>(problems ? ExitCode::problems : ExitCode::healthy);
+}
+
+}  // namespace
+
+std::function<int()> register_inspect(CLI::App& app, const GlobalOptions& global) {
+  auto flags = std::make_shared<InspectFlags>();
+  const Lang lang = global.lang;
+  auto help = [lang](Msg id) { return tr(lang, id); };
+  auto* cmd = app.add_subcommand("inspect", help(Msg::help_inspect));
+  cmd->add_option("-p,--port", flags->port, help(Msg::help_inspect_port))->type_name("PORT");
+  cmd->add_option("-s,--state", flags->state, help(Msg::help_inspect_state))->type_name("STATES");
+  cmd->add_option("--pid", flags->pid, help(Msg::help_inspect_pid))->type_name("PID");
+  cmd->add_flag("-l,--listen", flags->listen, help(Msg::help_inspect_listen));
+  cmd->add_flag("-a,--all", flags->all, help(Msg::help_inspect_all));
+  cmd->add_flag("--no-owners", flags->no_owners, help(Msg::help_inspect_no_owners));
+  cmd->add_option("-i,--interval", flags->interval, help(Msg::help_inspect_interval))->type_name("DURATION");
+  cmd->add_option("--record", flags->record, help(Msg::help_inspect_record))->type_name("DIR");
+  cmd->add_option("--replay", flags->replay, help(Msg::help_inspect_replay))->type_name("DIR");
+  return [cmd, flags, &global]() -> int {
+    if (!cmd->parsed()) return -1;
+    return run_inspect(global, *flags);
+  };
+}
+
+}  // namespace connscope::cli

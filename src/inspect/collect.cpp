@@ -1,0 +1,276 @@
+#include "inspect/collect.h"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+
+#include "sys/proc_net.h"
+#include "sys/sysctl.h"
+
+namespace connscope::inspect {
+
+namespace {
+
+namespace fs = std::filesystem;
+using sys::tcp_state_bit;
+
+constexpr const char* kProcFiles[] = {"net/netstat", "net/snmp", "net/snmp6", "net/sockstat",
+                                      "net/sockstat6"};
+constexpr const char* kSysctls[] = {"net.ipv4.tcp_max_orphans", "net.ipv4.ip_local_port_range",
+                                    "net.ipv4.tcp_max_syn_backlog", "net.ipv4.tcp_syncookies",
+                                    "net.core.somaxconn"};
+
+// Copies what a sample reads from /proc into `dir`, so the recording is what was read.
+Result<void> copy_sample(const std::string& dir) {
+  for (const char* rel : kProcFiles) {
+    auto text = sys::read_file(std::string("/proc/") + rel);
+    if (!text) {
+      if (text.error().code == ENOENT) continue;  // no IPv6: the recording has none either
+      return std::unexpected(text.error());
+    }
+    const fs::path out = fs::path(dir) / rel;
+    std::error_code ec;
+    fs::create_directories(out.parent_path(), ec);
+    std::ofstream f(out, std::ios::binary);
+    f << *text;
+    if (!f.flush()) return fail("write " + out.string(), "cannot write the recording", EIO);
+  }
+  for (const char* name : kSysctls) {
+    auto value = sys::read_sysctl(name);
+    if (!value) continue;
+    const fs::path out = sys::sysctl_path(name, dir);
+    std::error_code ec;
+    fs::create_directories(out.parent_path(), ec);
+    std::ofstream f(out, std::ios::binary);
+    f << *value << "\n";
+    if (!f.flush()) return fail("write " + out.string(), "cannot write the recording", EIO);
+  }
+  return {};
+}
+
+struct Sample {
+  sys::Counters counters;
+  std::optional<sys::SocketSummary> sockstat;
+  std::chrono::steady_clock::time_point at;
+};
+
+Result<Sample> take_sample(const std::string& proc_root) {
+  Sample s;
+  s.at = std::chrono::steady_clock::now();
+  auto counters = sys::read_counters(proc_root);
+  if (!counters) return std::unexpected(counters.error());
+  s.counters = std::move(*counters);
+  if (auto sum = sys::read_socket_summary(proc_root)) s.sockstat = std::move(*sum);
+  return s;
+}
+
+// Streams a dump's messages through the parser into `each`.
+Result<void> dump_into(sys::DumpSource& dumps, const sys::InetDiagRequest& req,
+                       const std::function<void(const SocketRecord&)>& each) {
+  auto stats = dumps.dump(req, [&](std::span<const std::byte> msg) -> Result<void> {
+    auto rec = parse_sock_diag_message(msg, req.protocol);
+    if (!rec) return std::unexpected(rec.error());
+    each(*rec);
+    return {};
+  });
+  if (!stats) return std::unexpected(stats.error());
+  return {};
+}
+
+sys::InetDiagRequest request(int family, std::uint32_t states, bool tcp_info,
+                             const CollectOptions& o) {
+  sys::InetDiagRequest r;
+  r.family = family;
+  r.protocol = IPPROTO_TCP;
+  r.states = states;
+  r.tcp_info = tcp_info;
+  if (o.port) r.bytecode = bytecode_local_port(*o.port);
+  return r;
+}
+
+std::string ip_endpoint_key(const Endpoint& e) { return e.to_string(); }
+
+}  // namespace
+
+Result<std::uint32_t> parse_state_filter(std::string_view text) {
+  std::string t;
+  for (char c : text) t += c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  using namespace tcp_state;
+  const std::pair<const char*, std::uint32_t> names[] = {
+      {"established", tcp_state_bit(kEstablished)},
+      {"syn-sent", tcp_state_bit(kSynSent)},
+      {"syn-recv", tcp_state_bit(kSynRecv) | tcp_state_bit(kNewSynRecv)},
+      {"fin-wait-1", tcp_state_bit(kFinWait1)},
+      {"fin-wait1", tcp_state_bit(kFinWait1)},
+      {"fin-wait-2", tcp_state_bit(kFinWait2)},
+      {"fin-wait2", tcp_state_bit(kFinWait2)},
+      {"time-wait", tcp_state_bit(kTimeWait)},
+      {"closed", tcp_state_bit(kClose)},
+      {"close-wait", tcp_state_bit(kCloseWait)},
+      {"last-ack", tcp_state_bit(kLastAck)},
+      {"listen", tcp_state_bit(kListen)},
+      {"listening", tcp_state_bit(kListen)},
+      {"closing", tcp_state_bit(kClosing)},
+      {"all", sys::kAllTcpStates},
+      {"connected", sys::kAllTcpStates & ~(tcp_state_bit(kListen) | tcp_state_bit(kClose) |
+                                           tcp_state_bit(kSynRecv) | tcp_state_bit(kNewSynRecv))},
+      {"synchronized", sys::kAllTcpStates & ~(tcp_state_bit(kListen) | tcp_state_bit(kClose) |
+                                              tcp_state_bit(kSynSent) | tcp_state_bit(kSynRecv) |
+                                              tcp_state_bit(kNewSynRecv))},
+  };
+  std::uint32_t mask = 0;
+  std::size_t pos = 0;
+  while (pos <= t.size()) {
+    auto end = t.find(',', pos);
+    if (end == std::string::npos) end = t.size();
+    const std::string one = t.substr(pos, end - pos);
+    bool found = false;
+    for (const auto& [name, bits] : names) {
+      if (one == name) {
+        mask |= bits;
+        found = true;
+      }
+    }
+    if (!found) {
+      return fail("--state \"" + std::string(text) + "\"",
+                  "unknown state \"" + one +
+                      "\" (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, "
+                      "close-wait, last-ack, listen, closing, all, connected, synchronized)");
+    }
+    pos = end + 1;
+  }
+  return mask;
+}
+
+Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang lang,
+                          const std::function<void(std::chrono::nanoseconds)>& sleep) {
+  Collected out;
+  const bool two_samples = o.interval.count() > 0;
+  std::string first_proc = o.first_proc;
+  std::string second_proc = o.second_proc;
+  if (!o.record_dir.empty()) {
+    first_proc = o.record_dir + "/first";
+    second_proc = o.record_dir + "/second";
+  }
+
+  // Owners first: a socket opened after the scan has no owner, which is better than naming a
+  // process that has since closed it.
+  if (o.owner_records) {
+    auto table = parse_owner_records(*o.owner_records);
+    if (!table) return std::unexpected(table.error());
+    out.owners = std::move(*table);
+  } else if (o.owners) {
+    auto table = scan_owners();
+    if (!table) return std::unexpected(table.error());
+    out.owners = std::move(*table);
+  }
+  if (out.owners && out.owners->unreadable() > 0) {
+    out.notes.push_back(tr(lang, Msg::inspect_note_owners_need_root, out.owners->unreadable()));
+  }
+  if (!o.owners && !o.owner_records) out.notes.push_back(tr(lang, Msg::inspect_note_no_owners));
+
+  if (!o.record_dir.empty()) {
+    if (auto r = copy_sample(first_proc); !r) return std::unexpected(r.error());
+  }
+  auto first = take_sample(first_proc);
+  if (!first) return std::unexpected(first.error());
+
+  std::pair<std::uint16_t, std::uint16_t> ephemeral{32768, 60999};
+  if (auto range = sys::read_sysctl("net.ipv4.ip_local_port_range", first_proc)) {
+    unsigned lo = 0, hi = 0;
+    if (std::sscanf(range->c_str(), "%u %u", &lo, &hi) == 2 && lo <= hi && hi <= 65535) {
+      ephemeral = {static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi)};
+    }
+  }
+  Aggregator agg(out.owners ? &*out.owners : nullptr, 10, 5, ephemeral);
+  const OwnerTable* owners = out.owners ? &*out.owners : nullptr;
+  auto owned_by_filter = [&](const SocketRecord& s) {
+    if (!o.pid) return true;
+    if (owners == nullptr || !s.inode) return false;
+    const auto* p = owners->owner(*s.inode);
+    return p != nullptr && p->pid == *o.pid;
+  };
+  std::map<std::string, std::uint32_t> first_queue;  // listener -> accept queue at sample 1
+  for (int family : {AF_INET, AF_INET6}) {
+    auto r = dump_into(dumps, request(family, tcp_state_bit(tcp_state::kListen), false, o),
+                       [&](const SocketRecord& s) {
+                         if (!owned_by_filter(s)) return;
+                         first_queue[ip_endpoint_key(s.local)] = s.rqueue;
+                         agg.add_listener(s);
+                         if (o.keep_sockets) out.sockets.push_back(s);
+                       });
+    if (!r) return std::unexpected(r.error());
+  }
+  if (!o.listeners_only) {
+    const std::uint32_t states = o.states & ~tcp_state_bit(tcp_state::kListen);
+    for (int family : {AF_INET, AF_INET6}) {
+      if (states == 0) break;
+      auto r = dump_into(dumps, request(family, states, true, o), [&](const SocketRecord& s) {
+        if (!owned_by_filter(s)) return;
+        agg.add(s);
+        if (o.keep_sockets) out.sockets.push_back(s);
+      });
+      if (!r) return std::unexpected(r.error());
+    }
+  }
+
+  Sample second = std::move(*first);
+  std::map<std::string, std::uint32_t> second_queue = first_queue;
+  if (two_samples) {
+    const auto spent = std::chrono::steady_clock::now() - second.at;
+    if (spent < o.interval) sleep(o.interval - spent);
+    if (!o.record_dir.empty()) {
+      if (auto r = copy_sample(second_proc); !r) return std::unexpected(r.error());
+    }
+    auto again = take_sample(second_proc);
+    if (!again) return std::unexpected(again.error());
+    second_queue.clear();
+    for (int family : {AF_INET, AF_INET6}) {
+      auto r = dump_into(dumps, request(family, tcp_state_bit(tcp_state::kListen), false, o),
+                         [&](const SocketRecord& s) { second_queue[ip_endpoint_key(s.local)] = s.rqueue; });
+      if (!r) return std::unexpected(r.error());
+    }
+    // On replay the recorded interval is what the rates are over, not the (skipped) sleep.
+    const auto dt = o.is_replay ? o.interval : again->at - second.at;
+    auto rates = sys::compute_counter_rates(second.counters, again->counters, dt);
+    if (!rates) return std::unexpected(rates.error());
+    out.rates = *rates;
+    out.interval = std::chrono::duration_cast<std::chrono::nanoseconds>(dt);
+    out.interval_s = std::chrono::duration<double>(dt).count();
+    // The short names the rules use, for every counter both samples have.
+    for (const auto& [key, after] : again->counters) {
+      const auto it = second.counters.find(key);
+      if (it == second.counters.end() || after < it->second) continue;
+      const auto dot = key.find('.');
+      const std::string shortname = dot == std::string::npos ? key : key.substr(dot + 1);
+      out.rule_rates[shortname] = static_cast<double>(after - it->second) / out.interval_s;
+    }
+    second = std::move(*again);
+  }
+  out.counters = second.counters;
+  out.sockstat = second.sockstat;
+
+  out.snapshot = agg.finish();
+  for (auto& l : out.snapshot.listeners) {
+    const auto key = ip_endpoint_key(l.local);
+    const std::uint32_t at_first = first_queue.count(key) ? first_queue[key] : 0;
+    if (auto it = second_queue.find(key); it != second_queue.end()) l.accept_queue = it->second;
+    out.listener_full_at_first.push_back(l.accept_queue_limit > 0 && at_first >= l.accept_queue_limit);
+  }
+
+  for (const char* name : kSysctls) {
+    if (auto v = sys::read_sysctl(name, second_proc)) out.sysctls[name] = *v;
+  }
+
+  if (!o.record_dir.empty() && out.owners) {
+    std::ofstream f(fs::path(o.record_dir) / "owners.txt", std::ios::binary);
+    f << format_owner_records(*out.owners);
+    if (!f.flush()) return fail("write " + o.record_dir + "/owners.txt", "cannot write the recording", EIO);
+  }
+  return out;
+}
+
+}  // namespace connscope::inspect

@@ -1,0 +1,168 @@
+// `connscope inspect` on loopback: a real listener with a full queue, a CLOSE_WAIT leak,
+// record and replay, and bad input. Assertions look only at the test's own port: other tests
+// run in parallel on the same host.
+
+#include <gtest/gtest.h>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/client.h"
+#include "integration/serve_fixture.h"
+
+namespace connscope::test {
+namespace {
+
+namespace fs = std::filesystem;
+
+CmdResult inspect(std::vector<std::string> args) {
+  args.insert(args.begin(), {CONNSCOPE_BIN, "--json", "inspect"});
+  return run(args, 10s);
+}
+
+const nlohmann::json* listener_on(const nlohmann::json& j, std::uint16_t port) {
+  for (const auto& l : j.at("listeners")) {
+    if (l.at("port") == port) return &l;
+  }
+  return nullptr;
+}
+
+const nlohmann::json* finding(const nlohmann::json& j, const std::string& id, std::uint16_t port) {
+  for (const auto& f : j.at("findings")) {
+    if (f.at("id") == id && f.at("evidence").value("port", "") == std::to_string(port)) return &f;
+  }
+  return nullptr;
+}
+
+TEST(Inspect, FullAcceptQueueIsNamedWithItsProcess) {
+  auto s = start_serve({"--mode", "never-accept", "--backlog", "8"});
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 50; ++i) clients.push_back(connect_nonblocking(s.address, s.port));
+  std::this_thread::sleep_for(300ms);
+  const auto r = inspect({"--port", std::to_string(s.port), "--interval", "1500ms"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;  // problems found
+  const auto j = nlohmann::json::parse(r.out);
+  const auto* l = listener_on(j, s.port);
+  ASSERT_NE(l, nullptr) << r.out;
+  EXPECT_EQ(l->at("accept_queue"), 9);
+  EXPECT_EQ(l->at("accept_queue_limit"), 8);
+  EXPECT_EQ(l->at("pid"), s.proc.pid());
+  EXPECT_EQ(l->at("command"), "connscope");
+  // The 41 clients left out keep retransmitting their SYNs into a full queue.
+  EXPECT_GT(j.at("counters").at("ListenOverflows").at("per_second").get<double>(), 0.0);
+  const auto* f = finding(j, "listen.accept_queue_full", s.port);
+  ASSERT_NE(f, nullptr) << r.out;
+  EXPECT_EQ(f->at("severity"), "critical");
+  EXPECT_EQ(f->at("evidence").at("pid"), std::to_string(s.proc.pid()));
+  EXPECT_EQ(f->at("evidence").at("accept_queue"), "9");
+  // With --port the kernel filters: only this port's sockets are counted.
+  EXPECT_EQ(j.at("states").at("LISTEN"), 1);
+  EXPECT_EQ(j.at("states").at("ESTABLISHED"), 9);  // the queued server-side sockets
+}
+
+TEST(Inspect, CloseWaitLeakNamesTheProcess) {
+  auto s = start_serve({"--mode", "no-close"});
+  for (int i = 0; i < 20; ++i) {
+    auto fd = connect_tcp(s.address, s.port);
+    ASSERT_TRUE(fd);
+  }  // each closed at once: FIN to a server that never closes
+  std::this_thread::sleep_for(300ms);
+  const auto r = inspect({"--port", std::to_string(s.port), "--interval", "0"});
+  ASSERT_EQ(r.exit_code, 1) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("states").at("CLOSE_WAIT"), 20);
+  const auto* f = finding(j, "tcp.close_wait_leak", s.port);
+  ASSERT_NE(f, nullptr) << r.out;
+  EXPECT_EQ(f->at("evidence").at("pid"), std::to_string(s.proc.pid()));
+  EXPECT_EQ(f->at("evidence").at("close_wait"), "20");
+  bool found = false;
+  for (const auto& p : j.at("processes")) {
+    if (p.at("pid") == s.proc.pid()) {
+      found = true;
+      EXPECT_EQ(p.at("states").at("CLOSE_WAIT"), 20);
+    }
+  }
+  EXPECT_TRUE(found);
+}
+
+TEST(Inspect, ListenOnlyAndHealthyExitZero) {
+  auto s = start_serve({"--mode", "echo"});
+  const auto r = inspect({"--listen", "--port", std::to_string(s.port), "--interval", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j.at("listeners").size(), 1u);
+  EXPECT_EQ(j.at("listeners")[0].at("accept_queue"), 0);
+  EXPECT_TRUE(j.at("findings").empty());
+}
+
+TEST(Inspect, RecordThenReplayGivesTheSameAnswer) {
+  auto s = start_serve({"--mode", "never-accept", "--backlog", "4"});
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 10; ++i) clients.push_back(connect_nonblocking(s.address, s.port));
+  std::this_thread::sleep_for(300ms);
+  const fs::path dir = fs::temp_directory_path() / ("connscope-rec-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  const auto live = inspect({"--port", std::to_string(s.port), "--interval", "500ms", "--record", dir.string()});
+  ASSERT_EQ(live.exit_code, 1) << live.err;
+  clients.clear();
+  s.proc.stop();
+  const auto replay = inspect({"--replay", dir.string()});
+  ASSERT_EQ(replay.exit_code, 1) << replay.err;
+  auto a = nlohmann::json::parse(live.out);
+  auto b = nlohmann::json::parse(replay.out);
+  EXPECT_EQ(a.at("listeners"), b.at("listeners"));
+  EXPECT_EQ(a.at("states"), b.at("states"));
+  EXPECT_EQ(a.at("counters"), b.at("counters"));
+  EXPECT_EQ(a.at("findings"), b.at("findings"));
+  // The measured interval is recorded, so replayed rates equal the live ones.
+  EXPECT_DOUBLE_EQ(b.at("interval_s").get<double>(), a.at("interval_s").get<double>());
+  EXPECT_GE(b.at("interval_s").get<double>(), 0.5);
+
+  // A recording cut short is a one-line error, exit 2.
+  const auto dump = dir / "sock_diag.nldump";
+  fs::resize_file(dump, fs::file_size(dump) - 7);
+  const auto cut = inspect({"--replay", dir.string()});
+  EXPECT_EQ(cut.exit_code, 2);
+  EXPECT_EQ(lines(cut.err).size(), 1u) << cut.err;
+  EXPECT_NE(cut.err.find("sock_diag.nldump"), std::string::npos) << cut.err;
+  fs::remove_all(dir);
+}
+
+TEST(Inspect, GarbledProcRecordingIsAOneLineError) {
+  auto s = start_serve({"--mode", "echo"});
+  const fs::path dir = fs::temp_directory_path() / ("connscope-rec2-" + std::to_string(::getpid()));
+  fs::remove_all(dir);
+  ASSERT_EQ(inspect({"--port", std::to_string(s.port), "--interval", "100ms", "--record", dir.string()}).exit_code, 0);
+  std::ofstream(dir / "second" / "net" / "netstat") << "TcpExt: ListenOverflows ListenDrops\nTcpExt: 1\n";
+  const auto r = inspect({"--replay", dir.string()});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+  EXPECT_NE(r.err.find("netstat"), std::string::npos) << r.err;
+  fs::remove_all(dir);
+}
+
+TEST(Inspect, BadInput) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{"--port", "70000"}, "--port \"70000\": not a port (1-65535)"},
+      {{"--state", "sleepy"}, "--state \"sleepy\": unknown state \"sleepy\""},
+      {{"--interval", "soon"}, "--interval \"soon\""},
+      {{"--pid", "abc"}, "--pid \"abc\""},
+      {{"--replay", "/nonexistent/rec"}, "/nonexistent/rec/sock_diag.nldump"},
+      {{"--record", "/tmp/x", "--replay", "/tmp/y"}, "--record: cannot be combined with --replay"},
+  };
+  for (const auto& [args, want] : cases) {
+    const auto r = inspect(args);
+    EXPECT_EQ(r.exit_code, 2) << want << r.err;
+    EXPECT_EQ(r.out, "");
+    EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace connscope::test
