@@ -90,6 +90,34 @@ TEST(Inspect, CloseWaitLeakNamesTheProcess) {
   EXPECT_TRUE(found);
 }
 
+TEST(Inspect, AllListsTheMatchingSocketsWithStateAndPidFilters) {
+  auto s = start_serve({"--mode", "no-close"});
+  for (int i = 0; i < 3; ++i) {
+    auto fd = connect_tcp(s.address, s.port);
+    ASSERT_TRUE(fd);
+  }
+  std::this_thread::sleep_for(300ms);
+  const auto port = std::to_string(s.port);
+  const auto pid = std::to_string(s.proc.pid());
+  const auto r = inspect({"--all", "--port", port, "--state", "close-wait", "--pid", pid, "--interval", "0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;  // 3 CLOSE_WAIT: below the leak threshold
+  const auto j = nlohmann::json::parse(r.out);
+  // The LISTEN dump always runs; --state narrows the full dump.
+  ASSERT_EQ(j.at("socket_list").size(), 4u) << r.out;
+  int close_wait = 0;
+  for (const auto& sock : j.at("socket_list")) {
+    EXPECT_EQ(sock.at("pid"), s.proc.pid());
+    EXPECT_EQ(sock.at("local"), "127.0.0.1:" + port);
+    if (sock.at("state") == "CLOSE_WAIT") ++close_wait;
+  }
+  EXPECT_EQ(close_wait, 3);
+  EXPECT_EQ(j.at("states").at("FIN_WAIT2"), 0);  // the clients' side is filtered out
+  // Another pid owns none of them.
+  const auto other = inspect({"--all", "--port", port, "--pid", "1", "--interval", "0"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_EQ(nlohmann::json::parse(other.out).at("sockets"), 0);
+}
+
 TEST(Inspect, ListenOnlyAndHealthyExitZero) {
   auto s = start_serve({"--mode", "echo"});
   const auto r = inspect({"--listen", "--port", std::to_string(s.port), "--interval", "0"});
