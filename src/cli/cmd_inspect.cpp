@@ -384,7 +384,10 @@ int run_inspect(const GlobalOptions& g, const InspectFlags& f) {
     source = std::move(live);
   }
 
-  auto collected = inspect::collect(*source, o, g.lang, [](std::chrono::nanoseconds d) { std::this_thread::sleep_for(d); });
+  const bool replay = o.is_replay;
+  auto collected = inspect::collect(*source, o, g.lang, [replay](std::chrono::nanoseconds d) {
+    if (!replay) std::this_thread::sleep_for(d);  // a replay's interval is already recorded
+  });
   if (!collected) {
     const bool bad_input = !f.replay.empty();
     return report(g, collected.error(), bad_input ? ExitCode::usage : ExitCode::could_not_run);

@@ -17,7 +17,7 @@ namespace {
 
 CmdResult cs(std::vector<std::string> args) {
   args.insert(args.begin(), CONNSCOPE_BIN);
-  return run(args, 5s);
+  return run(args, 20s);
 }
 
 // A usage error: exit 2, nothing on stdout, exactly one line on stderr.
