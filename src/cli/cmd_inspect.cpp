@@ -121,6 +121,15 @@ nlohmann::json to_json(const Collected& c, const std::vector<rules::Finding>& fi
     lj.update(owner_json(l.owner));
     j["listeners"].push_back(lj);
   }
+  j["udp_listeners"] = nlohmann::json::array();
+  for (const auto& u : c.udp_listeners) {
+    nlohmann::json uj{{"address", u.local.address},
+                      {"port", u.local.port},
+                      {"family", u.family == AF_INET6 ? "ipv6" : "ipv4"},
+                      {"recv_q", u.rqueue}};
+    uj.update(owner_json(owner_of(c, u)));
+    j["udp_listeners"].push_back(uj);
+  }
   j["ports"] = nlohmann::json::array();
   for (const auto& p : snap.ports) {
     j["ports"].push_back({{"port", p.port},
@@ -219,6 +228,15 @@ void render_human(const GlobalOptions& g, const Collected& c, const std::vector<
     line(fmt::format("  {:<40} {:>13} {:>8}  {}", l.local.to_string(), queue, l.syn_recv, owner_text(l.owner)));
   }
   line("");
+  if (!c.udp_listeners.empty()) {
+    line(st.bold(tr(g.lang, Msg::inspect_udp_title)));
+    line(fmt::format("  {:<40} {:>13} {:>8}  {}", "ADDRESS", "RECV-Q", "", "PROCESS"));
+    for (const auto& u : c.udp_listeners) {
+      line(fmt::format("  {:<40} {:>13} {:>8}  {}", u.local.to_string(), u.rqueue, "",
+                       owner_text(owner_of(c, u))));
+    }
+    line("");
+  }
 
   if (!listen_only) {
     auto header = [&](const char* first) {

@@ -320,6 +320,7 @@ enum class Lang { en };
   X(inspect_listeners_title,                                                                      \
     "Listeners (QUEUE = connections waiting for accept() / the backlog limit; ss shows them as "  \
     "Recv-Q / Send-Q of LISTEN sockets)")                                                          \
+  X(inspect_udp_title, "UDP listeners (bound, not connected; RECV-Q = bytes waiting to be read)") \
   X(inspect_ports_title, "Per port (incoming: the local port; outgoing: the remote port)")        \
   X(inspect_processes_title, "Per process")                                                        \
   X(inspect_peers_title, "Top peers")                                                              \

@@ -6,6 +6,7 @@
 #include <cerrno>
 #include <filesystem>
 #include <fstream>
+#include <unordered_set>
 
 #include "sys/proc_net.h"
 #include "sys/sysctl.h"
@@ -193,15 +194,31 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     const auto* p = owners->owner(*s.inode);
     return p != nullptr && p->pid == *o.pid;
   };
+  std::unordered_set<std::uint64_t> seen_inodes;  // for the recording's owners
+  auto note_inode = [&](const SocketRecord& s) {
+    if (!o.record_dir.empty() && s.inode) seen_inodes.insert(*s.inode);
+  };
   std::map<std::string, std::uint32_t> first_queue;  // listener -> accept queue at sample 1
   for (int family : {AF_INET, AF_INET6}) {
     auto r = dump_into(dumps, request(family, tcp_state_bit(tcp_state::kListen), false, o),
                        [&](const SocketRecord& s) {
                          if (!owned_by_filter(s)) return;
                          first_queue[ip_endpoint_key(s.local)] = s.rqueue;
+                         note_inode(s);
                          agg.add_listener(s);
                          if (o.keep_sockets) out.sockets.push_back(s);
                        });
+    if (!r) return std::unexpected(r.error());
+  }
+  // UDP has no LISTEN: a bound socket that is not connected is the UDP form of a listener.
+  for (int family : {AF_INET, AF_INET6}) {
+    auto req = request(family, tcp_state_bit(tcp_state::kClose), false, o);
+    req.protocol = IPPROTO_UDP;
+    auto r = dump_into(dumps, req, [&](const SocketRecord& s) {
+      if (!owned_by_filter(s)) return;
+      note_inode(s);
+      out.udp_listeners.push_back(s);
+    });
     if (!r) return std::unexpected(r.error());
   }
   if (!o.listeners_only) {
@@ -210,6 +227,7 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
       if (states == 0) break;
       auto r = dump_into(dumps, request(family, states, true, o), [&](const SocketRecord& s) {
         if (!owned_by_filter(s)) return;
+        note_inode(s);
         agg.add(s);
         if (o.keep_sockets) out.sockets.push_back(s);
       });
@@ -267,7 +285,7 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
 
   if (!o.record_dir.empty() && out.owners) {
     std::ofstream f(fs::path(o.record_dir) / "owners.txt", std::ios::binary);
-    f << format_owner_records(*out.owners);
+    f << format_owner_records(*out.owners, &seen_inodes);
     if (!f.flush()) return fail("write " + o.record_dir + "/owners.txt", "cannot write the recording", EIO);
   }
   return out;

@@ -45,6 +45,7 @@ struct Collected {
   std::optional<OwnerTable> owners;  // Snapshot's owner pointers point into this
   Snapshot snapshot;
   std::vector<SocketRecord> sockets;   // with keep_sockets
+  std::vector<SocketRecord> udp_listeners;  // bound, unconnected UDP sockets (state CLOSE)
   std::vector<bool> listener_full_at_first;  // parallel to snapshot.listeners
   double interval_s = 0;               // 0: one sample, totals only
   std::chrono::nanoseconds interval{};  // the same, exact: what --record saves

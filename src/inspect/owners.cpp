@@ -145,16 +145,26 @@ Result<OwnerTable> scan_owners(std::string_view proc_root) {
   return table;
 }
 
-std::string format_owner_records(const OwnerTable& table) {
+std::string format_owner_records(const OwnerTable& table,
+                                 const std::unordered_set<std::uint64_t>* only) {
   std::string out = "U " + std::to_string(table.unreadable_) + "\n";
   auto opt = [](const std::optional<std::uint64_t>& v) {
     return v ? std::to_string(*v) : std::string("-");
   };
-  for (const auto& p : table.processes_) {
+  std::unordered_set<std::uint32_t> wanted;
+  if (only != nullptr) {
+    for (auto inode : *only) {
+      if (auto it = table.by_inode_.find(inode); it != table.by_inode_.end()) wanted.insert(it->second);
+    }
+  }
+  for (std::uint32_t i = 0; i < table.processes_.size(); ++i) {
+    if (only != nullptr && !wanted.contains(i)) continue;
+    const auto& p = table.processes_[i];
     out += "P " + std::to_string(p.pid) + " " + std::to_string(p.open_fds) + " " +
            opt(p.nofile_soft) + " " + opt(p.nofile_hard) + " " + p.command + "\n";
   }
   for (const auto& [inode, index] : table.by_inode_) {
+    if (only != nullptr && !only->contains(inode)) continue;
     out += "S " + std::to_string(inode) + " " + std::to_string(table.processes_[index].pid) + "\n";
   }
   return out;

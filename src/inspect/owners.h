@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core/error.h"
@@ -24,6 +25,16 @@ struct ProcessEntry {
   std::optional<std::uint64_t> nofile_hard;
 };
 
+class OwnerTable;
+// For --record / --replay: the table as text, one line per process
+// ("P pid open_fds nofile_soft|- nofile_hard|- command") and per socket ("S inode pid"),
+// plus "U count" for the unreadable processes. Pure.
+// With `only` (may be null: all), just the sockets listed there and their processes (a recording then holds what
+// the dump referred to, not every socket of the machine).
+std::string format_owner_records(const OwnerTable& table,
+                                 const std::unordered_set<std::uint64_t>* only);
+Result<OwnerTable> parse_owner_records(std::string_view text);
+
 class OwnerTable {
  public:
   // The owning process of a socket inode, or nullptr. With several owners (a forked server
@@ -36,7 +47,10 @@ class OwnerTable {
  private:
   friend Result<OwnerTable> scan_owners(std::string_view proc_root);
   friend Result<OwnerTable> parse_owner_records(std::string_view text);
-  friend std::string format_owner_records(const OwnerTable& table);
+  friend // With `only`, just the sockets listed there and their processes (a recording then holds what
+// the dump referred to, not every socket of the machine).
+std::string format_owner_records(const OwnerTable& table,
+                                 const std::unordered_set<std::uint64_t>* only);
   std::vector<ProcessEntry> processes_;
   std::unordered_map<std::uint64_t, std::uint32_t> by_inode_;  // inode -> index in processes_
   std::uint64_t unreadable_ = 0;
@@ -44,12 +58,6 @@ class OwnerTable {
 
 // Reads every /proc/<pid>/fd under proc_root. Fails only when proc_root itself cannot be read.
 Result<OwnerTable> scan_owners(std::string_view proc_root = "/proc");
-
-// For --record / --replay: the table as text, one line per process
-// ("P pid open_fds nofile_soft|- nofile_hard|- command") and per socket ("S inode pid"),
-// plus "U count" for the unreadable processes. Pure.
-std::string format_owner_records(const OwnerTable& table);
-Result<OwnerTable> parse_owner_records(std::string_view text);
 
 // "socket:[12345]" -> 12345 (pure); nullopt for any other link target.
 std::optional<std::uint64_t> socket_inode_from_link(std::string_view target);

@@ -105,7 +105,7 @@ TEST(OwnerRecords, RoundTripAndErrors) {
   EXPECT_EQ(table->owner(777)->nofile_soft.value(), 1024u);
   EXPECT_FALSE(table->owner(888)->nofile_soft.has_value());
   EXPECT_EQ(table->unreadable(), 2u);
-  auto again = parse_owner_records(format_owner_records(*table));
+  auto again = parse_owner_records(format_owner_records(*table, nullptr));
   ASSERT_TRUE(again.has_value());
   EXPECT_EQ(again->owner(888)->pid, 200);
   EXPECT_EQ(again->processes().size(), 2u);
