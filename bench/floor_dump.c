@@ -1,6 +1,7 @@
 /* The floors connscope inspect is measured against (bench/inspect_bench.sh).
  *   floor_dump dump   one inet_diag dump of every TCP socket, IPv4 then IPv6, all states, no
  *                     extensions, 32 KiB receive buffer; prints the number of sockets.
+ *   floor_dump dump-info  the same dump with INET_DIAG_INFO (tcp_info) asked for, as inspect does.
  *   floor_dump fds    readlink every /proc/<pid>/fd/<n>; prints how many are sockets.
  *   floor_dump both   the two, one after the other, in one process. */
 #include <dirent.h>
@@ -15,6 +16,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+static int with_info; /* "dump-info": also ask for INET_DIAG_INFO (struct tcp_info) */
+
 static long dump_family(int fd, int family) {
   struct {
     struct nlmsghdr nlh;
@@ -28,6 +31,7 @@ static long dump_family(int fd, int family) {
   req.r.sdiag_family = (unsigned char)family;
   req.r.sdiag_protocol = IPPROTO_TCP;
   req.r.idiag_states = 0xfff;
+  if (with_info) req.r.idiag_ext = 1 << (INET_DIAG_INFO - 1);
   struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
   if (sendto(fd, &req, sizeof req, 0, (struct sockaddr*)&sa, sizeof sa) < 0) { perror("sendto"); exit(1); }
   static char buf[32768] __attribute__((aligned(8)));
@@ -78,9 +82,10 @@ static long scan_fds(void) {
 
 int main(int argc, char** argv) {
   const char* mode = argc > 1 ? argv[1] : "dump";
+  if (!strcmp(mode, "dump-info")) { with_info = 1; mode = "dump"; }
   if (!strcmp(mode, "dump")) printf("%ld sockets\n", dump());
   else if (!strcmp(mode, "fds")) printf("%ld socket fds\n", scan_fds());
   else if (!strcmp(mode, "both")) { long s = dump(); printf("%ld sockets, %ld socket fds\n", s, scan_fds()); }
-  else { fprintf(stderr, "usage: floor_dump dump|fds|both\n"); return 2; }
+  else { fprintf(stderr, "usage: floor_dump dump|dump-info|fds|both\n"); return 2; }
   return 0;
 }

@@ -63,6 +63,7 @@ row() { printf '%-62s %8s %s\n' "$1" "$2" "${3:-s}"; }
 
 declare -A T
 T[floor]=$(median "$FLOOR dump");                                   row "floor: one inet_diag dump" "${T[floor]}"
+T[info]=$(median "$FLOOR dump-info");                              row "floor: the same dump with tcp_info (not the target's floor)" "${T[info]}"
 T[fds]=$(median "$FLOOR fds");                                      row "floor: readlink every /proc/*/fd" "${T[fds]}"
 T[both]=$(median "$FLOOR both");                                    row "floor: dump + fd scan, one process" "${T[both]}"
 T[noown]=$(median "$BIN --json inspect --interval 0 --no-owners > /dev/null"); row "connscope --json inspect --interval 0 --no-owners" "${T[noown]}"
@@ -92,6 +93,7 @@ r() { awk -v a="$1" -v b="$2" 'BEGIN { if (b ~ /^>/) { printf ">%.1f", substr(b,
 echo
 echo "ratios:"
 echo "  inspect --no-owners / floor dump          $(r "${T[floor]}" "${T[noown]}")x   (target <= 1.15)"
+echo "  inspect --no-owners / floor dump+tcp_info $(r "${T[info]}" "${T[noown]}")x   (for reference)"
 echo "  ss -tan / inspect --no-owners             $(r "${T[noown]}" "${T[sstan]}")x   (target >= 2)"
 echo "  netstat -ant / inspect --no-owners        $(r "${T[noown]}" "${T[netstat]}")x"
 echo "  inspect / (floor dump + fd scan, one run) $(r "${T[both]}" "${T[own]}")x   (target <= 1.15)"
