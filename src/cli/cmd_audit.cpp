@@ -16,6 +16,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/findings_json.h"
+
 #include "core/endpoint.h"
 #include "inspect/owners.h"
 #include "inspect/sock_diag.h"
@@ -138,15 +140,7 @@ nlohmann::json to_json(const Gathered& g, const rules::AuditReport& r) {
                       {"nofile_soft", l.nofile_soft ? nlohmann::json(*l.nofile_soft) : nlohmann::json(nullptr)}};
     j["listeners"].push_back(std::move(lj));
   }
-  j["findings"] = nlohmann::json::array();
-  for (const auto& f : r.findings) {
-    j["findings"].push_back({{"id", f.id},
-                             {"severity", rules::severity_name(f.severity)},
-                             {"summary", f.summary},
-                             {"evidence", f.evidence},
-                             {"cause", f.cause},
-                             {"fix", f.fix}});
-  }
+  j["findings"] = findings_json(r.findings);
   j["notes"] = g.notes;
   return j;
 }

@@ -12,6 +12,8 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/findings_json.h"
+
 #include "core/duration.h"
 #include "core/endpoint.h"
 #include "core/number.h"
@@ -174,15 +176,7 @@ nlohmann::json to_json(const Collected& c, const std::vector<rules::Finding>& fi
     counters[name] = cj;
   }
   j["counters"] = counters;
-  j["findings"] = nlohmann::json::array();
-  for (const auto& f : findings) {
-    j["findings"].push_back({{"id", f.id},
-                             {"severity", rules::severity_name(f.severity)},
-                             {"summary", f.summary},
-                             {"evidence", f.evidence},
-                             {"cause", f.cause},
-                             {"fix", f.fix}});
-  }
+  j["findings"] = findings_json(findings);
   j["notes"] = c.notes;
   if (!c.sockets.empty()) {
     j["socket_list"] = nlohmann::json::array();

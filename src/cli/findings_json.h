@@ -1,0 +1,14 @@
+#pragma once
+// Findings as JSON, one shape for every command (docs/json.md).
+
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "rules/finding.h"
+
+namespace connscope::cli {
+
+nlohmann::json findings_json(const std::vector<rules::Finding>& findings);
+
+}  // namespace connscope::cli
