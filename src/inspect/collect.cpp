@@ -179,14 +179,12 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
   auto first = take_sample(first_proc);
   if (!first) return std::unexpected(first.error());
 
-  std::pair<std::uint16_t, std::uint16_t> ephemeral{32768, 60999};
   if (auto range = sys::read_sysctl("net.ipv4.ip_local_port_range", first_proc)) {
-    unsigned lo = 0, hi = 0;
-    if (std::sscanf(range->c_str(), "%u %u", &lo, &hi) == 2 && lo <= hi && hi <= 65535) {
-      ephemeral = {static_cast<std::uint16_t>(lo), static_cast<std::uint16_t>(hi)};
-    }
+    out.local_port_range = sys::parse_port_range(*range);
   }
-  Aggregator agg(out.owners ? &*out.owners : nullptr, 10, 5, ephemeral);
+  // Linux's default range when the setting cannot be read.
+  Aggregator agg(out.owners ? &*out.owners : nullptr, 10, 5,
+                 out.local_port_range.value_or(std::pair<std::uint16_t, std::uint16_t>{32768, 60999}));
   const OwnerTable* owners = out.owners ? &*out.owners : nullptr;
   auto owned_by_filter = [&](const SocketRecord& s) {
     if (!o.pid) return true;

@@ -54,6 +54,7 @@ struct Collected {
   std::map<std::string, double> rule_rates;  // per second, by short name ("ListenOverflows")
   std::optional<sys::SocketSummary> sockstat;
   std::map<std::string, std::string> sysctls;  // what the rules read
+  std::optional<std::pair<std::uint16_t, std::uint16_t>> local_port_range;  // ephemeral ports
   std::vector<std::string> notes;      // what could not be seen and why (privileges)
 };
 

@@ -48,16 +48,6 @@ std::optional<std::string> read_small_at(int at, const char* name) {
 
 }  // namespace
 
-std::optional<std::uint64_t> socket_inode_from_link(std::string_view target) {
-  constexpr std::string_view prefix = "socket:[";
-  if (!target.starts_with(prefix) || !target.ends_with(']')) return std::nullopt;
-  std::uint64_t inode = 0;
-  if (!parse_dec(target.substr(prefix.size(), target.size() - prefix.size() - 1), inode)) {
-    return std::nullopt;
-  }
-  return inode;
-}
-
 Result<NofileLimit> parse_nofile_limit(std::string_view text) {
   // "Max open files            1024                 524288               files"
   constexpr std::string_view key = "Max open files";
@@ -121,7 +111,7 @@ Result<OwnerTable> scan_owners(std::string_view proc_root) {
       ++entry.open_fds;
       const ssize_t n = ::readlinkat(fd_dir, fe->d_name, target, sizeof target);
       if (n <= 0) continue;
-      if (auto inode = socket_inode_from_link(std::string_view(target, static_cast<std::size_t>(n)))) {
+      if (auto inode = sys::socket_inode_from_link(std::string_view(target, static_cast<std::size_t>(n)))) {
         inodes.push_back(*inode);
       }
     }

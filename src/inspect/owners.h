@@ -59,9 +59,6 @@ std::string format_owner_records(const OwnerTable& table,
 // Reads every /proc/<pid>/fd under proc_root. Fails only when proc_root itself cannot be read.
 Result<OwnerTable> scan_owners(std::string_view proc_root = "/proc");
 
-// "socket:[12345]" -> 12345 (pure); nullopt for any other link target.
-std::optional<std::uint64_t> socket_inode_from_link(std::string_view target);
-
 struct NofileLimit {
   std::optional<std::uint64_t> soft;  // nullopt: unlimited
   std::optional<std::uint64_t> hard;

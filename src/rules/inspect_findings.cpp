@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <cstdio>
 #include <string>
 
 #include "rules/server_rules.h"
@@ -52,9 +51,8 @@ std::vector<Finding> inspect_findings(const inspect::Collected& c, Lang lang) {
   e.max_orphans = sysctl_u64("net.ipv4.tcp_max_orphans");
   e.max_syn_backlog = sysctl_u64("net.ipv4.tcp_max_syn_backlog");
   if (auto cookies = sysctl_u64("net.ipv4.tcp_syncookies")) e.syncookies = *cookies != 0;
-  if (auto it = c.sysctls.find("net.ipv4.ip_local_port_range"); it != c.sysctls.end()) {
-    unsigned lo = 0, hi = 0;
-    if (std::sscanf(it->second.c_str(), "%u %u", &lo, &hi) == 2 && hi >= lo) e.local_port_count = hi - lo + 1;
+  if (c.local_port_range) {
+    e.local_port_count = static_cast<std::uint64_t>(c.local_port_range->second) - c.local_port_range->first + 1;
   }
   return evaluate_server(e, lang);
 }

@@ -98,6 +98,15 @@ Result<std::vector<ProcNetTcpEntry>> parse_proc_net_tcp(std::string_view text, i
   return out;
 }
 
+std::optional<std::uint64_t> socket_inode_from_link(std::string_view target) {
+  constexpr std::string_view prefix = "socket:[";
+  if (!target.starts_with(prefix) || !target.ends_with(']')) return std::nullopt;
+  std::uint64_t inode = 0;
+  const auto digits = target.substr(prefix.size(), target.size() - prefix.size() - 1);
+  if (digits.empty() || !parse_dec(digits, inode)) return std::nullopt;
+  return inode;
+}
+
 Result<std::string> read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) return fail_errno("open " + path, errno);
@@ -143,12 +152,10 @@ std::optional<ProcessInfo> find_tcp_port_owner(std::uint16_t port, int state,
       const std::string link = fd_dir + "/" + fe->d_name;
       const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
       if (n <= 0) continue;
-      const std::string_view t(target, static_cast<std::size_t>(n));
-      if (!t.starts_with("socket:[")) continue;
-      std::uint64_t inode = 0;
-      if (!parse_dec(t.substr(8, t.size() - 9), inode)) continue;
+      const auto inode = socket_inode_from_link(std::string_view(target, static_cast<std::size_t>(n)));
+      if (!inode) continue;
       for (auto want : inodes) {
-        if (want == inode) {
+        if (want == *inode) {
           ProcessInfo info;
           info.pid = pid;
           auto comm = read_file(fmt::format("{}/{}/comm", proc_root, pid));

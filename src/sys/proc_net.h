@@ -43,6 +43,9 @@ struct ProcessInfo {
 std::optional<ProcessInfo> find_tcp_port_owner(std::uint16_t port, int state = 10,
                                                const std::string& proc_root = "/proc");
 
+// "socket:[12345]" (a /proc/<pid>/fd link target) -> 12345 (pure); nullopt for any other target.
+std::optional<std::uint64_t> socket_inode_from_link(std::string_view target);
+
 // Reads a whole small file (procfs, sysfs).
 Result<std::string> read_file(const std::string& path);
 

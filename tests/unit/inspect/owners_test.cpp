@@ -9,16 +9,18 @@
 #include <filesystem>
 #include <fstream>
 
+#include "sys/proc_net.h"
+
 namespace connscope::inspect {
 namespace {
 
 namespace fs = std::filesystem;
 
 TEST(Owners, SocketInodeFromLink) {
-  EXPECT_EQ(socket_inode_from_link("socket:[12345]").value(), 12345u);
+  EXPECT_EQ(sys::socket_inode_from_link("socket:[12345]").value(), 12345u);
   for (const char* other : {"pipe:[12345]", "socket:[]", "socket:[12x]", "/dev/null",
                             "socket:[12345", "anon_inode:[eventpoll]"}) {
-    EXPECT_FALSE(socket_inode_from_link(other).has_value()) << other;
+    EXPECT_FALSE(sys::socket_inode_from_link(other).has_value()) << other;
   }
 }
 

@@ -26,5 +26,13 @@ TEST(Sysctl, ReadsRecordedValues) {
   EXPECT_EQ(missing.error().code, ENOENT);
 }
 
+TEST(Sysctl, PortRange) {
+  EXPECT_EQ(parse_port_range("32768\t60999").value(), (std::pair<std::uint16_t, std::uint16_t>{32768, 60999}));
+  EXPECT_EQ(parse_port_range("1024 65535\n").value(), (std::pair<std::uint16_t, std::uint16_t>{1024, 65535}));
+  for (const char* bad : {"", "40000", "60999 32768", "1 70000", "a b", "1 2 3"}) {
+    EXPECT_FALSE(parse_port_range(bad).has_value()) << bad;
+  }
+}
+
 }  // namespace
 }  // namespace connscope::sys
