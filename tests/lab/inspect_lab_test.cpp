@@ -89,6 +89,8 @@ TEST_F(InspectLab, TimeWaitTowardOneDestinationAgainstThePortRange) {
     auto r = lab().exec(Node::client, {"nc", "-z", "-w", "2", lab().server_v4(), kPort});
     ASSERT_TRUE(r.ok()) << r.err;
   }
+  // The last close may still be in FIN_WAIT2 until the server's FIN arrives.
+  std::this_thread::sleep_for(300ms);
   auto r = lab().exec(Node::client, {CONNSCOPE_BIN, "--json", "inspect", "--interval", "0"}, 10s);
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
   const auto j = nlohmann::json::parse(r.out);
