@@ -91,6 +91,14 @@ class Aggregator {
   void add_listener(const SocketRecord& s);
   void add(const SocketRecord& s);
 
+  // Each socket kept for the top-N lists so far (to add what the dump did not carry, such as
+  // tcp_info, for these few sockets only).
+  template <class F>
+  void for_each_top(F&& f) {
+    for (auto& t : snap_.top_recv_q) f(t.socket);
+    for (auto& t : snap_.top_send_q) f(t.socket);
+  }
+
   // Sorts and trims; the Aggregator is spent afterwards.
   Snapshot finish();
 

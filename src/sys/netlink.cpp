@@ -1,5 +1,6 @@
 #include "sys/netlink.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
 #include <linux/inet_diag.h>
@@ -67,7 +68,8 @@ std::string InetDiagRequest::describe() const {
   } else {
     proto = fmt::format("proto{}-", protocol);
   }
-  return fmt::format("sock_diag dump {}{}", proto, family == AF_INET6 ? "6" : "4");
+  const char* fam = family == AF_INET6 ? "6" : family == AF_INET ? "4" : "";
+  return fmt::format("sock_diag {} {}{}", exact ? "get" : "dump", proto, fam);
 }
 
 // ---- the walk over one datagram ----
@@ -171,8 +173,12 @@ Result<SockDiagSocket> SockDiagSocket::open(std::size_t buffer_size) {
 
 Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const MessageSink& sink) {
   const std::string op = request.describe();
-  if (request.family != AF_INET && request.family != AF_INET6) {
-    return fail(op, "the family must be AF_INET or AF_INET6");
+  const bool unspec = request.family == AF_UNSPEC;
+  if (!unspec && request.family != AF_INET && request.family != AF_INET6) {
+    return fail(op, "the family must be AF_INET, AF_INET6 or (TCP) AF_UNSPEC");
+  }
+  if (unspec && (request.protocol != IPPROTO_TCP || request.exact)) {
+    return fail(op, "AF_UNSPEC is for TCP dumps only");
   }
   if (request.protocol < 0 || request.protocol > 255) return fail(op, "not an IP protocol");
   if (request.bytecode.size() > 0xFFFFu - kAttrHeaderLen) {
@@ -185,18 +191,43 @@ Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const Mes
     stale_ = false;
   }
 
-  // The request: nlmsghdr, inet_diag_req_v2, then the optional bytecode attribute.
-  std::vector<std::byte> out(align4(kHeaderLen) + align4(sizeof(inet_diag_req_v2)) +
-                             kAttrHeaderLen + align4(request.bytecode.size()));
+  // The request: nlmsghdr, inet_diag_req_v2 (or the older inet_diag_req, which alone takes
+  // AF_UNSPEC), then the optional bytecode attribute.
+  const std::size_t req_len = unspec ? sizeof(inet_diag_req) : sizeof(inet_diag_req_v2);
+  std::vector<std::byte> out(align4(kHeaderLen) + align4(req_len) + kAttrHeaderLen +
+                             align4(request.bytecode.size()));
   nlmsghdr* nlh = mnl_nlmsg_put_header(out.data());
-  nlh->nlmsg_type = SOCK_DIAG_BY_FAMILY;
-  nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+  nlh->nlmsg_type = unspec ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY;
+  nlh->nlmsg_flags = request.exact ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_DUMP;
   nlh->nlmsg_seq = ++seq_;
-  auto* req = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, sizeof(inet_diag_req_v2)));
-  req->sdiag_family = static_cast<std::uint8_t>(request.family);
-  req->sdiag_protocol = static_cast<std::uint8_t>(request.protocol);
-  req->idiag_states = request.states;
-  if (request.tcp_info) req->idiag_ext = std::uint8_t{1} << (INET_DIAG_INFO - 1);
+  const auto ext = request.tcp_info ? std::uint8_t{1} << (INET_DIAG_INFO - 1) : 0;
+  if (unspec) {
+    auto* req = static_cast<inet_diag_req*>(mnl_nlmsg_put_extra_header(nlh, req_len));
+    req->idiag_family = AF_UNSPEC;
+    req->idiag_states = request.states;
+    req->idiag_ext = static_cast<std::uint8_t>(ext);
+  } else {
+    auto* req = static_cast<inet_diag_req_v2*>(mnl_nlmsg_put_extra_header(nlh, req_len));
+    req->sdiag_family = static_cast<std::uint8_t>(request.family);
+    req->sdiag_protocol = static_cast<std::uint8_t>(request.protocol);
+    req->idiag_states = request.states;
+    req->idiag_ext = static_cast<std::uint8_t>(ext);
+    if (request.exact) {
+      const InetDiagSocketId& id = *request.exact;
+      req->id.idiag_sport = htons(id.local_port);
+      req->id.idiag_dport = htons(id.remote_port);
+      std::memcpy(req->id.idiag_src, id.local, sizeof id.local);
+      std::memcpy(req->id.idiag_dst, id.remote, sizeof id.remote);
+      req->id.idiag_if = id.interface;
+      if (id.cookie == 0) {
+        req->id.idiag_cookie[0] = INET_DIAG_NOCOOKIE;
+        req->id.idiag_cookie[1] = INET_DIAG_NOCOOKIE;
+      } else {
+        req->id.idiag_cookie[0] = static_cast<std::uint32_t>(id.cookie);
+        req->id.idiag_cookie[1] = static_cast<std::uint32_t>(id.cookie >> 32);
+      }
+    }
+  }
   if (!request.bytecode.empty()) {
     mnl_attr_put(nlh, INET_DIAG_REQ_BYTECODE, request.bytecode.size(), request.bytecode.data());
   }
@@ -235,8 +266,10 @@ Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const Mes
     }
     if (auto r = walk_datagram(datagram, op, true, seq_, portid, sink, stats, done); !r) {
       // An NLMSG_ERROR ends the kernel's side of the dump; anything else may not have.
+      if (request.exact) stale_ = false;  // the one reply was the error
       return std::unexpected(r.error());
     }
+    if (request.exact) done = true;
   }
   stale_ = false;
   return stats;
@@ -290,6 +323,7 @@ Result<DumpStats> DumpReplay::dump(const InetDiagRequest& request, const Message
     if (auto r = walk_datagram(buffer_, op, false, 0, 0, sink, stats, done); !r) {
       return std::unexpected(r.error());
     }
+    if (request.exact) done = true;
   }
   return stats;
 }

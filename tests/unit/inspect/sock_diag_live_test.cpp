@@ -154,6 +154,93 @@ TEST(SockDiagLive, EstablishedPairWithTcpInfo) {
   }
 }
 
+TEST(SockDiagLive, UnspecifiedFamilyDumpsBothFamiliesInOneRequest) {
+  auto sock = sys::SockDiagSocket::open();
+  ASSERT_TRUE(sock.has_value()) << sock.error().message();
+  auto l4 = listen_on_loopback(AF_INET, 3);
+  auto l6 = listen_on_loopback(AF_INET6, 5);
+  sys::InetDiagRequest req;
+  req.family = AF_UNSPEC;
+  req.states = sys::tcp_state_bit(tcp_state::kListen);
+  const auto recs = dump(*sock, req);
+  const auto r4 = find(recs, local_port(l4.get()), 0);
+  const auto r6 = find(recs, local_port(l6.get()), 0);
+  ASSERT_TRUE(r4.has_value());
+  ASSERT_TRUE(r6.has_value());
+  EXPECT_EQ(r4->family, AF_INET);
+  EXPECT_EQ(r4->local.address, "127.0.0.1");
+  EXPECT_EQ(r4->wqueue, 3u);
+  EXPECT_EQ(r6->family, AF_INET6);
+  EXPECT_EQ(r6->local.address, "::1");
+  EXPECT_EQ(r6->wqueue, 5u);
+  EXPECT_EQ(r6->inode, inode_of(l6.get()));
+
+  // With a kernel-side filter too; UDP has no such request.
+  req.bytecode = bytecode_local_port(local_port(l6.get()));
+  const auto only6 = dump(*sock, req);
+  ASSERT_EQ(only6.size(), 1u);
+  EXPECT_EQ(only6[0].family, AF_INET6);
+  sys::InetDiagRequest udp;
+  udp.family = AF_UNSPEC;
+  udp.protocol = IPPROTO_UDP;
+  auto bad = sock->dump(udp, [](std::span<const std::byte>) -> Result<void> { return {}; });
+  ASSERT_FALSE(bad.has_value());
+  EXPECT_EQ(bad.error().op, "sock_diag dump udp");
+}
+
+TEST(SockDiagLive, ExactLookupGivesOneSocketWithTcpInfoAndEnoentOnceItIsGone) {
+  auto sock = sys::SockDiagSocket::open();
+  ASSERT_TRUE(sock.has_value()) << sock.error().message();
+  for (int family : {AF_INET, AF_INET6}) {
+    auto l = listen_on_loopback(family, 8);
+    const auto port = local_port(l.get());
+    auto client = connect_to(family, port);
+    UniqueFd server(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    ASSERT_TRUE(server.valid());
+    const auto cport = local_port(client.get());
+    sys::InetDiagRequest req;
+    req.family = family;
+    req.states = sys::tcp_state_bit(tcp_state::kEstablished);
+    req.bytecode = bytecode_local_port(cport);
+    const auto listed = find(dump(*sock, req), cport, port);
+    ASSERT_TRUE(listed.has_value());
+    EXPECT_FALSE(listed->tcp_info.has_value());
+
+    sys::InetDiagSocketId id;
+    id.local_port = cport;
+    id.remote_port = port;
+    ASSERT_EQ(inet_pton(family, listed->local.address.c_str(), id.local), 1);
+    ASSERT_EQ(inet_pton(family, listed->remote.address.c_str(), id.remote), 1);
+    id.cookie = listed->cookie;
+    sys::InetDiagRequest get;
+    get.family = family;
+    get.tcp_info = true;
+    get.exact = id;
+    const auto one = dump(*sock, get);
+    ASSERT_EQ(one.size(), 1u) << family;
+    EXPECT_EQ(one[0].cookie, listed->cookie);
+    EXPECT_EQ(one[0].local.port, cport);
+    ASSERT_TRUE(one[0].tcp_info.has_value());
+    EXPECT_GT(one[0].tcp_info->rtt_us.value_or(0), 0u);
+
+    // A cookie that does not match is not this socket; after close() the reset socket is gone.
+    get.exact->cookie = listed->cookie + 1;
+    auto wrong = sock->dump(get, [](std::span<const std::byte>) -> Result<void> { return {}; });
+    ASSERT_FALSE(wrong.has_value());
+    EXPECT_EQ(wrong.error().code, ENOENT);
+    get.exact->cookie = listed->cookie;
+    linger lg{1, 0};  // close with RST: no FIN_WAIT/TIME_WAIT left behind
+    ASSERT_EQ(setsockopt(client.get(), SOL_SOCKET, SO_LINGER, &lg, sizeof lg), 0);
+    client.reset();
+    auto gone = sock->dump(get, [](std::span<const std::byte>) -> Result<void> { return {}; });
+    ASSERT_FALSE(gone.has_value());
+    EXPECT_EQ(gone.error().code, ENOENT);
+    EXPECT_EQ(gone.error().op, family == AF_INET ? "sock_diag get tcp4" : "sock_diag get tcp6");
+    // The socket stays usable after an error reply.
+    EXPECT_EQ(dump(*sock, req).size(), 0u);
+  }
+}
+
 TEST(SockDiagLive, RecordedDumpReplaysTheSameSockets) {
   auto l = listen_on_loopback(AF_INET, 4);
   const auto port = local_port(l.get());

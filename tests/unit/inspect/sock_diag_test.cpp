@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
 #include <linux/sock_diag.h>
@@ -377,6 +379,36 @@ TEST(SockDiagHandMade, WrongTypeOrFamily) {
   auto rec = parse_sock_diag_message(bad_family, IPPROTO_TCP);
   ASSERT_FALSE(rec.has_value());
   EXPECT_NE(rec.error().detail.find("family"), std::string::npos);
+}
+
+TEST(SockDiagHandMade, Ipv4AddressesEveryDigitCount) {
+  const auto msg = established_client_message();
+  ASSERT_FALSE(msg.empty());
+  const std::size_t id_at = NLMSG_HDRLEN + offsetof(inet_diag_msg, id);
+  const std::pair<const char*, const char*> cases[] = {
+      {"0.0.0.0", "255.255.255.255"}, {"10.9.99.100", "1.20.200.3"}, {"198.18.0.1", "127.0.0.1"}};
+  for (const auto& [src, dst] : cases) {
+    auto m = msg;
+    in_addr a{}, b{};
+    ASSERT_EQ(inet_pton(AF_INET, src, &a), 1);
+    ASSERT_EQ(inet_pton(AF_INET, dst, &b), 1);
+    std::memcpy(m.data() + id_at + offsetof(inet_diag_sockid, idiag_src), &a, sizeof a);
+    std::memcpy(m.data() + id_at + offsetof(inet_diag_sockid, idiag_dst), &b, sizeof b);
+    auto rec = parse_sock_diag_message(m, IPPROTO_TCP);
+    ASSERT_TRUE(rec.has_value()) << rec.error().message();
+    EXPECT_EQ(rec->local.address, src);
+    EXPECT_EQ(rec->remote.address, dst);
+  }
+}
+
+TEST(SockDiagHandMade, ReplyToTheBothFamiliesRequestParses) {
+  auto msg = established_client_message();
+  ASSERT_FALSE(msg.empty());
+  const __u16 type = TCPDIAG_GETSOCK;  // replies carry the request's type
+  std::memcpy(msg.data() + offsetof(nlmsghdr, nlmsg_type), &type, sizeof type);
+  auto rec = parse_sock_diag_message(msg, IPPROTO_TCP);
+  ASSERT_TRUE(rec.has_value()) << rec.error().message();
+  EXPECT_EQ(rec->local.port, 40010);
 }
 
 TEST(SockDiagHandMade, GarbageNeverCrashes) {
