@@ -92,7 +92,8 @@ std::string tcp_info_text(const inspect::SocketRecord& s) {
   if (!s.tcp_info) return "-";
   const auto& t = *s.tcp_info;
   std::string out;
-  if (t.rtt_us) out += fmt::format("rtt {:.1f}ms ", *t.rtt_us / 1000.0);
+  // ss prints rtt in ms with 3 decimals: loopback and LAN rtts are tens of microseconds.
+  if (t.rtt_us) out += fmt::format("rtt {:.3f}ms ", *t.rtt_us / 1000.0);
   if (t.total_retrans) out += fmt::format("retrans {} ", *t.total_retrans);
   if (t.snd_cwnd) out += fmt::format("cwnd {} ", *t.snd_cwnd);
   if (t.unacked) out += fmt::format("unacked {}", *t.unacked);
@@ -233,13 +234,16 @@ void render_human(const GlobalOptions& g, const Collected& c, const std::vector<
   }
 
   if (!listen_only) {
-    auto header = [&](const char* first) {
+    // A process's row also counts its listeners; a port's row is the port of its listener.
+    auto header = [&](const char* first, bool with_listen = false) {
       std::string h = fmt::format("  {:<22}", first);
+      if (with_listen) h += fmt::format(" {:>11}", "LISTEN");
       for (int s : kTableStates) h += fmt::format(" {:>11}", inspect::tcp_state_name(s));
       line(h);
     };
-    auto row = [&](const std::string& name, const StateCounts& counts) {
+    auto row = [&](const std::string& name, const StateCounts& counts, bool with_listen = false) {
       std::string r = fmt::format("  {:<22}", name);
+      if (with_listen) r += fmt::format(" {:>11}", at(counts, inspect::tcp_state::kListen));
       for (int s : kTableStates) r += fmt::format(" {:>11}", at(counts, s));
       line(r);
     };
@@ -256,8 +260,8 @@ void render_human(const GlobalOptions& g, const Collected& c, const std::vector<
     }
     if (!snap.processes.empty()) {
       line(st.bold(tr(g.lang, Msg::inspect_processes_title)));
-      header("PROCESS");
-      for (const auto& p : snap.processes) row(fmt::format("{}/{}", p.command, p.pid), p.states);
+      header("PROCESS", true);
+      for (const auto& p : snap.processes) row(fmt::format("{}/{}", p.command, p.pid), p.states, true);
       line("");
     }
     if (!snap.syn_recv_by_source.empty() || !snap.established_by_peer.empty() ||
@@ -271,6 +275,7 @@ void render_human(const GlobalOptions& g, const Collected& c, const std::vector<
     auto top = [&](Msg title, const std::vector<inspect::TopSocket>& v) {
       if (v.empty()) return;
       line(st.bold(tr(g.lang, title)));
+      line(fmt::format("  {:>9} {:>9}  {}", "RECV-Q", "SEND-Q", "LOCAL -> PEER  PROCESS  TCP_INFO"));
       for (const auto& t : v) {
         line(fmt::format("  {:>9} {:>9}  {} -> {}  {}  {}", t.socket.rqueue, t.socket.wqueue,
                          t.socket.local.to_string(), t.socket.remote.to_string(),

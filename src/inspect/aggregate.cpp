@@ -51,6 +51,12 @@ void Aggregator::add_listener(const SocketRecord& s) {
   row.accept_queue_limit = s.wqueue;
   row.inode = s.inode;
   row.owner = owner_of(s);
+  if (row.owner != nullptr) {  // a process's row counts its listeners too
+    auto& p = processes_[row.owner->pid];
+    p.pid = row.owner->pid;
+    if (p.command.empty()) p.command = row.owner->command;
+    ++p.states[state_index(s.state)];
+  }
   listening_ports_.try_emplace(s.local.port, snap_.listeners.size());
   snap_.listeners.push_back(std::move(row));
   auto& counts = s.family == AF_INET6 ? snap_.v6 : snap_.v4;

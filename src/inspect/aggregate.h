@@ -73,6 +73,8 @@ struct Snapshot {
     std::string command;
     std::uint16_t port = 0;
     std::uint64_t count = 0;
+    // Still in CLOSE_WAIT at the second sample (set by collect(); nullopt with one sample).
+    std::optional<std::uint64_t> persisting;
   };
   std::vector<CloseWait> close_wait;  // by owner and local port, most first
   std::vector<TopSocket> top_recv_q;  // largest Recv-Q first (non-LISTEN, Recv-Q > 0)

@@ -232,6 +232,9 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     if (!o.record_dir.empty() && s.inode) seen_inodes.insert(*s.inode);
   };
   std::map<std::string, std::uint32_t> first_queue;  // listener -> accept queue at sample 1
+  // Cookies of the CLOSE_WAIT sockets in the full dump, to see which are still there at the
+  // second sample (8 bytes per CLOSE_WAIT socket).
+  std::unordered_set<std::uint64_t> close_wait_cookies;
   // A LISTEN-only mask walks just the listening hash; AF_UNSPEC walks it once for both families.
   {
     auto r = dump_into(dumps, request(AF_UNSPEC, tcp_state_bit(tcp_state::kListen), false, o),
@@ -259,10 +262,13 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     const std::uint32_t states = o.states & ~tcp_state_bit(tcp_state::kListen);
     if (states != 0) {
       // tcp_info for every socket only when every socket is listed (--all, like ss -i).
-      auto r = dump_into(dumps, request(AF_UNSPEC, states, o.keep_sockets, o),
+      auto full = request(AF_UNSPEC, states, o.keep_sockets, o);
+      full.overlap = true;
+      auto r = dump_into(dumps, full,
                          [&](const SocketRecord& s) {
                            if (!owned_by_filter(s)) return;
                            note_inode(s);
+                           if (two_samples && s.state == tcp_state::kCloseWait) close_wait_cookies.insert(s.cookie);
                            agg.add(s);
                            if (o.keep_sockets) out.sockets.push_back(s);
                          });
@@ -272,6 +278,7 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
   }
 
   Sample second = std::move(*first);
+  std::map<std::pair<pid_t, std::uint16_t>, std::uint64_t> still_close_wait;  // (pid, port)
   std::map<std::string, std::uint32_t> second_queue = first_queue;
   if (two_samples) {
     const auto spent = std::chrono::steady_clock::now() - second.at;
@@ -285,6 +292,15 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     auto r = dump_into(dumps, request(AF_UNSPEC, tcp_state_bit(tcp_state::kListen), false, o),
                        [&](const SocketRecord& s) { second_queue[ip_endpoint_key(s.local)] = s.rqueue; });
     if (!r) return std::unexpected(r.error());
+    if (!close_wait_cookies.empty()) {
+      auto cw = dump_into(dumps, request(AF_UNSPEC, tcp_state_bit(tcp_state::kCloseWait), false, o),
+                          [&](const SocketRecord& s) {
+                            if (!close_wait_cookies.contains(s.cookie)) return;
+                            const ProcessEntry* p = owners != nullptr && s.inode ? owners->owner(*s.inode) : nullptr;
+                            ++still_close_wait[{p != nullptr ? p->pid : 0, s.local.port}];
+                          });
+      if (!cw) return std::unexpected(cw.error());
+    }
     // On replay the recorded interval is what the rates are over, not the (skipped) sleep.
     const auto dt = o.is_replay ? o.interval : again->at - second.at;
     auto rates = sys::compute_counter_rates(second.counters, again->counters, dt);
@@ -306,6 +322,12 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
   out.sockstat = second.sockstat;
 
   out.snapshot = agg.finish();
+  if (two_samples) {
+    for (auto& cw : out.snapshot.close_wait) {
+      const auto it = still_close_wait.find({cw.pid, cw.port});
+      cw.persisting = it == still_close_wait.end() ? 0 : it->second;
+    }
+  }
   for (auto& l : out.snapshot.listeners) {
     const auto key = ip_endpoint_key(l.local);
     const std::uint32_t at_first = first_queue.count(key) ? first_queue[key] : 0;

@@ -4,9 +4,14 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
+#include <functional>
 #include <memory>
+#include <system_error>
+#include <thread>
+#include <unordered_map>
 
 #include "sys/proc_net.h"
 #include "sys/unique_fd.h"
@@ -79,40 +84,53 @@ Result<NofileLimit> parse_nofile_limit(std::string_view text) {
 }
 
 const ProcessEntry* OwnerTable::owner(std::uint64_t inode) const {
-  const auto it = by_inode_.find(inode);
-  return it == by_inode_.end() ? nullptr : &processes_[it->second];
+  const auto it = std::lower_bound(by_inode_.begin(), by_inode_.end(), inode,
+                                   [](const auto& e, std::uint64_t v) { return e.first < v; });
+  return it == by_inode_.end() || it->first != inode ? nullptr : &processes_[it->second];
 }
 
-Result<OwnerTable> scan_owners(std::string_view proc_root) {
-  const std::string root(proc_root);
-  sys::UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root_fd) return fail_errno("open " + root, errno);
-  DirPtr proc = open_dir_at(root_fd.get(), ".");
-  if (!proc) return fail_errno("opendir " + root, errno);
+void OwnerTable::index() {
+  std::sort(by_inode_.begin(), by_inode_.end(), [this](const auto& a, const auto& b) {
+    return a.first != b.first ? a.first < b.first : processes_[a.second].pid < processes_[b.second].pid;
+  });
+  by_inode_.erase(std::unique(by_inode_.begin(), by_inode_.end(),
+                              [](const auto& a, const auto& b) { return a.first == b.first; }),
+                  by_inode_.end());
+  by_inode_.shrink_to_fit();
+}
 
-  OwnerTable table;
+namespace {
+
+// What one scanning thread found: its processes, and (inode, index into them) pairs.
+struct ScanPart {
+  std::vector<ProcessEntry> processes;
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> sockets;
+  std::uint64_t unreadable = 0;
+};
+
+void scan_processes(int root_fd, const std::vector<std::string>& pids, std::size_t first,
+                    std::size_t step, ScanPart& part) {
   char target[64];
-  while (const dirent* de = ::readdir(proc.get())) {
-    pid_t pid = 0;
-    if (!parse_dec(std::string_view(de->d_name), pid)) continue;
-    sys::UniqueFd pid_fd(::openat(root_fd.get(), de->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  for (std::size_t k = first; k < pids.size(); k += step) {
+    const char* name = pids[k].c_str();
+    sys::UniqueFd pid_fd(::openat(root_fd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!pid_fd) continue;  // exited meanwhile
     DirPtr fds = open_dir_at(pid_fd.get(), "fd");
     if (!fds) {
-      if (errno == EACCES || errno == EPERM) ++table.unreadable_;
+      if (errno == EACCES || errno == EPERM) ++part.unreadable;
       continue;
     }
     ProcessEntry entry;
-    entry.pid = pid;
+    parse_dec(std::string_view(pids[k]), entry.pid);
+    const auto index = static_cast<std::uint32_t>(part.processes.size());
     const int fd_dir = ::dirfd(fds.get());
-    std::vector<std::uint64_t> inodes;
     while (const dirent* fe = ::readdir(fds.get())) {
       if (fe->d_name[0] == '.') continue;
       ++entry.open_fds;
       const ssize_t n = ::readlinkat(fd_dir, fe->d_name, target, sizeof target);
       if (n <= 0) continue;
       if (auto inode = sys::socket_inode_from_link(std::string_view(target, static_cast<std::size_t>(n)))) {
-        inodes.push_back(*inode);
+        part.sockets.emplace_back(*inode, index);
       }
     }
     if (auto comm = read_small_at(pid_fd.get(), "comm")) {
@@ -125,13 +143,49 @@ Result<OwnerTable> scan_owners(std::string_view proc_root) {
         entry.nofile_hard = nofile->hard;
       }
     }
-    const auto index = static_cast<std::uint32_t>(table.processes_.size());
-    table.processes_.push_back(std::move(entry));
-    for (auto inode : inodes) {
-      auto [it, inserted] = table.by_inode_.try_emplace(inode, index);
-      if (!inserted && table.processes_[it->second].pid > pid) it->second = index;
-    }
+    part.processes.push_back(std::move(entry));
   }
+}
+
+}  // namespace
+
+Result<OwnerTable> scan_owners(std::string_view proc_root) {
+  const std::string root(proc_root);
+  sys::UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root_fd) return fail_errno("open " + root, errno);
+  DirPtr proc = open_dir_at(root_fd.get(), ".");
+  if (!proc) return fail_errno("opendir " + root, errno);
+  std::vector<std::string> pids;
+  while (const dirent* de = ::readdir(proc.get())) {
+    pid_t pid = 0;
+    if (parse_dec(std::string_view(de->d_name), pid)) pids.emplace_back(de->d_name);
+  }
+
+  const unsigned cores = std::max(1u, std::thread::hardware_concurrency());
+  const std::size_t threads = std::min<std::size_t>({4, cores, std::max<std::size_t>(1, pids.size() / 8)});
+  std::vector<ScanPart> parts(threads);
+  {
+    std::vector<std::jthread> workers;
+    for (std::size_t t = 1; t < threads; ++t) {
+      try {
+        workers.emplace_back(scan_processes, root_fd.get(), std::cref(pids), t, threads, std::ref(parts[t]));
+      } catch (const std::system_error&) {
+        // No thread: this one does that share after its own.
+        scan_processes(root_fd.get(), pids, t, threads, parts[t]);
+      }
+    }
+    scan_processes(root_fd.get(), pids, 0, threads, parts[0]);
+  }  // joined
+
+  OwnerTable table;
+  for (auto& part : parts) {
+    const auto base = static_cast<std::uint32_t>(table.processes_.size());
+    for (auto& e : part.processes) table.processes_.push_back(std::move(e));
+    for (const auto& [inode, index] : part.sockets) table.by_inode_.emplace_back(inode, base + index);
+    table.unreadable_ += part.unreadable;
+    part.sockets = {};
+  }
+  table.index();
   return table;
 }
 
@@ -143,8 +197,8 @@ std::string format_owner_records(const OwnerTable& table,
   };
   std::unordered_set<std::uint32_t> wanted;
   if (only != nullptr) {
-    for (auto inode : *only) {
-      if (auto it = table.by_inode_.find(inode); it != table.by_inode_.end()) wanted.insert(it->second);
+    for (const auto& [inode, index] : table.by_inode_) {
+      if (only->contains(inode)) wanted.insert(index);
     }
   }
   for (std::uint32_t i = 0; i < table.processes_.size(); ++i) {
@@ -213,11 +267,12 @@ Result<OwnerTable> parse_owner_records(std::string_view text) {
       if (!parse_dec(f[1], inode) || !parse_dec(f[2], pid)) return bad();
       const auto it = index_of.find(pid);
       if (it == index_of.end()) return bad();
-      table.by_inode_[inode] = it->second;
+      table.by_inode_.emplace_back(inode, it->second);
     } else {
       return bad();
     }
   }
+  table.index();
   return table;
 }
 

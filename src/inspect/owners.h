@@ -9,7 +9,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
@@ -47,16 +46,20 @@ class OwnerTable {
  private:
   friend Result<OwnerTable> scan_owners(std::string_view proc_root);
   friend Result<OwnerTable> parse_owner_records(std::string_view text);
-  friend // With `only`, just the sockets listed there and their processes (a recording then holds what
-// the dump referred to, not every socket of the machine).
-std::string format_owner_records(const OwnerTable& table,
-                                 const std::unordered_set<std::uint64_t>* only);
+  friend std::string format_owner_records(const OwnerTable& table,
+                                          const std::unordered_set<std::uint64_t>* only);
+  // Sorts by_inode_ and keeps one owner per inode (the lowest pid).
+  void index();
   std::vector<ProcessEntry> processes_;
-  std::unordered_map<std::uint64_t, std::uint32_t> by_inode_;  // inode -> index in processes_
+  // (inode, index in processes_), sorted by inode: 16 bytes per owned socket, a third of a hash
+  // map's, so the one structure that grows with the socket count stays small (200k: 3 MiB).
+  std::vector<std::pair<std::uint64_t, std::uint32_t>> by_inode_;
   std::uint64_t unreadable_ = 0;
 };
 
-// Reads every /proc/<pid>/fd under proc_root. Fails only when proc_root itself cannot be read.
+// Reads every /proc/<pid>/fd under proc_root, on up to 4 threads (readlink on /proc is kernel
+// work that spreads over cores; processes are split between the threads). Fails only when
+// proc_root itself cannot be read.
 Result<OwnerTable> scan_owners(std::string_view proc_root = "/proc");
 
 struct NofileLimit {

@@ -32,8 +32,7 @@ std::vector<Finding> inspect_findings(const inspect::Collected& c, Lang lang) {
     e.listeners.push_back(std::move(le));
   }
   for (const auto& cw : c.snapshot.close_wait) {
-    // One full dump per run: persistence is not observed here, so the count stands for both.
-    e.close_wait.push_back({cw.pid, cw.command, cw.port, cw.count, cw.count});
+    e.close_wait.push_back({cw.pid, cw.command, cw.port, cw.count, cw.persisting});
   }
   for (const auto& d : c.snapshot.time_wait_by_destination) e.time_wait_by_destination.push_back({d.address, d.count});
   for (const auto& d : c.snapshot.syn_recv_by_source) e.syn_recv_by_source.push_back({d.address, d.count});

@@ -117,12 +117,16 @@ void syn_rules(const ServerEvidence& e, Lang lang, std::vector<Finding>& out) {
 void close_wait_rules(const ServerEvidence& e, Lang lang, std::vector<Finding>& out) {
   for (const auto& p : e.close_wait) {
     if (p.count < T::kCloseWaitMin) continue;
-    // A leak persists: the pile did not shrink between the two samples.
-    if (e.interval_s > 0 && p.count < p.count_at_first_sample) continue;
+    // A leak persists: enough of the same sockets are still there at the second sample.
+    if (p.persisting && *p.persisting < T::kCloseWaitMin) continue;
     Finding f;
     f.id = "tcp.close_wait_leak";
     f.severity = Severity::warning;
     f.evidence = {{"close_wait", std::to_string(p.count)}};
+    if (p.persisting) {
+      f.evidence["still_close_wait"] = std::to_string(*p.persisting);
+      f.evidence["interval_s"] = fmt::format("{:.1f}", e.interval_s);
+    }
     const std::optional<pid_t> pid = p.pid > 0 ? std::optional<pid_t>(p.pid) : std::nullopt;
     if (pid) {
       f.evidence["pid"] = std::to_string(p.pid);

@@ -33,7 +33,9 @@ struct ProcessCount {
   std::string command;
   std::uint16_t port = 0;  // the local port the sockets share (0: several)
   std::uint64_t count = 0;
-  std::uint64_t count_at_first_sample = 0;  // persistence
+  // Of those, how many were still in CLOSE_WAIT at the second sample (the same sockets, by
+  // cookie); nullopt with one sample. A leak persists; an application catching up drains.
+  std::optional<std::uint64_t> persisting;
 };
 
 struct PeerCount {

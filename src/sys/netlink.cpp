@@ -9,6 +9,12 @@
 #include <unistd.h>
 
 #include <array>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <system_error>
+#include <thread>
 #include <cerrno>
 #include <cstring>
 
@@ -55,6 +61,43 @@ Result<std::size_t> read_full(int fd, void* data, std::size_t len, const std::st
     got += static_cast<std::size_t>(n);
   }
   return got;
+}
+
+// Receives one datagram of a dump into `buf`; EINTR is retried, the rest is an error.
+Result<std::size_t> receive(mnl_socket* nl, std::span<std::byte> buf, const std::string& op) {
+  for (;;) {
+    const ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
+    if (n > 0) return static_cast<std::size_t>(n);
+    if (n == 0) return fail(op, "the socket closed before the end of the dump");
+    const int err = errno;
+    if (err == EINTR) continue;
+    if (err == ENOBUFS) {
+      return fail_errno(op, err, "the kernel dropped replies (receive buffer overflow); "
+                                 "the dump is incomplete");
+    }
+    if (err == ENOSPC) {  // libmnl's word for MSG_TRUNC
+      return fail(op, fmt::format("a reply was larger than the {}-byte receive buffer", buf.size()));
+    }
+    return fail_errno(op, err);
+  }
+}
+
+// Whether this datagram ends the dump (NLMSG_DONE or NLMSG_ERROR for our request), or is too
+// malformed to go on; the reader thread of an overlapped dump stops there.
+bool ends_dump(std::span<const std::byte> d, std::uint32_t seq, std::uint32_t portid) {
+  std::size_t off = 0;
+  while (off < d.size()) {
+    if (d.size() - off < kHeaderLen) return true;
+    nlmsghdr h{};
+    std::memcpy(&h, d.data() + off, kHeaderLen);
+    if (h.nlmsg_len < kHeaderLen || h.nlmsg_len > d.size() - off) return true;
+    if (h.nlmsg_seq == seq && h.nlmsg_pid == portid &&
+        (h.nlmsg_type == NLMSG_DONE || h.nlmsg_type == NLMSG_ERROR || h.nlmsg_type == NLMSG_OVERRUN)) {
+      return true;
+    }
+    off += std::min(align4(h.nlmsg_len), d.size() - off);
+  }
+  return false;
 }
 
 }  // namespace
@@ -240,25 +283,15 @@ Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const Mes
   // From here on an early return leaves the kernel mid-dump.
   stale_ = true;
   const std::uint32_t portid = mnl_socket_get_portid(nl_.get());
+  if (request.overlap && !request.exact) {
+    if (auto r = dump_overlapped(op, portid, sink); r || !stale_) return r;
+  }
   DumpStats stats;
   bool done = false;
   while (!done) {
-    const ssize_t n = mnl_socket_recvfrom(nl_.get(), buffer_.data(), buffer_.size());
-    if (n < 0) {
-      const int err = errno;
-      if (err == EINTR) continue;
-      if (err == ENOBUFS) {
-        return fail_errno(op, err, "the kernel dropped replies (receive buffer overflow); "
-                                   "the dump is incomplete");
-      }
-      if (err == ENOSPC) {  // libmnl's word for MSG_TRUNC
-        return fail(op, fmt::format("a reply was larger than the {}-byte receive buffer",
-                                    buffer_.size()));
-      }
-      return fail_errno(op, err);
-    }
-    if (n == 0) return fail(op, "the socket closed before the end of the dump");
-    const std::span<const std::byte> datagram(buffer_.data(), static_cast<std::size_t>(n));
+    auto n = receive(nl_.get(), buffer_, op);
+    if (!n) return std::unexpected(n.error());
+    const std::span<const std::byte> datagram(buffer_.data(), *n);
     ++stats.datagrams;
     stats.bytes += datagram.size();
     if (recorder_ != nullptr) {
@@ -272,6 +305,95 @@ Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const Mes
     if (request.exact) done = true;
   }
   stale_ = false;
+  return stats;
+}
+
+Result<DumpStats> SockDiagSocket::dump_overlapped(const std::string& op, std::uint32_t portid,
+                                                  const MessageSink& sink) {
+  // A reader thread receives the next datagrams (the kernel fills them during recvmsg) while
+  // this thread parses: on two cores the dump costs about the kernel's time, not kernel plus
+  // parse. Slots bound the memory; the sink and the recorder run on this thread only.
+  struct Slot {
+    std::vector<std::byte> data;
+    std::size_t len = 0;
+  };
+  constexpr std::size_t kSlots = 8;
+  std::vector<Slot> slots(kSlots);
+  for (auto& sl : slots) sl.data.resize(buffer_.size());
+  std::mutex m;
+  std::condition_variable cv;
+  std::vector<Slot*> free_slots;
+  for (auto& sl : slots) free_slots.push_back(&sl);
+  std::deque<Slot*> full;
+  bool reader_done = false;
+  std::optional<Error> reader_error;
+  mnl_socket* nl = nl_.get();
+  const std::uint32_t seq = seq_;
+
+  std::thread reader;
+  try {
+    reader = std::thread([&] {
+      for (;;) {
+        Slot* slot = nullptr;
+        {
+          std::unique_lock lock(m);
+          cv.wait(lock, [&] { return !free_slots.empty(); });
+          slot = free_slots.back();
+          free_slots.pop_back();
+        }
+        auto n = receive(nl, slot->data, op);
+        const bool last = !n || ends_dump(std::span(slot->data.data(), *n), seq, portid);
+        {
+          std::lock_guard lock(m);
+          if (n) {
+            slot->len = *n;
+            full.push_back(slot);
+          } else {
+            reader_error = n.error();
+            free_slots.push_back(slot);
+          }
+          reader_done = last;
+        }
+        cv.notify_all();
+        if (last) return;
+      }
+    });
+  } catch (const std::system_error&) {
+    return fail(op, "no thread for the overlapped dump");  // stale_ stays: the caller goes serial
+  }
+
+  DumpStats stats;
+  bool done = false;
+  Result<void> status;
+  for (;;) {
+    Slot* slot = nullptr;
+    {
+      std::unique_lock lock(m);
+      cv.wait(lock, [&] { return !full.empty() || reader_done; });
+      if (full.empty()) break;
+      slot = full.front();
+      full.pop_front();
+    }
+    // After a failure, keep receiving (and dropping) to the end of the dump, so the socket is
+    // ready for the next request.
+    if (status && !done) {
+      const std::span<const std::byte> datagram(slot->data.data(), slot->len);
+      ++stats.datagrams;
+      stats.bytes += datagram.size();
+      if (recorder_ != nullptr) status = recorder_->append(datagram);
+      if (status) status = walk_datagram(datagram, op, true, seq, portid, sink, stats, done);
+    }
+    {
+      std::lock_guard lock(m);
+      free_slots.push_back(slot);
+    }
+    cv.notify_all();
+  }
+  reader.join();
+  if (reader_error) return std::unexpected(*reader_error);  // stale_ stays set
+  stale_ = false;
+  if (!status) return std::unexpected(status.error());
+  if (!done) return fail(op, "the dump ended without NLMSG_DONE");
   return stats;
 }
 

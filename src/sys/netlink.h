@@ -55,6 +55,8 @@ struct InetDiagRequest {
   // Set: not a dump but the one socket with this id (family AF_INET or AF_INET6). The reply is
   // one message, or the error ENOENT when the socket is gone.
   std::optional<InetDiagSocketId> exact;
+  // Receive on a second thread while the sink runs (large dumps; see SockDiagSocket).
+  bool overlap = false;
 
   // "sock_diag dump tcp4", the `op` of every error about this request.
   [[nodiscard]] std::string describe() const;
@@ -124,6 +126,8 @@ class SockDiagSocket final : public DumpSource {
 
   SockDiagSocket(Handle nl, std::size_t buffer_size);
   static Result<Handle> open_handle();
+  Result<DumpStats> dump_overlapped(const std::string& op, std::uint32_t portid,
+                                    const MessageSink& sink);
 
   Handle nl_;
   std::vector<std::byte> buffer_;

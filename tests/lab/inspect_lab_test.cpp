@@ -1,18 +1,80 @@
 // `connscope inspect` in the lab: a SYN flood from the client namespace (hping3, bounded count)
-// against `connscope serve` in the server namespace, with syncookies on and off.
+// against `connscope serve` in the server namespace, with syncookies on and off; TIME_WAIT
+// toward one destination; a full accept queue and a CLOSE_WAIT leak, both families, with
+// clients in the client namespace and inspect in the server's.
 
 #include <gtest/gtest.h>
 
+#include <poll.h>
+#include <sys/socket.h>
+
+#include <cerrno>
+#include <chrono>
+#include <cmath>
+#include <functional>
+#include <sstream>
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
+#include "core/endpoint.h"
 #include "lab/lab.h"
+#include "sys/proc_net.h"
+#include "sys/unique_fd.h"
 
 namespace connscope::lab {
 namespace {
 
+using Clock = std::chrono::steady_clock;
+
 constexpr const char* kPort = "8080";
+constexpr std::uint16_t kPortNumber = 8080;
+constexpr int kTcpListen = 10;     // kernel state numbers, as /proc/net/tcp shows them
+constexpr int kTcpCloseWait = 8;
+
+int af(Family f) { return f == Family::v4 ? AF_INET : AF_INET6; }
+
+// "198.18.3.2:8080" or "[2001:db8:3::2]:8080".
+std::string host_port(Family f, const std::string& address) {
+  return Endpoint{af(f), address, kPortNumber}.to_string();
+}
+
+// A nonblocking connect to address:kPort from the calling thread's namespace; invalid on an
+// immediate failure.
+UniqueFd start_connect(Family f, const std::string& address) {
+  sockaddr_storage ss{};
+  const socklen_t len = Endpoint{af(f), address, kPortNumber}.to_sockaddr(ss);
+  UniqueFd fd(::socket(af(f), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
+  if (!fd) return fd;
+  if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
+    return UniqueFd();
+  }
+  return fd;
+}
+
+// True once a nonblocking connect has completed without an error.
+bool wait_connected(int fd, std::chrono::milliseconds timeout) {
+  pollfd p{fd, POLLOUT, 0};
+  if (::poll(&p, 1, static_cast<int>(timeout.count())) != 1) return false;
+  int so_error = 0;
+  socklen_t len = sizeof so_error;
+  return ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0 && so_error == 0;
+}
+
+// Calls pred every 10 ms until it holds or the deadline passes.
+bool poll_until(std::chrono::milliseconds timeout, const std::function<bool()>& pred) {
+  const auto deadline = Clock::now() + timeout;
+  while (!pred()) {
+    if (Clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+std::string param_name(Family f) { return std::string(to_string(f)); }
 
 class InspectLab : public LabTest {
  protected:
@@ -48,6 +110,65 @@ class InspectLab : public LabTest {
       if (f.at("id") == id) return &f;
     }
     return nullptr;
+  }
+
+  // The finding `id` whose evidence names kPort.
+  static const nlohmann::json* finding_on_port(const nlohmann::json& j, const std::string& id) {
+    for (const auto& f : j.at("findings")) {
+      if (f.at("id") == id && f.at("evidence").value("port", "") == kPort) return &f;
+    }
+    return nullptr;
+  }
+
+  static const nlohmann::json* listener_on_port(const nlohmann::json& j) {
+    for (const auto& l : j.at("listeners")) {
+      if (l.at("port") == kPortNumber) return &l;
+    }
+    return nullptr;
+  }
+
+  // `connscope serve ARGS` in the server namespace on its lab address of family f, kPort.
+  void serve(Family f, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{CONNSCOPE_BIN, "serve", "--listen",
+                                  host_port(f, lab().addr(Node::server, f))};
+    argv.insert(argv.end(), args.begin(), args.end());
+    server_ = lab().spawn(Node::server, argv);
+    ASSERT_TRUE(lab().wait_for_tcp_listen(Node::server, kPortNumber, 3s)) << server_.err();
+  }
+
+  // A TcpExt counter ("ListenOverflows") of a node's namespace, from /proc/thread-self/net/netstat.
+  long netstat_counter(Node node, const std::string& name) {
+    return lab().in_ns(node, [&] {
+      auto text = sys::read_file("/proc/thread-self/net/netstat");
+      if (!text) throw std::runtime_error(text.error().message());
+      std::istringstream in(*text);
+      std::string names, values;
+      while (std::getline(in, names) && std::getline(in, values)) {
+        std::istringstream n(names), v(values);
+        std::string key, value;
+        while (n >> key && v >> value) {
+          if (key == name) return std::stol(value);
+        }
+      }
+      throw std::runtime_error("no counter " + name + " in /proc/net/netstat");
+    });
+  }
+
+  // The server namespace's TCP sockets with local port kPort, read from /proc/thread-self/net
+  // (that thread's namespace) and counted by pred.
+  std::size_t server_sockets(Family f,
+                             const std::function<bool(const sys::ProcNetTcpEntry&)>& pred) {
+    return lab().in_ns(Node::server, [&] {
+      const char* file =
+          f == Family::v4 ? "/proc/thread-self/net/tcp" : "/proc/thread-self/net/tcp6";
+      auto text = sys::read_file(file);
+      if (!text) throw std::runtime_error(text.error().message());
+      auto entries = sys::parse_proc_net_tcp(*text, af(f));
+      if (!entries) throw std::runtime_error(entries.error().message());
+      std::size_t n = 0;
+      for (const auto& e : *entries) n += e.local_port == kPortNumber && pred(e) ? 1 : 0;
+      return n;
+    });
   }
 
   Process server_;
@@ -101,6 +222,133 @@ TEST_F(InspectLab, TimeWaitTowardOneDestinationAgainstThePortRange) {
   EXPECT_EQ(f->at("evidence").at("time_wait"), "60");
   EXPECT_EQ(f->at("evidence").at("local_ports"), "100");
 }
+
+// The same two scenarios over IPv4 and IPv6: serve on the server's lab address of the family,
+// clients in the client namespace, inspect in the server namespace.
+class InspectLabFamily : public InspectLab, public ::testing::WithParamInterface<Family> {};
+
+TEST_P(InspectLabFamily, FullAcceptQueueIsNamedWithItsProcess) {
+  const Family f = GetParam();
+  const std::string server = lab().addr(Node::server, f);
+  ASSERT_NO_FATAL_FAILURE(serve(f, {"--mode", "never-accept", "--backlog", "8"}));
+  auto queued = [&] {
+    return server_sockets(f, [](const auto& e) {
+             return e.state == kTcpListen && e.rx_queue == 9;
+           }) == 1;
+  };
+  // From the client namespace: 9 connections, one after the other, fill the accept queue
+  // (backlog + 1); only then 41 more at once, so every one of their SYNs meets a full queue and
+  // is dropped (one ListenOverflows each; none half-open). Their kernel retransmits them about
+  // once a second (linear SYN timeouts since Linux 6.5; 1 s, 3 s, 7 s... before).
+  std::vector<UniqueFd> clients = lab().in_ns(Node::client, [&] {
+    std::vector<UniqueFd> fds;
+    for (int i = 0; i < 9; ++i) {
+      fds.push_back(start_connect(f, server));
+      if (!fds.back() || !wait_connected(fds.back().get(), 2s)) fds.back() = UniqueFd();
+    }
+    return fds;
+  });
+  for (const auto& fd : clients) ASSERT_TRUE(fd) << "one of the first 9 connects failed";
+  ASSERT_TRUE(poll_until(3s, queued)) << "the accept queue did not fill";
+  ASSERT_EQ(netstat_counter(Node::server, "ListenOverflows"), 0);
+  auto late = lab().in_ns(Node::client, [&] {
+    std::vector<UniqueFd> fds;
+    for (int i = 0; i < 41; ++i) fds.push_back(start_connect(f, server));
+    return fds;
+  });
+  const auto sent = Clock::now();
+  for (const auto& fd : late) ASSERT_TRUE(fd) << "connect failed at once";
+  ASSERT_TRUE(
+      poll_until(1s, [&] { return netstat_counter(Node::server, "ListenOverflows") >= 41; }));
+  ASSERT_EQ(netstat_counter(Node::server, "ListenOverflows"), 41);
+  // inspect's two counter samples, 1 s apart, start ~0.4 s after those SYNs: the first
+  // retransmission wave (~1 s) falls between them, with ~0.5 s of margin on either side.
+  std::this_thread::sleep_until(sent + 400ms);
+  const auto j = inspect();
+
+  const auto* l = listener_on_port(j);
+  ASSERT_NE(l, nullptr) << j.dump();
+  EXPECT_EQ(l->at("address"), server);
+  EXPECT_EQ(l->at("family"), f == Family::v4 ? "ipv4" : "ipv6");
+  EXPECT_EQ(l->at("accept_queue"), 9);
+  EXPECT_EQ(l->at("accept_queue_limit"), 8);
+  EXPECT_EQ(l->at("pid"), server_.pid());
+  EXPECT_EQ(l->at("command"), "connscope");
+  EXPECT_EQ(l->at("syn_recv"), 0);
+  // The server namespace holds only the server side: the listener and the 9 queued sockets.
+  EXPECT_EQ(j.at("states").at("LISTEN"), 1);
+  EXPECT_EQ(j.at("states").at("ESTABLISHED"), 9);
+  EXPECT_EQ(j.at("states").at("SYN_RECV"), 0);
+  EXPECT_EQ(j.at("sockets"), 10);
+
+  // Between the samples the 41 retried: overflows come in whole waves of 41.
+  const auto& overflows = j.at("counters").at("ListenOverflows");
+  ASSERT_EQ(overflows.at("status"), "ok") << overflows.dump();
+  const double per_second = overflows.at("per_second").get<double>();
+  EXPECT_GT(per_second, 0.0) << overflows.dump();
+  const long in_interval = std::lround(per_second * j.at("interval_s").get<double>());
+  EXPECT_EQ(in_interval % 41, 0) << overflows.dump();
+  EXPECT_GE(overflows.at("total").get<long>(), 41 + in_interval) << overflows.dump();
+
+  const auto* finding = finding_on_port(j, "listen.accept_queue_full");
+  ASSERT_NE(finding, nullptr) << j.at("findings").dump();
+  EXPECT_EQ(finding->at("severity"), "critical");
+  const auto& ev = finding->at("evidence");
+  EXPECT_EQ(ev.at("address"), host_port(f, server));
+  EXPECT_EQ(ev.at("pid"), std::to_string(server_.pid()));
+  EXPECT_EQ(ev.at("command"), "connscope");
+  EXPECT_EQ(ev.at("accept_queue"), "9");
+  EXPECT_EQ(ev.at("accept_queue_limit"), "8");
+  EXPECT_GT(std::stod(ev.at("listen_overflows_per_s").get<std::string>()), 0.0) << ev.dump();
+}
+
+TEST_P(InspectLabFamily, CloseWaitLeakNamesTheProcess) {
+  constexpr int kClients = 20;
+  const Family f = GetParam();
+  const std::string server = lab().addr(Node::server, f);
+  ASSERT_NO_FATAL_FAILURE(serve(f, {"--mode", "no-close"}));
+  const int connected = lab().in_ns(Node::client, [&] {
+    int n = 0;
+    for (int i = 0; i < kClients; ++i) {
+      UniqueFd fd = start_connect(f, server);
+      if (fd && wait_connected(fd.get(), 2s)) ++n;
+    }  // each closed at once: a FIN to a server that never closes
+    return n;
+  });
+  ASSERT_EQ(connected, kClients);
+  // Every FIN has arrived and serve has accepted every socket (an inode: it has an owner).
+  ASSERT_TRUE(poll_until(3s, [&] {
+    return server_sockets(f, [](const auto& e) {
+             return e.state == kTcpCloseWait && e.inode != 0;
+           }) == static_cast<std::size_t>(kClients);
+  })) << "the server side did not reach CLOSE_WAIT";
+  const auto j = inspect();
+
+  EXPECT_EQ(j.at("states").at("CLOSE_WAIT"), kClients);
+  const char* family = f == Family::v4 ? "ipv4" : "ipv6";
+  EXPECT_EQ(j.at("states_by_family").at(family).at("CLOSE_WAIT"), kClients);
+  const auto* finding = finding_on_port(j, "tcp.close_wait_leak");
+  ASSERT_NE(finding, nullptr) << j.at("findings").dump();
+  EXPECT_EQ(finding->at("severity"), "warning");
+  const auto& ev = finding->at("evidence");
+  EXPECT_EQ(ev.at("pid"), std::to_string(server_.pid()));
+  EXPECT_EQ(ev.at("command"), "connscope");
+  EXPECT_EQ(ev.at("close_wait"), std::to_string(kClients));
+  // The same sockets were still in CLOSE_WAIT at the second sample, a second later.
+  EXPECT_EQ(ev.at("still_close_wait"), std::to_string(kClients));
+  int rows = 0;
+  for (const auto& p : j.at("processes")) {
+    if (p.at("pid") != server_.pid()) continue;
+    ++rows;
+    EXPECT_EQ(p.at("command"), "connscope");
+    EXPECT_EQ(p.at("states").at("CLOSE_WAIT"), kClients);
+    EXPECT_EQ(p.at("states").at("LISTEN"), 1);  // its listener counts too
+  }
+  EXPECT_EQ(rows, 1) << j.at("processes").dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, InspectLabFamily, ::testing::Values(Family::v4, Family::v6),
+                         [](const auto& p) { return param_name(p.param); });
 
 }  // namespace
 }  // namespace connscope::lab

@@ -53,6 +53,23 @@ UniqueFd connect_to(int family, std::uint16_t port) {
   return fd;
 }
 
+// A listener, a client connected to it and the accepted server side, on loopback.
+struct Pair {
+  UniqueFd listener, client, server;
+  std::uint16_t port = 0;   // the listener's
+  std::uint16_t cport = 0;  // the client's
+};
+Pair connected_pair(int family) {
+  Pair p;
+  p.listener = listen_on_loopback(family, 8);
+  p.port = local_port(p.listener.get());
+  p.client = connect_to(family, p.port);
+  p.server = UniqueFd(::accept4(p.listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  EXPECT_TRUE(p.server.valid());
+  p.cport = local_port(p.client.get());
+  return p;
+}
+
 std::vector<SocketRecord> dump(sys::DumpSource& source, const sys::InetDiagRequest& req) {
   std::vector<SocketRecord> out;
   auto stats = source.dump(req, [&](std::span<const std::byte> m) -> Result<void> {
@@ -117,13 +134,9 @@ TEST(SockDiagLive, EstablishedPairWithTcpInfo) {
   auto sock = sys::SockDiagSocket::open();
   ASSERT_TRUE(sock.has_value()) << sock.error().message();
   for (int family : {AF_INET, AF_INET6}) {
-    auto l = listen_on_loopback(family, 8);
-    const auto port = local_port(l.get());
-    auto client = connect_to(family, port);
-    UniqueFd server(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    auto [l, client, server, port, cport] = connected_pair(family);
     ASSERT_TRUE(server.valid());
     ASSERT_EQ(::send(client.get(), "hello", 5, 0), 5);
-    const auto cport = local_port(client.get());
 
     sys::InetDiagRequest req;
     req.family = family;
@@ -192,12 +205,8 @@ TEST(SockDiagLive, ExactLookupGivesOneSocketWithTcpInfoAndEnoentOnceItIsGone) {
   auto sock = sys::SockDiagSocket::open();
   ASSERT_TRUE(sock.has_value()) << sock.error().message();
   for (int family : {AF_INET, AF_INET6}) {
-    auto l = listen_on_loopback(family, 8);
-    const auto port = local_port(l.get());
-    auto client = connect_to(family, port);
-    UniqueFd server(::accept4(l.get(), nullptr, nullptr, SOCK_CLOEXEC));
+    auto [l, client, server, port, cport] = connected_pair(family);
     ASSERT_TRUE(server.valid());
-    const auto cport = local_port(client.get());
     sys::InetDiagRequest req;
     req.family = family;
     req.states = sys::tcp_state_bit(tcp_state::kEstablished);

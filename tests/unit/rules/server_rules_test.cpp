@@ -22,7 +22,7 @@ ServerEvidence healthy() {
   l.open_fds = 100;
   l.nofile_soft = 1024;
   e.listeners.push_back(l);
-  e.close_wait.push_back({1234, "nginx", 80, 3, 3});
+  e.close_wait.push_back({1234, "nginx", 80, 3, 3});  // 3 persisting
   e.time_wait_by_destination.push_back({"10.0.0.5:5432", 1000});
   e.syn_recv_total = 2;
   e.orphans = 10;
@@ -131,13 +131,21 @@ TEST(ServerRules, CloseWaitLeakNamesTheProcessAndMustPersist) {
   ASSERT_NE(f, nullptr);
   EXPECT_EQ(f->evidence.at("pid"), "4321");
   EXPECT_EQ(f->evidence.at("command"), "app");
+  EXPECT_EQ(f->evidence.at("still_close_wait"), "38");
   EXPECT_EQ(f->summary, "40 sockets in CLOSE_WAIT owned by app (pid 4321) on port 8080");
-  // Draining between the samples: an application catching up, not a leak.
-  e.close_wait = {{4321, "app", 8080, 40, 90}};
+  // Drained between the samples (only 3 of the 40 still there): an application catching up.
+  e.close_wait = {{4321, "app", 8080, 40, 3}};
   EXPECT_FALSE(fires(e, "tcp.close_wait_leak"));
   // Below the minimum.
   e.close_wait = {{4321, "app", 8080, 15, 15}};
   EXPECT_FALSE(fires(e, "tcp.close_wait_leak"));
+  // One sample (--interval 0): the count alone decides, without persistence evidence.
+  e.close_wait = {{4321, "app", 8080, 40, std::nullopt}};
+  e.interval_s = 0;
+  const auto one = evaluate_server(e);
+  const auto* g = find(one, "tcp.close_wait_leak");
+  ASSERT_NE(g, nullptr);
+  EXPECT_EQ(g->evidence.count("still_close_wait"), 0u);
 }
 
 TEST(ServerRules, TimeWaitPressureAgainstThePortRange) {
