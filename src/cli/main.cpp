@@ -18,6 +18,7 @@
 
 #include "cli/cmd_inspect.h"
 #include "cli/cmd_audit.h"
+#include "cli/cmd_doctor.h"
 #include "cli/cmd_serve.h"
 #include "cli/context.h"
 #include "core/duration.h"
@@ -75,6 +76,7 @@ int run(int argc, char** argv) {
   commands.push_back(connscope::cli::register_inspect(app, global));
   commands.push_back(connscope::cli::register_serve(app, global));
   commands.push_back(connscope::cli::register_audit(app, global));
+  commands.push_back(connscope::cli::register_doctor(app, global));
 
   try {
     app.parse(argc, argv);

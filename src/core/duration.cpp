@@ -90,4 +90,19 @@ std::string format_duration(std::chrono::nanoseconds d) {
   return fmt::format("{}ns", n);
 }
 
+std::string format_elapsed(std::chrono::nanoseconds d) {
+  const double ns = static_cast<double>(d.count());
+  auto three = [](double v, const char* unit) {
+    if (v >= 100) return fmt::format("{:.0f}{}", v, unit);
+    if (v >= 10) return fmt::format("{:.1f}{}", v, unit);
+    return fmt::format("{:.2f}{}", v, unit);
+  };
+  if (ns < 1e3) return fmt::format("{:.0f}ns", ns);
+  if (ns < 1e6) return three(ns / 1e3, "us");
+  if (ns < 1e9) return three(ns / 1e6, "ms");
+  if (ns < 60e9) return three(ns / 1e9, "s");
+  const auto s = static_cast<std::int64_t>(ns / 1e9);
+  return fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
 }  // namespace connscope

@@ -15,5 +15,8 @@ Result<std::chrono::nanoseconds> parse_duration(std::string_view text, std::stri
 
 // The shortest exact spelling that parse_duration reads back: 1500ms -> "1.5s", 60s -> "1m".
 std::string format_duration(std::chrono::nanoseconds d);
+// A measured time for people, three significant digits: "87us", "4.74ms", "1.50s", "2m03s".
+// Not for parsing back (format_duration is).
+std::string format_elapsed(std::chrono::nanoseconds d);
 
 }  // namespace connscope

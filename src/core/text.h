@@ -342,7 +342,265 @@ enum class Lang { en };
   X(help_inspect_no_owners, "Do not scan /proc for socket owners")                                 \
   X(help_inspect_interval, "Time between the two samples for rates; 0: totals only; default 1s") \
   X(help_inspect_record, "Save the raw netlink and /proc inputs into DIR")                         \
-  X(help_inspect_replay, "Run from inputs saved with --record")
+  X(help_inspect_replay, "Run from inputs saved with --record")                                 \
+  /* client findings (doctor): named arguments are the finding's evidence keys */               \
+  X(c_dns_nxdomain_summary, "{server} says {name} does not exist (NXDOMAIN)")                     \
+  X(c_dns_nxdomain_cause,                                                                         \
+    "The name is not in DNS: a typo, a record never created or since deleted, or a search "       \
+    "domain that does not apply. NXDOMAIN is the authority's definite no: retrying will not "     \
+    "help.")                                                                                      \
+  X(c_dns_nxdomain_fix,                                                                           \
+    "Check the spelling. Ask the server directly: dig {name} @{server_address}; follow the "     \
+    "delegation from the root: dig +trace {name}. If the record should exist, create it in "      \
+    "the zone.")                                                                                  \
+  X(c_dns_servfail_summary, "{server} could not resolve {name} (SERVFAIL)")                       \
+  X(c_dns_servfail_cause,                                                                         \
+    "The resolver failed to get an answer from the zone's servers: they are down or lame, the "  \
+    "delegation is broken, or DNSSEC validation failed.")                                         \
+  X(c_dns_servfail_fix,                                                                           \
+    "dig +trace {name} shows the broken step; dig +cd {name} @{server_address} answering means "  \
+    "DNSSEC is the cause; --resolver IP asks another server.")                                    \
+  X(c_dns_refused_summary, "{server} refused to answer for {name} (REFUSED)")                     \
+  X(c_dns_refused_cause,                                                                          \
+    "The server does not serve this client (an access list) or does not do recursion and is "    \
+    "not authoritative for the name.")                                                            \
+  X(c_dns_refused_fix,                                                                            \
+    "Use a resolver that serves this host (/etc/resolv.conf, or --resolver IP), or allow this "  \
+    "client on the server (BIND: allow-recursion; dnsmasq: listen-address, interface).")          \
+  X(c_dns_timeout_summary, "no DNS answer for {name} within {timeout} (asked {servers})")         \
+  X(c_dns_timeout_cause,                                                                          \
+    "The DNS server did not answer: it is down or unreachable, or a firewall drops DNS (UDP and " \
+    "TCP port 53) on the way.")                                                                   \
+  X(c_dns_timeout_fix,                                                                            \
+    "Check the servers in /etc/resolv.conf; test one: dig {name} @{server_address}; allow UDP "   \
+    "and TCP port 53 to it; --resolver IP asks another server.")                                  \
+  X(c_dns_no_address_summary, "{name} exists but has no {family} address")                        \
+  X(c_dns_no_address_cause,                                                                       \
+    "The name has records, but none of the asked family: only an A record when IPv6 (-6) was "   \
+    "asked for, only AAAA for IPv4, or no address records at all.")                              \
+  X(c_dns_no_address_fix,                                                                         \
+    "Ask for the other family (-4 or -6), or add the missing record (AAAA for IPv6, A for "       \
+    "IPv4); dig {name} A and dig {name} AAAA show what there is.")                                \
+  X(c_dns_unreachable_summary, "the DNS server {server} cannot be reached")                        \
+  X(c_dns_unreachable_cause,                                                                      \
+    "Nothing answers DNS at that address: its host said no process listens on port 53 (ICMP "     \
+    "port unreachable), or the socket could not be opened.")                                     \
+  X(c_dns_unreachable_fix,                                                                        \
+    "Check the resolver address in /etc/resolv.conf (or --resolver); on that server, is the DNS " \
+    "service running (ss -lunp 'sport = :53')?")                                                  \
+  X(c_dns_bad_answer_summary, "{server} sent an answer for {name} that cannot be used ({detail})") \
+  X(c_dns_bad_answer_cause,                                                                       \
+    "The server answered FORMERR or NOTIMP, or with a malformed message: a broken DNS server or " \
+    "a middlebox that rewrites DNS.")                                                             \
+  X(c_dns_bad_answer_fix, "Try another resolver (--resolver IP); dig {name} @{server_address} shows the raw answer.") \
+  X(c_net_no_route_summary, "no route to {address} from this host")                               \
+  X(c_net_no_route_cause,                                                                         \
+    "The kernel's routing table has no usable entry for this address (no default route, an "     \
+    "interface that is down, or an unreachable or prohibit route), so the SYN never leaves this " \
+    "host.")                                                                                      \
+  X(c_net_no_route_fix,                                                                           \
+    "ip route get {address} shows the decision; add a route or a default gateway (ip route add "  \
+    "default via GATEWAY), or bring the interface up (ip link set IFACE up).")                   \
+  X(c_tcp_refused_summary, "{endpoint} refused (RST from the host): nothing listens on port {port}") \
+  X(c_tcp_refused_cause,                                                                          \
+    "The host is up and answered the SYN with a reset: no socket listens on that port and "      \
+    "address (the service is stopped, listens on another port, or only on 127.0.0.1), or a "     \
+    "firewall rejects with a TCP reset.")                                                         \
+  X(c_tcp_refused_fix,                                                                            \
+    "On the server: ss -ltnp 'sport = :{port}' (is anything listening, on which address?) or "    \
+    "connscope inspect --listen; start the service or fix its listen address.")                  \
+  X(c_tcp_rejected_icmp_summary, "{endpoint} rejected by {from} (ICMP {icmp})")                    \
+  X(c_tcp_rejected_icmp_cause,                                                                    \
+    "A firewall on {from} rejects the connection with an ICMP error instead of forwarding it "    \
+    "(nft: reject with icmp port-unreachable; iptables: -j REJECT); or, sent by the host itself, " \
+    "nothing listens and a rule answers for TCP the way the kernel answers for UDP.")            \
+  X(c_tcp_rejected_icmp_fix,                                                                      \
+    "Find the rule on {from}: nft list ruleset | grep -n reject (iptables -S | grep REJECT); "    \
+    "allow TCP port {port} from this host.")                                                      \
+  X(c_net_admin_prohibited_summary, "{endpoint} administratively prohibited by {from} (ICMP {icmp})") \
+  X(c_net_admin_prohibited_cause,                                                                 \
+    "A firewall on {from} (a router, a security group or the host itself) refuses this traffic " \
+    "and says so: communication administratively prohibited.")                                  \
+  X(c_net_admin_prohibited_fix,                                                                   \
+    "Allow TCP port {port} from this source on {from} (nft: the rule ending in reject with icmp " \
+    "admin-prohibited; iptables: REJECT --reject-with icmp-admin-prohibited).")                  \
+  X(c_net_host_unreachable_summary, "{address} is unreachable: {from} says ICMP {icmp}")           \
+  X(c_net_host_unreachable_cause,                                                                 \
+    "A router ({from}) cannot deliver to the host: it is down or not on its network (no "          \
+    "neighbour answer), or the router has no route to that network.")                            \
+  X(c_net_host_unreachable_fix,                                                                   \
+    "Check that the host is up and on its network; on {from}: ip neigh show {address} and ip "    \
+    "route get {address}; connscope trace {endpoint} shows where the path ends.")                 \
+  X(c_tcp_filtered_summary, "{endpoint}: no answer to {syns} SYN(s) within {timeout}")             \
+  X(c_tcp_filtered_cause,                                                                         \
+    "Something silently drops the SYN or the SYN-ACK: a firewall or security group with a drop "  \
+    "rule, or a host that is down behind a router that sends no ICMP errors. A server whose "     \
+    "accept queue is full, or whose SYN queue is full without syncookies, drops SYNs silently "   \
+    "too (connscope inspect --port {port} on the server shows it).")                              \
+  X(c_tcp_filtered_fix,                                                                           \
+    "Check the firewalls on the path and on the server (nft list ruleset; cloud security "        \
+    "groups); on the server, tcpdump -ni any 'tcp port {port}' shows whether SYNs arrive; "       \
+    "connscope trace {endpoint} finds the last hop that answers.")                                \
+  X(c_tcp_local_port_exhaustion_summary, "no free local port to connect to {endpoint} (EADDRNOTAVAIL)") \
+  X(c_tcp_local_port_exhaustion_cause,                                                            \
+    "Every port of net.ipv4.ip_local_port_range is taken toward this destination, usually by "    \
+    "TIME_WAIT: a connection this host closed first keeps its port for 60 s.")                   \
+  X(c_tcp_local_port_exhaustion_fix,                                                              \
+    "connscope inspect shows TIME_WAIT per destination; reuse connections (keep-alive, pools); "  \
+    "widen the range: sysctl -w net.ipv4.ip_local_port_range=\"10240 65535\"; "                   \
+    "net.ipv4.tcp_tw_reuse=1 lets new outgoing connections take over TIME_WAIT ports.")          \
+  X(c_tcp_slow_handshake_summary,                                                                 \
+    "connected to {endpoint} after {retransmits} retransmitted SYN(s), in {time}")               \
+  X(c_tcp_slow_handshake_cause,                                                                   \
+    "A SYN or its SYN-ACK was lost and the kernel resent the SYN when its 1 s timer fired: loss " \
+    "on the path, or a server whose SYN or accept queue was full for a moment.")                 \
+  X(c_tcp_slow_handshake_fix,                                                                     \
+    "Measure the loss: connscope doctor --repeat 20 {target}; on the server: connscope inspect "  \
+    "--port {port} (ListenOverflows, SYN_RECV); on the path: connscope trace {endpoint}.")       \
+  X(c_tcp_reset_after_accept_summary, "{endpoint} accepted the connection, then reset it")        \
+  X(c_tcp_reset_after_accept_cause,                                                               \
+    "The handshake completed, then the server's side sent RST: the application rejects this "    \
+    "client (an allow list, a connection limit), crashed, or closed with unread data; a full "    \
+    "accept queue with net.ipv4.tcp_abort_on_overflow=1 resets too.")                            \
+  X(c_tcp_reset_after_accept_fix,                                                                 \
+    "Check the server's logs at this time; on the server: connscope inspect --port {port} "       \
+    "(accept queue, ListenOverflows) and sysctl net.ipv4.tcp_abort_on_overflow (0 is right).")  \
+  X(c_tcp_closed_after_accept_summary, "{endpoint} accepted the connection, then closed it without a word") \
+  X(c_tcp_closed_after_accept_cause,                                                              \
+    "The application closed (FIN) before answering: a connection limit, a deny list "             \
+    "(tcpwrappers, fail2ban), or it expects another protocol first (for example TLS on this "     \
+    "port).")                                                                                     \
+  X(c_tcp_closed_after_accept_fix,                                                                \
+    "Check the server's logs; try the other protocol (--tls or --no-tls); on the server: "        \
+    "connscope inspect --port {port}.")                                                           \
+  X(c_tls_not_tls_summary, "{endpoint} does not speak TLS: it answered with {reply}")             \
+  X(c_tls_not_tls_cause,                                                                          \
+    "The port serves plain text or another protocol, so no TLS handshake can start: the wrong "   \
+    "port or scheme (https:// on a plain HTTP port), or TLS is terminated somewhere else.")     \
+  X(c_tls_not_tls_fix,                                                                            \
+    "Use the scheme the port serves (--no-tls, or http://), or enable TLS on this port in the "   \
+    "server.")                                                                                    \
+  X(c_tls_alert_summary, "the server ended the TLS handshake with alert {alert}")                 \
+  X(c_tls_alert_cause,                                                                            \
+    "The server refused the handshake: no protocol version or cipher in common "                  \
+    "(handshake_failure, protocol_version), a name it does not serve (unrecognized_name), or a "  \
+    "client certificate it requires (certificate_required).")                                     \
+  X(c_tls_alert_fix,                                                                              \
+    "See what it accepts: openssl s_client -connect {endpoint} -servername {sni} (add -tls1_2 or " \
+    "-tls1_3); check the server's protocols, ciphers and server names.")                         \
+  X(c_tls_cert_expired_summary, "the certificate for {subject} expired on {not_after}")           \
+  X(c_tls_cert_expired_cause,                                                                     \
+    "The certificate's validity ended: it was not renewed, or the renewed one was not deployed "  \
+    "or the server not reloaded.")                                                                \
+  X(c_tls_cert_expired_fix,                                                                       \
+    "Renew it (certbot renew) and reload the server (nginx -s reload); check: openssl s_client "  \
+    "-connect {endpoint} -servername {sni} </dev/null | openssl x509 -noout -dates.")           \
+  X(c_tls_cert_not_yet_valid_summary, "the certificate for {subject} is not valid before {not_before}") \
+  X(c_tls_cert_not_yet_valid_cause,                                                               \
+    "The certificate starts in the future: this host's clock is behind, or it was issued with "   \
+    "wrong dates.")                                                                               \
+  X(c_tls_cert_not_yet_valid_fix, "Check this host's clock (timedatectl; chrony or NTP), then the certificate's dates.") \
+  X(c_tls_cert_hostname_mismatch_summary, "the certificate is for {names}, not {sni}")           \
+  X(c_tls_cert_hostname_mismatch_cause,                                                           \
+    "The server presented a certificate for other names: the wrong virtual host or default "      \
+    "certificate (SNI not matched), or a name or address the certificate does not list.")        \
+  X(c_tls_cert_hostname_mismatch_fix,                                                             \
+    "Connect with a name the certificate lists, or issue one whose subjectAltName includes "      \
+    "{sni}; check the server's server_name / SNI configuration.")                                \
+  X(c_tls_cert_untrusted_summary, "the certificate chain is not trusted here ({verify})")         \
+  X(c_tls_cert_untrusted_cause,                                                                   \
+    "The certificate is self-signed or signed by a private CA this host does not trust.")        \
+  X(c_tls_cert_untrusted_fix,                                                                     \
+    "Trust the CA for this check (--ca-file CA.pem) or system-wide (/usr/local/share/"            \
+    "ca-certificates, then update-ca-certificates); public services need a publicly trusted "    \
+    "certificate.")                                                                               \
+  X(c_tls_chain_incomplete_summary, "the server sent its certificate without the intermediate ({verify})") \
+  X(c_tls_chain_incomplete_cause,                                                                 \
+    "The server's certificate file lacks the intermediate CA certificate: clients that have it "  \
+    "cached work, the others fail.")                                                              \
+  X(c_tls_chain_incomplete_fix,                                                                   \
+    "Serve the full chain (nginx: ssl_certificate fullchain.pem; Apache 2.4.8+: the chain in "    \
+    "SSLCertificateFile).")                                                                       \
+  X(c_tls_old_protocol_summary, "the server negotiated {version}")                                \
+  X(c_tls_old_protocol_cause,                                                                     \
+    "TLS 1.0 and 1.1 are deprecated (RFC 8996): weak, and refused by current clients.")          \
+  X(c_tls_old_protocol_fix, "Enable TLS 1.2 and 1.3 (nginx: ssl_protocols TLSv1.2 TLSv1.3;).")  \
+  X(c_tls_cert_expiring_soon_summary, "the certificate for {subject} expires in {days} days ({not_after})") \
+  X(c_tls_cert_expiring_soon_cause, "Certificates must be renewed before they expire; automated renewal may have stopped.") \
+  X(c_tls_cert_expiring_soon_fix, "Renew it now (certbot renew --dry-run shows whether automation works) and reload the server.") \
+  X(c_app_no_response_summary, "connected to {endpoint}, but nothing came back within {timeout}")  \
+  X(c_app_no_response_cause,                                                                      \
+    "The kernel completed the handshake but no application answered. A full accept queue on the " \
+    "server looks exactly like this: the kernel queues the connection and nobody calls accept(). " \
+    "So does a hung or overloaded server.")                                                       \
+  X(c_app_no_response_fix,                                                                        \
+    "On the server: connscope inspect --port {port} (is the accept queue full, ListenOverflows "  \
+    "rising?); then the application's health (threads, event loop, CPU, logs).")                \
+  X(c_app_http_5xx_summary, "HTTP {status} {reason} from {endpoint}")                             \
+  X(c_app_http_5xx_cause,                                                                         \
+    "The server, or a proxy in front of it, failed to handle the request: 500 an application "    \
+    "error, 502 and 504 the proxy's upstream is down or slow, 503 overloaded or in maintenance.") \
+  X(c_app_http_5xx_fix, "Read the application's and the proxy's error logs; for 502 and 504 check the upstream the proxy forwards to.") \
+  X(c_app_http_4xx_summary, "HTTP {status} {reason} for {path}")                                  \
+  X(c_app_http_4xx_cause,                                                                         \
+    "The server refused this request: 404 no such path, 401 and 403 authentication or "          \
+    "permission, 400 a malformed request, 429 rate limiting.")                                    \
+  X(c_app_http_4xx_fix, "Check the path (--http-path) and the name the server expects (Host: {host}); its access log shows the request.") \
+  X(c_app_slow_first_byte_summary, "the first byte of the reply came after {first_byte}")        \
+  X(c_app_slow_first_byte_cause,                                                                  \
+    "The connection was quick, the application was slow to answer: a slow handler, database or "  \
+    "upstream, a cold cache, or overload.")                                                       \
+  X(c_app_slow_first_byte_fix, "Profile the handler and what it waits on; compare with the connect time to rule out the network.") \
+  X(c_app_unexpected_reply_summary, "{endpoint} answered with {reply}, which is not {protocol}") \
+  X(c_app_unexpected_reply_cause,                                                                 \
+    "Another service listens on this port than the one expected, or the protocol was guessed "   \
+    "wrong from the port.")                                                                       \
+  X(c_app_unexpected_reply_fix,                                                                   \
+    "Name the protocol (--proto, or the URL scheme); on the server, ss -ltnp 'sport = :{port}' "  \
+    "shows which program listens.")                                                               \
+  X(c_app_error_reply_summary, "{endpoint} answered in {protocol} with an error: {reply}")        \
+  X(c_app_error_reply_cause,                                                                      \
+    "The service speaks its protocol but refuses: an access list (MySQL: host not allowed; "      \
+    "PostgreSQL: pg_hba.conf), a connection limit, authentication required, or a service that "  \
+    "is not ready.")                                                                              \
+  X(c_app_error_reply_fix, "The reply names the reason: check the service's access rules, limits and logs.") \
+  X(c_app_incomplete_reply_summary,                                                               \
+    "{endpoint} began to answer but did not finish within {timeout} ({bytes_received} bytes)")   \
+  X(c_app_incomplete_reply_cause,                                                                 \
+    "The reply trickles in or stalls: an overloaded server or slow backend, or a path that loses " \
+    "full-size packets (an MTU black hole stalls right after the small packets).")               \
+  X(c_app_incomplete_reply_fix,                                                                   \
+    "Retry with a longer --timeout; check the server's load and logs; if small replies work and " \
+    "large ones stall, look for an MTU black hole on the path.")                                 \
+  X(c_path_mtu_blackhole_summary,                                                                 \
+    "large packets to {endpoint} are lost: the reply stalled, and worked again with MSS {mss}")   \
+  X(c_path_mtu_blackhole_cause,                                                                   \
+    "A link on the path has a smaller MTU and the ICMP 'fragmentation needed' (IPv6: packet too " \
+    "big) that should tell the sender is dropped by a firewall, so full-size packets vanish "     \
+    "while small ones pass.")                                                                     \
+  X(c_path_mtu_blackhole_fix,                                                                     \
+    "Let ICMP type 3 code 4 (ICMPv6 type 2) through the firewalls on the path; meanwhile clamp "  \
+    "the MSS on the router (nft: tcp flags syn tcp option maxseg size set rt mtu) or lower the "  \
+    "interface MTU; sysctl -w net.ipv4.tcp_mtu_probing=1 lets hosts find out by themselves.")                               \
+  X(help_doctor, "Why can't I connect? Walk DNS, route, reach, connect, TLS, the protocol and the close, and name the failing stage, its cause and its fix") \
+  X(help_doctor_target, "host, host:port, [v6addr]:port, or a URL (http, https, ssh, smtp, smtps, redis, postgres, mysql, ftp)") \
+  X(help_doctor_port, "The port (overrides the target's and the scheme's)")                       \
+  X(help_doctor_v4, "IPv4 only")                                                                   \
+  X(help_doctor_v6, "IPv6 only")                                                                   \
+  X(help_doctor_resolver, "Ask this DNS server (IP[:PORT]) instead of the system's resolvers")    \
+  X(help_doctor_proto, "The protocol to talk (banner, http, ssh, smtp, ftp, redis, postgres, mysql); default: from the scheme or the port") \
+  X(help_doctor_http_path, "The HTTP request path; default: the URL's, or /")                      \
+  X(help_doctor_sni, "The TLS server name to send and verify; default: the target's name")       \
+  X(help_doctor_tls, "Speak TLS first even when the scheme and port do not say so")             \
+  X(help_doctor_no_tls, "Never speak TLS (for https:// or port 443 served in plain text)")      \
+  X(help_doctor_ca_file, "Trust these CA certificates (PEM) instead of the system's")           \
+  X(help_doctor_insecure, "Complete the TLS handshake even if verification fails (the failure is still reported, as a warning)") \
+  X(doctor_no_port, "no port: give HOST:PORT, --port, or a URL whose scheme names one")          \
+  X(doctor_verdict_ok, "OK {stage}: {what}")                                                      \
+  X(doctor_verdict_warn, "WARN {stage}: {what}")                                                  \
+  X(doctor_verdict_fail, "FAIL {stage}: {what}")                                                  \
+  X(doctor_all_ok, "{target} answered: every stage passed in {total}")                            \
+  X(doctor_findings_title, "Findings")
 
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,

@@ -64,3 +64,20 @@ TEST(FormatDuration, ShortestExactSpellingThatReadsBack) {
 
 }  // namespace
 }  // namespace connscope
+
+namespace connscope {
+namespace {
+
+TEST(FormatElapsed, ThreeSignificantDigitsInTheLargestFittingUnit) {
+  using namespace std::chrono;
+  EXPECT_EQ(format_elapsed(nanoseconds(0)), "0ns");
+  EXPECT_EQ(format_elapsed(nanoseconds(999)), "999ns");
+  EXPECT_EQ(format_elapsed(microseconds(87)), "87.0us");
+  EXPECT_EQ(format_elapsed(nanoseconds(4'738'000)), "4.74ms");
+  EXPECT_EQ(format_elapsed(nanoseconds(262'860)), "263us");
+  EXPECT_EQ(format_elapsed(milliseconds(1500)), "1.50s");
+  EXPECT_EQ(format_elapsed(seconds(123)), "2m03s");
+}
+
+}  // namespace
+}  // namespace connscope

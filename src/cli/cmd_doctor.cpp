@@ -1,0 +1,450 @@
+// `connscope doctor TARGET`: parses the target and options, runs probe::run_doctor on one
+// io_context, asks rules::doctor_findings what the results mean, and renders the verdict line,
+// one line per stage and the findings (or JSON, docs/json.md).
+
+#include "cli/cmd_doctor.h"
+
+#include <chrono>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "cli/findings_json.h"
+#include "core/duration.h"
+#include "core/target.h"
+#include "probe/doctor.h"
+#include "rules/doctor_findings.h"
+
+namespace connscope::cli {
+
+namespace {
+
+namespace asio = boost::asio;
+using nlohmann::json;
+using probe::Clock;
+using probe::StageId;
+using probe::StageStatus;
+
+struct DoctorFlags {
+  std::string target;
+  std::optional<int> port;
+  bool v4 = false;
+  bool v6 = false;
+  std::string resolver;
+  std::string proto;
+  std::string http_path;
+  std::string sni;
+  bool tls = false;
+  bool no_tls = false;
+  std::string ca_file;
+  bool insecure = false;
+};
+
+double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
+std::string dur(Clock::duration d) {
+  return format_elapsed(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
+}
+
+std::optional<AppProtocol> parse_protocol(std::string_view name) {
+  for (AppProtocol p : {AppProtocol::banner, AppProtocol::http, AppProtocol::ssh, AppProtocol::smtp,
+                        AppProtocol::ftp, AppProtocol::redis, AppProtocol::postgres, AppProtocol::mysql}) {
+    if (protocol_name(p) == name) return p;
+  }
+  return std::nullopt;
+}
+
+// The options, or a usage error naming the input.
+Result<probe::DoctorOptions> make_options(const GlobalOptions& g, const DoctorFlags& f) {
+  auto target = parse_target(f.target);
+  if (!target) return std::unexpected(target.error());
+  probe::DoctorOptions o;
+  o.target = *target;
+  if (f.port) {
+    if (*f.port < 1 || *f.port > 65535) {
+      return fail("--port \"" + std::to_string(*f.port) + "\"", "not a port (1-65535)");
+    }
+    o.port = static_cast<std::uint16_t>(*f.port);
+  } else if (target->port) {
+    o.port = *target->port;
+  } else {
+    return fail("target \"" + f.target + "\"", tr(g.lang, Msg::doctor_no_port));
+  }
+  if (f.v4 && f.v6) return fail("-4 and -6", "choose one");
+  o.family = f.v4 ? probe::DnsFamily::v4 : f.v6 ? probe::DnsFamily::v6 : probe::DnsFamily::any;
+  if ((target->kind == HostKind::ipv4 && f.v6) || (target->kind == HostKind::ipv6 && f.v4)) {
+    return fail("target \"" + f.target + "\"", f.v6 ? "an IPv4 address with -6" : "an IPv6 address with -4");
+  }
+  if (!f.resolver.empty()) {
+    auto r = probe::parse_resolver(f.resolver);
+    if (!r) return std::unexpected(r.error());
+    o.resolver = *r;
+  }
+  o.protocol = target->protocol;
+  // Without a scheme, the port may suggest one (5432 → postgres); --port counts too.
+  if (target->scheme == Scheme::none || target->scheme_guessed) {
+    o.protocol = scheme_protocol(scheme_for_port(o.port));
+  }
+  if (!f.proto.empty()) {
+    auto p = parse_protocol(f.proto);
+    if (!p) {
+      return fail("--proto \"" + f.proto + "\"",
+                  "unknown protocol (banner, http, ssh, smtp, ftp, redis, postgres, mysql)");
+    }
+    o.protocol = *p;
+  }
+  o.http_path = target->http_path.empty() ? "/" : target->http_path;
+  if (!f.http_path.empty()) {
+    if (f.http_path.front() != '/') return fail("--http-path \"" + f.http_path + "\"", "must start with /");
+    o.http_path = f.http_path;
+  }
+  if (f.tls && f.no_tls) return fail("--tls and --no-tls", "choose one");
+  o.tls = f.tls || (target->tls && !f.no_tls);
+  // Without a scheme, a TLS port (443, 465, 8443) implies TLS too.
+  if ((target->scheme == Scheme::none || target->scheme_guessed) && !f.tls && !f.no_tls) {
+    o.tls = scheme_tls(scheme_for_port(o.port));
+  }
+  if (!f.sni.empty()) o.sni = f.sni;
+  o.insecure = f.insecure;
+  if (o.tls || !f.ca_file.empty()) {
+    auto ctx = probe::make_tls_context(f.ca_file.empty() ? std::nullopt : std::optional<std::string>(f.ca_file));
+    if (!ctx) return std::unexpected(ctx.error());
+    o.tls_context = std::move(*ctx);
+  }
+  o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(g.timeout);
+  if (o.timeout.count() == 0) o.timeout = std::chrono::milliseconds(1);
+  return o;
+}
+
+// ---- evidence per stage, for JSON and for the stage lines ----
+
+json resolve_json(const probe::DnsResult& d) {
+  json j;
+  j["name"] = d.name;
+  j["source"] = probe::dns_source_name(d.source);
+  j["failure"] = probe::dns_failure_name(d.failure);
+  j["server"] = d.server ? json(d.server->to_string()) : json(nullptr);
+  j["rcode"] = d.rcode ? json(probe::rcode_name(*d.rcode)) : json(nullptr);
+  json cnames = json::array();
+  for (const auto& c : d.cnames) cnames.push_back({{"alias", c.alias}, {"target", c.target}, {"ttl", c.ttl}});
+  j["cnames"] = cnames;
+  json addrs = json::array();
+  for (const auto& a : d.addresses) {
+    addrs.push_back({{"family", a.family == AF_INET6 ? "ipv6" : "ipv4"},
+                     {"address", a.address},
+                     {"ttl", a.ttl ? json(*a.ttl) : json(nullptr)}});
+  }
+  j["addresses"] = addrs;
+  json servers = json::array();
+  for (const auto& s : d.servers) servers.push_back(s.to_string());
+  j["servers"] = servers;
+  json attempts = json::array();
+  for (const auto& a : d.attempts) {
+    json queries = json::array();
+    for (const auto& q : a.queries) {
+      queries.push_back({{"type", probe::record_type_name(q.type)},
+                         {"status", probe::ares_status_name(q.ares_status)},
+                         {"rcode", q.rcode ? json(probe::rcode_name(*q.rcode)) : json(nullptr)},
+                         {"failure", probe::dns_failure_name(q.failure)}});
+    }
+    attempts.push_back({{"server", a.server.to_string()},
+                        {"failure", probe::dns_failure_name(a.failure)},
+                        {"duration_ms", std::chrono::duration<double, std::milli>(a.elapsed).count()},
+                        {"queries", queries}});
+  }
+  j["attempts"] = attempts;
+  if (!d.detail.empty()) j["detail"] = d.detail;
+  return j;
+}
+
+std::string resolve_line(const probe::DnsResult& d) {
+  if (d.source == probe::DnsSource::literal) return fmt::format("{} is an address: no lookup", d.name);
+  std::string addrs;
+  for (const auto& a : d.addresses) addrs += (addrs.empty() ? "" : ", ") + a.address;
+  std::string via = d.source == probe::DnsSource::hosts_file ? "the hosts file"
+                    : d.server                                ? d.server->to_string()
+                                                              : "no server answered";
+  std::string chain;
+  for (const auto& c : d.cnames) chain += fmt::format(" {} is an alias of {};", c.alias, c.target);
+  if (!d.ok()) {
+    return fmt::format("{}: {} ({}{})", d.name, probe::dns_failure_name(d.failure), via,
+                       d.rcode ? std::string(", ") + std::string(probe::rcode_name(*d.rcode)) : "");
+  }
+  return fmt::format("{} → {} (from {}{}){}", d.name, addrs, via,
+                     d.rcode ? std::string(", ") + std::string(probe::rcode_name(*d.rcode)) : "", chain);
+}
+
+json connect_json(const std::vector<probe::ConnectAttempt>& attempts) {
+  json out = json::array();
+  for (const auto& a : attempts) {
+    json j;
+    j["remote"] = a.remote.to_string();
+    j["local"] = a.local ? json(a.local->to_string()) : json(nullptr);
+    j["result"] = probe::connect_failure_name(a.failure);
+    j["duration_ms"] = std::chrono::duration<double, std::milli>(a.elapsed).count();
+    j["syns_sent"] = a.syns_sent();
+    j["syn_retransmits"] = a.syn_retransmits ? json(*a.syn_retransmits) : json(nullptr);
+    j["timed_out"] = a.timed_out;
+    if (a.queued) {
+      j["icmp"] = {{"origin", probe::origin_name(a.queued->origin)},
+                   {"type", a.queued->type},
+                   {"code", a.queued->code},
+                   {"from", a.queued->offender ? json(*a.queued->offender) : json(nullptr)}};
+    }
+    if (a.error != 0) j["errno"] = a.error;
+    if (!a.failed_op.empty()) j["failed_op"] = a.failed_op;
+    if (a.rtt) j["rtt_ms"] = std::chrono::duration<double, std::milli>(*a.rtt).count();
+    if (a.snd_mss) j["mss"] = *a.snd_mss;
+    out.push_back(std::move(j));
+  }
+  return {{"attempts", out}};
+}
+
+std::string connect_line(const std::vector<probe::ConnectAttempt>& attempts) {
+  std::string out;
+  for (const auto& a : attempts) {
+    if (!out.empty()) out += "; ";
+    if (a.connected()) {
+      out += fmt::format("{} connected in {}", a.remote.to_string(), dur(a.elapsed));
+      if (a.syn_retransmits.value_or(0) > 0) out += fmt::format(" after {} SYN retransmission(s)", *a.syn_retransmits);
+      if (a.local) out += fmt::format(" from {}", a.local->to_string());
+    } else {
+      out += fmt::format("{} {}", a.remote.to_string(), probe::connect_failure_name(a.failure));
+      if (a.queued && a.queued->offender) {
+        out += fmt::format(" (ICMP type {} code {} from {})", a.queued->type, a.queued->code, *a.queued->offender);
+      }
+      out += fmt::format(" after {}", dur(a.elapsed));
+    }
+  }
+  return out;
+}
+
+json secure_json(const probe::TlsResult& t) {
+  json j;
+  j["outcome"] = probe::outcome_name(t.outcome);
+  j["version"] = t.version.empty() ? json(nullptr) : json(t.version);
+  j["cipher"] = t.cipher.empty() ? json(nullptr) : json(t.cipher);
+  j["alpn"] = t.alpn.empty() ? json(nullptr) : json(t.alpn);
+  j["sni"] = t.sni.empty() ? json(nullptr) : json(t.sni);
+  j["verified"] = t.verified;
+  j["verify_code"] = t.verify_code;
+  j["verify_error"] = t.verify_error.empty() ? json(nullptr) : json(t.verify_error);
+  j["insecure"] = t.insecure;
+  j["ocsp"] = probe::ocsp_status_name(t.ocsp.status);
+  j["days_to_expiry"] = t.days_to_expiry ? json(*t.days_to_expiry) : json(nullptr);
+  json chain = json::array();
+  for (const auto& c : t.chain) {
+    chain.push_back({{"subject", c.subject}, {"issuer", c.issuer}, {"not_before", c.not_before},
+                     {"not_after", c.not_after}, {"san", c.san}, {"key", c.key}});
+  }
+  j["chain"] = chain;
+  if (t.alert_received) j["alert_received"] = {{"description", t.alert_received->description}, {"name", t.alert_received->name}};
+  if (t.peer_reply.kind != probe::ReplyKind::none) j["peer_reply"] = probe::summarize(t.peer_reply);
+  if (t.error) j["error"] = t.error->message();
+  return j;
+}
+
+std::string secure_line(const probe::TlsResult& t) {
+  if (!t.handshake_complete) {
+    std::string out = std::string(probe::outcome_name(t.outcome));
+    if (t.peer_reply.kind != probe::ReplyKind::none) out += ": the peer sent " + probe::summarize(t.peer_reply);
+    if (t.alert_received) out += fmt::format(": alert {} ({})", t.alert_received->name, t.alert_received->description);
+    if (!t.verify_error.empty() && t.verification != probe::TlsOutcome::ok) out += ": " + t.verify_error;
+    return out;
+  }
+  std::string out = fmt::format("{} {}", t.version, t.cipher);
+  if (!t.alpn.empty()) out += ", ALPN " + t.alpn;
+  if (!t.chain.empty()) out += ", " + t.chain.front().subject;
+  if (t.days_to_expiry) out += fmt::format(", expires in {} days", *t.days_to_expiry);
+  out += t.verified ? ", verified" : fmt::format(", NOT verified ({})", t.verify_error);
+  return out;
+}
+
+json talk_json(const probe::TalkResult& t) {
+  json j;
+  j["protocol"] = protocol_name(t.protocol);
+  j["outcome"] = probe::outcome_name(t.outcome);
+  j["end"] = probe::read_end_name(t.end);
+  j["first_byte_ms"] = t.first_byte ? json(ms(*t.first_byte)) : json(nullptr);
+  j["bytes_sent"] = t.bytes_sent;
+  j["bytes_received"] = t.bytes_received;
+  j["reply_kind"] = probe::reply_kind_name(t.reply.kind);
+  j["reply"] = t.reply.kind == probe::ReplyKind::none ? json(nullptr) : json(probe::summarize(t.reply));
+  if (t.http) {
+    j["http"] = {{"version", fmt::format("{}.{}", t.http->version / 10, t.http->version % 10)},
+                 {"status", t.http->status},
+                 {"reason", t.http->reason},
+                 {"server", t.http->server},
+                 {"location", t.http->location.empty() ? json(nullptr) : json(t.http->location)},
+                 {"content_type", t.http->content_type}};
+  }
+  if (t.peer_close != probe::PeerClose::none) j["peer_close"] = probe::peer_close_name(t.peer_close);
+  if (t.error) j["error"] = t.error->message();
+  return j;
+}
+
+std::string talk_line(const probe::TalkResult& t) {
+  std::string out = std::string(protocol_name(t.protocol)) + ": ";
+  if (t.reply.kind != probe::ReplyKind::none) {
+    out += probe::summarize(t.reply);
+  } else {
+    out += probe::outcome_name(t.outcome);
+  }
+  if (t.http && !t.http->server.empty()) out += fmt::format(" (Server: {})", t.http->server);
+  if (t.first_byte) out += fmt::format(", first byte after {}", dur(*t.first_byte));
+  if (t.peer_close != probe::PeerClose::none) out += fmt::format(", the peer closed with {}", t.peer_close == probe::PeerClose::fin ? "FIN" : "RST");
+  return out;
+}
+
+json close_json(const probe::CloseResult& c) {
+  json j{{"how", probe::peer_close_name(c.how)}, {"after_ms", ms(c.after)}, {"bytes_discarded", c.bytes_discarded}};
+  if (c.error) j["error"] = c.error->message();
+  return j;
+}
+
+std::string close_line(const probe::CloseResult& c) {
+  if (c.how == probe::PeerClose::none) return fmt::format("the peer did not close within {}", dur(c.after));
+  return fmt::format("the peer closed with {} {} after our FIN", c.how == probe::PeerClose::fin ? "FIN" : "RST", dur(c.after));
+}
+
+// What the verdict line says when no finding speaks for the stage.
+std::string stage_summary(const probe::DoctorReport& r, StageId id) {
+  if (id == StageId::resolve) return resolve_line(r.dns);
+  if (id == StageId::connect) return connect_line(r.connect);
+  if (id == StageId::secure && r.tls) return secure_line(*r.tls);
+  if (id == StageId::talk && r.talk) return talk_line(*r.talk);
+  if (id == StageId::close && r.close) return close_line(*r.close);
+  return "";
+}
+
+int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
+  auto options = make_options(g, f);
+  if (!options) return report(g, options.error(), ExitCode::usage);
+
+  asio::io_context io(1);
+  auto future = asio::co_spawn(io, probe::run_doctor(io.get_executor(), *options), asio::use_future);
+  io.run();
+  const probe::DoctorReport r = future.get();
+  const auto findings = rules::doctor_findings(r, g.lang);
+
+  const auto verdict_stage = r.verdict_stage();
+  const StageStatus verdict = r.verdict();
+  // The finding that speaks for the verdict: the first of the deciding stage.
+  const rules::StageFinding* lead = nullptr;
+  for (const auto& sf : findings) {
+    if (verdict_stage && sf.stage == *verdict_stage) {
+      lead = &sf;
+      break;
+    }
+  }
+
+  if (g.json) {
+    json j;
+    j["target"] = f.target;
+    j["port"] = options->port;
+    j["verdict"] = {{"status", probe::status_name(verdict)},
+                    {"stage", verdict_stage ? json(probe::stage_name(*verdict_stage)) : json(nullptr)},
+                    {"finding", lead != nullptr ? json(lead->finding.id) : json(nullptr)}};
+    json stages = json::array();
+    for (const auto& row : r.stages) {
+      json s{{"stage", probe::stage_name(row.stage)},
+             {"status", probe::status_name(row.status)},
+             {"duration_ms", ms(row.duration)}};
+      json evidence = json::object();
+      if (row.status != StageStatus::skipped) {
+        if (row.stage == StageId::resolve) evidence = resolve_json(r.dns);
+        if (row.stage == StageId::connect) evidence = connect_json(r.connect);
+        if (row.stage == StageId::secure && r.tls) evidence = secure_json(*r.tls);
+        if (row.stage == StageId::talk && r.talk) evidence = talk_json(*r.talk);
+        if (row.stage == StageId::close && r.close) evidence = close_json(*r.close);
+      }
+      s["evidence"] = evidence;
+      stages.push_back(std::move(s));
+    }
+    j["stages"] = stages;
+    std::vector<rules::Finding> plain;
+    for (const auto& sf : findings) plain.push_back(sf.finding);
+    json fj = findings_json(plain);
+    for (std::size_t i = 0; i < fj.size() && i < findings.size(); ++i) {
+      fj[i]["stage"] = probe::stage_name(findings[i].stage);
+    }
+    j["findings"] = fj;
+    j["duration_ms"] = ms(r.total);
+    fmt::print("{}\n", j.dump(2));
+  } else {
+    const Style st{g.color};
+    std::string what;
+    if (lead != nullptr) {
+      what = lead->finding.summary;
+    } else if (verdict_stage) {
+      what = stage_summary(r, *verdict_stage);
+    }
+    if (!verdict_stage) {
+      fmt::print("{}\n", st.green(tr(g.lang, Msg::doctor_verdict_ok, fmt::arg("stage", "all"),
+                                     fmt::arg("what", tr(g.lang, Msg::doctor_all_ok, fmt::arg("target", f.target),
+                                                         fmt::arg("total", dur(r.total)))))));
+    } else {
+      const auto name = probe::stage_name(*verdict_stage);
+      if (verdict == StageStatus::fail) {
+        fmt::print("{}\n", st.red(tr(g.lang, Msg::doctor_verdict_fail, fmt::arg("stage", name), fmt::arg("what", what))));
+      } else {
+        fmt::print("{}\n", st.yellow(tr(g.lang, Msg::doctor_verdict_warn, fmt::arg("stage", name), fmt::arg("what", what))));
+      }
+    }
+    for (const auto& row : r.stages) {
+      // Padded before colouring, so the escape codes do not shift the columns.
+      const std::string status = fmt::format("{:<7}", probe::status_name(row.status));
+      std::string status_text = status;
+      if (row.status == StageStatus::ok) status_text = st.green(status);
+      if (row.status == StageStatus::warn) status_text = st.yellow(status);
+      if (row.status == StageStatus::fail) status_text = st.red(status);
+      if (row.status == StageStatus::skipped) status_text = st.dim(status);
+      const bool ran = row.status != StageStatus::skipped;
+      fmt::print("  {:<8} {} {:>9}  {}\n", probe::stage_name(row.stage), status_text,
+                 ran ? dur(row.duration) : "", ran ? stage_summary(r, row.stage) : "");
+    }
+    if (!findings.empty()) {
+      fmt::print("\n{}\n", st.bold(tr(g.lang, Msg::doctor_findings_title)));
+      for (const auto& sf : findings) {
+        const auto& fd = sf.finding;
+        fmt::print("  {} {} ({}): {}\n", rules::severity_name(fd.severity), fd.id,
+                   probe::stage_name(sf.stage), fd.summary);
+        fmt::print("    why: {}\n    fix: {}\n", fd.cause, fd.fix);
+      }
+    }
+  }
+  return static_cast<int>(verdict == StageStatus::ok ? ExitCode::healthy : ExitCode::problems);
+}
+
+}  // namespace
+
+std::function<int()> register_doctor(CLI::App& app, const GlobalOptions& global) {
+  auto flags = std::make_shared<DoctorFlags>();
+  const Lang lang = global.lang;
+  auto* cmd = app.add_subcommand("doctor", tr(lang, Msg::help_doctor));
+  cmd->add_option("target", flags->target, tr(lang, Msg::help_doctor_target))->required()->type_name("TARGET");
+  cmd->add_option("--port", flags->port, tr(lang, Msg::help_doctor_port))->type_name("PORT");
+  cmd->add_flag("-4", flags->v4, tr(lang, Msg::help_doctor_v4));
+  cmd->add_flag("-6", flags->v6, tr(lang, Msg::help_doctor_v6));
+  cmd->add_option("--resolver", flags->resolver, tr(lang, Msg::help_doctor_resolver))->type_name("IP[:PORT]");
+  cmd->add_option("--proto", flags->proto, tr(lang, Msg::help_doctor_proto))->type_name("PROTO");
+  cmd->add_option("--http-path", flags->http_path, tr(lang, Msg::help_doctor_http_path))->type_name("PATH");
+  cmd->add_option("--sni", flags->sni, tr(lang, Msg::help_doctor_sni))->type_name("NAME");
+  cmd->add_flag("--tls", flags->tls, tr(lang, Msg::help_doctor_tls));
+  cmd->add_flag("--no-tls", flags->no_tls, tr(lang, Msg::help_doctor_no_tls));
+  cmd->add_option("--ca-file", flags->ca_file, tr(lang, Msg::help_doctor_ca_file))->type_name("FILE");
+  cmd->add_flag("--insecure", flags->insecure, tr(lang, Msg::help_doctor_insecure));
+  return [cmd, flags, &global]() -> int {
+    if (!cmd->parsed()) return -1;
+    return run_doctor_cmd(global, *flags);
+  };
+}
+
+}  // namespace connscope::cli

@@ -1,0 +1,367 @@
+#include "core/target.h"
+
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <array>
+#include <cctype>
+
+#include "core/endpoint.h"
+
+namespace connscope {
+
+namespace {
+
+struct SchemeInfo {
+  Scheme scheme;
+  std::string_view name;
+  std::uint16_t port;
+  AppProtocol protocol;
+  bool tls;
+};
+
+constexpr std::array<SchemeInfo, 9> kSchemes{{
+    {Scheme::http, "http", 80, AppProtocol::http, false},
+    {Scheme::https, "https", 443, AppProtocol::http, true},
+    {Scheme::ssh, "ssh", 22, AppProtocol::ssh, false},
+    {Scheme::smtp, "smtp", 25, AppProtocol::smtp, false},
+    {Scheme::smtps, "smtps", 465, AppProtocol::smtp, true},
+    {Scheme::redis, "redis", 6379, AppProtocol::redis, false},
+    {Scheme::postgres, "postgres", 5432, AppProtocol::postgres, false},
+    {Scheme::mysql, "mysql", 3306, AppProtocol::mysql, false},
+    {Scheme::ftp, "ftp", 21, AppProtocol::ftp, false},
+}};
+
+// Ports people commonly use for these protocols besides the schemes' defaults.
+constexpr std::array<std::pair<std::uint16_t, Scheme>, 3> kExtraPorts{{
+    {587, Scheme::smtp},
+    {8080, Scheme::http},
+    {8443, Scheme::https},
+}};
+
+constexpr std::string_view kKnownSchemes =
+    "http, https, ssh, smtp, smtps, redis, postgres (or postgresql), mysql, ftp";
+constexpr std::size_t kMaxName = 253;
+constexpr std::size_t kMaxLabel = 63;
+constexpr std::size_t kMaxZone = 15;  // IFNAMSIZ - 1
+
+const SchemeInfo* info(Scheme s) {
+  for (const auto& i : kSchemes) {
+    if (i.scheme == s) return &i;
+  }
+  return nullptr;
+}
+
+// The input goes into the error line as typed, except bytes a terminal would act on.
+std::string printable(std::string_view text) {
+  std::string out;
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out += ch;
+    } else {
+      out += fmt::format("\\x{:02x}", c);
+    }
+  }
+  return out;
+}
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+bool all_digits(std::string_view s) {
+  if (s.empty()) return false;
+  for (const char c : s) {
+    if (c < '0' || c > '9') return false;
+  }
+  return true;
+}
+
+// The canonical IPv6 text (via parse_endpoint, the project's one numeric-address parser), with
+// a zone kept; nullopt when it is not an IPv6 address.
+std::optional<std::string> canonical_v6(std::string_view text) {
+  std::string_view addr = text;
+  std::string_view zone;
+  if (const auto pct = text.find('%'); pct != std::string_view::npos) {
+    addr = text.substr(0, pct);
+    zone = text.substr(pct + 1);
+    if (zone.starts_with("25")) zone.remove_prefix(2);  // RFC 6874: "%25" in a URL
+    if (zone.empty() || zone.size() > kMaxZone) return std::nullopt;
+    for (const char c : zone) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_' && c != '.') {
+        return std::nullopt;
+      }
+    }
+  }
+  if (addr.empty()) return std::nullopt;
+  auto ep = parse_endpoint(fmt::format("[{}]:0", addr), "target", /*allow_zero=*/true);
+  if (!ep) return std::nullopt;
+  if (zone.empty()) return ep->address;
+  return fmt::format("{}%{}", ep->address, zone);
+}
+
+std::optional<std::string> canonical_v4(std::string_view text) {
+  auto ep = parse_endpoint(fmt::format("{}:0", text), "target", /*allow_zero=*/true);
+  if (!ep || ep->family != AF_INET) return std::nullopt;
+  return ep->address;
+}
+
+struct Host {
+  std::string name;
+  HostKind kind = HostKind::name;
+};
+
+// A host that is not bracketed and has at most one colon removed: an IPv4 literal or a name.
+Result<Host> check_name_or_v4(std::string_view text, const std::string& op) {
+  if (text.empty()) return fail(op, "missing host");
+  bool numeric = false;  // digits and dots only, with at least one digit
+  for (const char c : text) {
+    if (c >= '0' && c <= '9') {
+      numeric = true;
+    } else if (c != '.') {
+      numeric = false;
+      break;
+    }
+  }
+  if (numeric) {
+    auto v4 = canonical_v4(text);
+    if (!v4)
+      return fail(op, "not a valid IPv4 address (a host name cannot be only digits and dots)");
+    return Host{*v4, HostKind::ipv4};
+  }
+  std::string_view name = text;
+  if (name.ends_with('.')) name.remove_suffix(1);  // an absolute name; SNI and Host want no dot
+  if (name.size() > kMaxName) {
+    return fail(op,
+                fmt::format("host name is {} characters long (at most {})", name.size(), kMaxName));
+  }
+  std::size_t start = 0;
+  while (start <= name.size()) {
+    auto end = name.find('.', start);
+    if (end == std::string_view::npos) end = name.size();
+    const auto label = name.substr(start, end - start);
+    if (label.empty())
+      return fail(op, "empty label in host name (two dots in a row, or a leading dot)");
+    if (label.size() > kMaxLabel) {
+      return fail(op, fmt::format("label \"{}...\" is {} characters long (at most {})",
+                                  label.substr(0, 16), label.size(), kMaxLabel));
+    }
+    for (const char c : label) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
+        return fail(op, fmt::format("invalid character '{}' in host name", printable({&c, 1})));
+      }
+    }
+    if (label.front() == '-' || label.back() == '-') {
+      return fail(op, fmt::format("label \"{}\" starts or ends with '-'", label));
+    }
+    start = end + 1;
+  }
+  return Host{lower(name), HostKind::name};
+}
+
+struct HostPort {
+  Host host;
+  std::optional<std::uint16_t> port;
+};
+
+Result<std::uint16_t> port_of(std::string_view text, const std::string& op) {
+  auto port = parse_port(text, "target");
+  if (!port) return fail(op, port.error().detail);
+  return *port;
+}
+
+// HOST, HOST:PORT, [V6], [V6]:PORT and (outside URLs) a bare IPv6 address.
+Result<HostPort> parse_authority(std::string_view text, bool in_url, const std::string& op) {
+  HostPort out;
+  if (text.empty()) return fail(op, "missing host");
+  if (text.front() == '[') {
+    const auto close = text.find(']');
+    if (close == std::string_view::npos) return fail(op, "missing ']' after the IPv6 address");
+    const auto inner = text.substr(1, close - 1);
+    if (inner.empty()) return fail(op, "empty brackets (expected [IPV6] or [IPV6]:PORT)");
+    auto v6 = canonical_v6(inner);
+    if (!v6) return fail(op, fmt::format("\"{}\" is not an IPv6 address", printable(inner)));
+    out.host = Host{*v6, HostKind::ipv6};
+    const auto rest = text.substr(close + 1);
+    if (!rest.empty()) {
+      if (rest.front() != ':') {
+        return fail(op, "unexpected text after ']' (expected [IPV6]:PORT)");
+      }
+      auto port = port_of(rest.substr(1), op);
+      if (!port) return std::unexpected(port.error());
+      out.port = *port;
+    }
+    return out;
+  }
+
+  const auto first = text.find(':');
+  const auto last = text.rfind(':');
+  if (first != last) {
+    // Two or more colons: IPv6 without brackets.
+    const auto head = text.substr(0, last);
+    const auto tail = text.substr(last + 1);
+    const bool tail_is_port = all_digits(tail) && tail.size() <= 5 && canonical_v6(head);
+    if (in_url) {
+      return fail(op, fmt::format("an IPv6 address in a URL needs brackets (e.g. http://[{}]/)",
+                                  tail_is_port ? printable(head) : printable(text)));
+    }
+    if (tail_is_port) {
+      // "2001:db8::1:443" is itself a valid address: which one was meant cannot be known.
+      return fail(op, fmt::format("ambiguous: an IPv6 address with a port needs brackets, e.g. "
+                                  "[{}]:{} (or [{}] for the address alone)",
+                                  printable(head), tail, printable(text)));
+    }
+    auto v6 = canonical_v6(text);
+    if (!v6) return fail(op, "not an IPv6 address (and a host name has no ':')");
+    out.host = Host{*v6, HostKind::ipv6};
+    return out;
+  }
+
+  std::string_view host = text;
+  if (first != std::string_view::npos) {
+    host = text.substr(0, first);
+    if (host.empty()) return fail(op, "missing host before ':'");
+    auto port = port_of(text.substr(first + 1), op);
+    if (!port) return std::unexpected(port.error());
+    out.port = *port;
+  }
+  auto h = check_name_or_v4(host, op);
+  if (!h) return std::unexpected(h.error());
+  out.host = std::move(*h);
+  return out;
+}
+
+}  // namespace
+
+int Target::family() const {
+  if (kind == HostKind::ipv4) return AF_INET;
+  if (kind == HostKind::ipv6) return AF_INET6;
+  return AF_UNSPEC;
+}
+
+std::string Target::http_host() const {
+  std::string h = host;
+  if (kind == HostKind::ipv6) {
+    h = fmt::format("[{}]", std::string_view(host).substr(0, host.find('%')));
+  }
+  if (port && *port != default_port(scheme)) h += fmt::format(":{}", *port);
+  return h;
+}
+
+std::string_view scheme_name(Scheme s) {
+  const auto* i = info(s);
+  return i ? i->name : std::string_view{};
+}
+
+std::optional<Scheme> parse_scheme(std::string_view name) {
+  const std::string l = lower(name);
+  if (l == "postgresql") return Scheme::postgres;
+  for (const auto& i : kSchemes) {
+    if (i.name == l) return i.scheme;
+  }
+  return std::nullopt;
+}
+
+std::uint16_t default_port(Scheme s) {
+  const auto* i = info(s);
+  return i ? i->port : std::uint16_t{0};
+}
+
+AppProtocol scheme_protocol(Scheme s) {
+  const auto* i = info(s);
+  return i ? i->protocol : AppProtocol::banner;
+}
+
+bool scheme_tls(Scheme s) {
+  const auto* i = info(s);
+  return i != nullptr && i->tls;
+}
+
+Scheme scheme_for_port(std::uint16_t port) {
+  for (const auto& i : kSchemes) {
+    if (i.port == port) return i.scheme;
+  }
+  for (const auto& [p, s] : kExtraPorts) {
+    if (p == port) return s;
+  }
+  return Scheme::none;
+}
+
+std::string_view protocol_name(AppProtocol p) {
+  if (p == AppProtocol::http) return "http";
+  if (p == AppProtocol::ssh) return "ssh";
+  if (p == AppProtocol::smtp) return "smtp";
+  if (p == AppProtocol::ftp) return "ftp";
+  if (p == AppProtocol::redis) return "redis";
+  if (p == AppProtocol::postgres) return "postgres";
+  if (p == AppProtocol::mysql) return "mysql";
+  return "banner";
+}
+
+Result<Target> parse_target(std::string_view text) {
+  const std::string op = fmt::format("target \"{}\"", printable(text));
+  if (text.empty()) {
+    return fail(op,
+                "empty target (expected HOST, HOST:PORT, [IPV6]:PORT or a URL such as "
+                "https://example.com/)");
+  }
+  for (const char ch : text) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x80) {
+      return fail(op, "non-ASCII characters (write an internationalised name in its xn-- form)");
+    }
+    if (c <= 0x20 || c == 0x7f) return fail(op, "contains a space or a control character");
+  }
+
+  Target t;
+  std::string_view authority = text;
+  std::string_view rest;  // path, query and fragment of a URL
+  if (const auto sep = text.find("://"); sep != std::string_view::npos) {
+    const auto name = text.substr(0, sep);
+    if (name.empty())
+      return fail(op, fmt::format("missing scheme before \"://\" (known: {})", kKnownSchemes));
+    auto scheme = parse_scheme(name);
+    if (!scheme) {
+      return fail(op, fmt::format("unknown scheme \"{}\" (known: {})", name, kKnownSchemes));
+    }
+    t.scheme = *scheme;
+    const auto after = text.substr(sep + 3);
+    const auto end = after.find_first_of("/?#");
+    authority = after.substr(0, end);
+    if (end != std::string_view::npos) rest = after.substr(end);
+  } else if (text.find_first_of("/?#") != std::string_view::npos) {
+    return fail(op, "a path needs a URL scheme (e.g. http://example.com/health)");
+  }
+  if (authority.find('@') != std::string_view::npos) {
+    return fail(op,
+                "user names and passwords (user@host) are not accepted: connscope never "
+                "sends credentials; leave out the part before '@'");
+  }
+
+  auto hp = parse_authority(authority, t.scheme != Scheme::none, op);
+  if (!hp) return std::unexpected(hp.error());
+  t.host = std::move(hp->host.name);
+  t.kind = hp->host.kind;
+  t.port = hp->port;
+  t.port_explicit = hp->port.has_value();
+
+  if (t.scheme == Scheme::none && t.port) {
+    t.scheme = scheme_for_port(*t.port);
+    t.scheme_guessed = t.scheme != Scheme::none;
+  }
+  if (t.scheme != Scheme::none) {
+    if (!t.port) t.port = default_port(t.scheme);
+    t.protocol = scheme_protocol(t.scheme);
+    t.tls = scheme_tls(t.scheme);
+  }
+  if (t.protocol == AppProtocol::http) {
+    std::string_view target = rest.substr(0, rest.find('#'));  // a fragment is never sent
+    t.http_path = target.starts_with('/') ? std::string(target) : fmt::format("/{}", target);
+  }
+  return t;
+}
+
+}  // namespace connscope

@@ -1,0 +1,151 @@
+#include "probe/doctor.h"
+
+#include <memory>
+#include <utility>
+
+#include <boost/asio/ssl/stream.hpp>
+
+namespace connscope::probe {
+
+namespace asio = boost::asio;
+
+const StageRow& DoctorReport::row(StageId id) const {
+  for (const auto& r : stages) {
+    if (r.stage == id) return r;
+  }
+  return stages.front();  // stages always holds all seven
+}
+
+std::optional<StageId> DoctorReport::verdict_stage() const {
+  for (const auto& r : stages) {
+    if (r.status == StageStatus::fail) return r.stage;
+  }
+  for (const auto& r : stages) {
+    if (r.status == StageStatus::warn) return r.stage;
+  }
+  return std::nullopt;
+}
+
+StageStatus DoctorReport::verdict() const {
+  const auto s = verdict_stage();
+  return s ? row(*s).status : StageStatus::ok;
+}
+
+StageStatus talk_status(const TalkResult& talk) {
+  const auto o = talk.outcome;
+  if (o == TalkOutcome::ok) return StageStatus::ok;
+  if (o == TalkOutcome::slow_first_byte || o == TalkOutcome::http_4xx ||
+      o == TalkOutcome::app_error || o == TalkOutcome::unexpected_reply) {
+    return StageStatus::warn;
+  }
+  return StageStatus::fail;
+}
+
+asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions options) {
+  DoctorReport report;
+  report.options = options;
+  const auto started = Clock::now();
+  for (StageId id : {StageId::resolve, StageId::route, StageId::reach, StageId::connect,
+                     StageId::secure, StageId::talk, StageId::close}) {
+    report.stages.push_back({id, StageStatus::skipped, {}});
+  }
+  auto set = [&](StageId id, StageStatus status, Clock::duration d) {
+    for (auto& r : report.stages) {
+      if (r.stage == id) {
+        r.status = status;
+        r.duration = d;
+      }
+    }
+  };
+  auto finish = [&]() -> DoctorReport {
+    report.total = Clock::now() - started;
+    return std::move(report);
+  };
+
+  // resolve
+  DnsOptions dns_options;
+  dns_options.family = options.family;
+  dns_options.resolver = options.resolver;
+  dns_options.timeout = options.timeout;
+  auto t0 = Clock::now();
+  report.dns = co_await resolve(ex, options.target.host, dns_options);
+  set(StageId::resolve, report.dns.ok() ? StageStatus::ok : StageStatus::fail, Clock::now() - t0);
+  if (!report.dns.ok()) co_return finish();
+
+  // connect: every address, in the resolver's order, up to the first that answers
+  std::vector<Endpoint> remotes;
+  for (const auto& a : report.dns.addresses) remotes.push_back(Endpoint{a.family, a.address, options.port});
+  ConnectOptions connect_options;
+  connect_options.timeout = options.timeout;
+  t0 = Clock::now();
+  ConnectReport connected = co_await connect_all(ex, std::move(remotes), connect_options);
+  report.connect = std::move(connected.attempts);
+  set(StageId::connect, connect_status(report.connect), Clock::now() - t0);
+  if (!connected.socket && !report.connect.empty() && report.connect.back().reset_after_handshake) {
+    // The server's RST came before connect() returned: what the talk stage would have met.
+    TalkResult reset;
+    reset.protocol = options.protocol;
+    reset.outcome = TalkOutcome::reset_by_peer;
+    reset.end = ReadEnd::reset;
+    reset.peer_close = PeerClose::rst;
+    report.talk = reset;
+    set(StageId::talk, StageStatus::fail, Clock::duration{});
+    co_return finish();
+  }
+  if (!connected.socket) co_return finish();
+
+  // secure
+  std::unique_ptr<TlsStream> tls_stream;
+  if (options.tls) {
+    TlsOptions tls_opts = tls_options(options.target, options.sni);
+    tls_opts.insecure = options.insecure;
+    tls_opts.timeout = options.timeout;
+    // The talk stage speaks HTTP/1.1 only: offering h2 would let a server pick what we then
+    // cannot speak.
+    if (options.protocol == AppProtocol::http) tls_opts.alpn = {"http/1.1"};
+    else tls_opts.alpn.clear();
+    auto ctx = options.tls_context;
+    if (!ctx) {
+      auto made = make_tls_context(std::nullopt);
+      if (made) ctx = std::move(*made);
+    }
+    t0 = Clock::now();
+    if (ctx) {
+      report.tls = co_await secure(std::move(*connected.socket), *ctx, tls_opts);
+    } else {
+      report.tls.emplace();
+      report.tls->outcome = TlsOutcome::other;
+      report.tls->error = Error{"load the system's trust store", 0, "OpenSSL could not make a context"};
+    }
+    connected.socket.reset();
+    set(StageId::secure, tls_status(*report.tls), Clock::now() - t0);
+    tls_stream = std::move(report.tls->stream);
+    if (!tls_stream) co_return finish();
+  }
+
+  // talk
+  TalkOptions talk_options_ = talk_options(options.target);
+  talk_options_.protocol = options.protocol;
+  talk_options_.http_path = options.http_path;
+  talk_options_.deadline = options.timeout;
+  talk_options_.slow_first_byte = options.slow_first_byte;
+  t0 = Clock::now();
+  if (tls_stream) {
+    report.talk = co_await talk(*tls_stream, talk_options_);
+  } else {
+    report.talk = co_await talk(*connected.socket, talk_options_);
+  }
+  set(StageId::talk, talk_status(*report.talk), Clock::now() - t0);
+
+  // close: how the peer ends it, unless it already did during the talk. What is watched is
+  // TCP's ending (FIN or RST), also under TLS.
+  if (report.talk->peer_close == PeerClose::none && talk_status(*report.talk) != StageStatus::fail) {
+    auto& socket = tls_stream ? tls_stream->next_layer() : *connected.socket;
+    t0 = Clock::now();
+    report.close = co_await observe_close(socket, options.timeout);
+    set(StageId::close, report.close->error ? StageStatus::warn : StageStatus::ok, Clock::now() - t0);
+  }
+  co_return finish();
+}
+
+}  // namespace connscope::probe

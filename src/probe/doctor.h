@@ -1,0 +1,73 @@
+#pragma once
+// One `connscope doctor` run: the stages of DESIGN.md in order (resolve → route → reach →
+// connect → secure → talk → close), each with its own deadline, each stage's typed result kept
+// whole; a stage after a failed one is skipped. What the results mean (findings and their texts)
+// is rules/doctor_findings.h; how they look is the CLI's.
+
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "core/endpoint.h"
+#include "core/target.h"
+#include "probe/dns.h"
+#include "probe/stage.h"
+#include "probe/talk.h"
+#include "probe/tcp_connect.h"
+#include "probe/tls_probe.h"
+
+namespace connscope::probe {
+
+struct DoctorOptions {
+  Target target;
+  std::uint16_t port = 0;  // decided by the caller (target, --port, or the scheme's default)
+  DnsFamily family = DnsFamily::any;
+  std::optional<Endpoint> resolver;  // --resolver
+  std::chrono::milliseconds timeout{3000};  // per stage (and per address for connect)
+  AppProtocol protocol = AppProtocol::banner;
+  std::string http_path = "/";
+  std::chrono::milliseconds slow_first_byte{1000};
+  // secure: on when the scheme says so (https, smtps) or --tls; the trust store is made by the
+  // caller (make_tls_context: --ca-file errors are usage errors).
+  bool tls = false;
+  std::optional<TlsContext> tls_context;
+  std::optional<std::string> sni;  // --sni; default: the target's name (none for addresses)
+  bool insecure = false;
+};
+
+struct StageRow {
+  StageId stage = StageId::resolve;
+  StageStatus status = StageStatus::skipped;
+  Clock::duration duration{};
+};
+
+struct DoctorReport {
+  DoctorOptions options;
+  std::vector<StageRow> stages;  // all seven, in order; skipped ones too
+  DnsResult dns;
+  std::vector<ConnectAttempt> connect;  // every address tried, in order
+  std::optional<TlsResult> tls;          // the handshake's evidence (its stream moves on to talk)
+  std::optional<TalkResult> talk;
+  std::optional<CloseResult> close;
+  Clock::duration total{};  // the whole run, wall time
+
+  [[nodiscard]] const StageRow& row(StageId id) const;
+  // The first failed stage, else the first that warned, else nullopt (all ok).
+  [[nodiscard]] std::optional<StageId> verdict_stage() const;
+  [[nodiscard]] StageStatus verdict() const;
+};
+
+// The stage status a talk outcome stands for.
+StageStatus talk_status(const TalkResult& talk);
+
+// Runs the stages on `ex` (an io_context run by one thread). Never throws for network or
+// system errors: they are stage results.
+boost::asio::awaitable<DoctorReport> run_doctor(boost::asio::any_io_executor ex,
+                                                DoctorOptions options);
+
+}  // namespace connscope::probe

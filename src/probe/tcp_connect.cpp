@@ -1,0 +1,325 @@
+#include "probe/tcp_connect.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cerrno>
+#include <cstring>
+#include <tuple>
+#include <utility>
+#include <variant>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace connscope::probe {
+
+namespace {
+
+namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
+using namespace asio::experimental::awaitable_operators;
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+// A recvmsg(MSG_ERRQUEUE) returns one queued error per call; a handshake queues at most a few.
+constexpr int kMaxQueuedErrors = 8;
+
+std::chrono::microseconds since(Clock::time_point start) {
+  return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
+}
+
+// inet_pton into a sockaddr of `family`; false when the text is not such an address.
+bool to_sockaddr(int family, const std::string& address, std::uint16_t port,
+                 sockaddr_storage& out, socklen_t& len) {
+  out = {};
+  if (family == AF_INET) {
+    sockaddr_in sin{};
+    sin.sin_family = AF_INET;
+    sin.sin_port = htons(port);
+    if (::inet_pton(AF_INET, address.c_str(), &sin.sin_addr) != 1) return false;
+    std::memcpy(&out, &sin, sizeof sin);
+    len = sizeof sin;
+    return true;
+  }
+  if (family == AF_INET6) {
+    sockaddr_in6 sin6{};
+    sin6.sin6_family = AF_INET6;
+    sin6.sin6_port = htons(port);
+    if (::inet_pton(AF_INET6, address.c_str(), &sin6.sin6_addr) != 1) return false;
+    std::memcpy(&out, &sin6, sizeof sin6);
+    len = sizeof sin6;
+    return true;
+  }
+  return false;
+}
+
+int set_int(int fd, int level, int name, int value) {
+  return ::setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : errno;
+}
+
+int socket_error(int fd) {
+  int err = 0;
+  socklen_t len = sizeof err;
+  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
+  return err;
+}
+
+std::optional<Endpoint> local_endpoint(int fd) {
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) return std::nullopt;
+  Endpoint ep = endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
+  if (ep.port == 0) return std::nullopt;  // no port chosen: connect() never got that far
+  return ep;
+}
+
+struct InfoSample {
+  std::uint8_t state = 0;
+  std::uint32_t total_retrans = 0;
+  std::uint32_t rtt_us = 0;
+  std::uint32_t snd_mss = 0;
+};
+
+std::optional<InfoSample> read_tcp_info(int fd) {
+  tcp_info info{};
+  socklen_t len = sizeof info;
+  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::nullopt;
+  // Every field used here is in the kernel's struct since 2.6.x; a shorter answer is not Linux.
+  if (len < offsetof(tcp_info, tcpi_total_retrans) + sizeof info.tcpi_total_retrans) {
+    return std::nullopt;
+  }
+  return InfoSample{info.tcpi_state, info.tcpi_total_retrans, info.tcpi_rtt, info.tcpi_snd_mss};
+}
+
+// Empties the socket's error queue and returns its first entry that decodes (the one that ended
+// the handshake comes first).
+std::optional<QueuedError> drain_error_queue(int fd) {
+  std::optional<QueuedError> first;
+  for (int i = 0; i < kMaxQueuedErrors; ++i) {
+    alignas(cmsghdr) std::array<std::byte, 512> control{};
+    std::array<std::byte, 256> data{};  // the offending packet's headers; not needed
+    iovec iov{data.data(), data.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+      if (errno == EINTR) continue;
+      break;  // EAGAIN: empty
+    }
+    auto decoded = decode_error_control(std::span<const std::byte>(control.data(),
+                                                                   msg.msg_controllen));
+    if (decoded && decoded->has_value() && !first) first = std::move(**decoded);
+  }
+  return first;
+}
+
+void fail_setup(ConnectAttempt& a, std::string op, int error) {
+  a.failure = ConnectFailure::other;
+  a.error = error;
+  a.failed_op = std::move(op);
+}
+
+}  // namespace
+
+StageStatus connect_status(std::span<const ConnectAttempt> attempts) {
+  if (attempts.empty() || !attempts.back().connected()) return StageStatus::fail;
+  const ConnectAttempt& last = attempts.back();
+  if (attempts.size() > 1 || last.syn_retransmits.value_or(0) > 0) return StageStatus::warn;
+  return StageStatus::ok;
+}
+
+std::vector<std::string_view> connect_finding_ids(std::span<const ConnectAttempt> attempts) {
+  std::vector<std::string_view> ids;
+  auto add = [&ids](std::string_view id) {
+    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
+  };
+  for (const auto& a : attempts) {
+    if (a.connected()) {
+      if (a.syn_retransmits.value_or(0) > 0) add(kSlowHandshakeFinding);
+    } else if (auto id = finding_id(a.failure)) {
+      add(*id);
+    }
+  }
+  return ids;
+}
+
+asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint remote,
+                                            ConnectOptions options) {
+  ConnectOutcome out;
+  ConnectAttempt& a = out.attempt;
+  a.remote = remote;
+
+  sockaddr_storage peer{};
+  socklen_t peer_len = 0;
+  if (!to_sockaddr(remote.family, remote.address, remote.port, peer, peer_len)) {
+    fail_setup(a, "connect " + remote.to_string(), EINVAL);
+    co_return out;
+  }
+  const bool v6 = remote.family == AF_INET6;
+
+  tcp::socket sock(ex);
+  boost::system::error_code ec;
+  sock.open(v6 ? tcp::v6() : tcp::v4(), ec);
+  if (ec) {
+    fail_setup(a, "socket", ec.value());
+    co_return out;
+  }
+  // connect() below is called directly (asio's would report an immediate EADDRNOTAVAIL and a
+  // later failure alike, and give no chance to read the local port in between): nonblocking.
+  sock.non_blocking(true, ec);
+  if (ec) {
+    fail_setup(a, "fcntl O_NONBLOCK", ec.value());
+    co_return out;
+  }
+  const int fd = sock.native_handle();
+
+  // Before connect(): the kernel queues an ICMP error only if this is already set.
+  if (int e = v6 ? set_int(fd, SOL_IPV6, IPV6_RECVERR, 1) : set_int(fd, SOL_IP, IP_RECVERR, 1)) {
+    fail_setup(a, v6 ? "setsockopt IPV6_RECVERR" : "setsockopt IP_RECVERR", e);
+    co_return out;
+  }
+  if (options.maxseg) {
+    if (int e = set_int(fd, IPPROTO_TCP, TCP_MAXSEG, *options.maxseg)) {
+      fail_setup(a, "setsockopt TCP_MAXSEG " + std::to_string(*options.maxseg), e);
+      co_return out;
+    }
+  }
+  if (options.source) {
+    sockaddr_storage src{};
+    socklen_t src_len = 0;
+    const std::string op = "bind " + *options.source;
+    if (!to_sockaddr(remote.family, *options.source, 0, src, src_len)) {
+      fail_setup(a, op, EINVAL);  // not a numeric address of the target's family
+      co_return out;
+    }
+    // Without it bind() takes an ephemeral port for every destination at once and runs out
+    // sooner than connect() would.
+    if (int e = set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)) {
+      fail_setup(a, "setsockopt IP_BIND_ADDRESS_NO_PORT", e);
+      co_return out;
+    }
+    if (::bind(fd, reinterpret_cast<const sockaddr*>(&src), src_len) != 0) {
+      fail_setup(a, op, errno);
+      co_return out;
+    }
+  }
+
+  const Clock::time_point start = Clock::now();
+  const Clock::time_point deadline = start + options.timeout;
+  const int rc = ::connect(fd, reinterpret_cast<const sockaddr*>(&peer), peer_len);
+  const int connect_errno = rc == 0 ? 0 : errno;
+  // EINTR: the nonblocking connect carries on in the kernel, as with EINPROGRESS.
+  if (rc != 0 && connect_errno != EINPROGRESS && connect_errno != EINTR) {
+    // Failed before a SYN left: no local port (EADDRNOTAVAIL), no route, local firewall.
+    a.elapsed = since(start);
+    a.error = connect_errno;
+    a.failed_op = "connect";
+    a.queued = drain_error_queue(fd);
+    a.failure = classify_connect_error(connect_errno, a.queued);
+    co_return out;
+  }
+  a.local = local_endpoint(fd);
+
+  int error = 0;
+  bool established = rc == 0;
+  asio::steady_timer timer(ex);
+  timer.expires_at(deadline);
+  while (!established && error == 0 && !a.timed_out) {
+    auto woke = co_await (sock.async_wait(tcp::socket::wait_write, kTuple) ||
+                          timer.async_wait(kTuple));
+    if (woke.index() == 1) {
+      const auto [tec] = std::get<1>(woke);
+      if (tec == asio::error::operation_aborted) {
+        error = ECANCELED;  // the caller cancelled the whole operation
+        break;
+      }
+      a.timed_out = true;
+      break;
+    }
+    const auto [wec] = std::get<0>(woke);
+    if (wec) {
+      error = wec == asio::error::operation_aborted ? ECANCELED : wec.value();
+      break;
+    }
+    error = socket_error(fd);
+    if (error != 0) break;
+    const auto info = read_tcp_info(fd);
+    if (info && info->state == TCP_ESTABLISHED) {
+      established = true;
+      break;
+    }
+    // Still SYN_SENT: woken by an error queued while the handshake goes on (the kernel held the
+    // socket's lock when the ICMP came, so it kept it as a soft error), or by the queueing just
+    // before the connect's own end. Wait for the next event or the deadline.
+    if (info && info->state != TCP_SYN_SENT) {
+      error = EPROTO;  // closed without an error: not something a handshake does
+      break;
+    }
+  }
+  a.elapsed = since(start);
+
+  const auto info = read_tcp_info(fd);
+  if (info) a.syn_retransmits = info->total_retrans;
+  a.queued = drain_error_queue(fd);
+
+  if (established) {
+    a.failure = ConnectFailure::none;
+    if (info) {
+      a.rtt = std::chrono::microseconds(info->rtt_us);
+      a.snd_mss = info->snd_mss;
+    }
+    a.local = local_endpoint(fd);
+    // From here on an ICMP error should be what it is for any TCP connection: a soft error that
+    // only counts when the connection times out. Turning RECVERR off also empties the queue.
+    if (v6) {
+      set_int(fd, SOL_IPV6, IPV6_RECVERR, 0);
+    } else {
+      set_int(fd, SOL_IP, IP_RECVERR, 0);
+    }
+    sock.non_blocking(false, ec);
+    out.socket.emplace(std::move(sock));
+    co_return out;
+  }
+  if (a.timed_out) {
+    // Silence, unless an ICMP error was kept as a soft one while the SYNs went on.
+    a.failure = classify_connect_error(ETIMEDOUT, a.queued);
+    co_return out;
+  }
+  a.error = error;
+  if (error == ECONNRESET && !a.queued) {
+    // A RST answering the SYN is ECONNREFUSED; ECONNRESET means the handshake completed and the
+    // server reset the connection before we saw it established (a server that resets right
+    // after accept()). The handshake itself worked.
+    a.failure = ConnectFailure::none;
+    a.reset_after_handshake = true;
+    co_return out;
+  }
+  a.failed_op = "connect";
+  a.failure = classify_connect_error(error, a.queued);
+  co_return out;
+}
+
+asio::awaitable<ConnectReport> connect_all(asio::any_io_executor ex, std::vector<Endpoint> remotes,
+                                           ConnectOptions options) {
+  ConnectReport report;
+  for (const auto& remote : remotes) {
+    ConnectOutcome one = co_await connect_one(ex, remote, options);
+    const bool done = one.attempt.connected();
+    report.attempts.push_back(std::move(one.attempt));
+    if (one.socket || done) {
+      report.socket = std::move(one.socket);
+      break;
+    }
+  }
+  co_return report;
+}
+
+}  // namespace connscope::probe

@@ -1,0 +1,281 @@
+#pragma once
+// The secure stage: a TLS handshake (OpenSSL 3 through Asio's ssl::stream) over a socket the
+// connect stage connected, with everything a person needs to see why it failed or how close it
+// is to failing: version, cipher, ALPN, OCSP staple, the chain as the server presented it,
+// the verification result and the days left on the leaf (DESIGN.md, "secure").
+//
+// We offer TLS 1.0 to 1.3 at OpenSSL security level 0 so that an old server is SEEN (and
+// reported as tls.old_protocol) instead of failing with "no protocols available".
+// Verification is OpenSSL's own (X509_verify_cert with the name or IP set on the SSL's
+// X509_VERIFY_PARAM); without --insecure a failed verification aborts the handshake (we send the
+// alert, as any client would), with --insecure the handshake goes on and OpenSSL's verdict is
+// kept as evidence (SSL_VERIFY_NONE still verifies and records SSL_get_verify_result).
+//
+// "The server forgot its intermediate" and "we do not know this CA" fail with the same verify
+// codes (20/21/2: the issuer was not found). They are told apart from the chain as presented:
+// - the leaf's issuer is missing and the server sent other certificates that do not include it,
+//   or the leaf names a caIssuers URL (AIA) to fetch it from → chain_incomplete. Public CAs never
+//   sign leaves with a root, so a leaf with AIA whose issuer is missing lacks an intermediate;
+// - otherwise (a private CA's leaf without AIA, or the chain connects up to a CA whose own
+//   issuer, the root, is unknown: servers leave roots out) → untrusted.
+//
+// Not TLS: the bytes OpenSSL read are recorded (a BIO callback on the SSL's read BIO), plus what
+// was still buffered when it gave up; if they do not start like a TLS record the peer speaks
+// something else (describe_reply says what: "HTTP/1.1 400 Bad Request", "SSH-2.0-...").
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include "core/error.h"
+#include "core/target.h"
+#include "probe/banner.h"
+#include "probe/stage.h"
+
+// Declared, not included: callers that only pass results on need not compile OpenSSL's and
+// Asio's SSL headers (as in talk.h).
+namespace boost::asio::ssl {
+template <typename Stream>
+class stream;
+}  // namespace boost::asio::ssl
+struct ssl_ctx_st;  // SSL_CTX
+struct x509_st;     // X509
+
+namespace connscope::probe {
+
+using TlsStream = boost::asio::ssl::stream<boost::asio::ip::tcp::socket>;
+
+// The verdict. Each failure value corresponds to a finding (see finding_id).
+enum class TlsOutcome {
+  ok,
+  not_tls,             // the peer's first bytes are not a TLS record (tls.not_tls)
+  alert,               // the peer ended the handshake with a TLS alert (tls.alert)
+  cert_expired,        // tls.cert_expired
+  cert_not_yet_valid,  // tls.cert_not_yet_valid
+  hostname_mismatch,   // tls.cert_hostname_mismatch (name or IP address)
+  untrusted,           // self-signed, or issued by a CA we do not trust (tls.cert_untrusted)
+  chain_incomplete,    // the server left out an intermediate (tls.chain_incomplete)
+  old_protocol,        // handshake done, but below TLS 1.2 (tls.old_protocol)
+  timeout,             // the handshake was not done at the deadline
+  closed_by_peer,      // FIN (or close_notify) during the handshake
+  reset_by_peer,       // RST during the handshake
+  other,               // anything else: see TlsResult::error and verify_code
+};
+
+// "ok", "not_tls", ...: the names in JSON.
+std::string_view outcome_name(TlsOutcome outcome);
+// "tls.not_tls", ...; "" for ok, timeout, closed_by_peer, reset_by_peer and other, which the
+// catalog has no tls.* finding for (the doctor reports them from the evidence).
+std::string_view finding_id(TlsOutcome outcome);
+
+enum class OcspStatus {
+  none,       // no staple (not asked for is never the case: we always ask)
+  good,       // V_OCSP_CERTSTATUS_GOOD for the leaf
+  revoked,    // V_OCSP_CERTSTATUS_REVOKED
+  unknown,    // V_OCSP_CERTSTATUS_UNKNOWN: the responder does not know the certificate
+  malformed,  // a staple that does not parse, is not "successful", or says nothing of the leaf
+};
+std::string_view ocsp_status_name(OcspStatus status);
+
+// The staple's content. Its signature is NOT checked: this is evidence, not a trust decision.
+struct OcspStaple {
+  OcspStatus status = OcspStatus::none;
+  std::string this_update;  // ISO 8601 UTC, "" when absent
+  std::string next_update;
+  std::string revoked_at;   // revoked only
+};
+
+struct TlsAlert {
+  int level = 0;        // 1 warning, 2 fatal
+  int description = 0;  // 40 handshake_failure, ...
+  std::string name;     // SSL_alert_desc_string_long: "handshake failure"
+};
+
+// One certificate as the server presented it. Strings are printable ASCII (RFC 2253 names with
+// OpenSSL's escapes), safe for a terminal and for JSON.
+struct CertInfo {
+  std::string subject;  // "CN=server.connscope.test"
+  std::string issuer;   // "CN=connscope lab CA"
+  std::string serial;   // upper-case hex
+  std::string not_before;  // ISO 8601 UTC: "2025-01-01T00:00:00Z"
+  std::string not_after;
+  std::chrono::sys_seconds not_before_time{};
+  std::chrono::sys_seconds not_after_time{};
+  std::vector<std::string> san;  // "DNS:server.connscope.test", "IP:198.18.3.2", "URI:..."
+  std::string key;               // "EC P-256", "RSA 2048", "ED25519 256"
+  std::string signature;         // "ecdsa-with-SHA256"
+  std::string sha256;            // fingerprint, lower-case hex without separators
+  std::string ca_issuers;        // the first AIA caIssuers URI, "" when none
+  bool self_issued = false;      // self-signed: issuer == subject, its own key verifies it
+  bool ca = false;               // basicConstraints CA:TRUE (X509_check_ca)
+};
+
+// What the presented chain says about a missing issuer (see the top of this file).
+struct ChainFacts {
+  std::size_t presented = 0;           // certificates the server sent, leaf first
+  bool leaf_issuer_presented = false;  // some other presented certificate issued the leaf
+  bool leaf_self_issued = false;
+  bool leaf_has_ca_issuers = false;    // the leaf names an AIA caIssuers URI
+};
+
+struct TlsOptions {
+  std::string sni;  // server_name sent; empty: none (IP literals)
+  // The identity the certificate must carry: a DNS name (checked against DNS SANs, CN only
+  // when there are none, as OpenSSL does) or an IP literal (IP SANs; a %zone is ignored).
+  // Empty: the chain is verified but no identity is checked.
+  std::string verify_name;
+  bool insecure = false;           // verification failures are evidence, not failures
+  std::vector<std::string> alpn;   // offered, in order of preference; empty: no ALPN
+  std::chrono::milliseconds timeout{5000};  // the whole handshake, including a dripping peer
+  int expiring_soon_days = 14;     // a leaf with fewer days left is tls.cert_expiring_soon
+};
+
+// SNI and the identity to verify from the target (or --sni, which then is both), ALPN for the
+// protocol; timeout and the rest stay at their defaults.
+TlsOptions tls_options(const Target& target, const std::optional<std::string>& sni);
+// {"h2", "http/1.1"} for HTTP, nothing for every other protocol.
+std::vector<std::string> default_alpn(AppProtocol protocol);
+
+inline constexpr std::size_t kFirstBytesMax = 64;
+
+// One handshake. Owns the secured stream when the handshake completed: bound to the executor of
+// the socket given to secure(); use it (talk, observe_close on stream->next_layer()) and destroy
+// it there. Move-only.
+struct TlsResult {
+  TlsResult();
+  TlsResult(TlsResult&&) noexcept;
+  TlsResult& operator=(TlsResult&&) noexcept;
+  ~TlsResult();
+
+  TlsOutcome outcome = TlsOutcome::other;
+  bool handshake_complete = false;
+  Clock::duration elapsed{};  // from the ClientHello to the verdict
+  std::string sni;            // as sent, "" when none
+  std::string verify_name;    // as checked, "" when none
+  bool insecure = false;
+  std::vector<std::string> alpn_offered;
+
+  // Negotiated (known once the ServerHello arrived, so also after a failed verification).
+  std::string version;  // SSL_get_version: "TLSv1.3", "TLSv1"; "" before a ServerHello
+  int version_number = 0;  // 0x0304; 0 before a ServerHello
+  std::string cipher;      // "TLS_AES_256_GCM_SHA384"
+  std::string alpn;        // selected, "" when none
+  OcspStaple ocsp;
+
+  // OpenSSL's verification: X509_V_OK (0) when it passed (or never ran: no certificate came).
+  long verify_code = 0;
+  std::string verify_error;  // X509_verify_cert_error_string: "certificate has expired"
+  // verify_code classified (ok when it passed). Without --insecure a failure here is also the
+  // outcome; with --insecure it is the evidence of what would have failed.
+  TlsOutcome verification = TlsOutcome::ok;
+  bool verified = false;  // the handshake completed and its chain verified (with the identity)
+  std::string trust_anchor;  // subject of the verified chain's last certificate
+
+  std::optional<TlsAlert> alert_received;  // the first alert the peer sent
+  std::optional<TlsAlert> alert_sent;      // the first alert we sent (e.g. a failed verify)
+
+  std::vector<CertInfo> chain;  // as presented, leaf first; empty when none came
+  ChainFacts chain_facts;
+  std::optional<std::int64_t> days_to_expiry;  // of the leaf, at the verdict; may be negative
+  bool expiring_soon = false;  // 0 <= days_to_expiry < TlsOptions::expiring_soon_days
+
+  // When the handshake failed: the peer's first bytes (at most kFirstBytesMax) and what they
+  // look like. Empty / kind none when nothing came or the handshake completed.
+  std::string first_bytes;
+  ReplyDescription peer_reply;
+
+  // The handshake's error when it failed: op "TLS handshake", the errno for system errors,
+  // OpenSSL's reason ("wrong version number", "certificate verify failed") as detail.
+  std::optional<Error> error;
+
+  std::unique_ptr<TlsStream> stream;  // handshake_complete only
+};
+
+// The stage status: ok; warn for old_protocol, a leaf expiring soon, or (--insecure) a
+// verification that failed; fail for every other outcome.
+StageStatus tls_status(const TlsResult& result);
+
+// The finding ids the result calls for, without repeats: the outcome's, tls.old_protocol when
+// an old version was negotiated but another failure is the outcome, tls.cert_expiring_soon.
+// Nothing for a verification failure under --insecure (evidence only).
+std::vector<std::string_view> tls_finding_ids(const TlsResult& result);
+
+// The client configuration every handshake shares: trust store (a CA file, or the system's
+// default paths), protocol range, security level. Immutable once made; copies share the
+// SSL_CTX (OpenSSL counts references), so any thread may use it for handshakes.
+class TlsContext {
+ public:
+  explicit TlsContext(std::shared_ptr<ssl_ctx_st> ctx) : ctx_(std::move(ctx)) {}
+  [[nodiscard]] ssl_ctx_st* native() const { return ctx_.get(); }
+
+ private:
+  std::shared_ptr<ssl_ctx_st> ctx_;
+};
+
+// Loads the trust store: `ca_file` (PEM, only those CAs are trusted, like curl --cacert) or the
+// system's default paths. An unreadable file or one without a certificate is an error naming
+// `--ca-file "PATH"` (a usage error for the caller to report).
+Result<TlsContext> make_tls_context(const std::optional<std::string>& ca_file);
+
+// The stage. Runs on the socket's executor, which must be single-threaded (an io_context run by
+// one thread, or a strand). Never throws for network or TLS errors: they are the result. On the
+// deadline the socket is closed, which ends the handshake wherever it is.
+boost::asio::awaitable<TlsResult> secure(boost::asio::ip::tcp::socket socket, TlsContext context,
+                                         TlsOptions options);
+
+// --- The pure parts, exposed for tests ---
+
+// Could these bytes be the start of a TLS record (content type 20-24, version 3.x)? True for
+// a prefix too short to tell.
+bool could_be_tls(std::string_view first_bytes);
+
+// TLS 1.0 and 1.1 (and SSL 3.0): 0x0300-0x0302. 0 (nothing negotiated) is not old.
+bool is_old_protocol(int version_number);
+
+// An X509_V_ERR_* code, with the chain facts for the "issuer not found" codes.
+TlsOutcome classify_verify(long verify_code, const ChainFacts& facts);
+
+// A received alert: close_notify ends the handshake like a FIN (closed_by_peer), every other
+// alert is `alert`.
+TlsOutcome classify_alert(const TlsAlert& alert);
+// SSL_alert_desc_string_long of a description number ("handshake failure"), with the names
+// OpenSSL 3.0 lacks (86, 109, 116 "certificate required"); "unknown" for the rest.
+std::string alert_name(int description);
+
+// How the handshake ended, as secure() saw it.
+enum class HandshakeEnd { done, tls_error, eof, reset, deadline, system_error };
+
+struct HandshakeFacts {
+  HandshakeEnd end = HandshakeEnd::system_error;
+  bool insecure = false;
+  int version_number = 0;
+  long verify_code = 0;
+  bool chain_received = false;
+  ChainFacts chain;
+  std::optional<TlsAlert> alert_received;
+  std::string first_bytes;
+};
+// The verdict: deadline → timeout; done → old_protocol or ok; a failure → not_tls when the
+// first bytes cannot be TLS, then the peer's alert, then the failed verification, then FIN/RST.
+TlsOutcome judge(const HandshakeFacts& facts);
+
+// Whole days from `now` to `not_after`, rounded down: -1 from one second after expiry.
+std::int64_t days_until(std::chrono::sys_seconds not_after, std::chrono::sys_seconds now);
+std::string iso8601(std::chrono::sys_seconds t);  // "2049-12-31T00:00:00Z"
+
+// From certificates (the test builds them with OpenSSL; none are read from the network).
+CertInfo describe_cert(x509_st* cert);
+ChainFacts chain_facts(std::span<x509_st* const> presented);
+// A DER OCSP response (as stapled) about `leaf`, matched by serial number.
+OcspStaple parse_ocsp(std::string_view der, x509_st* leaf);
+
+}  // namespace connscope::probe

@@ -1,0 +1,99 @@
+#include "rules/client_findings.h"
+
+#include <array>
+
+#include <fmt/args.h>
+#include <fmt/format.h>
+
+namespace connscope::rules {
+
+namespace {
+
+using probe::StageId;
+
+#define CONNSCOPE_CF(id, stage, sev, name) \
+  ClientFindingSpec { id, StageId::stage, Severity::sev, Msg::c_##name##_summary, Msg::c_##name##_cause, Msg::c_##name##_fix }
+
+constexpr std::array kCatalog{
+    CONNSCOPE_CF("dns.nxdomain", resolve, critical, dns_nxdomain),
+    CONNSCOPE_CF("dns.servfail", resolve, critical, dns_servfail),
+    CONNSCOPE_CF("dns.refused", resolve, critical, dns_refused),
+    CONNSCOPE_CF("dns.timeout", resolve, critical, dns_timeout),
+    CONNSCOPE_CF("dns.no_address", resolve, critical, dns_no_address),
+    CONNSCOPE_CF("dns.unreachable", resolve, critical, dns_unreachable),
+    CONNSCOPE_CF("dns.bad_answer", resolve, critical, dns_bad_answer),
+    CONNSCOPE_CF("net.no_route", route, critical, net_no_route),
+    CONNSCOPE_CF("tcp.refused", connect, critical, tcp_refused),
+    CONNSCOPE_CF("tcp.rejected_icmp", connect, critical, tcp_rejected_icmp),
+    CONNSCOPE_CF("net.admin_prohibited", connect, critical, net_admin_prohibited),
+    CONNSCOPE_CF("net.host_unreachable", connect, critical, net_host_unreachable),
+    CONNSCOPE_CF("tcp.filtered", connect, critical, tcp_filtered),
+    CONNSCOPE_CF("tcp.local_port_exhaustion", connect, critical, tcp_local_port_exhaustion),
+    CONNSCOPE_CF("tcp.slow_handshake", connect, warning, tcp_slow_handshake),
+    CONNSCOPE_CF("tcp.reset_after_accept", talk, critical, tcp_reset_after_accept),
+    CONNSCOPE_CF("tcp.closed_after_accept", talk, critical, tcp_closed_after_accept),
+    CONNSCOPE_CF("tls.not_tls", secure, critical, tls_not_tls),
+    CONNSCOPE_CF("tls.alert", secure, critical, tls_alert),
+    CONNSCOPE_CF("tls.cert_expired", secure, critical, tls_cert_expired),
+    CONNSCOPE_CF("tls.cert_not_yet_valid", secure, critical, tls_cert_not_yet_valid),
+    CONNSCOPE_CF("tls.cert_hostname_mismatch", secure, critical, tls_cert_hostname_mismatch),
+    CONNSCOPE_CF("tls.cert_untrusted", secure, critical, tls_cert_untrusted),
+    CONNSCOPE_CF("tls.chain_incomplete", secure, critical, tls_chain_incomplete),
+    CONNSCOPE_CF("tls.old_protocol", secure, warning, tls_old_protocol),
+    CONNSCOPE_CF("tls.cert_expiring_soon", secure, warning, tls_cert_expiring_soon),
+    CONNSCOPE_CF("app.no_response", talk, critical, app_no_response),
+    CONNSCOPE_CF("app.http_5xx", talk, critical, app_http_5xx),
+    CONNSCOPE_CF("app.http_4xx", talk, warning, app_http_4xx),
+    CONNSCOPE_CF("app.slow_first_byte", talk, warning, app_slow_first_byte),
+    CONNSCOPE_CF("app.unexpected_reply", talk, warning, app_unexpected_reply),
+    CONNSCOPE_CF("app.error_reply", talk, warning, app_error_reply),
+    CONNSCOPE_CF("app.incomplete_reply", talk, critical, app_incomplete_reply),
+    CONNSCOPE_CF("path.mtu_blackhole", talk, critical, path_mtu_blackhole),
+};
+
+#undef CONNSCOPE_CF
+
+}  // namespace
+
+std::span<const ClientFindingSpec> client_findings_catalog() { return kCatalog; }
+
+const ClientFindingSpec* find_client_spec(std::string_view id) {
+  for (const auto& spec : kCatalog) {
+    if (spec.id == id) return &spec;
+  }
+  return nullptr;
+}
+
+Result<std::string> format_named(Lang lang, Msg id, const std::map<std::string, std::string>& args) {
+  fmt::dynamic_format_arg_store<fmt::format_context> store;
+  // The store keeps the names as pointers: the map's keys outlive the call.
+  for (const auto& [name, value] : args) store.push_back(fmt::arg(name.c_str(), value));
+  try {
+    return fmt::vformat(text_template(lang, id), store);
+  } catch (const fmt::format_error& e) {
+    return fail("format message " + std::to_string(static_cast<int>(id)),
+                std::string("evidence lacks a name the text quotes: ") + e.what());
+  }
+}
+
+Result<Finding> make_client_finding(std::string_view id, std::map<std::string, std::string> evidence,
+                                    Lang lang) {
+  const auto* spec = find_client_spec(id);
+  if (spec == nullptr) return fail("finding \"" + std::string(id) + "\"", "not in the catalog");
+  Finding f;
+  f.id = std::string(id);
+  f.severity = spec->severity;
+  auto summary = format_named(lang, spec->summary, evidence);
+  auto cause = format_named(lang, spec->cause, evidence);
+  auto fix = format_named(lang, spec->fix, evidence);
+  for (auto* r : {&summary, &cause, &fix}) {
+    if (!*r) return fail("finding " + f.id, r->error().detail);
+  }
+  f.summary = std::move(*summary);
+  f.cause = std::move(*cause);
+  f.fix = std::move(*fix);
+  f.evidence = std::move(evidence);
+  return f;
+}
+
+}  // namespace connscope::rules

@@ -1,0 +1,328 @@
+// `connscope doctor` in the lab, from the client namespace, IPv4 and IPv6 wherever the case
+// applies: each test asserts the verdict (status, failing stage, finding id), the key evidence,
+// and for silent failures that the verdict came within the deadline.
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/endpoint.h"
+#include "lab/lab.h"
+
+namespace connscope::lab {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using nlohmann::json;
+
+constexpr std::uint16_t kPort = 8080;
+
+int af(Family f) { return f == Family::v4 ? AF_INET : AF_INET6; }
+
+struct DoctorRun {
+  int exit_code = -1;
+  json out;
+  std::chrono::milliseconds elapsed{};
+  std::string err;
+};
+
+class DoctorLab : public LabTest, public ::testing::WithParamInterface<Family> {
+ protected:
+  Family fam() const { return GetParam(); }
+  std::string server_addr() { return lab().addr(Node::server, fam()); }
+  // "198.18.3.2:8080" / "[2001:db8:3::2]:8080"
+  std::string server_target(std::uint16_t port = kPort) {
+    return Endpoint{af(fam()), server_addr(), port}.to_string();
+  }
+  std::string dns_addr() { return lab().addr(Node::dns, fam()); }
+
+  // `connscope serve --mode MODE [extra...]` on the server's address of this family.
+  void serve(const std::string& mode, std::vector<std::string> extra = {}) {
+    std::vector<std::string> argv{CONNSCOPE_BIN, "serve", "--listen", server_target(), "--mode", mode};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    server_ = lab().spawn(Node::server, argv);
+    ASSERT_TRUE(lab().wait_for_tcp_listen(Node::server, kPort, 3s)) << server_.err();
+  }
+
+  DoctorRun doctor(std::vector<std::string> args, const std::string& timeout = "1s") {
+    std::vector<std::string> argv{CONNSCOPE_BIN, "--json", "--timeout", timeout, "doctor"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    const auto t0 = Clock::now();
+    auto r = lab().exec(Node::client, argv, 20s);
+    DoctorRun run;
+    run.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
+    run.exit_code = r.exit_code;
+    run.err = r.err;
+    try {
+      run.out = json::parse(r.out);
+    } catch (const json::exception& e) {
+      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << r.out << r.err;
+    }
+    return run;
+  }
+
+  static const json& stage(const DoctorRun& r, const std::string& name) {
+    for (const auto& s : r.out.at("stages")) {
+      if (s.at("stage") == name) return s;
+    }
+    static const json none;
+    ADD_FAILURE() << "no stage " << name;
+    return none;
+  }
+  static const json* finding(const DoctorRun& r, const std::string& id) {
+    for (const auto& f : r.out.at("findings")) {
+      if (f.at("id") == id) return &f;
+    }
+    return nullptr;
+  }
+  // The verdict: status, stage, finding id (null as "").
+  static void expect_verdict(const DoctorRun& r, const std::string& status, const std::string& stage_name,
+                             const std::string& finding_id) {
+    const auto& v = r.out.at("verdict");
+    EXPECT_EQ(v.at("status"), status) << r.out.dump(2);
+    EXPECT_EQ(v.at("stage").is_null() ? "" : v.at("stage").get<std::string>(), stage_name) << r.out.dump(2);
+    EXPECT_EQ(v.at("finding").is_null() ? "" : v.at("finding").get<std::string>(), finding_id) << r.out.dump(2);
+    EXPECT_EQ(r.exit_code, status == "ok" ? 0 : 1) << r.err;
+  }
+
+  Process server_;
+};
+
+TEST_P(DoctorLab, HealthyHttp) {
+  serve("http");
+  auto r = doctor({"http://" + server_target() + "/health"});
+  expect_verdict(r, "ok", "", "");
+  EXPECT_EQ(stage(r, "resolve").at("evidence").at("source"), "literal");
+  const auto& connect = stage(r, "connect");
+  EXPECT_EQ(connect.at("status"), "ok");
+  EXPECT_EQ(connect.at("evidence").at("attempts").at(0).at("result"), "none");
+  EXPECT_EQ(connect.at("evidence").at("attempts").at(0).at("syns_sent"), 1);
+  const auto& talk = stage(r, "talk");
+  EXPECT_EQ(talk.at("status"), "ok");
+  EXPECT_EQ(talk.at("evidence").at("http").at("status"), 200);
+  EXPECT_EQ(talk.at("evidence").at("protocol"), "http");
+  EXPECT_GT(talk.at("evidence").at("first_byte_ms").get<double>(), 0.0);
+  EXPECT_TRUE(r.out.at("findings").empty());
+}
+
+TEST_P(DoctorLab, HealthyByNameThroughTheLabResolver) {
+  serve("http");
+  auto dns = lab().start_dnsmasq();
+  auto r = doctor({"--resolver", dns_addr(), fam() == Family::v4 ? "-4" : "-6",
+                   "http://" + std::string(kServerName) + ":8080/"});
+  expect_verdict(r, "ok", "", "");
+  const auto& ev = stage(r, "resolve").at("evidence");
+  EXPECT_EQ(ev.at("source"), "dns");
+  EXPECT_EQ(ev.at("rcode"), "NOERROR");
+  EXPECT_EQ(ev.at("server"), (Endpoint{af(fam()), dns_addr(), 53}.to_string()));
+  ASSERT_EQ(ev.at("addresses").size(), 1u) << ev.dump();
+  EXPECT_EQ(ev.at("addresses").at(0).at("address"), server_addr());
+}
+
+TEST_P(DoctorLab, NxdomainFailsAtResolve) {
+  auto dns = lab().start_dnsmasq();
+  const std::string name = "nope." + std::string(kDnsZone);
+  auto r = doctor({"--resolver", dns_addr(), name + ":80"});
+  expect_verdict(r, "fail", "resolve", "dns.nxdomain");
+  const auto* f = finding(r, "dns.nxdomain");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->at("evidence").at("name"), name);
+  EXPECT_EQ(f->at("evidence").at("rcode"), "NXDOMAIN");
+  EXPECT_EQ(stage(r, "connect").at("status"), "skipped");
+}
+
+TEST_P(DoctorLab, ServfailFailsAtResolve) {
+  auto dns = lab().start_dnsmasq();
+  auto r = doctor({"--resolver", dns_addr(), "x." + std::string(kDnsServfailZone) + ":80"});
+  expect_verdict(r, "fail", "resolve", "dns.servfail");
+  EXPECT_EQ(finding(r, "dns.servfail")->at("evidence").at("rcode"), "SERVFAIL");
+}
+
+TEST_P(DoctorLab, ClosedPortIsRefusedByTheHost) {
+  auto r = doctor({server_target(81)});
+  expect_verdict(r, "fail", "connect", "tcp.refused");
+  const auto* f = finding(r, "tcp.refused");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->at("summary"), server_target(81) + " refused (RST from the host): nothing listens on port 81");
+  EXPECT_EQ(f->at("evidence").at("port"), "81");
+  EXPECT_EQ(stage(r, "talk").at("status"), "skipped");
+}
+
+TEST_P(DoctorLab, PortUnreachableFromTheServerFirewall) {
+  serve("http");
+  lab().reject(Node::server, fam(), kPort, RejectKind::port_unreachable);
+  auto r = doctor({server_target()});
+  expect_verdict(r, "fail", "connect", "tcp.rejected_icmp");
+  EXPECT_EQ(finding(r, "tcp.rejected_icmp")->at("evidence").at("from"), server_addr());
+}
+
+TEST_P(DoctorLab, AdminProhibitedByR2) {
+  serve("http");
+  lab().reject(Node::r2, fam(), kPort, RejectKind::admin_prohibited);
+  auto r = doctor({server_target()});
+  expect_verdict(r, "fail", "connect", "net.admin_prohibited");
+  EXPECT_EQ(finding(r, "net.admin_prohibited")->at("evidence").at("from"), lab().addr(Node::r2, fam()));
+}
+
+TEST_P(DoctorLab, HostUnreachableFromR1) {
+  lab().reject(Node::r1, fam(), kPort, RejectKind::host_unreachable);
+  auto r = doctor({server_target()});
+  expect_verdict(r, "fail", "connect", "net.host_unreachable");
+  EXPECT_EQ(finding(r, "net.host_unreachable")->at("evidence").at("from"), lab().addr(Node::r1, fam()));
+}
+
+TEST_P(DoctorLab, DroppedSynsAreFilteredWithinTheTimeout) {
+  serve("http");
+  lab().drop(Node::server, fam(), kPort);
+  auto r = doctor({server_target()}, "1s");
+  expect_verdict(r, "fail", "connect", "tcp.filtered");
+  const auto& a = stage(r, "connect").at("evidence").at("attempts").at(0);
+  EXPECT_TRUE(a.at("timed_out").get<bool>());
+  EXPECT_GE(a.at("duration_ms").get<double>(), 1000.0);
+  EXPECT_LE(a.at("duration_ms").get<double>(), 1100.0);
+  EXPECT_LE(r.out.at("duration_ms").get<double>(), 1100.0);
+}
+
+TEST_P(DoctorLab, LostFirstSynIsAWarningNotAFailure) {
+  serve("http");
+  // r1 drops the first SYN of each connection and lets its retransmission through (random loss
+  // would make the count a matter of luck).
+  lab().nft(Node::r1,
+            "add table inet firstsyn\n"
+            "add set inet firstsyn seen { type inet_service; flags dynamic; }\n"
+            "add chain inet firstsyn f { type filter hook forward priority -10; policy accept; }\n"
+            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn tcp sport @seen accept\n"
+            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn add @seen { tcp sport } drop\n");
+  auto r = doctor({"http://" + server_target() + "/"}, "3s");
+  expect_verdict(r, "warn", "connect", "tcp.slow_handshake");
+  EXPECT_EQ(finding(r, "tcp.slow_handshake")->at("evidence").at("retransmits"), "1");
+  EXPECT_EQ(stage(r, "talk").at("status"), "ok");
+}
+
+TEST_P(DoctorLab, Http503IsAnApplicationFailure) {
+  serve("http", {"--http-status", "503"});
+  auto r = doctor({"http://" + server_target() + "/"});
+  expect_verdict(r, "fail", "talk", "app.http_5xx");
+  EXPECT_EQ(finding(r, "app.http_5xx")->at("evidence").at("status"), "503");
+}
+
+TEST_P(DoctorLab, ResetRightAfterAccept) {
+  serve("reset-after-accept");
+  auto r = doctor({"http://" + server_target() + "/"});
+  expect_verdict(r, "fail", "talk", "tcp.reset_after_accept");
+}
+
+TEST_P(DoctorLab, NeverAcceptedConnectionGetsNoResponseWithinTheDeadline) {
+  serve("never-accept", {"--backlog", "8"});
+  auto r = doctor({"http://" + server_target() + "/"}, "1s");
+  expect_verdict(r, "fail", "talk", "app.no_response");
+  EXPECT_EQ(stage(r, "connect").at("status"), "ok");
+  EXPECT_NE(finding(r, "app.no_response")->at("cause").get<std::string>().find("accept queue"), std::string::npos);
+  EXPECT_LE(stage(r, "talk").at("duration_ms").get<double>(), 1100.0);
+}
+
+TEST_P(DoctorLab, SlowFirstByteIsAWarning) {
+  serve("slow-first-byte", {"--delay", "1500ms"});
+  auto r = doctor({"http://" + server_target() + "/"}, "3s");
+  expect_verdict(r, "warn", "talk", "app.slow_first_byte");
+  EXPECT_GE(stage(r, "talk").at("evidence").at("first_byte_ms").get<double>(), 1500.0);
+}
+
+TEST_P(DoctorLab, SshLikeBannerIsRecognised) {
+  serve("banner", {"--banner", "SSH-2.0-OpenSSH_9.2p1 Debian-2"});
+  auto r = doctor({"--proto", "ssh", server_target()});
+  expect_verdict(r, "ok", "", "");
+  const auto& talk = stage(r, "talk").at("evidence");
+  EXPECT_EQ(talk.at("reply_kind"), "ssh_banner");
+  EXPECT_EQ(talk.at("reply"), "SSH-2.0-OpenSSH_9.2p1 Debian-2");
+}
+
+TEST_P(DoctorLab, DripFeedingPeerEndsWithinTheDeadline) {
+  serve("drip", {"--interval", "1s", "--banner", "SSH-2.0-this-takes-forever"});
+  auto r = doctor({"--proto", "ssh", server_target()}, "2s");
+  EXPECT_EQ(r.out.at("verdict").at("stage"), "talk") << r.out.dump(2);
+  EXPECT_NE(r.out.at("verdict").at("status"), "ok");
+  EXPECT_LE(stage(r, "talk").at("duration_ms").get<double>(), 2200.0);
+}
+
+// ---- secure: nginx in the server namespace with the lab's certificates ----
+
+TEST_P(DoctorLab, HealthyHttpsWithTheLabCa) {
+  auto nginx = lab().start_nginx_tls(lab().certs().valid.cert, lab().certs().valid.key, 8443);
+  auto dns = lab().start_dnsmasq();
+  auto r = doctor({"--resolver", dns_addr(), fam() == Family::v4 ? "-4" : "-6", "--ca-file",
+                   lab().certs().ca.string(), "https://" + std::string(kServerName) + ":8443/"},
+                  "3s");
+  expect_verdict(r, "ok", "", "");
+  const auto& sec = stage(r, "secure");
+  EXPECT_EQ(sec.at("status"), "ok");
+  EXPECT_TRUE(sec.at("evidence").at("verified").get<bool>());
+  EXPECT_EQ(sec.at("evidence").at("sni"), kServerName);
+  EXPECT_EQ(sec.at("evidence").at("alpn"), "http/1.1");
+  EXPECT_GT(sec.at("evidence").at("days_to_expiry").get<int>(), 0);
+  EXPECT_EQ(stage(r, "talk").at("evidence").at("http").at("status"), 200);
+}
+
+TEST_P(DoctorLab, ExpiredCertificate) {
+  auto nginx = lab().start_nginx_tls(lab().certs().expired.cert, lab().certs().expired.key, 8443);
+  auto r = doctor({"--sni", std::string(kServerName), "--ca-file", lab().certs().ca.string(),
+                   "https://" + server_target(8443) + "/"}, "3s");
+  expect_verdict(r, "fail", "secure", "tls.cert_expired");
+  EXPECT_EQ(finding(r, "tls.cert_expired")->at("evidence").at("subject").get<std::string>().find("CN="), 0u);
+  EXPECT_EQ(stage(r, "talk").at("status"), "skipped");
+}
+
+TEST_P(DoctorLab, HostnameMismatch) {
+  auto nginx = lab().start_nginx_tls(lab().certs().wrong_name.cert, lab().certs().wrong_name.key, 8443);
+  auto r = doctor({"--sni", std::string(kServerName), "--ca-file", lab().certs().ca.string(),
+                   "https://" + server_target(8443) + "/"}, "3s");
+  expect_verdict(r, "fail", "secure", "tls.cert_hostname_mismatch");
+  EXPECT_EQ(finding(r, "tls.cert_hostname_mismatch")->at("evidence").at("sni"), kServerName);
+}
+
+TEST_P(DoctorLab, SelfSignedIsUntrustedAndInsecureMakesItAWarning) {
+  auto nginx = lab().start_nginx_tls(lab().certs().self_signed.cert, lab().certs().self_signed.key, 8443);
+  auto r = doctor({"--sni", std::string(kServerName), "--ca-file", lab().certs().ca.string(),
+                   "https://" + server_target(8443) + "/"}, "3s");
+  expect_verdict(r, "fail", "secure", "tls.cert_untrusted");
+  auto insecure = doctor({"--insecure", "--sni", std::string(kServerName), "--ca-file", lab().certs().ca.string(),
+                          "https://" + server_target(8443) + "/"}, "3s");
+  EXPECT_EQ(insecure.out.at("verdict").at("status"), "warn") << insecure.out.dump(2);
+  EXPECT_EQ(stage(insecure, "secure").at("status"), "warn");
+  EXPECT_EQ(stage(insecure, "talk").at("evidence").at("http").at("status"), 200);
+}
+
+TEST_P(DoctorLab, PlainHttpOnTheTlsPortIsNotTls) {
+  serve("http");
+  auto r = doctor({"--tls", "http://" + server_target() + "/"}, "2s");
+  expect_verdict(r, "fail", "secure", "tls.not_tls");
+  EXPECT_EQ(finding(r, "tls.not_tls")->at("evidence").at("reply").get<std::string>().rfind("HTTP/1.1 400", 0), 0u)
+      << finding(r, "tls.not_tls")->dump();
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, DoctorLab, ::testing::Values(Family::v4, Family::v6),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
+
+// Not per family: the resolver that never answers is an IPv4 address.
+class DoctorLabV4 : public LabTest {};
+
+TEST_F(DoctorLabV4, SilentResolverTimesOutWithinTheDeadline) {
+  const auto t0 = Clock::now();
+  auto r = lab().exec(Node::client, {CONNSCOPE_BIN, "--json", "--timeout", "1s", "doctor", "--resolver",
+                                     lab().silent_v4(), std::string(kServerName) + ":80"},
+                      10s);
+  const auto elapsed = Clock::now() - t0;
+  auto j = json::parse(r.out);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(j.at("verdict").at("finding"), "dns.timeout") << j.dump(2);
+  EXPECT_EQ(j.at("verdict").at("stage"), "resolve");
+  EXPECT_LE(j.at("duration_ms").get<double>(), 1100.0);
+  EXPECT_LT(elapsed, 1500ms);
+}
+
+}  // namespace
+}  // namespace connscope::lab
