@@ -181,6 +181,91 @@ std::string resolve_line(const probe::DnsResult& d) {
                      d.rcode ? std::string(", ") + std::string(probe::rcode_name(*d.rcode)) : "", chain);
 }
 
+json route_json(const std::vector<probe::RouteResult>& routes) {
+  json out = json::array();
+  for (const auto& r : routes) {
+    json j{{"destination", r.destination}, {"outcome", probe::route_outcome_name(r.outcome)}};
+    if (r.outcome == probe::RouteOutcome::ok || r.outcome == probe::RouteOutcome::local) {
+      j["interface"] = r.interface;
+      j["source"] = r.source ? json(*r.source) : json(nullptr);
+      j["gateway"] = r.gateway ? json(*r.gateway) : json(nullptr);
+      j["table"] = r.table;
+      j["type"] = probe::route_type_name(r.route_type);
+      j["route_mtu"] = r.route_mtu ? json(*r.route_mtu) : json(nullptr);
+      j["link_mtu"] = r.link_mtu ? json(*r.link_mtu) : json(nullptr);
+      j["link_up"] = r.link_up ? json(*r.link_up) : json(nullptr);
+    } else {
+      j["errno"] = r.kernel_error;
+      if (!r.kernel_message.empty()) j["kernel_message"] = r.kernel_message;
+      if (r.error) j["error"] = r.error->message();
+    }
+    j["duration_ms"] = std::chrono::duration<double, std::milli>(r.duration).count();
+    out.push_back(std::move(j));
+  }
+  return {{"routes", out}};
+}
+
+std::string route_line(const std::vector<probe::RouteResult>& routes) {
+  std::string out;
+  for (const auto& r : routes) {
+    if (!out.empty()) out += "; ";
+    if (r.outcome == probe::RouteOutcome::local) {
+      out += fmt::format("{} is this host (dev {})", r.destination, r.interface);
+    } else if (r.outcome == probe::RouteOutcome::ok) {
+      out += fmt::format("{} dev {}", r.destination, r.interface);
+      if (r.gateway) out += " via " + *r.gateway;
+      if (r.source) out += " src " + *r.source;
+      if (r.link_mtu) out += fmt::format(" mtu {}", *r.link_mtu);
+      if (r.link_up && !*r.link_up) out += " (link down)";
+    } else {
+      out += fmt::format("{}: {}", r.destination, probe::route_outcome_name(r.outcome));
+      if (r.error) out += " (" + r.error->message() + ")";
+    }
+  }
+  return out;
+}
+
+json reach_json(const probe::ReachResult& r) {
+  json j{{"destination", r.destination},
+         {"outcome", probe::reach_outcome_name(r.outcome)},
+         {"method", probe::reach_method_name(r.method)},
+         {"sent", r.stats.sent},
+         {"received", r.stats.received},
+         {"loss_percent", r.stats.loss_percent}};
+  auto ms_of = [](const std::optional<std::chrono::microseconds>& v) {
+    return v ? json(std::chrono::duration<double, std::milli>(*v).count()) : json(nullptr);
+  };
+  j["rtt_min_ms"] = ms_of(r.stats.rtt_min);
+  j["rtt_avg_ms"] = ms_of(r.stats.rtt_avg);
+  j["rtt_max_ms"] = ms_of(r.stats.rtt_max);
+  json errors = json::array();
+  for (const auto& e : r.errors) {
+    errors.push_back({{"origin", probe::origin_name(e.origin)}, {"type", e.type}, {"code", e.code},
+                      {"from", e.from}, {"sequence", e.sequence}});
+  }
+  j["errors"] = errors;
+  if (r.reason) j["reason"] = r.reason->message();
+  return j;
+}
+
+std::string reach_line(const probe::ReachResult& r) {
+  if (r.outcome == probe::ReachOutcome::unavailable || r.outcome == probe::ReachOutcome::error) {
+    return fmt::format("ICMP unavailable here ({}): says nothing about the host",
+                       r.reason ? r.reason->message() : std::string(probe::reach_outcome_name(r.outcome)));
+  }
+  std::string out = fmt::format("{}: {}/{} echo replies", r.destination, r.stats.received, r.stats.sent);
+  if (r.stats.rtt_avg) {
+    out += fmt::format(", rtt min/avg/max {}/{}/{}", dur(*r.stats.rtt_min), dur(*r.stats.rtt_avg), dur(*r.stats.rtt_max));
+  }
+  if (!r.errors.empty()) {
+    const auto& e = r.errors.front();
+    out += fmt::format(", ICMP type {} code {} from {}", e.type, e.code, e.from.empty() ? "this host" : e.from);
+  } else if (r.outcome == probe::ReachOutcome::no_reply) {
+    out += " (ICMP may be filtered: not a sign the host is down)";
+  }
+  return out;
+}
+
 json connect_json(const std::vector<probe::ConnectAttempt>& attempts) {
   json out = json::array();
   for (const auto& a : attempts) {
@@ -317,6 +402,8 @@ std::string close_line(const probe::CloseResult& c) {
 // What the verdict line says when no finding speaks for the stage.
 std::string stage_summary(const probe::DoctorReport& r, StageId id) {
   if (id == StageId::resolve) return resolve_line(r.dns);
+  if (id == StageId::route) return route_line(r.routes);
+  if (id == StageId::reach && r.reach) return reach_line(*r.reach);
   if (id == StageId::connect) return connect_line(r.connect);
   if (id == StageId::secure && r.tls) return secure_line(*r.tls);
   if (id == StageId::talk && r.talk) return talk_line(*r.talk);
@@ -358,8 +445,11 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
              {"status", probe::status_name(row.status)},
              {"duration_ms", ms(row.duration)}};
       json evidence = json::object();
+      // reach keeps its evidence when skipped: the reason ICMP could not be used.
+      if (row.stage == StageId::reach && r.reach) evidence = reach_json(*r.reach);
       if (row.status != StageStatus::skipped) {
         if (row.stage == StageId::resolve) evidence = resolve_json(r.dns);
+        if (row.stage == StageId::route) evidence = route_json(r.routes);
         if (row.stage == StageId::connect) evidence = connect_json(r.connect);
         if (row.stage == StageId::secure && r.tls) evidence = secure_json(*r.tls);
         if (row.stage == StageId::talk && r.talk) evidence = talk_json(*r.talk);
@@ -406,7 +496,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       if (row.status == StageStatus::warn) status_text = st.yellow(status);
       if (row.status == StageStatus::fail) status_text = st.red(status);
       if (row.status == StageStatus::skipped) status_text = st.dim(status);
-      const bool ran = row.status != StageStatus::skipped;
+      const bool ran = row.status != StageStatus::skipped || (row.stage == StageId::reach && r.reach);
       fmt::print("  {:<8} {} {:>9}  {}\n", probe::stage_name(row.stage), status_text,
                  ran ? dur(row.duration) : "", ran ? stage_summary(r, row.stage) : "");
     }

@@ -393,7 +393,7 @@ enum class Lang { en };
     "The server answered FORMERR or NOTIMP, or with a malformed message: a broken DNS server or " \
     "a middlebox that rewrites DNS.")                                                             \
   X(c_dns_bad_answer_fix, "Try another resolver (--resolver IP); dig {name} @{server_address} shows the raw answer.") \
-  X(c_net_no_route_summary, "no route to {address} from this host")                               \
+  X(c_net_no_route_summary, "no route to {address} from this host ({route})")                               \
   X(c_net_no_route_cause,                                                                         \
     "The kernel's routing table has no usable entry for this address (no default route, an "     \
     "interface that is down, or an unreachable or prohibit route), so the SYN never leaves this " \
@@ -572,6 +572,14 @@ enum class Lang { en };
   X(c_app_incomplete_reply_fix,                                                                   \
     "Retry with a longer --timeout; check the server's load and logs; if small replies work and " \
     "large ones stall, look for an MTU black hole on the path.")                                 \
+  X(c_path_loss_summary, "{lost} of {sent} ICMP echo requests to {address} went unanswered")     \
+  X(c_path_loss_cause,                                                                            \
+    "Packets are lost on the path or at the host (congestion, a faulty link, a full queue), or "  \
+    "a router or the host rate-limits ICMP, which loses echo replies but not TCP.")              \
+  X(c_path_loss_fix,                                                                              \
+    "Find where the loss starts: connscope trace --cycles 20 {address} (loss at one hop that "    \
+    "does not continue to the later hops is rate-limiting, not loss); measure TCP itself with "   \
+    "connscope doctor --repeat 20.")                                                              \
   X(c_path_mtu_blackhole_summary,                                                                 \
     "large packets to {endpoint} are lost: the reply stalled, and worked again with MSS {mss}")   \
   X(c_path_mtu_blackhole_cause,                                                                   \

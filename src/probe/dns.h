@@ -15,7 +15,8 @@
 //   next is asked (c-ares 1.18 reports a SERVFAIL/REFUSED it retried as ECONNREFUSED, so the
 //   channel runs with ARES_FLAG_NOCHECKRESP and the failover is ours). The next server is asked
 //   after a timeout, SERVFAIL, REFUSED, an unreachable port or a broken answer; NXDOMAIN,
-//   "no data" and addresses are final.
+//   "no data" and addresses are final. When every server fails, the last one's verdict is the
+//   result (what a client ends up with); `attempts` has each.
 // - A and AAAA are separate queries (both at once), so each has its own rcode: a server that
 //   answers A but fails AAAA shows up as such.
 // - The whole stage has one deadline (options.timeout). Each server gets an equal share of what
@@ -25,7 +26,8 @@
 //   stop.
 //
 // c-ares' sockets are watched by Asio (non-owning stream_descriptors released before c-ares
-// closes them) on the caller's executor; no threads, no blocking calls.
+// closes them) on the caller's executor; no threads, no blocking calls (but for reading
+// resolv.conf, nsswitch.conf and the hosts file, which c-ares does synchronously).
 //
 // Known limits (c-ares 1.18's getaddrinfo API): the name that answered after a search domain
 // was appended is not reported unless a CNAME names it; addresses are in c-ares' order (RFC 6724

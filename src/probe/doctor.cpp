@@ -1,5 +1,6 @@
 #include "probe/doctor.h"
 
+#include <algorithm>
 #include <memory>
 #include <utility>
 
@@ -29,6 +30,14 @@ std::optional<StageId> DoctorReport::verdict_stage() const {
 StageStatus DoctorReport::verdict() const {
   const auto s = verdict_stage();
   return s ? row(*s).status : StageStatus::ok;
+}
+
+StageStatus reach_status(const ReachResult& reach, bool connected) {
+  const auto o = reach.outcome;
+  if (o == ReachOutcome::replied) return StageStatus::ok;
+  if (o == ReachOutcome::partial_loss) return StageStatus::warn;
+  if (o == ReachOutcome::unavailable || o == ReachOutcome::error) return StageStatus::skipped;
+  return connected ? StageStatus::ok : StageStatus::warn;
 }
 
 StageStatus talk_status(const TalkResult& talk) {
@@ -72,15 +81,47 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
   set(StageId::resolve, report.dns.ok() ? StageStatus::ok : StageStatus::fail, Clock::now() - t0);
   if (!report.dns.ok()) co_return finish();
 
-  // connect: every address, in the resolver's order, up to the first that answers
+  // route: the kernel's decision for every address; only routable ones are tried
+  t0 = Clock::now();
   std::vector<Endpoint> remotes;
-  for (const auto& a : report.dns.addresses) remotes.push_back(Endpoint{a.family, a.address, options.port});
+  for (const auto& a : report.dns.addresses) {
+    RouteQuery q;
+    q.destination = a.address;
+    q.timeout = options.timeout;
+    report.routes.push_back(lookup_route(q));
+    const auto o = report.routes.back().outcome;
+    // A lookup that could not run (outcome error) does not stop the connect: the SYN will tell.
+    if (o == RouteOutcome::ok || o == RouteOutcome::local || o == RouteOutcome::error) {
+      remotes.push_back(Endpoint{a.family, a.address, options.port});
+    }
+  }
+  set(StageId::route,
+      remotes.empty() ? StageStatus::fail
+      : remotes.size() < report.routes.size() ? StageStatus::warn
+                                               : StageStatus::ok,
+      Clock::now() - t0);
+  if (remotes.empty()) co_return finish();
+
+  // reach: ICMP echo to the first routable address (its status waits for connect's result)
+  ReachOptions reach_options;
+  reach_options.destination = remotes.front().address;
+  reach_options.count = options.echo_count;
+  reach_options.interval = options.echo_interval;
+  reach_options.deadline = options.timeout;
+  reach_options.probe_timeout = std::min(options.timeout, std::chrono::milliseconds(1000));
+  t0 = Clock::now();
+  report.reach = co_await reach(ex, reach_options);
+  const auto reach_time = Clock::now() - t0;
+
+  // connect: every routable address, in the resolver's order, up to the first that answers
   ConnectOptions connect_options;
   connect_options.timeout = options.timeout;
   t0 = Clock::now();
   ConnectReport connected = co_await connect_all(ex, std::move(remotes), connect_options);
   report.connect = std::move(connected.attempts);
   set(StageId::connect, connect_status(report.connect), Clock::now() - t0);
+  const bool got_through = !report.connect.empty() && report.connect.back().connected();
+  set(StageId::reach, reach_status(*report.reach, got_through), reach_time);
   if (!connected.socket && !report.connect.empty() && report.connect.back().reset_after_handshake) {
     // The server's RST came before connect() returned: what the talk stage would have met.
     TalkResult reset;

@@ -16,6 +16,8 @@
 #include "core/endpoint.h"
 #include "core/target.h"
 #include "probe/dns.h"
+#include "probe/reach.h"
+#include "probe/route.h"
 #include "probe/stage.h"
 #include "probe/talk.h"
 #include "probe/tcp_connect.h"
@@ -32,6 +34,8 @@ struct DoctorOptions {
   AppProtocol protocol = AppProtocol::banner;
   std::string http_path = "/";
   std::chrono::milliseconds slow_first_byte{1000};
+  int echo_count = 3;  // reach: ICMP echo requests
+  std::chrono::milliseconds echo_interval{50};
   // secure: on when the scheme says so (https, smtps) or --tls; the trust store is made by the
   // caller (make_tls_context: --ca-file errors are usage errors).
   bool tls = false;
@@ -50,7 +54,9 @@ struct DoctorReport {
   DoctorOptions options;
   std::vector<StageRow> stages;  // all seven, in order; skipped ones too
   DnsResult dns;
-  std::vector<ConnectAttempt> connect;  // every address tried, in order
+  std::vector<RouteResult> routes;       // one per resolved address, in order
+  std::optional<ReachResult> reach;      // ICMP echo to the first routable address
+  std::vector<ConnectAttempt> connect;  // every routable address tried, in order
   std::optional<TlsResult> tls;          // the handshake's evidence (its stream moves on to talk)
   std::optional<TalkResult> talk;
   std::optional<CloseResult> close;
@@ -61,6 +67,11 @@ struct DoctorReport {
   [[nodiscard]] std::optional<StageId> verdict_stage() const;
   [[nodiscard]] StageStatus verdict() const;
 };
+
+// The reach stage's status once connect is known: an echo that goes unanswered, or an ICMP
+// error, is a warning only when TCP did not get through either (many hosts filter ICMP: no reply
+// is never "host down"); partial loss is a warning (path.loss); no ICMP socket is skipped.
+StageStatus reach_status(const ReachResult& reach, bool connected);
 
 // The stage status a talk outcome stands for.
 StageStatus talk_status(const TalkResult& talk);

@@ -53,8 +53,7 @@ constexpr std::uint8_t kProtoIcmp = 1;
 constexpr std::uint8_t kProtoIcmp6 = 58;
 // Messages read per wake-up and queue: bounds the work a flood of foreign ICMP can cause.
 constexpr int kMaxReadsPerWake = 256;
-// Room for an ICMP error quoting our request (at most 576 bytes for IPv4, 1280 for IPv6) and
-// for the largest payload we allow.
+// The largest payload we send: an IPv4 datagram holds at most 65535 bytes, headers included.
 constexpr std::size_t kMaxPayload = 65000;
 
 std::uint16_t load16(std::span<const std::byte> b, std::size_t at) {
@@ -647,6 +646,8 @@ asio::awaitable<ReachResult> reach(asio::any_io_executor ex, ReachOptions o) {
   auto send_at = [&](std::size_t i) { return start + o.interval * static_cast<int>(i); };
   std::optional<Error> first_send_error;
 
+  // A reply echoes our payload behind an IP header (raw IPv4); an ICMP error quotes at most
+  // 576 (IPv4) or 1280 (IPv6) bytes. Anything longer is not ours and is dropped as truncated.
   std::vector<std::byte> data(kIcmpHeader + kMaxPayload + 1500);
   std::array<std::byte, 512> control{};
 

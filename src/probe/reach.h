@@ -123,8 +123,9 @@ struct ReachResult {
   std::string destination;
   // Why, for unavailable, send_failed and error: the operation, its errno and what is wrong.
   std::optional<Error> reason;
-  // What opening the sockets said: the errno of each attempt (0: it worked or was not tried),
-  // net.ipv4.ping_group_range as read (absent when unreadable) and the process's groups.
+  // What opening the sockets said: the errno of each attempt (0: it worked or was not tried);
+  // when the ping socket was refused, net.ipv4.ping_group_range as read (absent when
+  // unreadable) and the process's groups, the evidence for why.
   int ping_socket_error = 0;
   int raw_socket_error = 0;
   std::optional<std::pair<std::uint32_t, std::uint32_t>> ping_group_range;

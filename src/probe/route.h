@@ -3,7 +3,7 @@
 // (rtnetlink RTM_GETROUTE, the request behind `ip route get`), and the interface's MTU
 // (RTM_GETLINK). "No route" is decided here (net.no_route), before anything is sent.
 //
-// How the kernel answers (Linux 6.18, checked in a namespace; the same since at least 4.x): a
+// How the kernel answers (checked on Linux 6.18 in the lab, probe_route_reach_lab_test): a
 // usable route comes back as one RTM_NEWROUTE carrying the chosen interface (RTA_OIF), the
 // source address it would pick (RTA_PREFSRC), the next hop (RTA_GATEWAY, or RTA_VIA for an IPv4
 // route through an IPv6 next hop; absent when the destination is on a connected subnet), the
@@ -17,7 +17,9 @@
 // own is ENETUNREACH; a bad source or interface can be EINVAL), so a refusal of a request with
 // a source or interface is asked again without them: the same errno again is the route's, a
 // different answer means the binding was refused (outcome error). A request this module builds
-// is never malformed, so EINVAL for the bare destination is a blackhole.
+// is never malformed, so EINVAL for the bare destination is a blackhole. (IPv6 does not check
+// that the source is local, and answers ENETUNREACH for the interface `lo`.) IPv4 reports
+// local routes in table 254: it merges the local table into main while no policy rules exist.
 //
 // Synchronous and short: the kernel answers from memory. Every receive waits at most until the
 // query's deadline (SO_RCVTIMEO), so a stuck netlink socket cannot hold the doctor.
@@ -120,7 +122,7 @@ struct LinkReply {
 
 // The RTM_GETROUTE request for `query` (no dump: one route), with RTM_F_LOOKUP_TABLE so the
 // reply names the table that matched. `with_binding` false leaves out the source and interface
-// (the blackhole re-check). Bad addresses are errors; `ifindex` is the interface's index when
+// (the re-check of a refusal). Bad addresses are errors; `ifindex` is the interface's index when
 // the query names one (resolved by the caller: a name is not an address the kernel takes).
 Result<std::vector<std::byte>> build_route_request(const RouteQuery& query,
                                                    std::optional<std::uint32_t> ifindex,

@@ -48,6 +48,7 @@ constexpr std::array kCatalog{
     CONNSCOPE_CF("app.unexpected_reply", talk, warning, app_unexpected_reply),
     CONNSCOPE_CF("app.error_reply", talk, warning, app_error_reply),
     CONNSCOPE_CF("app.incomplete_reply", talk, critical, app_incomplete_reply),
+    CONNSCOPE_CF("path.loss", reach, warning, path_loss),
     CONNSCOPE_CF("path.mtu_blackhole", talk, critical, path_mtu_blackhole),
 };
 

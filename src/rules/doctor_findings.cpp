@@ -64,6 +64,46 @@ void resolve_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding
   add(out, StageId::resolve, *id, std::move(e), lang);
 }
 
+void route_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
+  std::set<std::string> seen;
+  for (const auto& rt : r.routes) {
+    const auto id = route_finding_id(rt.outcome);
+    if (!id || !seen.insert(std::string(*id)).second) continue;
+    Evidence e;
+    e["address"] = rt.destination;
+    e["endpoint"] = Endpoint{rt.family, rt.destination, r.options.port}.to_string();
+    e["port"] = std::to_string(r.options.port);
+    e["route"] = rt.kernel_message.empty() ? std::string(route_outcome_name(rt.outcome))
+                                           : fmt::format("{}: {}", route_outcome_name(rt.outcome), rt.kernel_message);
+    // A prohibit route is this host's own refusal: it is the "router" that says no.
+    e["from"] = "this host's routing table";
+    e["icmp"] = "none (a prohibit route)";
+    add(out, StageId::route, *id, std::move(e), lang);
+  }
+}
+
+void reach_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
+  if (!r.reach || r.row(StageId::reach).status != StageStatus::warn) return;
+  const auto& re = *r.reach;
+  const auto id = reach_finding_id(re.outcome);
+  if (!id) return;
+  Evidence e;
+  e["address"] = re.destination;
+  e["endpoint"] = Endpoint{re.family, re.destination, r.options.port}.to_string();
+  e["port"] = std::to_string(r.options.port);
+  e["sent"] = std::to_string(re.stats.sent);
+  e["lost"] = std::to_string(re.stats.sent - re.stats.received);
+  if (!re.errors.empty()) {
+    const auto& err = re.errors.front();
+    e["from"] = err.from.empty() ? "this host" : err.from;
+    e["icmp"] = fmt::format("{} type {} code {}", err.origin == ErrOrigin::icmp6 ? "ICMPv6" : "ICMP", err.type, err.code);
+  } else {
+    e["from"] = re.destination;
+    e["icmp"] = "none";
+  }
+  add(out, StageId::reach, *id, std::move(e), lang);
+}
+
 std::string icmp_text(const QueuedError& q) {
   return fmt::format("{} type {} code {}", q.origin == ErrOrigin::icmp6 ? "ICMPv6" : "ICMP", q.type, q.code);
 }
@@ -158,6 +198,8 @@ void talk_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& 
 std::vector<StageFinding> doctor_findings(const DoctorReport& report, Lang lang) {
   std::vector<StageFinding> out;
   resolve_findings(report, lang, out);
+  route_findings(report, lang, out);
+  reach_findings(report, lang, out);
   connect_findings(report, lang, out);
   secure_findings(report, lang, out);
   talk_findings(report, lang, out);

@@ -97,6 +97,14 @@ TEST_P(DoctorLab, HealthyHttp) {
   auto r = doctor({"http://" + server_target() + "/health"});
   expect_verdict(r, "ok", "", "");
   EXPECT_EQ(stage(r, "resolve").at("evidence").at("source"), "literal");
+  const auto& route = stage(r, "route").at("evidence").at("routes").at(0);
+  EXPECT_EQ(route.at("outcome"), "ok");
+  EXPECT_EQ(route.at("gateway"), lab().addr(Node::r1, Node::client, fam()));
+  EXPECT_EQ(route.at("source"), lab().addr(Node::client, fam()));
+  EXPECT_EQ(route.at("interface"), lab().iface(Node::client, Node::r1));
+  const auto& reach = stage(r, "reach");
+  EXPECT_EQ(reach.at("status"), "ok");
+  EXPECT_EQ(reach.at("evidence").at("received"), 3);
   const auto& connect = stage(r, "connect");
   EXPECT_EQ(connect.at("status"), "ok");
   EXPECT_EQ(connect.at("evidence").at("attempts").at(0).at("result"), "none");
@@ -142,6 +150,32 @@ TEST_P(DoctorLab, ServfailFailsAtResolve) {
   EXPECT_EQ(finding(r, "dns.servfail")->at("evidence").at("rcode"), "SERVFAIL");
 }
 
+TEST_P(DoctorLab, NoRouteIsDecidedAtTheRouteStage) {
+  // An unreachable route on the client for the server's address: the SYN never leaves.
+  const std::string prefix = fam() == Family::v4 ? server_addr() + "/32" : server_addr() + "/128";
+  auto added = lab().exec(Node::client, {"ip", fam() == Family::v4 ? "-4" : "-6", "route", "add", "unreachable", prefix});
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  auto r = doctor({server_target()});
+  expect_verdict(r, "fail", "route", "net.no_route");
+  EXPECT_EQ(finding(r, "net.no_route")->at("evidence").at("address"), server_addr());
+  EXPECT_EQ(stage(r, "route").at("evidence").at("routes").at(0).at("outcome"), "unreachable_route");
+  EXPECT_EQ(stage(r, "connect").at("status"), "skipped");
+}
+
+TEST_P(DoctorLab, IcmpFilteredIsNotHostDown) {
+  serve("http");
+  // The server drops echo requests; TCP still gets through, so reach is not a problem.
+  lab().nft(Node::server, fam() == Family::v4
+                              ? "add table inet noping\nadd chain inet noping i { type filter hook input priority 0; policy accept; }\n"
+                                "add rule inet noping i icmp type echo-request drop\n"
+                              : "add table inet noping\nadd chain inet noping i { type filter hook input priority 0; policy accept; }\n"
+                                "add rule inet noping i icmpv6 type echo-request drop\n");
+  auto r = doctor({"http://" + server_target() + "/"});
+  expect_verdict(r, "ok", "", "");
+  EXPECT_EQ(stage(r, "reach").at("evidence").at("outcome"), "no_reply");
+  EXPECT_EQ(stage(r, "reach").at("status"), "ok");
+}
+
 TEST_P(DoctorLab, ClosedPortIsRefusedByTheHost) {
   auto r = doctor({server_target(81)});
   expect_verdict(r, "fail", "connect", "tcp.refused");
@@ -184,7 +218,9 @@ TEST_P(DoctorLab, DroppedSynsAreFilteredWithinTheTimeout) {
   EXPECT_TRUE(a.at("timed_out").get<bool>());
   EXPECT_GE(a.at("duration_ms").get<double>(), 1000.0);
   EXPECT_LE(a.at("duration_ms").get<double>(), 1100.0);
-  EXPECT_LE(r.out.at("duration_ms").get<double>(), 1100.0);
+  EXPECT_LE(stage(r, "connect").at("duration_ms").get<double>(), 1100.0);
+  // The whole run: the filtered connect plus the ICMP echo stage before it (about 100 ms).
+  EXPECT_LE(r.out.at("duration_ms").get<double>() - stage(r, "reach").at("duration_ms").get<double>(), 1100.0);
 }
 
 TEST_P(DoctorLab, LostFirstSynIsAWarningNotAFailure) {
