@@ -178,6 +178,9 @@ Result<OwnerTable> scan_owners(std::string_view proc_root) {
   }  // joined
 
   OwnerTable table;
+  std::size_t total = 0;
+  for (const auto& part : parts) total += part.sockets.size();
+  table.by_inode_.reserve(total);  // one allocation, not a doubling copy at 200k entries
   for (auto& part : parts) {
     const auto base = static_cast<std::uint32_t>(table.processes_.size());
     for (auto& e : part.processes) table.processes_.push_back(std::move(e));
