@@ -1,0 +1,91 @@
+// `connscope doctor` on loopback: bad input is one line and exit 2, a healthy HTTP server is
+// exit 0 with every stage shown, a closed port is the verdict line and exit 1.
+
+#include <gtest/gtest.h>
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "integration/serve_fixture.h"
+
+namespace connscope::test {
+namespace {
+
+CmdResult doctor(std::vector<std::string> args, bool json = false) {
+  std::vector<std::string> argv{CONNSCOPE_BIN};
+  if (json) argv.push_back("--json");
+  argv.insert(argv.end(), {"--timeout", "2s", "doctor"});
+  argv.insert(argv.end(), args.begin(), args.end());
+  return run(argv, 15s);
+}
+
+TEST(Doctor, BadInputIsOneLineAndExitTwo) {
+  const std::vector<std::pair<std::vector<std::string>, std::string>> cases{
+      {{""}, "target \"\""},
+      {{"exa mple.com:80"}, "target \"exa mple.com:80\""},
+      {{"127.0.0.1:0"}, "target \"127.0.0.1:0\""},
+      {{"127.0.0.1:65536"}, "target \"127.0.0.1:65536\""},
+      {{"2001:db8::1:443"}, "[2001:db8::1]:443"},
+      {{"gopher://127.0.0.1/"}, "target \"gopher://127.0.0.1/\""},
+      {{"127.0.0.1"}, "no port"},
+      {{"--port", "0", "127.0.0.1"}, "--port \"0\": not a port (1-65535)"},
+      {{"--ca-file", "/nonexistent/ca.pem", "https://127.0.0.1/"}, "--ca-file \"/nonexistent/ca.pem\""},
+      {{"--proto", "gopher", "127.0.0.1:80"}, "--proto \"gopher\""},
+      {{"--resolver", "not-an-ip", "x.test:80"}, "not-an-ip"},
+      {{"-4", "[::1]:80"}, "an IPv6 address with -4"},
+      {{"--tls", "--no-tls", "127.0.0.1:80"}, "--tls and --no-tls"},
+  };
+  for (const auto& [args, want] : cases) {
+    const auto r = doctor(args);
+    EXPECT_EQ(r.exit_code, 2) << want << ": " << r.err;
+    EXPECT_EQ(r.out, "") << want;
+    EXPECT_EQ(lines(r.err).size(), 1u) << r.err;
+    EXPECT_NE(r.err.find(want), std::string::npos) << r.err;
+  }
+}
+
+TEST(Doctor, HealthyHttpOnLoopbackIsExitZeroWithEveryStage) {
+  auto served = start_serve({"--mode", "http"});
+  const std::string url = "http://127.0.0.1:" + std::to_string(served.port) + "/";
+  const auto r = doctor({url}, true);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j.at("verdict").at("status"), "ok");
+  ASSERT_EQ(j.at("stages").size(), 7u);
+  const char* order[] = {"resolve", "route", "reach", "connect", "secure", "talk", "close"};
+  double sum = 0;
+  for (std::size_t i = 0; i < 7; ++i) {
+    EXPECT_EQ(j.at("stages").at(i).at("stage"), order[i]);
+    sum += j.at("stages").at(i).at("duration_ms").get<double>();
+  }
+  EXPECT_EQ(j.at("stages").at(1).at("evidence").at("routes").at(0).at("outcome"), "local");
+  EXPECT_EQ(j.at("stages").at(4).at("status"), "skipped");  // no TLS
+  EXPECT_EQ(j.at("stages").at(5).at("evidence").at("http").at("status"), 200);
+  EXPECT_EQ(j.at("stages").at(6).at("evidence").at("how"), "fin");
+  // The doctor's own time between and around the stages.
+  EXPECT_LE(j.at("duration_ms").get<double>() - sum, 5.0);
+
+  const auto human = doctor({url});
+  EXPECT_EQ(human.exit_code, 0);
+  EXPECT_EQ(human.out.rfind("OK ", 0), 0u) << human.out;
+  EXPECT_NE(human.out.find("HTTP/1.1 200 OK"), std::string::npos) << human.out;
+  EXPECT_EQ(human.out.find("\x1b["), std::string::npos) << "no colour off a terminal";
+}
+
+TEST(Doctor, ClosedPortIsTheVerdictLineAndExitOne) {
+  // A port that was just in use and is now closed: bound, then released.
+  auto served = start_serve({"--mode", "http"});
+  const auto port = served.port;
+  served.proc.stop();
+  const auto r = doctor({"127.0.0.1:" + std::to_string(port)});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  const auto first = lines(r.out).at(0);
+  EXPECT_EQ(first, "FAIL connect: 127.0.0.1:" + std::to_string(port) +
+                       " refused (RST from the host): nothing listens on port " + std::to_string(port));
+  EXPECT_NE(r.out.find("fix: On the server: ss -ltnp"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace connscope::test
