@@ -29,7 +29,8 @@ run: build
 	-$(BIN) inspect
 
 test: build
-	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCONNSCOPE_SANITIZE=ON
+	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCONNSCOPE_SANITIZE=ON \
+	  -DCONNSCOPE_LAB_TESTS=OFF -DCONNSCOPE_BENCH=OFF
 	cmake --build $(ASAN_BUILD) -j $(JOBS)
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) --timeout 300
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
