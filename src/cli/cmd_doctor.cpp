@@ -4,7 +4,9 @@
 
 #include "cli/cmd_doctor.h"
 
+#include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -22,6 +24,7 @@
 #include "core/target.h"
 #include "probe/doctor.h"
 #include "rules/doctor_findings.h"
+#include "sys/proc_net.h"
 
 namespace connscope::cli {
 
@@ -59,6 +62,19 @@ std::optional<AppProtocol> parse_protocol(std::string_view name) {
     if (protocol_name(p) == name) return p;
   }
   return std::nullopt;
+}
+
+// A readable file with at least one PEM certificate in it; OpenSSL parses it in the secure stage.
+Result<void> check_ca_file(const std::string& path) {
+  const std::string op = "--ca-file \"" + path + "\"";
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return fail(op, "a directory, not a PEM file", EISDIR);
+  auto text = sys::read_file(path);
+  if (!text) return fail_errno(op, text.error().code);
+  if (text->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
+    return fail(op, "no PEM certificate in it");
+  }
+  return {};
 }
 
 // The options, or a usage error naming the input.
@@ -113,10 +129,11 @@ Result<probe::DoctorOptions> make_options(const GlobalOptions& g, const DoctorFl
   }
   if (!f.sni.empty()) o.sni = f.sni;
   o.insecure = f.insecure;
-  if (o.tls || !f.ca_file.empty()) {
-    auto ctx = probe::make_tls_context(f.ca_file.empty() ? std::nullopt : std::optional<std::string>(f.ca_file));
-    if (!ctx) return std::unexpected(ctx.error());
-    o.tls_context = std::move(*ctx);
+  if (!f.ca_file.empty()) {
+    // Checked here so that a wrong path is a usage error; loaded by the secure stage.
+    auto check = check_ca_file(f.ca_file);
+    if (!check) return std::unexpected(check.error());
+    o.ca_file = f.ca_file;
   }
   o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(g.timeout);
   if (o.timeout.count() == 0) o.timeout = std::chrono::milliseconds(1);

@@ -145,18 +145,14 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
     // cannot speak.
     if (options.protocol == AppProtocol::http) tls_opts.alpn = {"http/1.1"};
     else tls_opts.alpn.clear();
-    auto ctx = options.tls_context;
-    if (!ctx) {
-      auto made = make_tls_context(std::nullopt);
-      if (made) ctx = std::move(*made);
-    }
     t0 = Clock::now();
+    auto ctx = make_tls_context(options.ca_file);
     if (ctx) {
-      report.tls = co_await secure(std::move(*connected.socket), *ctx, tls_opts);
+      report.tls = co_await secure(std::move(*connected.socket), std::move(*ctx), tls_opts);
     } else {
       report.tls.emplace();
       report.tls->outcome = TlsOutcome::other;
-      report.tls->error = Error{"load the system's trust store", 0, "OpenSSL could not make a context"};
+      report.tls->error = ctx.error();
     }
     connected.socket.reset();
     set(StageId::secure, tls_status(*report.tls), Clock::now() - t0);

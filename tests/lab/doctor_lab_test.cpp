@@ -23,6 +23,7 @@ constexpr std::uint16_t kPort = 8080;
 
 int af(Family f) { return f == Family::v4 ? AF_INET : AF_INET6; }
 
+
 struct DoctorRun {
   int exit_code = -1;
   json out;
