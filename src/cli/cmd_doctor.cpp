@@ -49,6 +49,7 @@ struct DoctorFlags {
   bool no_tls = false;
   std::string ca_file;
   bool insecure = false;
+  int repeat = 1;
 };
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -135,6 +136,10 @@ Result<probe::DoctorOptions> make_options(const GlobalOptions& g, const DoctorFl
     if (!check) return std::unexpected(check.error());
     o.ca_file = f.ca_file;
   }
+  if (f.repeat < 1 || f.repeat > 1000) {
+    return fail("--repeat \"" + std::to_string(f.repeat) + "\"", "must be 1 to 1000");
+  }
+  o.repeat = f.repeat;
   o.timeout = std::chrono::duration_cast<std::chrono::milliseconds>(g.timeout);
   if (o.timeout.count() == 0) o.timeout = std::chrono::milliseconds(1);
   return o;
@@ -328,6 +333,21 @@ std::string connect_line(const std::vector<probe::ConnectAttempt>& attempts) {
   return out;
 }
 
+json repeat_json(const probe::HandshakeStats& st) {
+  const auto t = probe::summarize_times(st.times);
+  auto msd = [](std::chrono::microseconds v) { return std::chrono::duration<double, std::milli>(v).count(); };
+  return {{"attempts", st.attempts},
+          {"connected", st.connected},
+          {"with_retransmits", st.with_retransmits},
+          {"syns_sent", st.syns_sent},
+          {"syn_retransmits", st.syn_retransmits},
+          {"syn_loss_percent", st.syn_loss_percent()},
+          {"time_min_ms", msd(t.min)},
+          {"time_median_ms", msd(t.median)},
+          {"time_mean_ms", msd(t.mean)},
+          {"time_max_ms", msd(t.max)}};
+}
+
 json secure_json(const probe::TlsResult& t) {
   json j;
   j["outcome"] = probe::outcome_name(t.outcome);
@@ -421,7 +441,16 @@ std::string stage_summary(const probe::DoctorReport& r, StageId id) {
   if (id == StageId::resolve) return resolve_line(r.dns);
   if (id == StageId::route) return route_line(r.routes);
   if (id == StageId::reach && r.reach) return reach_line(*r.reach);
-  if (id == StageId::connect) return connect_line(r.connect);
+  if (id == StageId::connect) {
+    std::string line = connect_line(r.connect);
+    if (r.repeat) {
+      const auto& st = *r.repeat;
+      const auto t = probe::summarize_times(st.times);
+      line += fmt::format("; {} handshakes: {} connected, {} after resent SYNs, min/median/max {}/{}/{}",
+                          st.attempts, st.connected, st.with_retransmits, dur(t.min), dur(t.median), dur(t.max));
+    }
+    return line;
+  }
   if (id == StageId::secure && r.tls) return secure_line(*r.tls);
   if (id == StageId::talk && r.talk) return talk_line(*r.talk);
   if (id == StageId::close && r.close) return close_line(*r.close);
@@ -467,7 +496,10 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       if (row.status != StageStatus::skipped) {
         if (row.stage == StageId::resolve) evidence = resolve_json(r.dns);
         if (row.stage == StageId::route) evidence = route_json(r.routes);
-        if (row.stage == StageId::connect) evidence = connect_json(r.connect);
+        if (row.stage == StageId::connect) {
+          evidence = connect_json(r.connect);
+          if (r.repeat) evidence["repeat"] = repeat_json(*r.repeat);
+        }
         if (row.stage == StageId::secure && r.tls) evidence = secure_json(*r.tls);
         if (row.stage == StageId::talk && r.talk) evidence = talk_json(*r.talk);
         if (row.stage == StageId::close && r.close) evidence = close_json(*r.close);
@@ -543,6 +575,7 @@ std::function<int()> register_doctor(CLI::App& app, const GlobalOptions& global)
   cmd->add_option("--resolver", flags->resolver, tr(lang, Msg::help_doctor_resolver))->type_name("IP[:PORT]");
   cmd->add_option("--proto", flags->proto, tr(lang, Msg::help_doctor_proto))->type_name("PROTO");
   cmd->add_option("--http-path", flags->http_path, tr(lang, Msg::help_doctor_http_path))->type_name("PATH");
+  cmd->add_option("--repeat", flags->repeat, tr(lang, Msg::help_doctor_repeat))->type_name("N");
   cmd->add_option("--sni", flags->sni, tr(lang, Msg::help_doctor_sni))->type_name("NAME");
   cmd->add_flag("--tls", flags->tls, tr(lang, Msg::help_doctor_tls));
   cmd->add_flag("--no-tls", flags->no_tls, tr(lang, Msg::help_doctor_no_tls));

@@ -457,6 +457,15 @@ enum class Lang { en };
   X(c_tcp_slow_handshake_fix,                                                                     \
     "Measure the loss: connscope doctor --repeat 20 {target}; on the server: connscope inspect "  \
     "--port {port} (ListenOverflows, SYN_RECV); on the path: connscope trace {endpoint}.")       \
+  X(c_tcp_handshake_loss_summary,                                                                 \
+    "{failed} of {attempts} handshakes to {endpoint} failed and {retransmitted} needed resent "   \
+    "SYNs ({loss}% of SYNs lost)")                                                                \
+  X(c_tcp_handshake_loss_cause,                                                                   \
+    "SYNs or SYN-ACKs are lost now and then: loss on the path, or a server whose SYN or accept "  \
+    "queue overflows in bursts (each costs the client a 1 s retransmission).")                   \
+  X(c_tcp_handshake_loss_fix,                                                                     \
+    "On the server: connscope inspect --port {port} (ListenOverflows, ListenDrops, SYN_RECV); "   \
+    "on the path: connscope trace --cycles 20 {endpoint}.")                                       \
   X(c_tcp_reset_after_accept_summary, "{endpoint} accepted the connection, then reset it")        \
   X(c_tcp_reset_after_accept_cause,                                                               \
     "The handshake completed, then the server's side sent RST: the application rejects this "    \
@@ -598,6 +607,7 @@ enum class Lang { en };
   X(help_doctor_resolver, "Ask this DNS server (IP[:PORT]) instead of the system's resolvers")    \
   X(help_doctor_proto, "The protocol to talk (banner, http, ssh, smtp, ftp, redis, postgres, mysql); default: from the scheme or the port") \
   X(help_doctor_http_path, "The HTTP request path; default: the URL's, or /")                      \
+  X(help_doctor_repeat, "Make N handshakes to the address that answered: loss and latency statistics (1-1000)") \
   X(help_doctor_sni, "The TLS server name to send and verify; default: the target's name")       \
   X(help_doctor_tls, "Speak TLS first even when the scheme and port do not say so")             \
   X(help_doctor_no_tls, "Never speak TLS (for https:// or port 443 served in plain text)")      \

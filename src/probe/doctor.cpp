@@ -32,6 +32,19 @@ StageStatus DoctorReport::verdict() const {
   return s ? row(*s).status : StageStatus::ok;
 }
 
+TimeSummary summarize_times(std::vector<std::chrono::microseconds> times) {
+  TimeSummary t;
+  if (times.empty()) return t;
+  std::sort(times.begin(), times.end());
+  t.min = times.front();
+  t.max = times.back();
+  t.median = times[times.size() / 2];
+  std::chrono::microseconds sum{};
+  for (auto v : times) sum += v;
+  t.mean = sum / static_cast<long>(times.size());
+  return t;
+}
+
 StageStatus reach_status(const ReachResult& reach, bool connected) {
   const auto o = reach.outcome;
   if (o == ReachOutcome::replied) return StageStatus::ok;
@@ -119,7 +132,33 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
   t0 = Clock::now();
   ConnectReport connected = co_await connect_all(ex, std::move(remotes), connect_options);
   report.connect = std::move(connected.attempts);
-  set(StageId::connect, connect_status(report.connect), Clock::now() - t0);
+  StageStatus connect_stage = connect_status(report.connect);
+  if (connected.socket && options.repeat > 1) {
+    const auto& first = report.connect.back();
+    HandshakeStats st;
+    auto count = [&st](const ConnectAttempt& a) {
+      ++st.attempts;
+      st.syns_sent += a.syns_sent();
+      st.syn_retransmits += a.syn_retransmits.value_or(0);
+      if (a.connected()) {
+        ++st.connected;
+        st.times.push_back(a.elapsed);
+        if (a.syn_retransmits.value_or(0) > 0) ++st.with_retransmits;
+      }
+    };
+    count(first);
+    const Endpoint remote = first.remote;
+    for (int i = 1; i < options.repeat; ++i) {
+      ConnectOutcome again = co_await connect_one(ex, remote, connect_options);
+      count(again.attempt);
+    }
+    // Handshakes that failed or needed resent SYNs: the path (or the server's queues) loses.
+    if (st.connected < st.attempts || st.with_retransmits > 0) {
+      if (connect_stage == StageStatus::ok) connect_stage = StageStatus::warn;
+    }
+    report.repeat = std::move(st);
+  }
+  set(StageId::connect, connect_stage, Clock::now() - t0);
   const bool got_through = !report.connect.empty() && report.connect.back().connected();
   set(StageId::reach, reach_status(*report.reach, got_through), reach_time);
   if (!connected.socket && !report.connect.empty() && report.connect.back().reset_after_handshake) {

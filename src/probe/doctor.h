@@ -35,6 +35,9 @@ struct DoctorOptions {
   std::string http_path = "/";
   std::chrono::milliseconds slow_first_byte{1000};
   int echo_count = 3;  // reach: ICMP echo requests
+  // --repeat N: after the first connect, N - 1 more handshakes to the same address for loss and
+  // latency statistics (each closed at once).
+  int repeat = 1;
   std::chrono::milliseconds echo_interval{50};
   // secure: on when the scheme says so (https, smtps) or --tls. The client context (trust store
   // included) is made inside the stage and counted in its time, as curl counts it in
@@ -44,6 +47,24 @@ struct DoctorOptions {
   std::optional<std::string> sni;  // --sni; default: the target's name (none for addresses)
   bool insecure = false;
 };
+
+// --repeat's handshakes, the first included.
+struct HandshakeStats {
+  int attempts = 0;
+  int connected = 0;
+  int with_retransmits = 0;        // connected only after a resent SYN
+  std::uint32_t syns_sent = 0;
+  std::uint32_t syn_retransmits = 0;
+  std::vector<std::chrono::microseconds> times;  // of the connected ones, in order
+  [[nodiscard]] double syn_loss_percent() const {
+    return syns_sent == 0 ? 0.0 : 100.0 * syn_retransmits / syns_sent;
+  }
+};
+// min, median, max, mean of the connected handshakes' times; zeros when none connected.
+struct TimeSummary {
+  std::chrono::microseconds min{}, median{}, max{}, mean{};
+};
+TimeSummary summarize_times(std::vector<std::chrono::microseconds> times);
 
 struct StageRow {
   StageId stage = StageId::resolve;
@@ -58,6 +79,7 @@ struct DoctorReport {
   std::vector<RouteResult> routes;       // one per resolved address, in order
   std::optional<ReachResult> reach;      // ICMP echo to the first routable address
   std::vector<ConnectAttempt> connect;  // every routable address tried, in order
+  std::optional<HandshakeStats> repeat;  // with --repeat N > 1
   std::optional<TlsResult> tls;          // the handshake's evidence (its stream moves on to talk)
   std::optional<TalkResult> talk;
   std::optional<CloseResult> close;

@@ -30,6 +30,7 @@ constexpr std::array kCatalog{
     CONNSCOPE_CF("tcp.filtered", connect, critical, tcp_filtered),
     CONNSCOPE_CF("tcp.local_port_exhaustion", connect, critical, tcp_local_port_exhaustion),
     CONNSCOPE_CF("tcp.slow_handshake", connect, warning, tcp_slow_handshake),
+    CONNSCOPE_CF("tcp.handshake_loss", connect, warning, tcp_handshake_loss),
     CONNSCOPE_CF("tcp.reset_after_accept", talk, critical, tcp_reset_after_accept),
     CONNSCOPE_CF("tcp.closed_after_accept", talk, critical, tcp_closed_after_accept),
     CONNSCOPE_CF("tls.not_tls", secure, critical, tls_not_tls),

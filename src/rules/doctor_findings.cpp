@@ -172,6 +172,23 @@ void secure_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>
   }
 }
 
+void repeat_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
+  if (!r.repeat || r.connect.empty()) return;
+  const auto& st = *r.repeat;
+  if (st.connected == st.attempts && st.with_retransmits == 0) return;
+  Evidence e;
+  e["endpoint"] = r.connect.back().remote.to_string();
+  e["port"] = std::to_string(r.options.port);
+  e["attempts"] = std::to_string(st.attempts);
+  e["failed"] = std::to_string(st.attempts - st.connected);
+  e["retransmitted"] = std::to_string(st.with_retransmits);
+  e["loss"] = fmt::format("{:.1f}", st.syn_loss_percent());
+  const auto t = summarize_times(st.times);
+  e["time_median"] = dur(t.median);
+  e["time_max"] = dur(t.max);
+  add(out, StageId::connect, "tcp.handshake_loss", std::move(e), lang);
+}
+
 void talk_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
   if (!r.talk) return;
   const auto& t = *r.talk;
@@ -201,6 +218,7 @@ std::vector<StageFinding> doctor_findings(const DoctorReport& report, Lang lang)
   route_findings(report, lang, out);
   reach_findings(report, lang, out);
   connect_findings(report, lang, out);
+  repeat_findings(report, lang, out);
   secure_findings(report, lang, out);
   talk_findings(report, lang, out);
   return out;

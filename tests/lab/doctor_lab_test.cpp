@@ -240,6 +240,30 @@ TEST_P(DoctorLab, LostFirstSynIsAWarningNotAFailure) {
   EXPECT_EQ(stage(r, "talk").at("status"), "ok");
 }
 
+TEST_P(DoctorLab, RepeatedHandshakesMeasureTheLoss) {
+  serve("http");
+  // Every connection's first SYN is dropped on r1: each handshake needs one resent SYN.
+  lab().nft(Node::r1,
+            "add table inet firstsyn\n"
+            "add set inet firstsyn seen { type inet_service; flags dynamic; }\n"
+            "add chain inet firstsyn f { type filter hook forward priority -10; policy accept; }\n"
+            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn tcp sport @seen accept\n"
+            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn add @seen { tcp sport } drop\n");
+  auto r = doctor({"--repeat", "3", "--proto", "http", server_target()}, "3s");
+  expect_verdict(r, "warn", "connect", "tcp.slow_handshake");
+  const auto& rep = stage(r, "connect").at("evidence").at("repeat");
+  EXPECT_EQ(rep.at("attempts"), 3);
+  EXPECT_EQ(rep.at("connected"), 3);
+  EXPECT_EQ(rep.at("with_retransmits"), 3);
+  EXPECT_EQ(rep.at("syns_sent"), 6);
+  EXPECT_DOUBLE_EQ(rep.at("syn_loss_percent").get<double>(), 50.0);
+  EXPECT_GE(rep.at("time_min_ms").get<double>(), 1000.0);
+  const auto* f = finding(r, "tcp.handshake_loss");
+  ASSERT_NE(f, nullptr) << r.out.dump(2);
+  EXPECT_EQ(f->at("evidence").at("retransmitted"), "3");
+  EXPECT_EQ(f->at("evidence").at("loss"), "50.0");
+}
+
 TEST_P(DoctorLab, Http503IsAnApplicationFailure) {
   serve("http", {"--http-status", "503"});
   auto r = doctor({"http://" + server_target() + "/"});
