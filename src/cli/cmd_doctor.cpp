@@ -526,9 +526,8 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       what = stage_summary(r, *verdict_stage);
     }
     if (!verdict_stage) {
-      fmt::print("{}\n", st.green(tr(g.lang, Msg::doctor_verdict_ok, fmt::arg("stage", "all"),
-                                     fmt::arg("what", tr(g.lang, Msg::doctor_all_ok, fmt::arg("target", f.target),
-                                                         fmt::arg("total", dur(r.total)))))));
+      fmt::print("{}\n", st.green(tr(g.lang, Msg::doctor_all_ok, fmt::arg("target", f.target),
+                                     fmt::arg("total", dur(r.total)))));
     } else {
       const auto name = probe::stage_name(*verdict_stage);
       if (verdict == StageStatus::fail) {

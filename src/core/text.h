@@ -614,10 +614,9 @@ enum class Lang { en };
   X(help_doctor_ca_file, "Trust these CA certificates (PEM) instead of the system's")           \
   X(help_doctor_insecure, "Complete the TLS handshake even if verification fails (the failure is still reported, as a warning)") \
   X(doctor_no_port, "no port: give HOST:PORT, --port, or a URL whose scheme names one")          \
-  X(doctor_verdict_ok, "OK {stage}: {what}")                                                      \
   X(doctor_verdict_warn, "WARN {stage}: {what}")                                                  \
   X(doctor_verdict_fail, "FAIL {stage}: {what}")                                                  \
-  X(doctor_all_ok, "{target} answered: every stage passed in {total}")                            \
+  X(doctor_all_ok, "OK: {target} answered: every stage passed in {total}")                            \
   X(doctor_findings_title, "Findings")
 
 enum class Msg {

@@ -69,7 +69,7 @@ TEST(Doctor, HealthyHttpOnLoopbackIsExitZeroWithEveryStage) {
 
   const auto human = doctor({url});
   EXPECT_EQ(human.exit_code, 0);
-  EXPECT_EQ(human.out.rfind("OK ", 0), 0u) << human.out;
+  EXPECT_EQ(human.out.rfind("OK: " + url + " answered: every stage passed in ", 0), 0u) << human.out;
   EXPECT_NE(human.out.find("HTTP/1.1 200 OK"), std::string::npos) << human.out;
   EXPECT_EQ(human.out.find("\x1b["), std::string::npos) << "no colour off a terminal";
 }
