@@ -545,8 +545,10 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       if (row.status == StageStatus::fail) status_text = st.red(status);
       if (row.status == StageStatus::skipped) status_text = st.dim(status);
       const bool ran = row.status != StageStatus::skipped || (row.stage == StageId::reach && r.reach);
-      fmt::print("  {:<8} {} {:>9}  {}\n", probe::stage_name(row.stage), status_text,
-                 ran ? dur(row.duration) : "", ran ? stage_summary(r, row.stage) : "");
+      std::string line = fmt::format("  {:<8} {} {:>9}  {}", probe::stage_name(row.stage), status_text,
+                                     ran ? dur(row.duration) : "", ran ? stage_summary(r, row.stage) : "");
+      while (!line.empty() && line.back() == ' ') line.pop_back();
+      fmt::print("{}\n", line);
     }
     if (!findings.empty()) {
       fmt::print("\n{}\n", st.bold(tr(g.lang, Msg::doctor_findings_title)));
