@@ -50,7 +50,15 @@ struct DoctorFlags {
   std::string ca_file;
   bool insecure = false;
   int repeat = 1;
+  bool follow = false;
 };
+
+struct Redirect {
+  std::string url;
+  unsigned status = 0;
+  std::string location;
+};
+constexpr std::size_t kMaxRedirects = 10;
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 std::string dur(Clock::duration d) {
@@ -420,6 +428,7 @@ std::string talk_line(const probe::TalkResult& t) {
     out += probe::outcome_name(t.outcome);
   }
   if (t.http && !t.http->server.empty()) out += fmt::format(" (Server: {})", t.http->server);
+  if (t.http && !t.http->location.empty()) out += fmt::format(", redirects to {}", t.http->location);
   if (t.first_byte) out += fmt::format(", first byte after {}", dur(*t.first_byte));
   if (t.peer_close != probe::PeerClose::none) out += fmt::format(", the peer closed with {}", t.peer_close == probe::PeerClose::fin ? "FIN" : "RST");
   return out;
@@ -461,10 +470,53 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   auto options = make_options(g, f);
   if (!options) return report(g, options.error(), ExitCode::usage);
 
-  asio::io_context io(1);
-  auto future = asio::co_spawn(io, probe::run_doctor(io.get_executor(), *options), asio::use_future);
-  io.run();
-  const probe::DoctorReport r = future.get();
+  auto run_once = [](const probe::DoctorOptions& o) {
+    asio::io_context io(1);
+    auto future = asio::co_spawn(io, probe::run_doctor(io.get_executor(), o), asio::use_future);
+    io.run();
+    return future.get();
+  };
+  probe::DoctorReport r = run_once(*options);
+  // --follow: each 3xx with a Location starts a new run at the URL it names. Options that name
+  // this target (--port, --sni, --http-path, --proto) do not carry over to the next.
+  std::vector<Redirect> redirects;
+  std::string current = f.target;
+  std::string stop_note;
+  while (f.follow && r.talk && r.talk->http) {
+    const auto& h = *r.talk->http;
+    const bool redirect = h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308;
+    if (!redirect || h.location.empty()) break;
+    auto next = redirect_url(r.options.target, h.location);
+    if (!next) {
+      stop_note = next.error().message();
+      break;
+    }
+    redirects.push_back({current, h.status, *next});
+    if (redirects.size() > kMaxRedirects) {
+      stop_note = fmt::format("stopped after {} redirects", kMaxRedirects);
+      break;
+    }
+    bool loop = false;
+    for (const auto& rd : redirects) loop = loop || rd.url == *next;
+    if (loop) {
+      stop_note = "redirect loop: " + *next + " was already visited";
+      break;
+    }
+    DoctorFlags hop = f;
+    hop.target = *next;
+    hop.port.reset();
+    hop.sni.clear();
+    hop.http_path.clear();
+    hop.proto.clear();
+    hop.tls = hop.no_tls = false;
+    auto hop_options = make_options(g, hop);
+    if (!hop_options) {
+      stop_note = hop_options.error().message();
+      break;
+    }
+    current = *next;
+    r = run_once(*hop_options);
+  }
   const auto findings = rules::doctor_findings(r, g.lang);
 
   const auto verdict_stage = r.verdict_stage();
@@ -481,6 +533,13 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   if (g.json) {
     json j;
     j["target"] = f.target;
+    if (f.follow) {
+      json rj = json::array();
+      for (const auto& rd : redirects) rj.push_back({{"url", rd.url}, {"status", rd.status}, {"location", rd.location}});
+      j["redirects"] = rj;
+      j["final_target"] = current;
+      if (!stop_note.empty()) j["redirect_stopped"] = stop_note;
+    }
     j["port"] = options->port;
     j["verdict"] = {{"status", probe::status_name(verdict)},
                     {"stage", verdict_stage ? json(probe::stage_name(*verdict_stage)) : json(nullptr)},
@@ -519,6 +578,8 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     fmt::print("{}\n", j.dump(2));
   } else {
     const Style st{g.color};
+    for (const auto& rd : redirects) fmt::print("redirect: {} {} -> {}\n", rd.status, rd.url, rd.location);
+    if (!stop_note.empty()) fmt::print("redirects not followed further: {}\n", stop_note);
     std::string what;
     if (lead != nullptr) {
       what = lead->finding.summary;
@@ -526,7 +587,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       what = stage_summary(r, *verdict_stage);
     }
     if (!verdict_stage) {
-      fmt::print("{}\n", st.green(tr(g.lang, Msg::doctor_all_ok, fmt::arg("target", f.target),
+      fmt::print("{}\n", st.green(tr(g.lang, Msg::doctor_all_ok, fmt::arg("target", current),
                                      fmt::arg("total", dur(r.total)))));
     } else {
       const auto name = probe::stage_name(*verdict_stage);
@@ -577,6 +638,7 @@ std::function<int()> register_doctor(CLI::App& app, const GlobalOptions& global)
   cmd->add_option("--proto", flags->proto, tr(lang, Msg::help_doctor_proto))->type_name("PROTO");
   cmd->add_option("--http-path", flags->http_path, tr(lang, Msg::help_doctor_http_path))->type_name("PATH");
   cmd->add_option("--repeat", flags->repeat, tr(lang, Msg::help_doctor_repeat))->type_name("N");
+  cmd->add_flag("--follow", flags->follow, tr(lang, Msg::help_doctor_follow));
   cmd->add_option("--sni", flags->sni, tr(lang, Msg::help_doctor_sni))->type_name("NAME");
   cmd->add_flag("--tls", flags->tls, tr(lang, Msg::help_doctor_tls));
   cmd->add_flag("--no-tls", flags->no_tls, tr(lang, Msg::help_doctor_no_tls));

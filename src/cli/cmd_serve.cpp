@@ -39,6 +39,7 @@ struct ServeFlags {
   std::string tls_key;
   bool tls_self_signed = false;
   std::string http_status;
+  std::string http_location;
   std::optional<std::string> banner;
   std::string delay;
   std::string interval;
@@ -139,6 +140,15 @@ Result<serve::Options> build_options(const ServeFlags& f) {
     auto s = serve::parse_http_status(f.http_status);
     if (!s) return std::unexpected(s.error());
     o.http_status = *s;
+  }
+  if (!f.http_location.empty()) {
+    // It goes into a header line: CR, LF and other control bytes would split the response.
+    for (char ch : f.http_location) {
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
+        return fail("--http-location \"" + f.http_location + "\"", "control characters are not allowed");
+      }
+    }
+    o.http_location = f.http_location;
   }
   if (f.banner) o.banner = *f.banner;
   if (!f.delay.empty()) {
@@ -409,6 +419,8 @@ std::function<int()> register_serve(CLI::App& app, const GlobalOptions& global) 
   cmd->add_flag("--tls-self-signed", flags->tls_self_signed, help(Msg::help_serve_tls_self_signed));
   cmd->add_option("--http-status", flags->http_status, help(Msg::help_serve_http_status))
       ->type_name("CODE");
+  cmd->add_option("--http-location", flags->http_location, help(Msg::help_serve_http_location))
+      ->type_name("URL");
   cmd->add_option("--banner", flags->banner, help(Msg::help_serve_banner))->type_name("TEXT");
   cmd->add_option("--delay", flags->delay, help(Msg::help_serve_delay))->type_name("DURATION");
   cmd->add_option("--interval", flags->interval, help(Msg::help_serve_interval))

@@ -364,4 +364,26 @@ Result<Target> parse_target(std::string_view text) {
   return t;
 }
 
+Result<std::string> redirect_url(const Target& base, std::string_view location) {
+  const std::string op = "redirect to \"" + std::string(location) + "\"";
+  if (base.scheme != Scheme::http && base.scheme != Scheme::https) {
+    return fail(op, "redirects are followed from http and https targets only");
+  }
+  if (location.empty()) return fail(op, "an empty Location");
+  for (char ch : location) {
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return fail(op, "a Location with spaces or control bytes");
+  }
+  const std::string scheme(scheme_name(base.scheme));
+  if (location.find("://") != std::string_view::npos) return std::string(location);
+  if (location.starts_with("//")) return scheme + ":" + std::string(location);
+  const std::string origin = scheme + "://" + base.http_host();
+  if (location.front() == '/') return origin + std::string(location);
+  // Relative to the base path's directory ("a/b?x" keeps "a/"); a query-only reference replaces
+  // the query.
+  std::string path = base.http_path.empty() ? "/" : base.http_path;
+  path = path.substr(0, path.find_first_of("?#"));
+  if (location.front() == '?') return origin + path + std::string(location);
+  return origin + path.substr(0, path.rfind('/') + 1) + std::string(location);
+}
+
 }  // namespace connscope

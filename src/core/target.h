@@ -54,6 +54,11 @@ struct Target {
 // Errors name the input: op `target "foo:70000"`, detail "not a port (1-65535)".
 Result<Target> parse_target(std::string_view text);
 
+// Where an HTTP redirect from `base` leads: the Location header's URL made absolute (RFC 3986
+// reference resolution for the forms servers send: "https://h/p", "//h/p", "/p", "p"; a query
+// or fragment is kept with the path). The base must be an http(s) target. Pure.
+Result<std::string> redirect_url(const Target& base, std::string_view location);
+
 // "http", "https", ... ("" for none); parse accepts any case and "postgresql".
 std::string_view scheme_name(Scheme s);
 std::optional<Scheme> parse_scheme(std::string_view name);

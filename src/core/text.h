@@ -80,6 +80,7 @@ enum class Lang { en };
   X(help_serve_tls_cert, "TLS certificate chain (PEM)")                                          \
   X(help_serve_tls_key, "TLS private key (PEM)")                                                 \
   X(help_serve_tls_self_signed, "TLS with a certificate generated in memory")                    \
+  X(help_serve_http_location, "http: send this Location header (with --http-status 301, a redirect)") \
   X(help_serve_http_status, "Status for http and slow-first-byte; default 200")                  \
   X(help_serve_banner, "Greeting for banner and drip")                                           \
   X(help_serve_delay, "slow-first-byte: wait before each response; default 2s")                  \
@@ -608,6 +609,7 @@ enum class Lang { en };
   X(help_doctor_proto, "The protocol to talk (banner, http, ssh, smtp, ftp, redis, postgres, mysql); default: from the scheme or the port") \
   X(help_doctor_http_path, "The HTTP request path; default: the URL's, or /")                      \
   X(help_doctor_repeat, "Make N handshakes to the address that answered: loss and latency statistics (1-1000)") \
+  X(help_doctor_follow, "Follow HTTP redirects (up to 10): each Location gets a run of its own, the last one decides") \
   X(help_doctor_sni, "The TLS server name to send and verify; default: the target's name")       \
   X(help_doctor_tls, "Speak TLS first even when the scheme and port do not say so")             \
   X(help_doctor_no_tls, "Never speak TLS (for https:// or port 443 served in plain text)")      \

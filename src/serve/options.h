@@ -75,6 +75,7 @@ struct Options {
   std::optional<Keepalive> keepalive;
   std::optional<TlsConfig> tls;
   unsigned http_status = 200;
+  std::string http_location;  // sent as Location (redirects: --http-status 301 --http-location URL)
   std::string banner = "connscope serve ready";
   std::chrono::nanoseconds delay = std::chrono::seconds(2);     // slow-first-byte
   std::chrono::nanoseconds interval = std::chrono::seconds(1);  // drip

@@ -444,6 +444,7 @@ class ServerImpl final : public Server {
     http::response<http::string_body> res{static_cast<http::status>(status), 11};
     res.set(http::field::server, "connscope-serve");
     res.set(http::field::content_type, "text/plain; charset=utf-8");
+    if (!options_.http_location.empty()) res.set(http::field::location, options_.http_location);
     const auto reason = http::obsolete_reason(static_cast<http::status>(status));
     res.body() = fmt::format("connscope serve: {} {}\n", status,
                              std::string_view(reason.data(), reason.size()));

@@ -87,5 +87,33 @@ TEST(Doctor, ClosedPortIsTheVerdictLineAndExitOne) {
   EXPECT_NE(r.out.find("fix: On the server: ss -ltnp"), std::string::npos) << r.out;
 }
 
+TEST(Doctor, FollowRunsAgainAtTheLocationAndStopsAtALoop) {
+  auto target = start_serve({"--mode", "http"});
+  const std::string final_url = "http://127.0.0.1:" + std::to_string(target.port) + "/final";
+  auto redirector = start_serve({"--mode", "http", "--http-status", "301", "--http-location", final_url});
+  const std::string first = "http://127.0.0.1:" + std::to_string(redirector.port) + "/";
+
+  const auto plain = doctor({first}, true);
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const auto pj = nlohmann::json::parse(plain.out);
+  EXPECT_EQ(pj.at("stages").at(5).at("evidence").at("http").at("status"), 301);
+  EXPECT_EQ(pj.at("stages").at(5).at("evidence").at("http").at("location"), final_url);
+
+  const auto followed = doctor({"--follow", first}, true);
+  ASSERT_EQ(followed.exit_code, 0) << followed.err;
+  const auto fj = nlohmann::json::parse(followed.out);
+  ASSERT_EQ(fj.at("redirects").size(), 1u);
+  EXPECT_EQ(fj.at("redirects").at(0).at("status"), 301);
+  EXPECT_EQ(fj.at("redirects").at(0).at("location"), final_url);
+  EXPECT_EQ(fj.at("final_target"), final_url);
+  EXPECT_EQ(fj.at("stages").at(5).at("evidence").at("http").at("status"), 200);
+
+  auto looping = start_serve({"--mode", "http", "--http-status", "302", "--http-location", "/again"});
+  const auto lr = doctor({"--follow", "http://127.0.0.1:" + std::to_string(looping.port) + "/"}, true);
+  const auto lj = nlohmann::json::parse(lr.out);
+  EXPECT_EQ(lj.at("redirects").size(), 2u);
+  EXPECT_NE(lj.at("redirect_stopped").get<std::string>().find("redirect loop"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace connscope::test

@@ -245,3 +245,34 @@ TEST(Scheme, NamesRoundTripAndPortsAreTheDefaults) {
 
 }  // namespace
 }  // namespace connscope
+
+namespace connscope {
+namespace {
+
+TEST(RedirectUrl, ResolvesTheFormsServersSend) {
+  auto base = parse_target("http://example.test:8080/a/b?x=1");
+  ASSERT_TRUE(base.has_value());
+  const std::pair<const char*, const char*> rows[] = {
+      {"https://other.test/", "https://other.test/"},
+      {"//cdn.test/x", "http://cdn.test/x"},
+      {"/login", "http://example.test:8080/login"},
+      {"c", "http://example.test:8080/a/c"},
+      {"?y=2", "http://example.test:8080/a/b?y=2"},
+  };
+  for (const auto& [loc, want] : rows) {
+    auto r = redirect_url(*base, loc);
+    ASSERT_TRUE(r.has_value()) << loc << ": " << r.error().message();
+    EXPECT_EQ(*r, want) << loc;
+  }
+  auto v6 = parse_target("https://[2001:db8::1]/");
+  ASSERT_TRUE(v6.has_value());
+  EXPECT_EQ(*redirect_url(*v6, "/x"), "https://[2001:db8::1]/x");
+  EXPECT_FALSE(redirect_url(*base, "").has_value());
+  EXPECT_FALSE(redirect_url(*base, "/a b").has_value());
+  auto ssh = parse_target("ssh://h.test");
+  ASSERT_TRUE(ssh.has_value());
+  EXPECT_FALSE(redirect_url(*ssh, "/x").has_value());
+}
+
+}  // namespace
+}  // namespace connscope
