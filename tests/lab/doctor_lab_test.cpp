@@ -226,14 +226,7 @@ TEST_P(DoctorLab, DroppedSynsAreFilteredWithinTheTimeout) {
 
 TEST_P(DoctorLab, LostFirstSynIsAWarningNotAFailure) {
   serve("http");
-  // r1 drops the first SYN of each connection and lets its retransmission through (random loss
-  // would make the count a matter of luck).
-  lab().nft(Node::r1,
-            "add table inet firstsyn\n"
-            "add set inet firstsyn seen { type inet_service; flags dynamic; }\n"
-            "add chain inet firstsyn f { type filter hook forward priority -10; policy accept; }\n"
-            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn tcp sport @seen accept\n"
-            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn add @seen { tcp sport } drop\n");
+  lab().drop_first_syn(Node::r1, 8080);
   auto r = doctor({"http://" + server_target() + "/"}, "3s");
   expect_verdict(r, "warn", "connect", "tcp.slow_handshake");
   EXPECT_EQ(finding(r, "tcp.slow_handshake")->at("evidence").at("retransmits"), "1");
@@ -242,13 +235,7 @@ TEST_P(DoctorLab, LostFirstSynIsAWarningNotAFailure) {
 
 TEST_P(DoctorLab, RepeatedHandshakesMeasureTheLoss) {
   serve("http");
-  // Every connection's first SYN is dropped on r1: each handshake needs one resent SYN.
-  lab().nft(Node::r1,
-            "add table inet firstsyn\n"
-            "add set inet firstsyn seen { type inet_service; flags dynamic; }\n"
-            "add chain inet firstsyn f { type filter hook forward priority -10; policy accept; }\n"
-            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn tcp sport @seen accept\n"
-            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn add @seen { tcp sport } drop\n");
+  lab().drop_first_syn(Node::r1, 8080);
   auto r = doctor({"--repeat", "3", "--proto", "http", server_target()}, "3s");
   expect_verdict(r, "warn", "connect", "tcp.slow_handshake");
   const auto& rep = stage(r, "connect").at("evidence").at("repeat");

@@ -332,6 +332,15 @@ void Lab::drop_frag_needed(Node router) {
   script({"drop_frag_needed", prefix_, std::string(to_string(router))});
 }
 
+void Lab::drop_first_syn(Node router, std::uint16_t port) {
+  const std::string match = "tcp dport " + std::to_string(port) + " tcp flags & (syn | ack) == syn";
+  nft(router, "add table inet firstsyn\n"
+              "add set inet firstsyn seen { type inet_service; flags dynamic; }\n"
+              "add chain inet firstsyn f { type filter hook forward priority -10; policy accept; }\n"
+              "add rule inet firstsyn f " + match + " tcp sport @seen accept\n"
+              "add rule inet firstsyn f " + match + " add @seen { tcp sport } drop\n");
+}
+
 void Lab::clear_faults(Node node) {
   script({"faults_clear", prefix_, std::string(to_string(node))});
 }

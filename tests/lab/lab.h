@@ -152,6 +152,10 @@ class Lab {
   void reject(Node where, Family family, std::uint16_t port, RejectKind kind);
   void drop(Node where, Family family, std::uint16_t port);
   void drop_frag_needed(Node router);  // PMTU black hole: ICMP frag-needed / ICMPv6 too-big
+  // A router drops the first SYN of every connection to `port` (by source port) and lets its
+  // retransmission through: exactly one resent SYN per handshake, where random loss would make
+  // the count a matter of luck.
+  void drop_first_syn(Node router, std::uint16_t port);
   void clear_faults(Node node);
   void nft(Node node, std::string_view ruleset);
   // tc netem on iface's egress, e.g. "loss 30%", "delay 50ms", "rate 1mbit".

@@ -258,15 +258,7 @@ TEST_P(ConnectLab, DroppedIsFilteredAtTheDeadlineNotTheKernels) {
 
 TEST_P(ConnectLab, FirstSynLostIsASlowHandshakeWithOneRetransmission) {
   serve();
-  // r1 drops the first SYN of each connection (by source port) and lets its retransmission by.
-  lab().nft(Node::r1,
-            "add table inet firstsyn\n"
-            "add set inet firstsyn seen { type inet_service; flags dynamic; }\n"
-            "add chain inet firstsyn f { type filter hook forward priority -10; policy accept; }\n"
-            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn "
-            "tcp sport @seen accept\n"
-            "add rule inet firstsyn f tcp dport 8080 tcp flags & (syn | ack) == syn "
-            "add @seen { tcp sport } drop\n");
+  lab().drop_first_syn(Node::r1, 8080);
   ConnectOutcome o = connect(server_at(kPort));
   const auto& a = o.attempt;
   ASSERT_EQ(a.failure, ConnectFailure::none) << probe::connect_failure_name(a.failure);
