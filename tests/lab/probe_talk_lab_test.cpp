@@ -25,6 +25,7 @@
 
 #include "core/endpoint.h"
 #include "lab/lab.h"
+#include "lab/scripted_peer.h"
 #include "probe/talk.h"
 #include "sys/unique_fd.h"
 
@@ -55,19 +56,6 @@ std::string describe(const TalkResult& r) {
          ")";
 }
 
-UniqueFd listen_on(int family, const std::string& address, std::uint16_t port) {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  if (!fd) throw std::runtime_error("socket: " + std::string(std::strerror(errno)));
-  const int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  sockaddr_storage ss{};
-  const socklen_t len = Endpoint{family, address, port}.to_sockaddr(ss);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), 16) != 0) {
-    throw std::runtime_error("bind/listen " + address + ": " + std::strerror(errno));
-  }
-  return fd;
-}
 
 // Blocks until the peer closes, the stop is requested or 10 s pass.
 void wait_for_close(int fd, const std::stop_token& stop) {
@@ -101,54 +89,6 @@ void send_all(int fd, std::string_view data) {
     data.remove_prefix(static_cast<std::size_t>(n));
   }
 }
-
-// A server of the test's own in the server namespace, on kScriptPort in both families, for
-// peers `connscope serve` has no mode for. One thread; each accepted connection is handed to the
-// script, one at a time. What clients sent first is kept for the test to check.
-class ScriptedPeer {
- public:
-  using Script = std::function<void(int fd, const std::stop_token&, std::string& request)>;
-
-  ScriptedPeer(Lab& lab, Script script) {
-    std::tie(v4_, v6_) = lab.in_ns(Node::server, [&] {
-      return std::pair{listen_on(AF_INET, lab.server_v4(), kScriptPort),
-                       listen_on(AF_INET6, lab.server_v6(), kScriptPort)};
-    });
-    thread_ = std::jthread([this, script = std::move(script)](std::stop_token stop) {
-      while (!stop.stop_requested()) {
-        pollfd p[2] = {{v4_.get(), POLLIN, 0}, {v6_.get(), POLLIN, 0}};
-        if (::poll(p, 2, 50) <= 0) continue;
-        for (const auto& one : p) {
-          if ((one.revents & POLLIN) == 0) continue;
-          UniqueFd conn(::accept4(one.fd, nullptr, nullptr, SOCK_CLOEXEC));
-          if (!conn) continue;
-          std::string request;
-          script(conn.get(), stop, request);
-          const std::lock_guard lock(mutex_);
-          requests_.push_back(std::move(request));
-        }
-      }
-    });
-  }
-
-  // What the first `n` connections sent, once their scripts have finished (2 s at most).
-  std::vector<std::string> requests(std::size_t n) {
-    const auto until = Clock::now() + std::chrono::seconds(2);
-    for (;;) {
-      {
-        const std::lock_guard lock(mutex_);
-        if (requests_.size() >= n || Clock::now() >= until) return requests_;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-  }
-
- private:
-  UniqueFd v4_, v6_;
-  std::mutex mutex_;
-  std::vector<std::string> requests_;
-  std::jthread thread_;  // last: stops and joins before the sockets close
-};
 
 class TalkLab : public LabTest {
  protected:
@@ -373,7 +313,7 @@ ScriptedPeer::Script endless(std::string prefix) {
 TEST_F(TalkLab, EndlessBannerStopsAtTheByteCap) {
   const auto deadline = std::chrono::milliseconds(3000);
   {
-    ScriptedPeer peer(lab(), endless("SSH-2.0-"));
+    ScriptedPeer peer(lab(), kScriptPort, endless("SSH-2.0-"));
     for (Family f : kFamilies) {
       const auto [r, took] = talk_to(f, kScriptPort, options(AppProtocol::ssh, deadline));
       EXPECT_EQ(r.outcome, TalkOutcome::unexpected_reply) << describe(r);
@@ -383,7 +323,7 @@ TEST_F(TalkLab, EndlessBannerStopsAtTheByteCap) {
       EXPECT_LT(took, deadline);
     }
   }
-  ScriptedPeer peer(lab(), endless("HTTP/1.1 200 OK\r\nX-Filler: "));
+  ScriptedPeer peer(lab(), kScriptPort, endless("HTTP/1.1 200 OK\r\nX-Filler: "));
   for (Family f : kFamilies) {
     const auto [r, took] = talk_to(f, kScriptPort, http_options(f, deadline));
     EXPECT_EQ(r.outcome, TalkOutcome::unexpected_reply) << describe(r);
@@ -397,7 +337,7 @@ TEST_F(TalkLab, EndlessBannerStopsAtTheByteCap) {
 }
 
 TEST_F(TalkLab, MegabytesOfGarbageEndAtOnce) {
-  ScriptedPeer peer(lab(), [](int fd, const std::stop_token& stop, std::string&) {
+  ScriptedPeer peer(lab(), kScriptPort, [](int fd, const std::stop_token& stop, std::string&) {
     std::string chunk(65536, '\0');
     for (std::size_t i = 0; i < chunk.size(); ++i)
       chunk[i] = static_cast<char>((i * 131 + 7) & 0xff);
@@ -471,7 +411,7 @@ TEST_F(TalkLab, GreetingsAndRequestsOfTheOtherProtocols) {
   };
   std::size_t next = 0;
   std::mutex m;
-  ScriptedPeer peer(lab(), [&](int fd, const std::stop_token& stop, std::string& request) {
+  ScriptedPeer peer(lab(), kScriptPort, [&](int fd, const std::stop_token& stop, std::string& request) {
     Step step;
     {
       const std::lock_guard lock(m);

@@ -42,6 +42,7 @@
 
 #include "core/endpoint.h"
 #include "lab/lab.h"
+#include "lab/scripted_peer.h"
 #include "probe/tls_probe.h"
 #include "sys/unique_fd.h"
 
@@ -165,54 +166,21 @@ void write_ocsp_good(const std::filesystem::path& path, const Issued& ca, const 
 
 // --- a scripted peer: not TLS at all ---
 
-UniqueFd listen_on(int family, const std::string& address, std::uint16_t port) {
-  UniqueFd fd(::socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0));
-  const int one = 1;
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (family == AF_INET6) ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-  sockaddr_storage ss{};
-  const socklen_t len = Endpoint{family, address, port}.to_sockaddr(ss);
-  if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 || ::listen(fd.get(), 16) != 0) {
-    throw std::runtime_error("bind/listen " + address + ": " + std::strerror(errno));
-  }
-  return fd;
+// A peer that reads what the client sends first (the ClientHello), answers with `reply`, then
+// waits for the client to close (5 s at most).
+ScriptedPeer::Script answer_with(std::string reply) {
+  return [reply = std::move(reply)](int fd, const std::stop_token& stop, std::string&) {
+    char buf[4096];
+    pollfd c{fd, POLLIN, 0};
+    if (::poll(&c, 1, 2000) == 1 && ::recv(fd, buf, sizeof buf, 0) > 0) {
+      ::send(fd, reply.data(), reply.size(), MSG_NOSIGNAL);
+    }
+    const auto until = Clock::now() + 5s;
+    while (!stop.stop_requested() && Clock::now() < until) {
+      if (::poll(&c, 1, 50) == 1 && ::recv(fd, buf, sizeof buf, MSG_DONTWAIT) <= 0) break;
+    }
+  };
 }
-
-// On kScriptPort in both families: reads what the client sends first (the ClientHello), answers
-// with `reply`, then waits for the client to close. One connection at a time, one thread.
-class ScriptedPeer {
- public:
-  ScriptedPeer(Lab& lab, std::string reply) {
-    std::tie(v4_, v6_) = lab.in_ns(Node::server, [&] {
-      return std::pair{listen_on(AF_INET, lab.server_v4(), kScriptPort),
-                       listen_on(AF_INET6, lab.server_v6(), kScriptPort)};
-    });
-    thread_ = std::jthread([this, reply = std::move(reply)](std::stop_token stop) {
-      while (!stop.stop_requested()) {
-        pollfd p[2] = {{v4_.get(), POLLIN, 0}, {v6_.get(), POLLIN, 0}};
-        if (::poll(p, 2, 50) <= 0) continue;
-        for (const auto& one : p) {
-          if ((one.revents & POLLIN) == 0) continue;
-          UniqueFd conn(::accept4(one.fd, nullptr, nullptr, SOCK_CLOEXEC));
-          if (!conn) continue;
-          char buf[4096];
-          pollfd c{conn.get(), POLLIN, 0};
-          if (::poll(&c, 1, 2000) == 1 && ::recv(conn.get(), buf, sizeof buf, 0) > 0) {
-            ::send(conn.get(), reply.data(), reply.size(), MSG_NOSIGNAL);
-          }
-          const auto until = Clock::now() + 5s;
-          while (!stop.stop_requested() && Clock::now() < until) {
-            if (::poll(&c, 1, 50) == 1 && ::recv(conn.get(), buf, sizeof buf, MSG_DONTWAIT) <= 0) break;
-          }
-        }
-      }
-    });
-  }
-
- private:
-  UniqueFd v4_, v6_;
-  std::jthread thread_;  // last: stops and joins before the sockets close
-};
 
 class TlsLab : public LabTest {
  protected:
@@ -717,7 +685,7 @@ TEST_F(TlsLab, PlainHttpServerIsNotTlsAndSaysWhatItIs) {
 
 TEST_F(TlsLab, GarbageAfterTheClientHelloIsNotTls) {
   const std::string garbage("\x00\xff\x13\x37 not a TLS record \x01\x02\x03", 26);
-  ScriptedPeer peer(lab(), garbage);
+  ScriptedPeer peer(lab(), kScriptPort, answer_with(garbage));
   for (const Family f : kFamilies) {
     SCOPED_TRACE(std::string(to_string(f)));
     const Run run = handshake(f, kScriptPort, named(2s), lab_ca());
