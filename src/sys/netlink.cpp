@@ -291,21 +291,27 @@ Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const Mes
   while (!done) {
     auto n = receive(nl_.get(), buffer_, op);
     if (!n) return std::unexpected(n.error());
-    const std::span<const std::byte> datagram(buffer_.data(), *n);
-    ++stats.datagrams;
-    stats.bytes += datagram.size();
-    if (recorder_ != nullptr) {
-      if (auto r = recorder_->append(datagram); !r) return std::unexpected(r.error());
-    }
-    if (auto r = walk_datagram(datagram, op, true, seq_, portid, sink, stats, done); !r) {
-      // An NLMSG_ERROR ends the kernel's side of the dump; anything else may not have.
-      if (request.exact) stale_ = false;  // the one reply was the error
+    if (auto r = consume(std::span(buffer_.data(), *n), op, portid, sink, stats, done); !r) {
+      // An NLMSG_ERROR ends the kernel's side of the dump; anything else may not have. An exact
+      // lookup's one reply has been read whatever it was.
+      if (request.exact) stale_ = false;
       return std::unexpected(r.error());
     }
     if (request.exact) done = true;
   }
   stale_ = false;
   return stats;
+}
+
+Result<void> SockDiagSocket::consume(std::span<const std::byte> datagram, const std::string& op,
+                                     std::uint32_t portid, const MessageSink& sink, DumpStats& stats,
+                                     bool& done) {
+  ++stats.datagrams;
+  stats.bytes += datagram.size();
+  if (recorder_ != nullptr) {
+    if (auto r = recorder_->append(datagram); !r) return r;
+  }
+  return walk_datagram(datagram, op, true, seq_, portid, sink, stats, done);
 }
 
 Result<DumpStats> SockDiagSocket::dump_overlapped(const std::string& op, std::uint32_t portid,
@@ -376,13 +382,7 @@ Result<DumpStats> SockDiagSocket::dump_overlapped(const std::string& op, std::ui
     }
     // After a failure, keep receiving (and dropping) to the end of the dump, so the socket is
     // ready for the next request.
-    if (status && !done) {
-      const std::span<const std::byte> datagram(slot->data.data(), slot->len);
-      ++stats.datagrams;
-      stats.bytes += datagram.size();
-      if (recorder_ != nullptr) status = recorder_->append(datagram);
-      if (status) status = walk_datagram(datagram, op, true, seq, portid, sink, stats, done);
-    }
+    if (status && !done) status = consume(std::span(slot->data.data(), slot->len), op, portid, sink, stats, done);
     {
       std::lock_guard lock(m);
       free_slots.push_back(slot);

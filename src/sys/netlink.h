@@ -126,6 +126,9 @@ class SockDiagSocket final : public DumpSource {
 
   SockDiagSocket(Handle nl, std::size_t buffer_size);
   static Result<Handle> open_handle();
+  // One received datagram: counted, recorded, and its messages handed to the sink.
+  Result<void> consume(std::span<const std::byte> datagram, const std::string& op,
+                       std::uint32_t portid, const MessageSink& sink, DumpStats& stats, bool& done);
   Result<DumpStats> dump_overlapped(const std::string& op, std::uint32_t portid,
                                     const MessageSink& sink);
 
