@@ -127,8 +127,6 @@ sys::InetDiagRequest request(int family, std::uint32_t states, bool tcp_info,
   return r;
 }
 
-std::string ip_endpoint_key(const Endpoint& e) { return e.to_string(); }
-
 }  // namespace
 
 Result<std::uint32_t> parse_state_filter(std::string_view text) {
@@ -240,7 +238,7 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     auto r = dump_into(dumps, request(AF_UNSPEC, tcp_state_bit(tcp_state::kListen), false, o),
                        [&](const SocketRecord& s) {
                          if (!owned_by_filter(s)) return;
-                         first_queue[ip_endpoint_key(s.local)] = s.rqueue;
+                         first_queue[s.local.to_string()] = s.rqueue;
                          note_inode(s);
                          agg.add_listener(s);
                          if (o.keep_sockets) out.sockets.push_back(s);
@@ -290,7 +288,7 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     if (!again) return std::unexpected(again.error());
     second_queue.clear();
     auto r = dump_into(dumps, request(AF_UNSPEC, tcp_state_bit(tcp_state::kListen), false, o),
-                       [&](const SocketRecord& s) { second_queue[ip_endpoint_key(s.local)] = s.rqueue; });
+                       [&](const SocketRecord& s) { second_queue[s.local.to_string()] = s.rqueue; });
     if (!r) return std::unexpected(r.error());
     if (!close_wait_cookies.empty()) {
       auto cw = dump_into(dumps, request(AF_UNSPEC, tcp_state_bit(tcp_state::kCloseWait), false, o),
@@ -329,7 +327,7 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     }
   }
   for (auto& l : out.snapshot.listeners) {
-    const auto key = ip_endpoint_key(l.local);
+    const auto key = l.local.to_string();
     const std::uint32_t at_first = first_queue.count(key) ? first_queue[key] : 0;
     if (auto it = second_queue.find(key); it != second_queue.end()) l.accept_queue = it->second;
     out.listener_full_at_first.push_back(l.accept_queue_limit > 0 && at_first >= l.accept_queue_limit);

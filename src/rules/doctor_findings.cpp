@@ -27,6 +27,11 @@ std::string family_text(DnsFamily f) {
   return "IPv4 or IPv6";
 }
 
+// The address and port the stages after connect talked to.
+std::string connected_endpoint(const DoctorReport& r) {
+  return r.connect.empty() ? r.options.target.host : r.connect.back().remote.to_string();
+}
+
 void add(std::vector<StageFinding>& out, StageId stage, std::string_view id, Evidence evidence, Lang lang) {
   auto f = make_client_finding(id, std::move(evidence), lang);
   // Every id and its evidence is covered by the unit tests; a miss is a bug, shown as such
@@ -144,10 +149,9 @@ void connect_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding
 void secure_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
   if (!r.tls) return;
   const auto& t = *r.tls;
-  const ConnectAttempt* last = r.connect.empty() ? nullptr : &r.connect.back();
   for (std::string_view id : tls_finding_ids(t)) {
     Evidence e;
-    e["endpoint"] = last != nullptr ? last->remote.to_string() : r.options.target.host;
+    e["endpoint"] = connected_endpoint(r);
     e["sni"] = t.sni.empty() ? r.options.target.host : t.sni;
     e["version"] = t.version.empty() ? "none" : t.version;
     e["verify"] = t.verify_error.empty() ? "ok" : t.verify_error;
@@ -195,8 +199,7 @@ void talk_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& 
   const std::string_view id = finding_id(t);
   if (id.empty()) return;
   Evidence e;
-  const ConnectAttempt* last = r.connect.empty() ? nullptr : &r.connect.back();
-  e["endpoint"] = last != nullptr ? last->remote.to_string() : r.options.target.host;
+  e["endpoint"] = connected_endpoint(r);
   e["port"] = std::to_string(r.options.port);
   e["timeout"] = dur(r.options.timeout);
   e["host"] = r.options.target.http_host();
