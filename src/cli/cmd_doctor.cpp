@@ -377,6 +377,7 @@ json secure_json(const probe::TlsResult& t) {
   j["chain"] = chain;
   if (t.alert_received) j["alert_received"] = {{"description", t.alert_received->description}, {"name", t.alert_received->name}};
   if (t.peer_reply.kind != probe::ReplyKind::none) j["peer_reply"] = probe::summarize(t.peer_reply);
+  if (t.out_of_order_at_deadline) j["out_of_order_at_deadline"] = *t.out_of_order_at_deadline;
   if (t.error) j["error"] = t.error->message();
   return j;
 }
@@ -416,6 +417,7 @@ json talk_json(const probe::TalkResult& t) {
                  {"content_type", t.http->content_type}};
   }
   if (t.peer_close != probe::PeerClose::none) j["peer_close"] = probe::peer_close_name(t.peer_close);
+  if (t.out_of_order_at_deadline) j["out_of_order_at_deadline"] = *t.out_of_order_at_deadline;
   if (t.error) j["error"] = t.error->message();
   return j;
 }
@@ -445,6 +447,26 @@ std::string close_line(const probe::CloseResult& c) {
   return fmt::format("the peer closed with {} {} after our FIN", c.how == probe::PeerClose::fin ? "FIN" : "RST", dur(c.after));
 }
 
+json mtu_retry_json(const probe::MtuRetry& m) {
+  json j{{"mss", m.mss},
+         {"out_of_order", m.out_of_order},
+         {"connected", m.connect.connected()},
+         {"tls", m.tls ? json(probe::outcome_name(*m.tls)) : json(nullptr)},
+         {"talk", m.talk ? json(probe::outcome_name(*m.talk)) : json(nullptr)},
+         {"confirmed", m.confirmed},
+         {"duration_ms", ms(m.elapsed)}};
+  return j;
+}
+
+std::string mtu_retry_text(const probe::MtuRetry& m) {
+  std::string got = !m.connect.connected() ? "did not connect"
+                    : m.talk              ? std::string(probe::outcome_name(*m.talk))
+                    : m.tls               ? "TLS " + std::string(probe::outcome_name(*m.tls))
+                                          : "nothing";
+  return fmt::format("; out of order at the deadline: {}; retried with MSS {}: {} ({})",
+                     m.out_of_order, m.mss, m.confirmed ? "got through" : "stalled again", got);
+}
+
 // What the verdict line says when no finding speaks for the stage.
 std::string stage_summary(const probe::DoctorReport& r, StageId id) {
   if (id == StageId::resolve) return resolve_line(r.dns);
@@ -460,8 +482,9 @@ std::string stage_summary(const probe::DoctorReport& r, StageId id) {
     }
     return line;
   }
-  if (id == StageId::secure && r.tls) return secure_line(*r.tls);
-  if (id == StageId::talk && r.talk) return talk_line(*r.talk);
+  const std::string retry = r.mtu_retry && r.mtu_retry->stalled == id ? mtu_retry_text(*r.mtu_retry) : "";
+  if (id == StageId::secure && r.tls) return secure_line(*r.tls) + retry;
+  if (id == StageId::talk && r.talk) return talk_line(*r.talk) + retry;
   if (id == StageId::close && r.close) return close_line(*r.close);
   return "";
 }
@@ -562,6 +585,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
         if (row.stage == StageId::secure && r.tls) evidence = secure_json(*r.tls);
         if (row.stage == StageId::talk && r.talk) evidence = talk_json(*r.talk);
         if (row.stage == StageId::close && r.close) evidence = close_json(*r.close);
+        if (r.mtu_retry && r.mtu_retry->stalled == row.stage) evidence["mtu_retry"] = mtu_retry_json(*r.mtu_retry);
       }
       s["evidence"] = evidence;
       stages.push_back(std::move(s));

@@ -591,7 +591,8 @@ enum class Lang { en };
     "does not continue to the later hops is rate-limiting, not loss); measure TCP itself with "   \
     "connscope doctor --repeat 20.")                                                              \
   X(c_path_mtu_blackhole_summary,                                                                 \
-    "large packets to {endpoint} are lost: the reply stalled, and worked again with MSS {mss}")   \
+    "full-size packets from {endpoint} are lost: the {stalled} stalled while smaller segments "  \
+    "after them arrived ({out_of_order} out of order), and got through with MSS {mss}")          \
   X(c_path_mtu_blackhole_cause,                                                                   \
     "A link on the path has a smaller MTU and the ICMP 'fragmentation needed' (IPv6: packet too " \
     "big) that should tell the sender is dropped by a firewall, so full-size packets vanish "     \

@@ -9,6 +9,7 @@
 namespace connscope::probe {
 
 namespace asio = boost::asio;
+using tcp = asio::ip::tcp;
 
 const StageRow& DoctorReport::row(StageId id) const {
   for (const auto& r : stages) {
@@ -62,6 +63,98 @@ StageStatus talk_status(const TalkResult& talk) {
   }
   return StageStatus::fail;
 }
+
+int small_mss(int family) { return family == AF_INET6 ? 1220 : 536; }
+
+bool mtu_retry_wanted(const TlsResult& tls) {
+  return tls.outcome == TlsOutcome::timeout && tls.out_of_order_at_deadline.value_or(0) > 0;
+}
+
+bool mtu_retry_wanted(const TalkResult& talk) {
+  return (talk.outcome == TalkOutcome::no_response || talk.outcome == TalkOutcome::timeout) &&
+         talk.out_of_order_at_deadline.value_or(0) > 0;
+}
+
+namespace {
+
+TlsOptions secure_options(const DoctorOptions& options) {
+  TlsOptions o = tls_options(options.target, options.sni);
+  o.insecure = options.insecure;
+  o.timeout = options.timeout;
+  // The talk stage speaks HTTP/1.1 only: offering h2 would let a server pick what we then
+  // cannot speak.
+  if (options.protocol == AppProtocol::http) o.alpn = {"http/1.1"};
+  else o.alpn.clear();
+  return o;
+}
+
+TalkOptions talk_stage_options(const DoctorOptions& options) {
+  TalkOptions o = talk_options(options.target);
+  o.protocol = options.protocol;
+  o.http_path = options.http_path;
+  o.deadline = options.timeout;
+  o.slow_first_byte = options.slow_first_byte;
+  return o;
+}
+
+// The secure stage, the client context included.
+asio::awaitable<TlsResult> run_secure(tcp::socket socket, const DoctorOptions& options) {
+  auto ctx = make_tls_context(options.ca_file);
+  if (!ctx) {
+    TlsResult failed;
+    failed.outcome = TlsOutcome::other;
+    failed.error = ctx.error();
+    co_return failed;
+  }
+  co_return co_await secure(std::move(socket), std::move(*ctx), secure_options(options));
+}
+
+asio::awaitable<TalkResult> run_talk(tcp::socket* plain, TlsStream* tls, const DoctorOptions& options) {
+  if (tls != nullptr) co_return co_await talk(*tls, talk_stage_options(options));
+  co_return co_await talk(*plain, talk_stage_options(options));
+}
+
+// See MtuRetry.
+asio::awaitable<MtuRetry> retry_with_small_mss(asio::any_io_executor ex, Endpoint remote,
+                                               StageId stalled, std::uint32_t out_of_order,
+                                               const DoctorOptions& options) {
+  MtuRetry r;
+  r.stalled = stalled;
+  r.out_of_order = out_of_order;
+  r.mss = small_mss(remote.family);
+  const auto t0 = Clock::now();
+  ConnectOptions connect_options;
+  connect_options.timeout = options.timeout;
+  connect_options.maxseg = r.mss;
+  ConnectOutcome c = co_await connect_one(ex, std::move(remote), connect_options);
+  r.connect = std::move(c.attempt);
+  if (c.socket) {
+    std::unique_ptr<TlsStream> tls_stream;
+    bool talk_next = true;
+    if (options.tls) {
+      TlsResult t = co_await run_secure(std::move(*c.socket), options);
+      c.socket.reset();
+      r.tls = t.outcome;
+      tls_stream = std::move(t.stream);
+      talk_next = tls_stream && stalled == StageId::talk;
+      // Anything but another stall (an alert or a failed verification too) means the server's
+      // flight arrived.
+      if (stalled == StageId::secure) {
+        r.confirmed = t.outcome != TlsOutcome::timeout && t.outcome != TlsOutcome::other;
+      }
+    }
+    if (talk_next) {
+      const TalkResult t = co_await run_talk(c.socket ? &*c.socket : nullptr, tls_stream.get(), options);
+      r.talk = t.outcome;
+      r.confirmed = t.outcome != TalkOutcome::no_response && t.outcome != TalkOutcome::timeout &&
+                    t.outcome != TalkOutcome::failed;
+    }
+  }
+  r.elapsed = Clock::now() - t0;
+  co_return r;
+}
+
+}  // namespace
 
 asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions options) {
   DoctorReport report;
@@ -175,43 +268,33 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
   if (!connected.socket) co_return finish();
 
   // secure
+  const Endpoint remote = report.connect.back().remote;
   std::unique_ptr<TlsStream> tls_stream;
   if (options.tls) {
-    TlsOptions tls_opts = tls_options(options.target, options.sni);
-    tls_opts.insecure = options.insecure;
-    tls_opts.timeout = options.timeout;
-    // The talk stage speaks HTTP/1.1 only: offering h2 would let a server pick what we then
-    // cannot speak.
-    if (options.protocol == AppProtocol::http) tls_opts.alpn = {"http/1.1"};
-    else tls_opts.alpn.clear();
     t0 = Clock::now();
-    auto ctx = make_tls_context(options.ca_file);
-    if (ctx) {
-      report.tls = co_await secure(std::move(*connected.socket), std::move(*ctx), tls_opts);
-    } else {
-      report.tls.emplace();
-      report.tls->outcome = TlsOutcome::other;
-      report.tls->error = ctx.error();
-    }
+    report.tls = co_await run_secure(std::move(*connected.socket), options);
     connected.socket.reset();
-    set(StageId::secure, tls_status(*report.tls), Clock::now() - t0);
     tls_stream = std::move(report.tls->stream);
+    if (!tls_stream && mtu_retry_wanted(*report.tls)) {
+      report.mtu_retry = co_await retry_with_small_mss(
+          ex, remote, StageId::secure, *report.tls->out_of_order_at_deadline, options);
+    }
+    set(StageId::secure, tls_status(*report.tls), Clock::now() - t0);
     if (!tls_stream) co_return finish();
   }
 
   // talk
-  TalkOptions talk_options_ = talk_options(options.target);
-  talk_options_.protocol = options.protocol;
-  talk_options_.http_path = options.http_path;
-  talk_options_.deadline = options.timeout;
-  talk_options_.slow_first_byte = options.slow_first_byte;
   t0 = Clock::now();
-  if (tls_stream) {
-    report.talk = co_await talk(*tls_stream, talk_options_);
-  } else {
-    report.talk = co_await talk(*connected.socket, talk_options_);
+  report.talk = co_await run_talk(connected.socket ? &*connected.socket : nullptr, tls_stream.get(), options);
+  if (mtu_retry_wanted(*report.talk)) {
+    // The stalled connection goes first: its server side may hold a worker the retry needs.
+    tls_stream.reset();
+    connected.socket.reset();
+    report.mtu_retry = co_await retry_with_small_mss(
+        ex, remote, StageId::talk, *report.talk->out_of_order_at_deadline, options);
   }
   set(StageId::talk, talk_status(*report.talk), Clock::now() - t0);
+  if (report.mtu_retry) co_return finish();
 
   // close: how the peer ends it, unless it already did during the talk. What is watched is
   // TCP's ending (FIN or RST), also under TLS.

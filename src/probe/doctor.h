@@ -66,6 +66,32 @@ struct TimeSummary {
 };
 TimeSummary summarize_times(std::vector<std::chrono::microseconds> times);
 
+// The path-MTU retry. When the TLS handshake or the reply stalls after a good handshake and
+// segments had arrived out of order by the deadline (later data came, an earlier full-size
+// segment never did), one more connection announces a small MSS (536 bytes on IPv4, 1220 on
+// IPv6: segments that fit any path the standards allow) and runs the stages again up to the
+// one that stalled. Getting through with small segments where full-size ones stalled is a path-
+// MTU black hole (path.mtu_blackhole). A reply that fits in one segment leaves no such trace: a
+// black hole that loses it looks like a silent server and is not retried (a retry on every
+// silent server would double the wait for the common case, a full accept queue).
+struct MtuRetry {
+  StageId stalled = StageId::talk;  // secure or talk
+  std::uint32_t out_of_order = 0;   // what the stalled stage saw at its deadline
+  int mss = 0;                      // the retry's TCP_MAXSEG
+  ConnectAttempt connect;
+  std::optional<TlsOutcome> tls;    // the retry's handshake (TLS targets that connected)
+  std::optional<TalkOutcome> talk;  // the retry's talk, when it got that far
+  Clock::duration elapsed{};        // the whole retry
+  bool confirmed = false;           // the stalled stage got through with the small MSS
+};
+
+// The MSS the retry announces for an address family (AF_INET, AF_INET6).
+int small_mss(int family);
+// Does a stage that ended like this call for the retry? Only a stall (TLS timeout; talk
+// no_response or timeout) with out-of-order segments at the deadline.
+bool mtu_retry_wanted(const TlsResult& tls);
+bool mtu_retry_wanted(const TalkResult& talk);
+
 struct StageRow {
   StageId stage = StageId::resolve;
   StageStatus status = StageStatus::skipped;
@@ -83,6 +109,7 @@ struct DoctorReport {
   std::optional<TlsResult> tls;          // the handshake's evidence (its stream moves on to talk)
   std::optional<TalkResult> talk;
   std::optional<CloseResult> close;
+  std::optional<MtuRetry> mtu_retry;  // when the secure or talk stage stalled as described above
   Clock::duration total{};  // the whole run, wall time
 
   [[nodiscard]] const StageRow& row(StageId id) const;

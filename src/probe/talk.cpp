@@ -19,6 +19,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "probe/watchdog.h"
+
 namespace connscope::probe {
 
 namespace {
@@ -116,26 +118,6 @@ ReplyProgress postgres_progress(std::string_view b) {
   // A protocol-2 error: 'E' and a C string.
   return b.find('\0') != std::string_view::npos ? ReplyProgress::complete
                                                 : ReplyProgress::need_more;
-}
-
-// Shared by an exchange and its watchdog; both run on the one thread of the stream's executor.
-struct Deadline {
-  bool finished = false;  // the exchange is over: the watchdog must not touch the stream
-  bool fired = false;     // the watchdog closed the stream
-};
-
-// Closing the socket is what stops the exchange at the deadline: a cancellation signal can be
-// lost between two reads of a composed operation (Beast's and the TLS stream's do not check for
-// it), and a lost one would hang; a closed socket fails every pending and later operation.
-template <class Stream>
-asio::awaitable<void> watchdog(Stream& stream, Clock::duration limit, Deadline& state) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
-  auto [ec] = co_await timer.async_wait(kTuple);
-  if (ec || state.finished) co_return;
-  state.fired = true;
-  error_code ignored;
-  beast::get_lowest_layer(stream).close(ignored);
 }
 
 ReadEnd end_of(const error_code& ec, const Deadline& deadline) {
@@ -334,6 +316,7 @@ asio::awaitable<TalkResult> talk_on(Stream& stream, TalkOptions o) {
     co_await (exchange_plain(stream, o, res, r, deadline) || watchdog(stream, limit, deadline));
   }
   res.elapsed = Clock::now() - start;
+  res.out_of_order_at_deadline = deadline.out_of_order;
   res.bytes_received = r.bytes.size();
   res.first_byte = r.first_byte;
   res.slow = r.first_byte && *r.first_byte > o.slow_first_byte;

@@ -106,6 +106,10 @@ struct TalkResult {
   std::optional<HttpReply> http;
   std::optional<bool> postgres_tls;        // the SSLRequest answer: 'S' true, 'N' false
   PeerClose peer_close = PeerClose::none;  // how the peer closed during the stage, if it did
+  // When the deadline ended the stage: segments that had arrived out of order by then
+  // (tcpi_rcv_ooopack; nullopt before Linux 5.4). Non-zero means data came beyond a gap that was
+  // never filled: later, smaller segments arrived and a full-size one did not (an MTU black hole).
+  std::optional<std::uint32_t> out_of_order_at_deadline;
   std::optional<Error> error;  // failed: what failed; unexpected HTTP: the parser's complaint
 };
 

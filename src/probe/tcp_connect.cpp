@@ -18,6 +18,8 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "probe/tcp_info.h"
+
 namespace connscope::probe {
 
 namespace {
@@ -77,24 +79,6 @@ std::optional<Endpoint> local_endpoint(int fd) {
   Endpoint ep = endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
   if (ep.port == 0) return std::nullopt;  // no port chosen: connect() never got that far
   return ep;
-}
-
-struct InfoSample {
-  std::uint8_t state = 0;
-  std::uint32_t total_retrans = 0;
-  std::uint32_t rtt_us = 0;
-  std::uint32_t snd_mss = 0;
-};
-
-std::optional<InfoSample> read_tcp_info(int fd) {
-  tcp_info info{};
-  socklen_t len = sizeof info;
-  if (::getsockopt(fd, IPPROTO_TCP, TCP_INFO, &info, &len) != 0) return std::nullopt;
-  // Every field used here is in the kernel's struct since 2.6.x; a shorter answer is not Linux.
-  if (len < offsetof(tcp_info, tcpi_total_retrans) + sizeof info.tcpi_total_retrans) {
-    return std::nullopt;
-  }
-  return InfoSample{info.tcpi_state, info.tcpi_total_retrans, info.tcpi_rtt, info.tcpi_snd_mss};
 }
 
 // Empties the socket's error queue and returns its first entry that decodes (the one that ended

@@ -27,6 +27,8 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <fmt/format.h>
 
+#include "probe/watchdog.h"
+
 namespace connscope::probe {
 namespace {
 
@@ -205,29 +207,11 @@ void on_message(int write_p, int, int content_type, const void* buf, std::size_t
   if (!slot) slot = std::move(alert);
 }
 
-// Shared by the handshake and its watchdog; both run on the stream's one thread.
-struct Deadline {
-  bool finished = false;  // the handshake is over: the watchdog must not touch the stream
-  bool fired = false;     // the watchdog closed the socket
-};
-
 asio::awaitable<void> run_handshake(TlsStream& stream, error_code& out, Deadline& state) {
   co_await asio::this_coro::throw_if_cancelled(false);
   auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::client, kTuple);
   out = ec;
   state.finished = true;
-}
-
-// Closing the socket is what stops the handshake at the deadline: the TLS stream's composed
-// operation may miss a cancellation signal between two reads, a closed socket fails them all.
-asio::awaitable<void> watchdog(TlsStream& stream, Clock::duration limit, Deadline& state) {
-  co_await asio::this_coro::throw_if_cancelled(false);
-  asio::steady_timer timer(co_await asio::this_coro::executor, limit);
-  auto [ec] = co_await timer.async_wait(kTuple);
-  if (ec || state.finished) co_return;
-  state.fired = true;
-  error_code ignored;
-  stream.next_layer().close(ignored);
 }
 
 HandshakeEnd end_of(const error_code& ec, const Deadline& deadline) {
@@ -637,6 +621,7 @@ asio::awaitable<TlsResult> secure(asio::ip::tcp::socket socket, TlsContext conte
   const auto start = Clock::now();
   co_await (run_handshake(*stream, ec, deadline) || watchdog(*stream, o.timeout, deadline));
   res.elapsed = Clock::now() - start;
+  res.out_of_order_at_deadline = deadline.out_of_order;
 
   HandshakeFacts facts;
   facts.end = end_of(ec, deadline);

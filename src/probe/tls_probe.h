@@ -159,6 +159,8 @@ struct TlsResult {
   TlsOutcome outcome = TlsOutcome::other;
   bool handshake_complete = false;
   Clock::duration elapsed{};  // from the ClientHello to the verdict
+  // On timeout: segments that had arrived out of order (as TalkResult's).
+  std::optional<std::uint32_t> out_of_order_at_deadline;
   std::string sni;            // as sent, "" when none
   std::string verify_name;    // as checked, "" when none
   bool insecure = false;

@@ -146,8 +146,22 @@ void connect_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding
   }
 }
 
+// A confirmed path-MTU black hole, at the stage that stalled; false when there is none there.
+bool mtu_finding(const DoctorReport& r, StageId stage, Lang lang, std::vector<StageFinding>& out) {
+  if (!r.mtu_retry || !r.mtu_retry->confirmed || r.mtu_retry->stalled != stage) return false;
+  const auto& m = *r.mtu_retry;
+  Evidence e;
+  e["endpoint"] = connected_endpoint(r);
+  e["stalled"] = stage == StageId::secure ? "TLS handshake" : "reply";
+  e["out_of_order"] = std::to_string(m.out_of_order);
+  e["mss"] = std::to_string(m.mss);
+  add(out, stage, "path.mtu_blackhole", std::move(e), lang);
+  return true;
+}
+
 void secure_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
   if (!r.tls) return;
+  if (mtu_finding(r, StageId::secure, lang, out)) return;
   const auto& t = *r.tls;
   for (std::string_view id : tls_finding_ids(t)) {
     Evidence e;
@@ -195,6 +209,8 @@ void repeat_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>
 
 void talk_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
   if (!r.talk) return;
+  // The stall is the path's, not the application's silence.
+  if (mtu_finding(r, StageId::talk, lang, out)) return;
   const auto& t = *r.talk;
   const std::string_view id = finding_id(t);
   if (id.empty()) return;

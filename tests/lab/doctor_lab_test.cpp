@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -296,6 +297,99 @@ TEST_P(DoctorLab, DripFeedingPeerEndsWithinTheDeadline) {
   EXPECT_NE(r.out.at("verdict").at("status"), "ok");
   EXPECT_LE(stage(r, "talk").at("duration_ms").get<double>(), 2200.0);
 }
+
+// Hostile peers end within the deadline with a verdict.
+TEST_P(DoctorLab, EndlessBannerStopsAtTheByteCap) {
+  // 100,000 bytes without a line end, then more (banner mode echoes): never a complete greeting.
+  serve("banner", {"--banner", "SSH-2.0-" + std::string(100000, 'x')});
+  auto r = doctor({"--proto", "ssh", server_target()}, "2s");
+  expect_verdict(r, "warn", "talk", "app.unexpected_reply");
+  const auto& talk = stage(r, "talk").at("evidence");
+  EXPECT_EQ(talk.at("end"), "limit") << talk.dump();
+  EXPECT_EQ(talk.at("bytes_received"), 4096);
+  EXPECT_LE(stage(r, "talk").at("duration_ms").get<double>(), 2200.0);
+}
+
+TEST_P(DoctorLab, GarbageAnsweringTheClientHelloIsNotTls) {
+  serve("garbage");
+  auto r = doctor({"--tls", "--proto", "banner", server_target()}, "2s");
+  expect_verdict(r, "fail", "secure", "tls.not_tls");
+  EXPECT_EQ(finding(r, "tls.not_tls")->at("evidence").at("reply").get<std::string>().rfind("64 bytes: ", 0), 0u)
+      << finding(r, "tls.not_tls")->dump();
+  EXPECT_LE(stage(r, "secure").at("duration_ms").get<double>(), 2200.0);
+}
+
+// ---- path MTU black hole ----
+// The r1–r2 link gets MTU 1280 and r2 drops the "fragmentation needed" / "packet too big" it
+// would send: the server's full-size segments die at r2, its smaller last segment arrives. (A
+// lower MTU on r2–server itself would lower the server's own MSS, which hides the hole.)
+class DoctorMtuLab : public DoctorLab {
+ protected:
+  void make_black_hole() {
+    lab().set_link_mtu(Node::r1, Node::r2, 1280);
+    lab().drop_frag_needed(Node::r2);
+  }
+  void expect_black_hole(const DoctorRun& r, const std::string& stalled) {
+    expect_verdict(r, "fail", stalled, "path.mtu_blackhole");
+    const auto& retry = stage(r, stalled).at("evidence").at("mtu_retry");
+    EXPECT_TRUE(retry.at("confirmed").get<bool>()) << retry.dump();
+    EXPECT_EQ(retry.at("mss"), fam() == Family::v4 ? 536 : 1220);
+    EXPECT_GE(retry.at("out_of_order").get<int>(), 1);
+    const auto* f = finding(r, "path.mtu_blackhole");
+    ASSERT_NE(f, nullptr);
+    EXPECT_EQ(f->at("stage"), stalled);
+    EXPECT_EQ(f->at("evidence").at("mss"), std::to_string(fam() == Family::v4 ? 536 : 1220));
+  }
+};
+
+TEST_P(DoctorMtuLab, LargeGreetingStallsAndSmallSegmentsGetThrough) {
+  make_black_hole();
+  serve("banner", {"--banner", std::string(3000, 'x')});
+  auto r = doctor({"--proto", "banner", server_target()}, "1s");
+  expect_black_hole(r, "talk");
+  EXPECT_EQ(stage(r, "talk").at("evidence").at("mtu_retry").at("talk"), "ok");
+}
+
+TEST_P(DoctorMtuLab, LargeHttpsResponseStallsAfterTheHandshake) {
+  make_black_hole();
+  auto nginx = lab().start_nginx_tls(lab().certs().valid.cert, lab().certs().valid.key, 8443);
+  auto r = doctor({"--sni", std::string(kServerName), "--ca-file", lab().certs().ca.string(),
+                   "https://" + server_target(8443) + std::string(kNginxLargePath)}, "1s");
+  EXPECT_EQ(stage(r, "secure").at("status"), "ok");
+  expect_black_hole(r, "talk");
+}
+
+TEST_P(DoctorMtuLab, LargeCertificateChainStallsTheTlsHandshake) {
+  make_black_hole();
+  // The leaf and four more certificates: a server flight of several segments.
+  const auto& c = lab().certs();
+  const auto chain = lab().dir() / "long-chain.pem";
+  {
+    std::ofstream out(chain, std::ios::binary);
+    for (const auto& p : {c.valid.cert, c.ca, c.expired.cert, c.wrong_name.cert, c.self_signed.cert}) {
+      std::ifstream in(p, std::ios::binary);
+      out << in.rdbuf();
+    }
+    ASSERT_TRUE(out.good()) << chain;
+  }
+  auto nginx = lab().start_nginx_tls(chain, c.valid.key, 8443);
+  auto r = doctor({"--sni", std::string(kServerName), "--ca-file", c.ca.string(),
+                   "https://" + server_target(8443) + "/"}, "1s");
+  expect_black_hole(r, "secure");
+  EXPECT_EQ(stage(r, "secure").at("evidence").at("outcome"), "timeout");
+  EXPECT_EQ(stage(r, "secure").at("evidence").at("mtu_retry").at("tls"), "ok");
+}
+
+// The control: without the fault the same large replies come whole, and nothing is retried.
+TEST_P(DoctorMtuLab, NoBlackHoleNoRetry) {
+  serve("banner", {"--banner", std::string(3000, 'x')});
+  auto r = doctor({"--proto", "banner", server_target()}, "1s");
+  expect_verdict(r, "ok", "", "");
+  EXPECT_FALSE(stage(r, "talk").at("evidence").contains("mtu_retry"));
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, DoctorMtuLab, ::testing::Values(Family::v4, Family::v6),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
 
 // ---- secure: nginx in the server namespace with the lab's certificates ----
 

@@ -427,13 +427,16 @@ http {
     ssl_certificate @CERT@;
     ssl_certificate_key @KEY@;
     location / { return 200 "connscope lab\n"; }
+    location = @LARGE_PATH@ { return 200 "@LARGE_BODY@"; }
   }
 }
 )";
   for (const auto& [word, value] : {std::pair<std::string, std::string>{"@DIR@", d.string()},
                                     {"@PORT@", std::to_string(port)},
                                     {"@CERT@", cert.string()},
-                                    {"@KEY@", key.string()}}) {
+                                    {"@KEY@", key.string()},
+                                    {"@LARGE_PATH@", std::string(kNginxLargePath)},
+                                    {"@LARGE_BODY@", std::string(kNginxLargeBody, 'x')}}) {
     for (auto at = conf.find(word); at != std::string::npos;
          at = conf.find(word, at + value.size())) {
       conf.replace(at, word.size(), value);

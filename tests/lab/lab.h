@@ -52,6 +52,11 @@ inline constexpr std::string_view kDnsZone = "connscope.test";  // unknown names
 inline constexpr std::string_view kDnsServfailZone = "servfail.connscope.test";  // SERVFAIL
 inline constexpr std::string_view kDnsTimeoutZone = "timeout.connscope.test";    // never answered
 
+// start_nginx_tls answers this path with kNginxLargeBody bytes: a reply of several segments.
+inline constexpr std::string_view kNginxLargePath = "/large";
+// (nginx takes at most 4 KiB in one configuration parameter.)
+inline constexpr std::size_t kNginxLargeBody = 3500;
+
 using sys::UniqueFd;
 using test::CmdResult;
 using test::Process;
@@ -174,6 +179,8 @@ class Lab {
 
   // Real servers. Each waits until it listens and throws (with its log) if it does not.
   const LabCerts& certs();  // made once per Lab
+  // Serves "connscope lab\n" on every path but kNginxLargePath. `cert` may hold a chain (leaf
+  // first), sent as it is.
   Process start_nginx_tls(const std::filesystem::path& cert, const std::filesystem::path& key,
                           std::uint16_t port = 443);
   // Always: kServerName → server v4/v6, unknown names under kDnsZone → NXDOMAIN,

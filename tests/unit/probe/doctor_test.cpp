@@ -1,6 +1,10 @@
 #include "probe/doctor.h"
 
 #include <gtest/gtest.h>
+#include <sys/socket.h>
+
+#include <optional>
+#include <tuple>
 
 namespace connscope::probe {
 namespace {
@@ -72,6 +76,36 @@ TEST(DoctorVerdict, FirstFailThenFirstWarn) {
   r.stages[5].status = StageStatus::skipped;
   EXPECT_EQ(r.verdict_stage(), StageId::reach);
   EXPECT_EQ(r.verdict(), StageStatus::warn);
+}
+
+TEST(DoctorMtuRetry, OnlyAStallWithSegmentsPastAGap) {
+  EXPECT_EQ(small_mss(AF_INET), 536);
+  EXPECT_EQ(small_mss(AF_INET6), 1220);
+
+  TalkResult talk;
+  const std::tuple<TalkOutcome, std::optional<std::uint32_t>, bool> rows[] = {
+      {TalkOutcome::no_response, 2, true},
+      {TalkOutcome::timeout, 1, true},
+      {TalkOutcome::no_response, 0, false},             // a silent server: nothing came at all
+      {TalkOutcome::no_response, std::nullopt, false},  // a kernel without the counter
+      {TalkOutcome::ok, 3, false},
+      {TalkOutcome::reset_by_peer, 3, false},
+  };
+  for (const auto& [outcome, ooo, want] : rows) {
+    talk.outcome = outcome;
+    talk.out_of_order_at_deadline = ooo;
+    EXPECT_EQ(mtu_retry_wanted(talk), want) << outcome_name(outcome) << " " << ooo.value_or(99);
+  }
+
+  TlsResult tls;
+  tls.outcome = TlsOutcome::timeout;
+  tls.out_of_order_at_deadline = 1;
+  EXPECT_TRUE(mtu_retry_wanted(tls));
+  tls.out_of_order_at_deadline = 0;
+  EXPECT_FALSE(mtu_retry_wanted(tls));
+  tls.outcome = TlsOutcome::not_tls;
+  tls.out_of_order_at_deadline = 4;
+  EXPECT_FALSE(mtu_retry_wanted(tls));
 }
 
 }  // namespace
