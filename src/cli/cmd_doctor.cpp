@@ -493,6 +493,8 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   auto options = make_options(g, f);
   if (!options) return report(g, options.error(), ExitCode::usage);
 
+  // Like curl_global_init: outside the secure stage's time, which then compares with curl's.
+  if (options->tls || f.follow) probe::init_tls_library();
   auto run_once = [](const probe::DoctorOptions& o) {
     asio::io_context io(1);
     auto future = asio::co_spawn(io, probe::run_doctor(io.get_executor(), o), asio::use_future);

@@ -1,10 +1,15 @@
 #include "probe/doctor.h"
 
 #include <algorithm>
+#include <exception>
 #include <memory>
 #include <utility>
 
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/stream.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 namespace connscope::probe {
 
@@ -154,75 +159,22 @@ asio::awaitable<MtuRetry> retry_with_small_mss(asio::any_io_executor ex, Endpoin
   co_return r;
 }
 
-}  // namespace
-
-asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions options) {
-  DoctorReport report;
-  report.options = options;
-  const auto started = Clock::now();
-  for (StageId id : {StageId::resolve, StageId::route, StageId::reach, StageId::connect,
-                     StageId::secure, StageId::talk, StageId::close}) {
-    report.stages.push_back({id, StageStatus::skipped, {}});
-  }
-  auto set = [&](StageId id, StageStatus status, Clock::duration d) {
-    for (auto& r : report.stages) {
-      if (r.stage == id) {
-        r.status = status;
-        r.duration = d;
-      }
-    }
-  };
-  auto finish = [&]() -> DoctorReport {
-    report.total = Clock::now() - started;
-    return std::move(report);
-  };
-
-  // resolve
-  DnsOptions dns_options;
-  dns_options.family = options.family;
-  dns_options.resolver = options.resolver;
-  dns_options.timeout = options.timeout;
-  auto t0 = Clock::now();
-  report.dns = co_await resolve(ex, options.target.host, dns_options);
-  set(StageId::resolve, report.dns.ok() ? StageStatus::ok : StageStatus::fail, Clock::now() - t0);
-  if (!report.dns.ok()) co_return finish();
-
-  // route: the kernel's decision for every address; only routable ones are tried
-  t0 = Clock::now();
-  std::vector<Endpoint> remotes;
-  for (const auto& a : report.dns.addresses) {
-    RouteQuery q;
-    q.destination = a.address;
-    q.timeout = options.timeout;
-    report.routes.push_back(lookup_route(q));
-    const auto o = report.routes.back().outcome;
-    // A lookup that could not run (outcome error) does not stop the connect: the SYN will tell.
-    if (o == RouteOutcome::ok || o == RouteOutcome::local || o == RouteOutcome::error) {
-      remotes.push_back(Endpoint{a.family, a.address, options.port});
+void set_stage(DoctorReport& report, StageId id, StageStatus status, Clock::duration d) {
+  for (auto& r : report.stages) {
+    if (r.stage == id) {
+      r.status = status;
+      r.duration = d;
     }
   }
-  set(StageId::route,
-      remotes.empty() ? StageStatus::fail
-      : remotes.size() < report.routes.size() ? StageStatus::warn
-                                               : StageStatus::ok,
-      Clock::now() - t0);
-  if (remotes.empty()) co_return finish();
+}
 
-  // reach: ICMP echo to the first routable address (its status waits for connect's result)
-  ReachOptions reach_options;
-  reach_options.destination = remotes.front().address;
-  reach_options.count = options.echo_count;
-  reach_options.interval = options.echo_interval;
-  reach_options.deadline = options.timeout;
-  reach_options.probe_timeout = std::min(options.timeout, std::chrono::milliseconds(1000));
-  t0 = Clock::now();
-  report.reach = co_await reach(ex, reach_options);
-  const auto reach_time = Clock::now() - t0;
-
+// The stages from connect on, each after the one before.
+asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOptions& options,
+                                      std::vector<Endpoint> remotes, DoctorReport& report) {
   // connect: every routable address, in the resolver's order, up to the first that answers
   ConnectOptions connect_options;
   connect_options.timeout = options.timeout;
-  t0 = Clock::now();
+  auto t0 = Clock::now();
   ConnectReport connected = co_await connect_all(ex, std::move(remotes), connect_options);
   report.connect = std::move(connected.attempts);
   StageStatus connect_stage = connect_status(report.connect);
@@ -251,9 +203,7 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
     }
     report.repeat = std::move(st);
   }
-  set(StageId::connect, connect_stage, Clock::now() - t0);
-  const bool got_through = !report.connect.empty() && report.connect.back().connected();
-  set(StageId::reach, reach_status(*report.reach, got_through), reach_time);
+  set_stage(report, StageId::connect, connect_stage, Clock::now() - t0);
   if (!connected.socket && !report.connect.empty() && report.connect.back().reset_after_handshake) {
     // The server's RST came before connect() returned: what the talk stage would have met.
     TalkResult reset;
@@ -262,10 +212,10 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
     reset.end = ReadEnd::reset;
     reset.peer_close = PeerClose::rst;
     report.talk = reset;
-    set(StageId::talk, StageStatus::fail, Clock::duration{});
-    co_return finish();
+    set_stage(report, StageId::talk, StageStatus::fail, Clock::duration{});
+    co_return;
   }
-  if (!connected.socket) co_return finish();
+  if (!connected.socket) co_return;
 
   // secure
   const Endpoint remote = report.connect.back().remote;
@@ -279,8 +229,8 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
       report.mtu_retry = co_await retry_with_small_mss(
           ex, remote, StageId::secure, *report.tls->out_of_order_at_deadline, options);
     }
-    set(StageId::secure, tls_status(*report.tls), Clock::now() - t0);
-    if (!tls_stream) co_return finish();
+    set_stage(report, StageId::secure, tls_status(*report.tls), Clock::now() - t0);
+    if (!tls_stream) co_return;
   }
 
   // talk
@@ -293,8 +243,8 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
     report.mtu_retry = co_await retry_with_small_mss(
         ex, remote, StageId::talk, *report.talk->out_of_order_at_deadline, options);
   }
-  set(StageId::talk, talk_status(*report.talk), Clock::now() - t0);
-  if (report.mtu_retry) co_return finish();
+  set_stage(report, StageId::talk, talk_status(*report.talk), Clock::now() - t0);
+  if (report.mtu_retry) co_return;
 
   // close: how the peer ends it, unless it already did during the talk. What is watched is
   // TCP's ending (FIN or RST), also under TLS.
@@ -302,8 +252,93 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
     auto& socket = tls_stream ? tls_stream->next_layer() : *connected.socket;
     t0 = Clock::now();
     report.close = co_await observe_close(socket, options.timeout);
-    set(StageId::close, report.close->error ? StageStatus::warn : StageStatus::ok, Clock::now() - t0);
+    set_stage(report, StageId::close, report.close->error ? StageStatus::warn : StageStatus::ok, Clock::now() - t0);
   }
+}
+
+}  // namespace
+
+asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions options) {
+  DoctorReport report;
+  report.options = options;
+  const auto started = Clock::now();
+  for (StageId id : {StageId::resolve, StageId::route, StageId::reach, StageId::connect,
+                     StageId::secure, StageId::talk, StageId::close}) {
+    report.stages.push_back({id, StageStatus::skipped, {}});
+  }
+  auto finish = [&]() -> DoctorReport {
+    report.total = Clock::now() - started;
+    return std::move(report);
+  };
+
+  // resolve
+  DnsOptions dns_options;
+  dns_options.family = options.family;
+  dns_options.resolver = options.resolver;
+  dns_options.timeout = options.timeout;
+  auto t0 = Clock::now();
+  report.dns = co_await resolve(ex, options.target.host, dns_options);
+  set_stage(report, StageId::resolve, report.dns.ok() ? StageStatus::ok : StageStatus::fail, Clock::now() - t0);
+  if (!report.dns.ok()) co_return finish();
+
+  // route: the kernel's decision for every address; only routable ones are tried
+  t0 = Clock::now();
+  std::vector<Endpoint> remotes;
+  for (const auto& a : report.dns.addresses) {
+    RouteQuery q;
+    q.destination = a.address;
+    q.timeout = options.timeout;
+    report.routes.push_back(lookup_route(q));
+    const auto o = report.routes.back().outcome;
+    // A lookup that could not run (outcome error) does not stop the connect: the SYN will tell.
+    if (o == RouteOutcome::ok || o == RouteOutcome::local || o == RouteOutcome::error) {
+      remotes.push_back(Endpoint{a.family, a.address, options.port});
+    }
+  }
+  set_stage(report, StageId::route,
+            remotes.empty() ? StageStatus::fail
+            : remotes.size() < report.routes.size() ? StageStatus::warn
+                                                     : StageStatus::ok,
+            Clock::now() - t0);
+  if (remotes.empty()) co_return finish();
+
+  // reach: ICMP echo to the first routable address, alongside the stages after it. Its waits
+  // (the echo interval, a reply that never comes) would otherwise add to every run, a filtered
+  // port's timeout included, and leave the CPU idle before the TLS handshake, which then runs
+  // measurably slower than curl's. Its status waits for connect's result.
+  ReachOptions reach_options;
+  reach_options.destination = remotes.front().address;
+  reach_options.count = options.echo_count;
+  reach_options.interval = options.echo_interval;
+  reach_options.deadline = options.timeout;
+  reach_options.probe_timeout = std::min(options.timeout, std::chrono::milliseconds(1000));
+  struct ReachJoin {
+    explicit ReachJoin(const asio::any_io_executor& e) : done(e, Clock::time_point::max()) {}
+    std::optional<ReachResult> result;
+    Clock::duration elapsed{};
+    asio::steady_timer done;  // cancelled when the result is in
+  };
+  auto join = std::make_shared<ReachJoin>(ex);
+  t0 = Clock::now();
+  asio::co_spawn(ex, reach(ex, reach_options),
+                 [join, t0, destination = reach_options.destination](std::exception_ptr e, ReachResult r) {
+                   join->elapsed = Clock::now() - t0;
+                   if (e) {  // reach reports failures as results; only an exception (bad_alloc) lands here
+                     r = ReachResult{};
+                     r.outcome = ReachOutcome::error;
+                     r.destination = destination;
+                     r.reason = Error{"ICMP echo", 0, "the probe failed unexpectedly"};
+                   }
+                   join->result = std::move(r);
+                   join->done.cancel();
+                 });
+
+  co_await connect_onwards(ex, options, std::move(remotes), report);
+
+  if (!join->result) co_await join->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  report.reach = std::move(join->result);
+  const bool got_through = !report.connect.empty() && report.connect.back().connected();
+  set_stage(report, StageId::reach, reach_status(*report.reach, got_through), join->elapsed);
   co_return finish();
 }
 

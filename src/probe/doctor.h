@@ -127,7 +127,9 @@ StageStatus reach_status(const ReachResult& reach, bool connected);
 StageStatus talk_status(const TalkResult& talk);
 
 // Runs the stages on `ex` (an io_context run by one thread). Never throws for network or
-// system errors: they are stage results.
+// system errors: they are stage results. Reach (ICMP echo) runs alongside connect and the
+// stages after it, so its waits do not add to the run: the report's total is then less than the
+// sum of the stage times.
 boost::asio::awaitable<DoctorReport> run_doctor(boost::asio::any_io_executor ex,
                                                 DoctorOptions options);
 

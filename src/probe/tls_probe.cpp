@@ -517,6 +517,8 @@ std::vector<std::string_view> tls_finding_ids(const TlsResult& r) {
 
 // --- context ---
 
+void init_tls_library() { OPENSSL_init_ssl(OPENSSL_INIT_LOAD_CONFIG, nullptr); }
+
 Result<TlsContext> make_tls_context(const std::optional<std::string>& ca_file) {
   ERR_clear_error();
   std::shared_ptr<ssl_ctx_st> ctx(SSL_CTX_new(TLS_client_method()), SSL_CTX_free);

@@ -223,6 +223,10 @@ class TlsContext {
   std::shared_ptr<ssl_ctx_st> ctx_;
 };
 
+// OpenSSL's one-time setup (its configuration file, providers), as curl does at start: call it
+// before the stages so that no handshake's time includes it. Idempotent, thread-safe.
+void init_tls_library();
+
 // Loads the trust store: `ca_file` (PEM, only those CAs are trusted, like curl --cacert) or the
 // system's default paths. An unreadable file or one without a certificate is an error naming
 // `--ca-file "PATH"` (a usage error for the caller to report).

@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+
 #include <string>
 #include <vector>
 
@@ -55,17 +57,21 @@ TEST(Doctor, HealthyHttpOnLoopbackIsExitZeroWithEveryStage) {
   EXPECT_EQ(j.at("verdict").at("status"), "ok");
   ASSERT_EQ(j.at("stages").size(), 7u);
   const char* order[] = {"resolve", "route", "reach", "connect", "secure", "talk", "close"};
-  double sum = 0;
+  double ms[7];
   for (std::size_t i = 0; i < 7; ++i) {
     EXPECT_EQ(j.at("stages").at(i).at("stage"), order[i]);
-    sum += j.at("stages").at(i).at("duration_ms").get<double>();
+    ms[i] = j.at("stages").at(i).at("duration_ms").get<double>();
   }
   EXPECT_EQ(j.at("stages").at(1).at("evidence").at("routes").at(0).at("outcome"), "local");
   EXPECT_EQ(j.at("stages").at(4).at("status"), "skipped");  // no TLS
   EXPECT_EQ(j.at("stages").at(5).at("evidence").at("http").at("status"), 200);
   EXPECT_EQ(j.at("stages").at(6).at("evidence").at("how"), "fin");
-  // The doctor's own time between and around the stages.
-  EXPECT_LE(j.at("duration_ms").get<double>() - sum, 5.0);
+  // The doctor's own time between and around the stages; reach runs alongside connect and the
+  // stages after it.
+  const double rest = ms[3] + ms[4] + ms[5] + ms[6];
+  const double own = j.at("duration_ms").get<double>() - ms[0] - ms[1] - std::max(ms[2], rest);
+  EXPECT_LE(own, 5.0);
+  EXPECT_GE(own, -0.5) << "stage times longer than the run";
 
   const auto human = doctor({url});
   EXPECT_EQ(human.exit_code, 0);
