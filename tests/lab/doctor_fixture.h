@@ -50,11 +50,13 @@ class DoctorLab : public LabTest, public ::testing::WithParamInterface<Family> {
     ASSERT_TRUE(lab().wait_for_tcp_listen(Node::server, kPort, 3s)) << server_.err();
   }
 
-  DoctorRun doctor(std::vector<std::string> args, const std::string& timeout = "1s") {
+  // `limit`: how long the test lets the process run before killing it.
+  DoctorRun doctor(std::vector<std::string> args, const std::string& timeout = "1s",
+                   std::chrono::milliseconds limit = 20s) {
     std::vector<std::string> argv{CONNSCOPE_BIN, "--json", "--timeout", timeout, "doctor"};
     argv.insert(argv.end(), args.begin(), args.end());
     const auto t0 = Clock::now();
-    auto r = lab().exec(Node::client, argv, 20s);
+    auto r = lab().exec(Node::client, argv, limit);
     DoctorRun run;
     run.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
     run.exit_code = r.exit_code;
