@@ -417,7 +417,8 @@ TEST(TalkOverSocketPair, SlowFirstByteIsMeasured) {
   const auto r = run(std::move(fd), o);
   EXPECT_EQ(outcome_name(r.outcome), "slow_first_byte");
   ASSERT_TRUE(r.first_byte.has_value());
-  EXPECT_GE(*r.first_byte, 200ms);
+  // The peer's 200 ms start when its thread does, a little before the stage's clock.
+  EXPECT_GE(*r.first_byte, 150ms);
   EXPECT_LT(*r.first_byte, 400ms);
   EXPECT_TRUE(r.slow);
 }
