@@ -341,6 +341,44 @@ std::string connect_line(const std::vector<probe::ConnectAttempt>& attempts) {
   return out;
 }
 
+// The doctor's trace, short: where the path ends.
+json doctor_trace_json(const probe::TraceResult& t) {
+  json hops = json::array();
+  for (const auto& h : t.hops) {
+    hops.push_back({{"ttl", h.ttl},
+                    {"responders", h.responders},
+                    {"received", h.stats.received},
+                    {"destination", h.destination}});
+  }
+  const auto end = probe::path_end(t);
+  return {{"destination", t.destination.to_string()},
+          {"result", probe::trace_verdict_name(t.verdict)},
+          {"hop", t.info.hop},
+          {"reporter", t.info.reporter ? json(*t.info.reporter) : json(nullptr)},
+          {"path_end_hop", end.hop},
+          {"path_end", end.address ? json(*end.address) : json(nullptr)},
+          {"last_responding_hop", t.last_responding_hop()},
+          {"last_responder", t.last_responder() ? json(*t.last_responder()) : json(nullptr)},
+          {"hops", hops},
+          {"error", t.error ? json(t.error->message()) : json(nullptr)},
+          {"duration_ms", std::chrono::duration<double, std::milli>(t.duration).count()}};
+}
+
+std::string doctor_trace_text(const probe::TraceResult& t) {
+  if (t.verdict == probe::TraceVerdict::error) {
+    return fmt::format("; trace could not run: {}", t.error ? t.error->message() : "unknown error");
+  }
+  const auto end = probe::path_end(t);
+  if (end.hop == 0) return "; trace: no hop answered";
+  if (t.verdict == probe::TraceVerdict::unreachable) {
+    return fmt::format("; trace: hop {} ({}) says unreachable", end.hop, end.address.value_or("?"));
+  }
+  std::string out = fmt::format("; trace: hop {} ({}) answered last", end.hop, end.address.value_or("?"));
+  if (t.verdict == probe::TraceVerdict::stopped) out += fmt::format(", hop {} is silent", end.hop + 1);
+  if (t.verdict == probe::TraceVerdict::reached) out += ", the destination";
+  return out;
+}
+
 json repeat_json(const probe::HandshakeStats& st) {
   const auto t = probe::summarize_times(st.times);
   auto msd = [](std::chrono::microseconds v) { return std::chrono::duration<double, std::milli>(v).count(); };
@@ -474,6 +512,7 @@ std::string stage_summary(const probe::DoctorReport& r, StageId id) {
   if (id == StageId::reach && r.reach) return reach_line(*r.reach);
   if (id == StageId::connect) {
     std::string line = connect_line(r.connect);
+    if (r.trace) line += doctor_trace_text(*r.trace);
     if (r.repeat) {
       const auto& st = *r.repeat;
       const auto t = probe::summarize_times(st.times);
@@ -583,6 +622,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
         if (row.stage == StageId::connect) {
           evidence = connect_json(r.connect);
           if (r.repeat) evidence["repeat"] = repeat_json(*r.repeat);
+          if (r.trace) evidence["trace"] = doctor_trace_json(*r.trace);
         }
         if (row.stage == StageId::secure && r.tls) evidence = secure_json(*r.tls);
         if (row.stage == StageId::talk && r.talk) evidence = talk_json(*r.talk);

@@ -18,8 +18,10 @@
 
 #include "cli/cmd_inspect.h"
 #include "cli/cmd_audit.h"
+#include "cli/cmd_probe.h"
 #include "cli/cmd_doctor.h"
 #include "cli/cmd_serve.h"
+#include "cli/cmd_trace.h"
 #include "cli/context.h"
 #include "core/duration.h"
 
@@ -76,7 +78,9 @@ int run(int argc, char** argv) {
   commands.push_back(connscope::cli::register_inspect(app, global));
   commands.push_back(connscope::cli::register_serve(app, global));
   commands.push_back(connscope::cli::register_audit(app, global));
+  commands.push_back(connscope::cli::register_probe(app, global));
   commands.push_back(connscope::cli::register_doctor(app, global));
+  commands.push_back(connscope::cli::register_trace(app, global));
 
   try {
     app.parse(argc, argv);

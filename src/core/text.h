@@ -13,7 +13,12 @@ namespace connscope {
 
 enum class Lang { en };
 
-// X(id, English template)
+// X(id, English template). A command's own messages may live in a header of their own
+// (text_<command>.h, one X-list macro each), so that two commands grow without touching the same
+// lines.
+#include "core/text_trace.h"
+#include "core/text_probe.h"
+
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
   X(run_error, "connscope: {}")                                                                  \
@@ -620,7 +625,9 @@ enum class Lang { en };
   X(doctor_verdict_warn, "WARN {stage}: {what}")                                                  \
   X(doctor_verdict_fail, "FAIL {stage}: {what}")                                                  \
   X(doctor_all_ok, "OK: {target} answered: every stage passed in {total}")                            \
-  X(doctor_findings_title, "Findings")
+  X(doctor_findings_title, "Findings")                                                           \
+  CONNSCOPE_TRACE_MESSAGES(X)                                                                     \
+  CONNSCOPE_PROBE_MESSAGES(X)
 
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,

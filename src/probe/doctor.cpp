@@ -6,6 +6,8 @@
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -67,6 +69,16 @@ StageStatus talk_status(const TalkResult& talk) {
     return StageStatus::warn;
   }
   return StageStatus::fail;
+}
+
+bool trace_wanted(ConnectFailure failure) {
+  return failure == ConnectFailure::filtered || failure == ConnectFailure::host_unreachable ||
+         failure == ConnectFailure::admin_prohibited;
+}
+
+PathEnd path_end(const TraceResult& trace) {
+  if (trace.verdict == TraceVerdict::unreachable) return {trace.info.hop, trace.info.reporter};
+  return {trace.last_responding_hop(), trace.last_responder()};
 }
 
 int small_mss(int family) { return family == AF_INET6 ? 1220 : 536; }
@@ -171,12 +183,58 @@ void set_stage(DoctorReport& report, StageId id, StageStatus status, Clock::dura
 // The stages from connect on, each after the one before.
 asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOptions& options,
                                       std::vector<Endpoint> remotes, DoctorReport& report) {
-  // connect: every routable address, in the resolver's order, up to the first that answers
+  // connect: every routable address, in the resolver's order, up to the first that answers;
+  // the trace alongside once the handshake has been silent for a while (see DoctorReport::trace)
   ConnectOptions connect_options;
   connect_options.timeout = options.timeout;
   auto t0 = Clock::now();
+  TraceOptions trace_options;
+  trace_options.destination = remotes.front();
+  trace_options.mode = TraceMode::tcp;
+  trace_options.probes = 1;
+  trace_options.probe_timeout = std::min(options.timeout, std::chrono::milliseconds(1000));
+  const auto trace_after = std::min(kTraceAfter, options.timeout / 3);
+  struct TraceJoin {
+    explicit TraceJoin(const asio::any_io_executor& e) : delay(e), done(e, Clock::time_point::max()) {}
+    asio::steady_timer delay;  // cancelled when the connect ends first: the trace never starts
+    asio::cancellation_signal stop;
+    bool started = false;
+    std::optional<TraceResult> result;
+    asio::steady_timer done;  // cancelled when the result is in
+  };
+  auto tj = std::make_shared<TraceJoin>(ex);
+  tj->delay.expires_after(trace_after);
+  auto start_trace = [tj, ex](TraceOptions o) {
+    tj->started = true;
+    asio::co_spawn(ex, trace(ex, std::move(o)),
+                   asio::bind_cancellation_slot(tj->stop.slot(), [tj](std::exception_ptr e, TraceResult r) {
+                     if (!e) tj->result = std::move(r);
+                     tj->done.cancel();
+                   }));
+  };
+  tj->delay.async_wait([tj, start_trace, trace_options, t0, timeout = options.timeout](boost::system::error_code ec) {
+    if (ec) return;
+    TraceOptions o = trace_options;
+    o.deadline = std::chrono::duration_cast<std::chrono::milliseconds>(t0 + timeout - Clock::now());
+    if (o.deadline->count() > 0) start_trace(std::move(o));
+  });
   ConnectReport connected = co_await connect_all(ex, std::move(remotes), connect_options);
+  tj->delay.cancel();
   report.connect = std::move(connected.attempts);
+  const bool failed_on_path = !connected.socket && !report.connect.empty() &&
+                              !report.connect.back().reset_after_handshake &&
+                              trace_wanted(report.connect.back().failure);
+  if (!failed_on_path && tj->started) tj->stop.emit(asio::cancellation_type::terminal);
+  if (failed_on_path && !tj->started) {
+    // A router's ICMP error ended the connect before the trace began: trace now.
+    TraceOptions o = trace_options;
+    o.deadline = options.timeout;
+    start_trace(std::move(o));
+  }
+  if (tj->started) {
+    if (!tj->result) co_await tj->done.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (failed_on_path) report.trace = std::move(tj->result);
+  }
   StageStatus connect_stage = connect_status(report.connect);
   if (connected.socket && options.repeat > 1) {
     const auto& first = report.connect.back();

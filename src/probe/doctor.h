@@ -22,6 +22,7 @@
 #include "probe/talk.h"
 #include "probe/tcp_connect.h"
 #include "probe/tls_probe.h"
+#include "probe/trace.h"
 
 namespace connscope::probe {
 
@@ -85,6 +86,21 @@ struct MtuRetry {
   bool confirmed = false;           // the stalled stage got through with the small MSS
 };
 
+// How long a handshake stays silent before the trace starts alongside it (or a third of the
+// timeout, when that is shorter): the first SYN's retransmission comes after 1 s.
+inline constexpr std::chrono::milliseconds kTraceAfter{1000};
+// Does this connect failure call for the trace? Silence (tcp.filtered) and a router's
+// unreachable or prohibited: the path, not the host, is in question.
+bool trace_wanted(ConnectFailure failure);
+
+// Where the doctor's trace says the path ends: the hop that said unreachable, else the last hop
+// that answered (0: none), with its address.
+struct PathEnd {
+  int hop = 0;
+  std::optional<std::string> address;
+};
+PathEnd path_end(const TraceResult& trace);
+
 // The MSS the retry announces for an address family (AF_INET, AF_INET6).
 int small_mss(int family);
 // Does a stage that ended like this call for the retry? Only a stall (TLS timeout; talk
@@ -110,6 +126,11 @@ struct DoctorReport {
   std::optional<TalkResult> talk;
   std::optional<CloseResult> close;
   std::optional<MtuRetry> mtu_retry;  // when the secure or talk stage stalled as described above
+  // When connect was filtered or a router said unreachable: a TCP trace to the first routable
+  // address and port, for the last hop that answers. It starts once the handshake has been
+  // silent for a while (see kTraceAfter) and ends with the connect's own deadline, so a filtered
+  // port's verdict still comes after one timeout.
+  std::optional<TraceResult> trace;
   Clock::duration total{};  // the whole run, wall time
 
   [[nodiscard]] const StageRow& row(StageId id) const;

@@ -15,6 +15,9 @@ namespace connscope::probe {
 
 namespace {
 
+// A recvmsg(MSG_ERRQUEUE) returns one queued error per call; a handshake queues at most a few.
+constexpr int kMaxQueuedErrors = 8;
+
 constexpr std::uint8_t kIcmpDestUnreach = 3;
 constexpr std::uint8_t kIcmpTimeExceeded = 11;
 constexpr std::uint8_t kIcmp6DestUnreach = 1;
@@ -241,6 +244,28 @@ ConnectFailure classify_connect_error(int error, const std::optional<QueuedError
     case EACCES: return ConnectFailure::admin_prohibited;
     default: return ConnectFailure::other;
   }
+}
+
+std::optional<QueuedError> drain_error_queue(int fd) {
+  std::optional<QueuedError> first;
+  for (int i = 0; i < kMaxQueuedErrors; ++i) {
+    alignas(cmsghdr) std::array<std::byte, 512> control{};
+    std::array<std::byte, 256> data{};  // the offending packet's headers; not needed
+    iovec iov{data.data(), data.size()};
+    msghdr msg{};
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.data();
+    msg.msg_controllen = control.size();
+    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+      if (errno == EINTR) continue;
+      break;  // EAGAIN: empty
+    }
+    auto decoded = decode_error_control(std::span<const std::byte>(control.data(),
+                                                                   msg.msg_controllen));
+    if (decoded && decoded->has_value() && !first) first = std::move(**decoded);
+  }
+  return first;
 }
 
 }  // namespace connscope::probe

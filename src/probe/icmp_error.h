@@ -68,6 +68,11 @@ Result<QueuedError> decode_extended_err(std::span<const std::byte> payload);
 // runs past the buffer is an error.
 Result<std::optional<QueuedError>> decode_error_control(std::span<const std::byte> control);
 
+// Empties a socket's error queue (recvmsg MSG_ERRQUEUE, one entry per call, a handshake queues
+// at most a few) and returns its first entry that decodes: the one that ended the handshake
+// comes first. nullopt when the queue was empty.
+std::optional<QueuedError> drain_error_queue(int fd);
+
 // An ICMP (origin icmp) or ICMPv6 (origin icmp6) type/code as a connect failure; nullopt for
 // messages that do not end a TCP handshake (frag-needed / packet-too-big, informational types)
 // and for other origins.

@@ -29,8 +29,6 @@ using tcp = asio::ip::tcp;
 using namespace asio::experimental::awaitable_operators;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
-// A recvmsg(MSG_ERRQUEUE) returns one queued error per call; a handshake queues at most a few.
-constexpr int kMaxQueuedErrors = 8;
 
 std::chrono::microseconds since(Clock::time_point start) {
   return std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - start);
@@ -79,30 +77,6 @@ std::optional<Endpoint> local_endpoint(int fd) {
   Endpoint ep = endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
   if (ep.port == 0) return std::nullopt;  // no port chosen: connect() never got that far
   return ep;
-}
-
-// Empties the socket's error queue and returns its first entry that decodes (the one that ended
-// the handshake comes first).
-std::optional<QueuedError> drain_error_queue(int fd) {
-  std::optional<QueuedError> first;
-  for (int i = 0; i < kMaxQueuedErrors; ++i) {
-    alignas(cmsghdr) std::array<std::byte, 512> control{};
-    std::array<std::byte, 256> data{};  // the offending packet's headers; not needed
-    iovec iov{data.data(), data.size()};
-    msghdr msg{};
-    msg.msg_iov = &iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.data();
-    msg.msg_controllen = control.size();
-    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
-      if (errno == EINTR) continue;
-      break;  // EAGAIN: empty
-    }
-    auto decoded = decode_error_control(std::span<const std::byte>(control.data(),
-                                                                   msg.msg_controllen));
-    if (decoded && decoded->has_value() && !first) first = std::move(**decoded);
-  }
-  return first;
 }
 
 void fail_setup(ConnectAttempt& a, std::string op, int error) {

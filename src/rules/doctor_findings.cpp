@@ -140,6 +140,10 @@ void connect_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding
       e["from"] = a.remote.address;
     }
     if (a.error != 0) e["errno"] = std::to_string(a.error);
+    if (r.trace && r.trace->destination.address == a.remote.address) {
+      const auto end = path_end(*r.trace);
+      e["last_hop"] = end.hop == 0 ? "none" : fmt::format("{} ({})", end.hop, end.address.value_or("?"));
+    }
     // One finding per kind and sender: two addresses refused alike are one story.
     if (!seen.insert(std::string(*id) + e["from"]).second) continue;
     add(out, StageId::connect, *id, std::move(e), lang);

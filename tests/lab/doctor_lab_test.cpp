@@ -122,6 +122,11 @@ TEST_P(DoctorLab, AdminProhibitedByR2) {
   auto r = doctor({server_target()});
   expect_verdict(r, "fail", "connect", "net.admin_prohibited");
   EXPECT_EQ(finding(r, "net.admin_prohibited")->at("evidence").at("from"), lab().addr(Node::r2, fam()));
+  // The trace after the router's refusal: r2, hop 2, says unreachable.
+  const auto& t = stage(r, "connect").at("evidence").at("trace");
+  EXPECT_EQ(t.at("result"), "unreachable") << t.dump();
+  EXPECT_EQ(t.at("hop"), 2);
+  EXPECT_EQ(t.at("reporter"), lab().addr(Node::r2, fam()));
 }
 
 TEST_P(DoctorLab, HostUnreachableFromR1) {
@@ -129,6 +134,10 @@ TEST_P(DoctorLab, HostUnreachableFromR1) {
   auto r = doctor({server_target()});
   expect_verdict(r, "fail", "connect", "net.host_unreachable");
   EXPECT_EQ(finding(r, "net.host_unreachable")->at("evidence").at("from"), lab().addr(Node::r1, fam()));
+  const auto& t = stage(r, "connect").at("evidence").at("trace");
+  EXPECT_EQ(t.at("result"), "unreachable") << t.dump();
+  EXPECT_EQ(t.at("hop"), 1);
+  EXPECT_EQ(finding(r, "net.host_unreachable")->at("evidence").at("last_hop"), "1 (" + lab().addr(Node::r1, fam()) + ")");
 }
 
 TEST_P(DoctorLab, DroppedSynsAreFilteredWithinTheTimeout) {
@@ -141,10 +150,16 @@ TEST_P(DoctorLab, DroppedSynsAreFilteredWithinTheTimeout) {
   EXPECT_GE(a.at("duration_ms").get<double>(), 1000.0);
   EXPECT_LE(a.at("duration_ms").get<double>(), 1100.0);
   EXPECT_LE(stage(r, "connect").at("duration_ms").get<double>(), 1100.0);
-  // The whole run, reach alongside: the verdict within timeout x 1.1 (the process's start and
-  // exit and the lab's exec on top).
+  // The whole run, reach and the trace alongside: the verdict within timeout x 1.1 (the
+  // process's start and exit and the lab's exec on top).
   EXPECT_LE(r.out.at("duration_ms").get<double>(), 1100.0);
   EXPECT_LT(r.elapsed, 1300ms);
+  // The trace that ran alongside: r1 and r2 answer, the server (hop 3) drops.
+  const auto& t = stage(r, "connect").at("evidence").at("trace");
+  EXPECT_EQ(t.at("result"), "stopped") << t.dump();
+  EXPECT_EQ(t.at("last_responding_hop"), 2);
+  EXPECT_EQ(t.at("last_responder"), lab().addr(Node::r2, fam()));
+  EXPECT_EQ(finding(r, "tcp.filtered")->at("evidence").at("last_hop"), "2 (" + lab().addr(Node::r2, fam()) + ")");
 }
 
 TEST_P(DoctorLab, EverythingDroppedIsStillOneTimeout) {
@@ -158,6 +173,8 @@ TEST_P(DoctorLab, EverythingDroppedIsStillOneTimeout) {
   EXPECT_LT(r.elapsed, 1300ms);
 }
 
+// A connect that gets through after a resent SYN: the trace that started alongside is stopped
+// and not reported.
 TEST_P(DoctorLab, LostFirstSynIsAWarningNotAFailure) {
   serve("http");
   lab().drop_first_syn(Node::r1, 8080);
@@ -165,6 +182,8 @@ TEST_P(DoctorLab, LostFirstSynIsAWarningNotAFailure) {
   expect_verdict(r, "warn", "connect", "tcp.slow_handshake");
   EXPECT_EQ(finding(r, "tcp.slow_handshake")->at("evidence").at("retransmits"), "1");
   EXPECT_EQ(stage(r, "talk").at("status"), "ok");
+  EXPECT_FALSE(stage(r, "connect").at("evidence").contains("trace"));
+  EXPECT_LT(stage(r, "connect").at("duration_ms").get<double>(), 1500.0);
 }
 
 TEST_P(DoctorLab, RepeatedHandshakesMeasureTheLoss) {
@@ -185,13 +204,22 @@ TEST_P(DoctorLab, RepeatedHandshakesMeasureTheLoss) {
   EXPECT_EQ(f->at("evidence").at("loss"), "50.0");
 }
 
-// Random loss, as the issue puts it: 30 % of what r1 forwards towards the server is lost. The
-// connect gets through (the kernel resends the SYN) and the run says so as a warning, never as a
-// failure. 20 handshakes: the chance that none of them loses a SYN is 0.7^21, under 0.1 %.
+// Random loss, as the issue puts it: 30 % of the TCP segments r1 forwards towards the server are
+// lost. The connect gets through (the kernel resends the SYN) and the run says so as a warning,
+// never as a failure. 20 handshakes: the chance that none of them loses a SYN is 0.7^21, under
+// 0.1 %. TCP only: losing 30 % of IPv6 neighbour discovery too would now and then make r1 give up
+// on r2's address (ICMPv6 address unreachable), which is another story.
+// The server speaks first (a greeting), so the talk stage sends nothing into the loss: an HTTP
+// request lost twice after a resent SYN (the RTO is then 3 s) would fail the talk stage, rightly,
+// in about one run in ten.
 TEST_P(DoctorLab, ThirtyPercentLossOnR1IsAWarningNotAFailure) {
-  serve("http");
-  lab().loss(Node::r1, lab().iface(Node::r1, Node::r2), 30);
-  auto r = doctor({"--repeat", "20", "--proto", "http", server_target()}, "5s", 50s);
+  serve("banner", {"--banner", "SSH-2.0-OpenSSH_9.2p1"});
+  lab().nft(Node::r1,
+            "add table inet connscope_lab\n"
+            "add chain inet connscope_lab forward { type filter hook forward priority 0; policy accept; }\n"
+            "add rule inet connscope_lab forward oifname \"" + lab().iface(Node::r1, Node::r2) +
+                "\" meta l4proto tcp numgen random mod 100 < 30 drop\n");
+  auto r = doctor({"--repeat", "20", "--proto", "ssh", server_target()}, "5s", 50s);
   EXPECT_EQ(r.out.at("verdict").at("status"), "warn") << r.out.dump(2);
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_EQ(stage(r, "connect").at("status"), "warn");
