@@ -432,13 +432,13 @@ json result_json(const TraceFlags& f, const TraceResult& r, const probe::TraceOp
 
 // ---- human ----
 
-void print_human(const GlobalOptions& g, const TraceFlags& f, bool literal, const TraceResult& r,
+void print_human(const GlobalOptions& g, const Target& target, const TraceResult& r,
                  const probe::TraceOptions& o, const std::map<std::string, std::string>& names) {
   const Lang lang = g.lang;
   const Style st{g.color};
   fmt::print("{}\n",
-             tr(lang, Msg::trace_header, fmt::arg("target", f.target),
-                fmt::arg("address", literal ? std::string() : " (" + r.destination.address + ")"),
+             tr(lang, Msg::trace_header, fmt::arg("target", target.host),
+                fmt::arg("address", target.is_ip_literal() ? std::string() : " (" + r.destination.address + ")"),
                 fmt::arg("port", r.mode == TraceMode::icmp ? std::string() : " port " + std::to_string(r.destination.port)),
                 fmt::arg("mode", probe::trace_mode_name(r.mode)), fmt::arg("max_hops", o.max_hops),
                 fmt::arg("probes", o.probes),
@@ -549,7 +549,7 @@ int run_trace_cmd(const GlobalOptions& g, const TraceFlags& f) {
   if (g.json) {
     fmt::print("{}\n", result_json(f, r, o, names).dump(2));
   } else {
-    print_human(g, f, plan->target.is_ip_literal(), r, o, names);
+    print_human(g, plan->target, r, o, names);
   }
   return static_cast<int>(r.verdict == TraceVerdict::reached ? ExitCode::healthy : ExitCode::problems);
 }

@@ -76,7 +76,8 @@ TEST(Trace, ListeningLoopbackPortIsReachedAtHopOne) {
   ASSERT_EQ(human.exit_code, 0) << human.out << human.err;
   const auto lines = split_lines(human.out);
   ASSERT_EQ(lines.size(), 4u) << human.out;  // header, columns, hop 1, verdict
-  EXPECT_EQ(lines[0].rfind("trace to 127.0.0.1:", 0), 0u) << lines[0];
+  EXPECT_EQ(lines[0].rfind("trace to 127.0.0.1 port " + std::to_string(served.port) + ", tcp, 30 hops max", 0), 0u)
+      << lines[0];
   EXPECT_NE(lines[2].find("127.0.0.1"), std::string::npos) << lines[2];
   EXPECT_NE(lines[2].find("SYN-ACK"), std::string::npos) << lines[2];
   EXPECT_EQ(lines[3], "reached 127.0.0.1 at hop 1: port " + std::to_string(served.port) + " is open (SYN-ACK)");
