@@ -1,4 +1,5 @@
 #include "probe/trace.h"
+#include "recorded_errqueue.h"
 
 #include <gtest/gtest.h>
 
@@ -20,40 +21,13 @@ using std::chrono::microseconds;
 
 // ---- the error queue, as recvmsg(MSG_ERRQUEUE) fills it for a trace probe ----
 
-// One control buffer holding one IP_RECVERR / IPV6_RECVERR message: a sock_extended_err and the
-// offender's sockaddr right after it, at the CMSG_* offsets the kernel uses.
+// One control buffer holding one IP_RECVERR / IPV6_RECVERR message.
 std::vector<std::byte> recorded(int level, int type, std::uint8_t origin, std::uint8_t icmp_type,
                                 std::uint8_t icmp_code, int err, std::uint32_t info,
                                 const char* offender) {
-  sock_extended_err ee{};
-  ee.ee_errno = static_cast<std::uint32_t>(err);
-  ee.ee_origin = origin;
-  ee.ee_type = icmp_type;
-  ee.ee_code = icmp_code;
-  ee.ee_info = info;
-  std::vector<std::byte> data(sizeof ee);
-  std::memcpy(data.data(), &ee, sizeof ee);
-  if (level == SOL_IP) {
-    sockaddr_in sin{};
-    sin.sin_family = AF_INET;
-    EXPECT_EQ(inet_pton(AF_INET, offender, &sin.sin_addr), 1);
-    data.resize(sizeof ee + sizeof sin);
-    std::memcpy(data.data() + sizeof ee, &sin, sizeof sin);
-  } else {
-    sockaddr_in6 sin6{};
-    sin6.sin6_family = AF_INET6;
-    EXPECT_EQ(inet_pton(AF_INET6, offender, &sin6.sin6_addr), 1);
-    data.resize(sizeof ee + sizeof sin6);
-    std::memcpy(data.data() + sizeof ee, &sin6, sizeof sin6);
-  }
-  std::vector<std::byte> out(CMSG_SPACE(data.size()));
-  cmsghdr h{};
-  h.cmsg_len = CMSG_LEN(data.size());
-  h.cmsg_level = level;
-  h.cmsg_type = type;
-  std::memcpy(out.data(), &h, sizeof h);
-  std::memcpy(out.data() + CMSG_LEN(0), data.data(), data.size());
-  return out;
+  return control({{level, type,
+                   payload(origin, icmp_type, icmp_code, err, info, level == SOL_IP ? AF_INET : AF_INET6,
+                           offender)}});
 }
 
 struct QueueCase {
