@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <exception>
@@ -60,6 +61,18 @@ void close_with_reset(sys::UniqueFd& fd) {
   const linger l{1, 0};
   ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
   fd.reset();
+}
+
+// A loopback connect to a free port in the ephemeral range may be given that very port as its
+// source (one in ~28,000): local and peer are then the same endpoint.
+bool connected_to_itself(int fd) {
+  sockaddr_storage local{}, peer{};
+  socklen_t llen = sizeof local, plen = sizeof peer;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) != 0 ||
+      ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) {
+    return false;
+  }
+  return llen == plen && std::memcmp(&local, &peer, llen) == 0;
 }
 
 void settle(ScanResult& r, int error, bool timed_out) {
@@ -288,6 +301,13 @@ Result<ScanReport> scan_shard(std::span<const Endpoint> endpoints, const ScanOpt
     if (error != 0 || timed_out) keep_first_error(s.fd.get(), r.queued);
     r.elapsed = us(now - s.start);
     settle(r, error, timed_out);
+    if (r.state == ScanState::open && connected_to_itself(s.fd.get())) {
+      // The kernel picked the destination port as our source port on this same address: TCP's
+      // simultaneous open connected the socket to itself. Nothing listens there.
+      r.state = ScanState::closed;
+      r.failure = ConnectFailure::refused;
+      r.reason = "self-connect";
+    }
     if (r.state == ScanState::open) {
       close_with_reset(s.fd);
     } else {

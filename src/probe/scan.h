@@ -59,6 +59,7 @@ ScanVerdict scan_verdict(int error, bool timed_out, const std::optional<QueuedEr
 ScanState scan_state(ConnectFailure failure);
 
 // The stable reason token (JSON "reason"): "syn-ack", "reset-after-handshake", "conn-refused",
+// "self-connect" (closed: a loopback connect given its destination port as its source port),
 // "no-response", "no-route", "local-firewall", "local-port-exhaustion", "error", or the ICMP
 // message that decided it: "port-unreachable", "protocol-unreachable", "admin-prohibited",
 // "host-unreachable", "net-unreachable", "addr-unreachable", "time-exceeded", ... (icmp_name).
