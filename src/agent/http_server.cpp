@@ -1,0 +1,229 @@
+#include "agent/http_server.h"
+
+#include <openssl/crypto.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ip/v6_only.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/string_body.hpp>
+#include <boost/beast/http/write.hpp>
+#include <unordered_set>
+
+namespace connscope::agent {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+using error_code = boost::system::error_code;
+
+namespace {
+
+constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
+
+Endpoint endpoint_of(const tcp::endpoint& e) {
+  return Endpoint{e.address().is_v6() ? AF_INET6 : AF_INET, e.address().to_string(), e.port()};
+}
+
+struct Conn {
+  explicit Conn(tcp::socket s) : stream(std::move(s)) {}
+  beast::tcp_stream stream;
+};
+
+}  // namespace
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  asio::any_io_executor ex;
+  tcp::acceptor acceptor;
+  HttpLimits limits;
+  HttpHandler handler;
+  HttpStats stats_;
+  HttpStats* stats = &stats_;
+  std::unordered_set<Conn*> conns;
+  bool stopped = false;
+
+  Impl(asio::any_io_executor e, tcp::acceptor a, HttpLimits l, HttpHandler h)
+      : ex(std::move(e)), acceptor(std::move(a)), limits(l), handler(std::move(h)) {}
+
+  asio::awaitable<void> accept_loop() {
+    while (!stopped) {
+      auto [ec, sock] = co_await acceptor.async_accept(kTuple);
+      if (ec) {
+        if (stopped || ec == asio::error::operation_aborted) co_return;
+        // EMFILE and the like: wait a little rather than spin; the connection stays queued.
+        asio::steady_timer t(ex, std::chrono::milliseconds(50));
+        co_await t.async_wait(kTuple);
+        continue;
+      }
+      ++stats->accepted;
+      if (stats->connections >= limits.max_connections) {
+        ++stats->refused;
+        error_code ignored;
+        sock.close(ignored);
+        continue;
+      }
+      auto conn = std::make_shared<Conn>(std::move(sock));
+      // The lambda (and the Impl it holds) lives as long as the session's coroutine.
+      asio::co_spawn(ex, [self = shared_from_this(), conn] { return self->session(conn); }, asio::detached);
+    }
+  }
+
+  // Waits until the socket is readable or `limit` passes; false on the limit or an error.
+  asio::awaitable<bool> wait_readable(Conn& c, std::chrono::milliseconds limit) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer t(ex, limit);
+    auto which = co_await (c.stream.socket().async_wait(tcp::socket::wait_read, kTuple) ||
+                           t.async_wait(kTuple));
+    if (which.index() == 1) co_return false;
+    const auto [ec] = std::get<0>(which);
+    co_return !ec;
+  }
+
+  asio::awaitable<void> session(std::shared_ptr<Conn> c) {
+    conns.insert(c.get());
+    ++stats->connections;
+    beast::flat_buffer buffer;
+    for (bool first = true; !stopped; first = false) {
+      // Between requests: wait (idle_timeout) for the next one to start; the first request
+      // gets only the request deadline for everything.
+      if (!first && buffer.size() == 0 && !co_await wait_readable(*c, limits.idle_timeout)) break;
+      http::request_parser<http::string_body> parser;
+      parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+      parser.body_limit(limits.body_limit);
+      c->stream.expires_after(limits.request_deadline);
+      auto [ec, n] = co_await http::async_read(c->stream, buffer, parser, kTuple);
+      c->stream.expires_never();
+      unsigned status = 0;
+      if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+          ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+        break;
+      }
+      if (ec == beast::error::timeout) {
+        // The stream closed the socket at its deadline: nothing more can be said on it.
+        ++stats->cut_off;
+        break;
+      }
+      if (ec == http::error::header_limit) {
+        status = 431;
+      } else if (ec == http::error::body_limit) {
+        status = 413;
+      } else if (ec) {
+        status = 400;
+      }
+      HttpResponse res;
+      bool keep_alive = false;
+      bool head = false;
+      if (status != 0) {
+        res.status = status;
+        res.body = status == 431   ? "request header too large\n"
+                   : status == 413 ? "request body too large\n"
+                                   : "bad request\n";
+      } else {
+        ++stats->requests;
+        const auto& req = parser.get();
+        keep_alive = req.keep_alive();
+        head = req.method() == http::verb::head;
+        if (req.method() != http::verb::get && !head) {
+          res.status = 405;
+          res.body = "read-only: GET and HEAD only\n";
+          res.headers.emplace_back("Allow", "GET, HEAD");
+        } else {
+          HttpRequest r;
+          r.method = head ? "HEAD" : "GET";
+          r.target = std::string(req.target());
+          if (auto it = req.find(http::field::authorization); it != req.end()) {
+            r.authorization = std::string(it->value());
+          }
+          error_code pec;
+          const auto peer = c->stream.socket().remote_endpoint(pec);
+          if (!pec) r.peer = endpoint_of(peer);
+          res = handler(r);
+        }
+      }
+      http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
+      out.set(http::field::server, "connscope-agent");
+      out.set(http::field::content_type, res.content_type);
+      out.set(http::field::cache_control, "no-store");
+      for (const auto& [k, v] : res.headers) out.set(k, v);
+      out.body() = std::move(res.body);
+      out.keep_alive(keep_alive);
+      out.prepare_payload();
+      c->stream.expires_after(limits.request_deadline);  // a reader that never reads is cut too
+      error_code wec;
+      if (head) {
+        http::response_serializer<http::string_body> sr{out};
+        std::tie(wec, std::ignore) = co_await http::async_write_header(c->stream, sr, kTuple);
+      } else {
+        std::tie(wec, std::ignore) = co_await http::async_write(c->stream, out, kTuple);
+      }
+      c->stream.expires_never();
+      if (wec || !keep_alive) break;
+    }
+    error_code ignored;
+    c->stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
+    c->stream.socket().close(ignored);
+    conns.erase(c.get());
+    --stats->connections;
+  }
+};
+
+HttpServer::HttpServer(asio::any_io_executor ex, tcp::acceptor acceptor, HttpLimits limits, HttpHandler handler)
+    : impl_(std::make_shared<Impl>(ex, std::move(acceptor), limits, std::move(handler))) {}
+
+const HttpStats& HttpServer::stats() const { return impl_->stats_; }
+
+HttpServer::~HttpServer() { stop(); }
+
+Result<std::shared_ptr<HttpServer>> HttpServer::listen(asio::any_io_executor ex, const Endpoint& at,
+                                                       HttpLimits limits, HttpHandler handler) {
+  error_code ec;
+  const auto address = asio::ip::make_address(at.address, ec);
+  const std::string op = "listen " + at.to_string();
+  if (ec) return fail(op, "not a numeric address");
+  tcp::acceptor acceptor(ex);
+  const tcp::endpoint ep(address, at.port);
+  acceptor.open(ep.protocol(), ec);
+  if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
+  if (!ec) acceptor.bind(ep, ec);
+  if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) return fail_errno(op, ec.value());
+  return std::shared_ptr<HttpServer>(new HttpServer(ex, std::move(acceptor), limits, std::move(handler)));
+}
+
+Endpoint HttpServer::local() const {
+  error_code ec;
+  const auto ep = impl_->acceptor.local_endpoint(ec);
+  return ec ? Endpoint{} : endpoint_of(ep);
+}
+
+void HttpServer::start() {
+  asio::co_spawn(impl_->ex, [self = impl_] { return self->accept_loop(); }, asio::detached);
+}
+
+void HttpServer::stop() {
+  if (!impl_ || impl_->stopped) return;
+  impl_->stopped = true;
+  error_code ignored;
+  impl_->acceptor.close(ignored);
+  for (Conn* c : impl_->conns) c->stream.socket().close(ignored);
+}
+
+bool bearer_matches(std::string_view authorization, std::string_view token) {
+  constexpr std::string_view kScheme = "Bearer ";
+  if (token.empty() || authorization.size() != kScheme.size() + token.size()) return false;
+  if (authorization.substr(0, kScheme.size()) != kScheme) return false;
+  return CRYPTO_memcmp(authorization.data() + kScheme.size(), token.data(), token.size()) == 0;
+}
+
+}  // namespace connscope::agent

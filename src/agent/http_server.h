@@ -1,0 +1,89 @@
+#pragma once
+// The agent's HTTP/1.1 server (Boost.Beast): keep-alive, a deadline on every request and on
+// keep-alive idleness, limits on header size and on connections, GET and HEAD only (the API is
+// read-only). Requests go to one synchronous handler on the server's thread; it must be quick
+// (it reads the latest samples; it never samples or waits).
+//
+// Slow or oversized requests are cut off: a connection whose request header is not complete
+// within `request_deadline` is closed (so slowloris connections end), a header over
+// `header_limit` gets 431, a body over `body_limit` 413, anything that does not parse 400, a
+// method other than GET/HEAD 405. Over `max_connections`, a new connection is closed at once.
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <chrono>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/endpoint.h"
+#include "core/error.h"
+
+namespace connscope::agent {
+
+struct HttpLimits {
+  std::size_t max_connections = 4096;
+  std::size_t header_limit = 8 * 1024;
+  std::size_t body_limit = 1024;
+  std::chrono::milliseconds request_deadline{5000};  // from a request's first byte (or the
+                                                     // connection) to its whole header
+  std::chrono::milliseconds idle_timeout{60000};     // keep-alive: waiting for the next request
+};
+
+struct HttpRequest {
+  std::string method;         // "GET" or "HEAD"
+  std::string target;         // path and query, as sent
+  std::string authorization;  // the Authorization header, "" when absent
+  Endpoint peer;
+};
+
+struct HttpResponse {
+  unsigned status = 200;
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+};
+
+using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
+
+struct HttpStats {
+  std::size_t connections = 0;  // open now
+  std::uint64_t accepted = 0;
+  std::uint64_t refused = 0;    // closed at once: over max_connections
+  std::uint64_t requests = 0;
+  std::uint64_t cut_off = 0;    // closed: the request header did not come in time
+};
+
+// Owns the acceptor and every connection. Created, started, stopped and asked for stats on the
+// thread that runs the executor's io_context (one thread).
+class HttpServer {
+ public:
+  // Binds `at` (port 0: the kernel chooses) and listens.
+  static Result<std::shared_ptr<HttpServer>> listen(boost::asio::any_io_executor ex, const Endpoint& at,
+                                                    HttpLimits limits, HttpHandler handler);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  [[nodiscard]] Endpoint local() const;
+  void start();  // the accept loop
+  void stop();   // closes the acceptor and every connection
+  [[nodiscard]] const HttpStats& stats() const;
+
+  struct Impl;
+
+ private:
+  HttpServer(boost::asio::any_io_executor ex, boost::asio::ip::tcp::acceptor acceptor, HttpLimits limits,
+             HttpHandler handler);
+  // Shared with the accept loop and every session, so that destroying the server while they
+  // finish (after stop()) is safe.
+  std::shared_ptr<Impl> impl_;
+};
+
+// The bearer token check of a non-loopback bind: "Bearer <token>", compared in constant time.
+bool bearer_matches(std::string_view authorization, std::string_view token);
+
+}  // namespace connscope::agent

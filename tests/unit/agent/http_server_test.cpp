@@ -1,0 +1,203 @@
+// The agent's HTTP server on loopback: keep-alive, read-only methods, malformed and oversized
+// requests, slowloris connections cut at the request deadline while other clients are served,
+// the connection limit, and the bearer-token comparison.
+#include "agent/http_server.h"
+
+#include <gtest/gtest.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <chrono>
+#include <future>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sys/unique_fd.h"
+
+namespace connscope::agent {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// A server on 127.0.0.1 (kernel-chosen port) run by its own thread.
+class Running {
+ public:
+  explicit Running(HttpLimits limits) {
+    auto s = HttpServer::listen(io_.get_executor(), Endpoint{AF_INET, "127.0.0.1", 0}, limits,
+                                [](const HttpRequest& r) {
+                                  HttpResponse res;
+                                  res.body = r.method + " " + r.target + "\n";
+                                  return res;
+                                });
+    EXPECT_TRUE(s.has_value()) << s.error().message();
+    server_ = *s;
+    port_ = server_->local().port;
+    server_->start();
+    thread_ = std::thread([this] { io_.run(); });
+  }
+  ~Running() {
+    boost::asio::post(io_, [this] { server_->stop(); });
+    work_.reset();
+    io_.stop();
+    thread_.join();
+  }
+  std::uint16_t port() const { return port_; }
+  HttpStats stats() {
+    std::promise<HttpStats> p;
+    boost::asio::post(io_, [&] { p.set_value(server_->stats()); });
+    return p.get_future().get();
+  }
+
+ private:
+  boost::asio::io_context io_{1};
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> work_{
+      io_.get_executor()};
+  std::shared_ptr<HttpServer> server_;
+  std::uint16_t port_ = 0;
+  std::thread thread_;
+};
+
+sys::UniqueFd connect_to(std::uint16_t port) {
+  sys::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  a.sin_port = htons(port);
+  EXPECT_EQ(::connect(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  return fd;
+}
+
+void send_all(int fd, std::string_view s) {
+  while (!s.empty()) {
+    const ssize_t n = ::send(fd, s.data(), s.size(), MSG_NOSIGNAL);
+    if (n <= 0) return;
+    s.remove_prefix(static_cast<std::size_t>(n));
+  }
+}
+
+// Reads until `until` appears, the peer closes, or `limit` passes.
+std::string read_until(int fd, std::string_view until, std::chrono::milliseconds limit = 3s) {
+  std::string got;
+  const auto end = Clock::now() + limit;
+  while (Clock::now() < end && (until.empty() || got.find(until) == std::string::npos)) {
+    pollfd p{fd, POLLIN, 0};
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - Clock::now());
+    if (::poll(&p, 1, static_cast<int>(std::max<long>(left.count(), 0))) <= 0) break;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) break;
+    got.append(buf, static_cast<std::size_t>(n));
+  }
+  return got;
+}
+
+bool closed_by_peer(int fd, std::chrono::milliseconds limit = 2s) {
+  const auto end = Clock::now() + limit;
+  while (Clock::now() < end) {
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 50) <= 0) continue;
+    char buf[4096];
+    const ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    if (n <= 0) return true;
+  }
+  return false;
+}
+
+TEST(AgentHttp, KeepAliveServesSeveralRequestsOnOneConnection) {
+  Running srv({});
+  auto fd = connect_to(srv.port());
+  send_all(fd.get(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto one = read_until(fd.get(), "GET /metrics\n");
+  EXPECT_EQ(one.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << one;
+  EXPECT_NE(one.find("Server: connscope-agent"), std::string::npos);
+  send_all(fd.get(), "HEAD /api/v1/snapshot?x=1 HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto two = read_until(fd.get(), "\r\n\r\n");
+  EXPECT_EQ(two.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << two;
+  EXPECT_NE(two.find("Content-Length: 26"), std::string::npos) << two;  // "HEAD /api/v1/snapshot?x=1\n"
+  EXPECT_EQ(srv.stats().requests, 2u);
+}
+
+TEST(AgentHttp, ReadOnlyAndBadInput) {
+  Running srv({});
+  {
+    auto fd = connect_to(srv.port());
+    send_all(fd.get(), "POST /x HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n");
+    EXPECT_EQ(read_until(fd.get(), "\r\n").rfind("HTTP/1.1 405", 0), 0u);
+  }
+  {
+    auto fd = connect_to(srv.port());
+    send_all(fd.get(), "this is not http\r\n\r\n");
+    EXPECT_EQ(read_until(fd.get(), "\r\n").rfind("HTTP/1.1 400", 0), 0u);
+    EXPECT_TRUE(closed_by_peer(fd.get()));
+  }
+  {
+    // A 1 MiB header: 431 after the first 8 KiB, then closed.
+    auto fd = connect_to(srv.port());
+    std::string big = "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n";
+    std::thread sender([&] { send_all(fd.get(), big); });
+    EXPECT_EQ(read_until(fd.get(), "\r\n").rfind("HTTP/1.1 431", 0), 0u);
+    ::shutdown(fd.get(), SHUT_RDWR);
+    sender.join();
+  }
+}
+
+TEST(AgentHttp, SlowlorisIsCutOffWhileOthersAreServed) {
+  HttpLimits limits;
+  limits.request_deadline = 500ms;
+  Running srv(limits);
+  // 1,000 connections that send half a request header and nothing more.
+  std::vector<sys::UniqueFd> slow;
+  for (int i = 0; i < 1000; ++i) {
+    slow.push_back(connect_to(srv.port()));
+    send_all(slow.back().get(), "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  }
+  const auto t0 = Clock::now();
+  auto fd = connect_to(srv.port());
+  send_all(fd.get(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto reply = read_until(fd.get(), "GET /metrics\n", 1s);
+  EXPECT_LT(Clock::now() - t0, 1s);
+  EXPECT_EQ(reply.rfind("HTTP/1.1 200 OK", 0), 0u) << reply;
+  // After the deadline every slow one is closed.
+  EXPECT_TRUE(closed_by_peer(slow.front().get(), 2s));
+  EXPECT_TRUE(closed_by_peer(slow.back().get(), 3s));
+  const auto deadline = Clock::now() + 3s;
+  while (srv.stats().cut_off < 1000 && Clock::now() < deadline) std::this_thread::sleep_for(20ms);
+  EXPECT_EQ(srv.stats().cut_off, 1000u);
+}
+
+TEST(AgentHttp, OverTheConnectionLimitANewConnectionIsClosed) {
+  HttpLimits limits;
+  limits.max_connections = 2;
+  Running srv(limits);
+  auto a = connect_to(srv.port());
+  auto b = connect_to(srv.port());
+  // Let the server accept both before the third arrives.
+  const auto deadline = Clock::now() + 2s;
+  while (srv.stats().connections < 2 && Clock::now() < deadline) std::this_thread::sleep_for(5ms);
+  auto c = connect_to(srv.port());
+  EXPECT_TRUE(closed_by_peer(c.get()));
+  EXPECT_EQ(srv.stats().refused, 1u);
+  send_all(a.get(), "GET / HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(read_until(a.get(), "GET /\n").rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST(AgentHttp, BearerTokenComparison) {
+  EXPECT_TRUE(bearer_matches("Bearer s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_matches("Bearer s3cre", "s3cret"));
+  EXPECT_FALSE(bearer_matches("Bearer s3creT", "s3cret"));
+  EXPECT_FALSE(bearer_matches("bearer s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_matches("s3cret", "s3cret"));
+  EXPECT_FALSE(bearer_matches("", "s3cret"));
+  EXPECT_FALSE(bearer_matches("Bearer ", ""));  // no token configured never matches
+}
+
+}  // namespace
+}  // namespace connscope::agent
