@@ -16,7 +16,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/findings_json.h"
+#include "rules/findings_json.h"
 
 #include "core/endpoint.h"
 #include "inspect/owners.h"
@@ -140,7 +140,7 @@ nlohmann::json to_json(const Gathered& g, const rules::AuditReport& r) {
                       {"nofile_soft", l.nofile_soft ? nlohmann::json(*l.nofile_soft) : nlohmann::json(nullptr)}};
     j["listeners"].push_back(std::move(lj));
   }
-  j["findings"] = findings_json(r.findings);
+  j["findings"] = rules::findings_json(r.findings);
   j["notes"] = g.notes;
   return j;
 }

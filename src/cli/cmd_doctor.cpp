@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/findings_json.h"
+#include "rules/findings_json.h"
 #include "core/duration.h"
 #include "core/target.h"
 #include "probe/doctor.h"
@@ -635,7 +635,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     j["stages"] = stages;
     std::vector<rules::Finding> plain;
     for (const auto& sf : findings) plain.push_back(sf.finding);
-    json fj = findings_json(plain);
+    json fj = rules::findings_json(plain);
     for (std::size_t i = 0; i < fj.size() && i < findings.size(); ++i) {
       fj[i]["stage"] = probe::stage_name(findings[i].stage);
     }

@@ -12,7 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
-#include "cli/findings_json.h"
+#include "rules/findings_json.h"
 
 #include "core/duration.h"
 #include "core/endpoint.h"
@@ -177,7 +177,7 @@ nlohmann::json to_json(const Collected& c, const std::vector<rules::Finding>& fi
     counters[name] = cj;
   }
   j["counters"] = counters;
-  j["findings"] = findings_json(findings);
+  j["findings"] = rules::findings_json(findings);
   j["notes"] = c.notes;
   if (!c.sockets.empty()) {
     j["socket_list"] = nlohmann::json::array();

@@ -22,6 +22,7 @@
 #include "cli/cmd_doctor.h"
 #include "cli/cmd_serve.h"
 #include "cli/cmd_trace.h"
+#include "cli/cmd_agent.h"
 #include "cli/context.h"
 #include "core/duration.h"
 
@@ -81,6 +82,7 @@ int run(int argc, char** argv) {
   commands.push_back(connscope::cli::register_probe(app, global));
   commands.push_back(connscope::cli::register_doctor(app, global));
   commands.push_back(connscope::cli::register_trace(app, global));
+  commands.push_back(connscope::cli::register_agent(app, global));
 
   try {
     app.parse(argc, argv);

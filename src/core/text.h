@@ -18,6 +18,7 @@ enum class Lang { en };
 // lines.
 #include "core/text_trace.h"
 #include "core/text_probe.h"
+#include "core/text_agent.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -627,7 +628,8 @@ enum class Lang { en };
   X(doctor_all_ok, "OK: {target} answered: every stage passed in {total}")                            \
   X(doctor_findings_title, "Findings")                                                           \
   CONNSCOPE_TRACE_MESSAGES(X)                                                                     \
-  CONNSCOPE_PROBE_MESSAGES(X)
+  CONNSCOPE_PROBE_MESSAGES(X)                                                                     \
+  CONNSCOPE_AGENT_MESSAGES(X)
 
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,

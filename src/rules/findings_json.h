@@ -7,8 +7,8 @@
 
 #include "rules/finding.h"
 
-namespace connscope::cli {
+namespace connscope::rules {
 
 nlohmann::json findings_json(const std::vector<rules::Finding>& findings);
 
-}  // namespace connscope::cli
+}  // namespace connscope::rules

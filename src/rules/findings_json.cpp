@@ -1,6 +1,6 @@
-#include "cli/findings_json.h"
+#include "rules/findings_json.h"
 
-namespace connscope::cli {
+namespace connscope::rules {
 
 nlohmann::json findings_json(const std::vector<rules::Finding>& findings) {
   nlohmann::json out = nlohmann::json::array();
@@ -15,4 +15,4 @@ nlohmann::json findings_json(const std::vector<rules::Finding>& findings) {
   return out;
 }
 
-}  // namespace connscope::cli
+}  // namespace connscope::rules

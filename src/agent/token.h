@@ -1,0 +1,19 @@
+#pragma once
+// The agent's bearer token: 32 random bytes as hex in <data dir>/token (mode 0600, the directory
+// 0700), made on first start and read on the next ones.
+
+#include <string>
+
+#include "core/error.h"
+
+namespace connscope::agent {
+
+struct TokenFile {
+  std::string token;
+  std::string path;
+  bool created = false;  // made now: the caller shows it once
+};
+
+Result<TokenFile> load_or_create_token(const std::string& data_dir);
+
+}  // namespace connscope::agent

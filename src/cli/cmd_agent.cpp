@@ -1,0 +1,110 @@
+// `connscope agent`: parse the options, make or read the token for a non-loopback bind, run
+// the agent until SIGINT or SIGTERM.
+#include "cli/cmd_agent.h"
+
+#include <unistd.h>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <cstdio>
+#include <cstdlib>
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+#include <memory>
+#include <string>
+
+#include "agent/agent.h"
+#include "agent/token.h"
+#include "core/duration.h"
+#include "core/endpoint.h"
+
+namespace connscope::cli {
+
+namespace {
+
+struct AgentFlags {
+  std::string listen = "127.0.0.1:9600";
+  std::string data_dir;
+  std::string full_interval = "10s";
+  bool owners = false;
+};
+
+std::string default_data_dir() {
+  if (::geteuid() == 0) return "/var/lib/connscope";
+  const char* state = std::getenv("XDG_STATE_HOME");
+  if (state != nullptr && *state != '\0') return std::string(state) + "/connscope";
+  const char* home = std::getenv("HOME");
+  return std::string(home != nullptr ? home : ".") + "/.local/state/connscope";
+}
+
+int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
+  auto listen = parse_endpoint(f.listen, "--listen", true);
+  if (!listen) return report(g, listen.error(), ExitCode::usage);
+  auto full = parse_duration(f.full_interval, "--full-interval");
+  if (!full) return report(g, full.error(), ExitCode::usage);
+  if (*full < std::chrono::seconds(1)) {
+    return report(g, Error{fmt::format("--full-interval \"{}\"", f.full_interval), 0, "must be at least 1s"},
+                  ExitCode::usage);
+  }
+  agent::AgentOptions o;
+  o.listen = *listen;
+  o.full_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*full);
+  o.owners = f.owners;
+  o.lang = g.lang;
+  const std::string data_dir = f.data_dir.empty() ? default_data_dir() : f.data_dir;
+  std::optional<agent::TokenFile> token;
+  if (!agent::is_loopback(*listen)) {
+    auto t = agent::load_or_create_token(data_dir);
+    if (!t) return report(g, t.error(), ExitCode::could_not_run);
+    token = std::move(*t);
+    o.token = token->token;
+  }
+
+  boost::asio::io_context io(1);
+  auto running = agent::Agent::start(io, o);
+  if (!running) return report(g, running.error(), ExitCode::could_not_run);
+  const std::string address = (*running)->local().to_string();
+  if (g.json) {
+    // One line a program can wait for: where to connect, and the token when it was just made.
+    nlohmann::json j{{"event", "listening"},
+                     {"address", address},
+                     {"port", (*running)->local().port},
+                     {"token_path", token ? nlohmann::json(token->path) : nlohmann::json(nullptr)},
+                     {"token", token && token->created ? nlohmann::json(token->token) : nlohmann::json(nullptr)}};
+    fmt::print("{}\n", j.dump());
+  } else {
+    if (token && token->created) {
+      fmt::print("{}\n", tr(g.lang, Msg::agent_token_created, fmt::arg("path", token->path), fmt::arg("token", token->token)));
+    }
+    if (token) fmt::print("{}\n", tr(g.lang, Msg::agent_token_required, fmt::arg("address", address), fmt::arg("path", token->path)));
+    fmt::print("{}\n", tr(g.lang, Msg::agent_listening, fmt::arg("address", address)));
+  }
+  std::fflush(stdout);
+
+  boost::asio::signal_set signals(io, SIGINT, SIGTERM);
+  signals.async_wait([&](const boost::system::error_code&, int) {
+    (*running)->stop();
+    io.stop();
+  });
+  io.run();
+  (*running)->stop();
+  return static_cast<int>(ExitCode::healthy);
+}
+
+}  // namespace
+
+std::function<int()> register_agent(CLI::App& app, const GlobalOptions& global) {
+  auto flags = std::make_shared<AgentFlags>();
+  const Lang lang = global.lang;
+  auto* cmd = app.add_subcommand("agent", tr(lang, Msg::help_agent));
+  cmd->add_option("--listen", flags->listen, tr(lang, Msg::help_agent_listen))->type_name("ADDR:PORT");
+  cmd->add_option("--data-dir", flags->data_dir, tr(lang, Msg::help_agent_data_dir))->type_name("DIR");
+  cmd->add_option("--full-interval", flags->full_interval, tr(lang, Msg::help_agent_full_interval))->type_name("DURATION");
+  cmd->add_flag("--owners", flags->owners, tr(lang, Msg::help_agent_owners));
+  return [cmd, flags, &global]() -> int {
+    if (!cmd->parsed()) return -1;
+    return run_agent_cmd(global, *flags);
+  };
+}
+
+}  // namespace connscope::cli
