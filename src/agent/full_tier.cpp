@@ -10,16 +10,18 @@ namespace connscope::agent {
 
 namespace {
 
-std::chrono::nanoseconds thread_cpu() {
+// The whole process's CPU time: the dump reads on a second thread while this one parses
+// (sys::SockDiagSocket's overlap), so this thread's clock alone would show half the cost.
+std::chrono::nanoseconds process_cpu() {
   timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
 }
 
 }  // namespace
 
 Result<FullSample> take_full_sample(sys::DumpSource& dumps, const FullTierOptions& options) {
-  const auto cpu0 = thread_cpu();
+  const auto cpu0 = process_cpu();
   const auto wall0 = std::chrono::steady_clock::now();
   FullSample s;
   s.time = std::chrono::system_clock::now();
@@ -32,7 +34,7 @@ Result<FullSample> take_full_sample(sys::DumpSource& dumps, const FullTierOption
   if (!collected) return std::unexpected(collected.error());
   s.findings = rules::inspect_findings(*collected, options.lang);
   s.collected = std::move(*collected);
-  s.cpu = thread_cpu() - cpu0;
+  s.cpu = process_cpu() - cpu0;
   s.wall = std::chrono::steady_clock::now() - wall0;
   return s;
 }

@@ -20,7 +20,9 @@ struct FullSample {
   std::chrono::system_clock::time_point time;
   inspect::Collected collected;  // one sample: totals, no rates (the fast tier has those)
   std::vector<rules::Finding> findings;
-  std::chrono::nanoseconds cpu{};   // the calling thread's CPU time for this sample
+  // The process's CPU time during this sample: both threads of the dump, and whatever else the
+  // process did meanwhile (the fast tier's ~1 ms a second, requests).
+  std::chrono::nanoseconds cpu{};
   std::chrono::nanoseconds wall{};
 };
 

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# connscope agent's sampling cost with 200,000 sockets on the machine (issue 6's budget: <= 5 ms
+# of CPU per one-second sample, <= 2 % of a core on average with the defaults, RSS <= 64 MiB):
+# 10 pairs of processes hold 200,000 established loopback TCP sockets (as inspect_bench.sh), the
+# agent runs DURATION seconds (default 60) with its defaults, and the script reports
+#   - the fast tier's CPU per sample (polled from /api/v1/snapshot every second: min/median/max),
+#   - the full tier's CPU per dump (the same, from its samples),
+#   - the agent process's average CPU (utime + stime over the run) and its peak RSS.
+# Usage: bench/agent_bench.sh [BUILD_DIR] [PAIRS] [PER_PAIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+PAIRS=${2:-10}
+PER_PAIR=${3:-10000}
+DURATION=${DURATION:-60}
+BIN=$BUILD/src/cli/connscope
+MANY=$BUILD/bench/many_sockets
+LIFETIME=${LIFETIME:-600}
+for b in "$BIN" "$MANY"; do
+  [ -x "$b" ] || { echo "agent_bench: $b missing; build first (cmake --build $BUILD)" >&2; exit 3; }
+done
+
+tmp=$(mktemp -d)
+pids=()
+cleanup() {
+  exec 3>&- 2>/dev/null || true
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+mkfifo "$tmp/hold"
+exec 3<>"$tmp/hold"
+echo "starting $PAIRS pairs x $PER_PAIR connections..." >&2
+for i in $(seq 1 "$PAIRS"); do
+  "$MANY" $((18800 + i)) "$PER_PAIR" "$LIFETIME" < "$tmp/hold" > "$tmp/ready.$i" 3>&- &
+  pids+=($!)
+done
+for i in $(seq 1 "$PAIRS"); do
+  until grep -q ready "$tmp/ready.$i" 2>/dev/null; do
+    kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { echo "agent_bench: holder $i died" >&2; exit 1; }
+    sleep 0.2
+  done
+done
+echo "sockets up: $(grep TCP: /proc/net/sockstat)" >&2
+
+"$BIN" --json agent --listen 127.0.0.1:0 > "$tmp/agent.out" 2>"$tmp/agent.err" 3>&- &
+agent=$!
+pids+=("$agent")
+until grep -q listening "$tmp/agent.out" 2>/dev/null; do
+  kill -0 "$agent" 2>/dev/null || { echo "agent_bench: agent died: $(cat "$tmp/agent.err")" >&2; exit 1; }
+  sleep 0.1
+done
+port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$tmp/agent.out")
+ticks=$(getconf CLK_TCK)
+cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+sleep 2  # past the first samples
+c0=$(cpu_of "$agent"); t0=$(date +%s.%N)
+for _ in $(seq 1 "$DURATION"); do
+  curl -s "http://127.0.0.1:$port/api/v1/snapshot" |
+    python3 -c 'import json,sys; j=json.load(sys.stdin); f=j["fast"]; u=j["full"]; print(f["time_ms"], f["cost"]["cpu_ms"], u["time_ms"] if u else 0, u["cost"]["cpu_ms"] if u else 0, u["sockets"] if u else 0)' >> "$tmp/samples"
+  sleep 1
+done
+c1=$(cpu_of "$agent"); t1=$(date +%s.%N)
+rss=$(awk '/VmHWM/ {print $2}' "/proc/$agent/status")
+python3 - "$tmp/samples" "$c0" "$c1" "$t0" "$t1" "$ticks" "$rss" <<'PY'
+import sys, statistics
+rows = [l.split() for l in open(sys.argv[1])]
+fast = {r[0]: float(r[1]) for r in rows}
+full = {r[2]: float(r[3]) for r in rows if r[2] != "0"}
+socks = max(int(r[4]) for r in rows)
+c0, c1, t0, t1, tck, rss = float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), float(sys.argv[5]), float(sys.argv[6]), int(sys.argv[7])
+f = sorted(fast.values()); u = sorted(full.values())
+print(f"sockets in the full dump: {socks}")
+print(f"fast tier CPU per sample: min {f[0]:.2f} ms, median {statistics.median(f):.2f} ms, max {f[-1]:.2f} ms ({len(f)} samples)")
+if u:
+    print(f"full tier CPU per dump:   min {u[0]:.1f} ms, median {statistics.median(u):.1f} ms, max {u[-1]:.1f} ms ({len(u)} dumps)")
+print(f"agent average CPU: {100 * (c1 - c0) / tck / (t1 - t0):.2f} % of one core over {t1 - t0:.0f} s (including {len(rows)} snapshot requests)")
+print(f"agent peak RSS: {rss / 1024:.1f} MiB")
+PY
