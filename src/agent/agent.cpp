@@ -11,6 +11,8 @@
 
 #include "agent/fast_tier.h"
 #include "agent/full_tier.h"
+#include "agent/metrics.h"
+#include "agent/prometheus.h"
 #include "agent/snapshot_json.h"
 
 namespace connscope::agent {
@@ -109,6 +111,22 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
       res.content_type = "application/json";
       res.body = j.dump();
       res.body += '\n';
+      return res;
+    }
+    if (path == "/metrics") {
+      std::shared_ptr<const FullSample> full;
+      {
+        std::lock_guard lock(mu);
+        full = latest_full;
+      }
+      auto page = prom::render(metric_families(latest_fast.get(), full.get()));
+      if (!page) {
+        res.status = 500;
+        res.body = page.error().message() + "\n";
+        return res;
+      }
+      res.content_type = std::string(prom::kContentType);
+      res.body = std::move(*page);
       return res;
     }
     res.status = 404;

@@ -2,6 +2,7 @@
 // `connscope agent`: samples this machine (the fast tier every second on the server's thread,
 // the full tier on a thread of its own) and serves what it saw over HTTP. Routes so far:
 //   /api/v1/snapshot  the latest fast and full samples (JSON, docs/json.md)
+//   /metrics          the same as Prometheus metrics (metrics.h)
 // Security: a bind to anything but a loopback address requires the bearer token on every
 // request (401 without it).
 

@@ -14,6 +14,7 @@
 #include <string>
 
 #include "agent/agent.h"
+#include "agent/config.h"
 #include "agent/token.h"
 #include "core/duration.h"
 #include "core/endpoint.h"
@@ -23,9 +24,10 @@ namespace connscope::cli {
 namespace {
 
 struct AgentFlags {
-  std::string listen = "127.0.0.1:9600";
-  std::string data_dir;
-  std::string full_interval = "10s";
+  std::string config;
+  std::string listen;         // empty: the config's, else 127.0.0.1:9600
+  std::string data_dir;       // empty: the config's, else default_data_dir()
+  std::string full_interval;  // empty: the config's, else 10s
   bool owners = false;
 };
 
@@ -38,20 +40,43 @@ std::string default_data_dir() {
 }
 
 int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
-  auto listen = parse_endpoint(f.listen, "--listen", true);
-  if (!listen) return report(g, listen.error(), ExitCode::usage);
-  auto full = parse_duration(f.full_interval, "--full-interval");
-  if (!full) return report(g, full.error(), ExitCode::usage);
-  if (*full < std::chrono::seconds(1)) {
-    return report(g, Error{fmt::format("--full-interval \"{}\"", f.full_interval), 0, "must be at least 1s"},
-                  ExitCode::usage);
+  // The file first, then the command line over it.
+  agent::AgentConfig config;
+  bool data_dir_from_file = false;
+  if (!f.config.empty()) {
+    auto loaded = agent::load_config(f.config);
+    if (!loaded) return report(g, loaded.error(), ExitCode::usage);
+    config = std::move(*loaded);
+    data_dir_from_file = true;
+  }
+  if (!f.listen.empty()) {
+    auto listen = parse_endpoint(f.listen, "--listen", true);
+    if (!listen) return report(g, listen.error(), ExitCode::usage);
+    config.listen = *listen;
+  }
+  if (!f.full_interval.empty()) {
+    auto full = parse_duration(f.full_interval, "--full-interval");
+    if (!full) return report(g, full.error(), ExitCode::usage);
+    if (*full < std::chrono::seconds(1)) {
+      return report(g, Error{fmt::format("--full-interval \"{}\"", f.full_interval), 0, "must be at least 1s"},
+                    ExitCode::usage);
+    }
+    config.sampling.full_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*full);
   }
   agent::AgentOptions o;
-  o.listen = *listen;
-  o.full_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*full);
+  o.listen = config.listen;
+  o.fast_interval = config.sampling.fast_interval;
+  o.full_interval = config.sampling.full_interval;
+  o.limits.max_connections = config.http.max_connections;
+  o.limits.header_limit = config.http.header_limit;
+  o.limits.request_deadline = config.http.request_deadline;
+  o.limits.idle_timeout = config.http.idle_timeout;
   o.owners = f.owners;
   o.lang = g.lang;
-  const std::string data_dir = f.data_dir.empty() ? default_data_dir() : f.data_dir;
+  const auto* listen = &o.listen;
+  const std::string data_dir = !f.data_dir.empty()     ? f.data_dir
+                               : data_dir_from_file ? config.data_dir
+                                                    : default_data_dir();
   std::optional<agent::TokenFile> token;
   if (!agent::is_loopback(*listen)) {
     auto t = agent::load_or_create_token(data_dir);
@@ -97,6 +122,7 @@ std::function<int()> register_agent(CLI::App& app, const GlobalOptions& global) 
   auto flags = std::make_shared<AgentFlags>();
   const Lang lang = global.lang;
   auto* cmd = app.add_subcommand("agent", tr(lang, Msg::help_agent));
+  cmd->add_option("--config", flags->config, tr(lang, Msg::help_agent_config))->type_name("FILE");
   cmd->add_option("--listen", flags->listen, tr(lang, Msg::help_agent_listen))->type_name("ADDR:PORT");
   cmd->add_option("--data-dir", flags->data_dir, tr(lang, Msg::help_agent_data_dir))->type_name("DIR");
   cmd->add_option("--full-interval", flags->full_interval, tr(lang, Msg::help_agent_full_interval))->type_name("DURATION");

@@ -5,6 +5,7 @@
 // clang-format off
 #define CONNSCOPE_AGENT_MESSAGES(X)                                                                \
   X(help_agent, "Run the console: sample this machine's connections and serve them over HTTP (JSON API; dashboard and Prometheus metrics to come)") \
+  X(help_agent_config, "Read the configuration from this TOML file (listen, sampling, HTTP limits; history and probes are read and checked but not used yet); the options given here win") \
   X(help_agent_listen, "Listen on ADDR:PORT (default 127.0.0.1:9600); any non-loopback address requires the bearer token") \
   X(help_agent_data_dir, "Where the agent keeps its token (default: /var/lib/connscope as root, else ~/.local/state/connscope)") \
   X(help_agent_full_interval, "How often the full socket dump runs (default 10s; the one-second tier runs every second)") \

@@ -7,7 +7,9 @@
 #include <sys/socket.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <thread>
 
@@ -91,6 +93,26 @@ TEST(Agent, SnapshotCarriesBothTiers) {
   EXPECT_GE(full.at("states").at("ipv4").at("LISTEN").get<int>(), 2);
   EXPECT_TRUE(full.at("findings").is_array());
 
+  // The same as Prometheus metrics, and promtool (Debian's prometheus package) accepts them.
+  const auto m = http_get(port, "/metrics");
+  ASSERT_EQ(m.status, 200u) << m.body;
+  EXPECT_NE(m.body.find("connscope_listen_queue_length{listener=\"127.0.0.1:" + std::to_string(served.port) + "\"} 1\n"),
+            std::string::npos);
+  EXPECT_NE(m.body.find("# TYPE connscope_kernel_tcp_ext_listen_overflows_total counter\n"), std::string::npos);
+  if (std::system("command -v promtool >/dev/null 2>&1") != 0) {
+    if (std::getenv("CI") != nullptr && std::string(std::getenv("CI")) == "true") FAIL() << "promtool missing under CI";
+    GTEST_SKIP() << "promtool not installed (scripts/install-deps installs it)";
+  }
+  const auto file = std::filesystem::temp_directory_path() / ("connscope-metrics-" + std::to_string(::getpid()));
+  {
+    std::ofstream out(file);
+    out << m.body;
+  }
+  const auto check = run({"bash", "-c", "promtool check metrics < '" + file.string() + "'"}, 10s);
+  std::filesystem::remove(file);
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  EXPECT_EQ(check.out + check.err, "") << "promtool's linter complains";
+
   EXPECT_EQ(http_get(port, "/nope").status, 404u);
   EXPECT_EQ(agent.proc.stop(), 0) << agent.proc.err();
 }
@@ -112,6 +134,32 @@ TEST(Agent, NonLoopbackBindNeedsTheToken) {
   EXPECT_TRUE(again.hello.at("token").is_null());
   EXPECT_EQ(http_get(again.hello.at("port").get<std::uint16_t>(), "/api/v1/snapshot", "Bearer " + token).status, 200u);
   again.proc.stop();
+  std::filesystem::remove_all(dir);
+}
+
+TEST(Agent, ConfigFileAndItsErrors) {
+  const auto dir = std::filesystem::temp_directory_path() / ("connscope-agent-config-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const auto good = dir / "agent.toml";
+  {
+    std::ofstream out(good);
+    out << "listen = \"127.0.0.1:0\"\n[sampling]\nfull_interval = \"2s\"\n";
+  }
+  auto agent = start_agent({"--config", good.string()});
+  EXPECT_EQ(agent.hello.at("address").get<std::string>().rfind("127.0.0.1:", 0), 0u);
+  EXPECT_EQ(http_get(agent.hello.at("port").get<std::uint16_t>(), "/api/v1/snapshot").status, 200u);
+  agent.proc.stop();
+
+  const auto bad = dir / "bad.toml";
+  {
+    std::ofstream out(bad);
+    out << "listen = \"127.0.0.1:0\"\n\n[sampling]\nfull_interval = \"3x\"\n";
+  }
+  const auto r = run({CONNSCOPE_BIN, "agent", "--config", bad.string()}, 5s);
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_NE(r.err.find(bad.string() + " line 4"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("full_interval"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
   std::filesystem::remove_all(dir);
 }
 

@@ -1,0 +1,108 @@
+#pragma once
+// The agent's configuration: `connscope agent --config FILE`, a TOML file (read with toml++).
+// Every setting has a default, so an empty file (or no file) is a valid configuration.
+//
+// ```toml
+// # Where the console listens. Any address other than loopback requires the bearer token.
+// # Port 0: the kernel picks one.
+// listen = "127.0.0.1:9600"
+// # History (SQLite) and the token live here.
+// data_dir = "/var/lib/connscope"
+// # Probe every listener of this machine (on its own address) as well as the targets below.
+// probe_own_listeners = true
+// # Defaults for the probes below that do not set their own, and for the own listeners.
+// probe_interval = "30s"      # 1s .. 24h
+// probe_timeout = "3s"        # per stage, as `doctor --timeout`; 1ms .. 1m, at most the interval
+//
+// [sampling]
+// fast_interval = "1s"        # sockstat, counters, LISTEN-only dump: 100ms .. 1m
+// full_interval = "10s"       # the full socket dump: fast_interval .. 1h
+//
+// [history]
+// raw_retention = "1h"        # one row per fast sample: fast_interval .. 24h
+// rollup_retention = "30d"    # one-minute rollups: raw_retention .. 3650d (87600h)
+//
+// [http]
+// max_connections = 4096      # more are closed at once: 1 .. 1000000
+// header_limit = 8192         # bytes; a longer request header gets 431: 1024 .. 65536
+// request_deadline = "5s"     # a request header must be complete within it: 100ms .. 5m
+// idle_timeout = "60s"        # a keep-alive connection may wait this long: 1s .. 1h
+//
+// [[probes]]
+// target = "https://example.com/health"   # as `connscope doctor` takes it; needs a port
+// interval = "30s"                         # optional: probe_interval
+// timeout = "2s"                           # optional: probe_timeout
+//
+// [[probes]]
+// target = "10.0.0.5:6379"
+// ```
+//
+// Durations are strings as on the command line ("500ms", "30s", "1m", "2h", "30d"; core/
+// duration.h), kept to the millisecond. Unknown keys and tables are errors, so that a typo is
+// never silently ignored; so are values of the wrong type and out of range. Two probes of the
+// same target are an error too. Every error names the file and the line:
+//   agent.toml line 7: probes[2].interval "3x": unknown unit (use ns, us, ms, s, m, h or d)
+// (Error::op is "agent.toml line 7", Error::detail the rest; array indexes count from 0, as in
+// toml++ paths.)
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/socket.h>
+
+#include "core/endpoint.h"
+#include "core/error.h"
+#include "core/target.h"
+
+namespace connscope::agent {
+
+struct SamplingConfig {
+  std::chrono::milliseconds fast_interval{1000};
+  std::chrono::milliseconds full_interval{10'000};
+};
+
+struct HistoryConfig {
+  std::chrono::milliseconds raw_retention{3'600'000};
+  std::chrono::milliseconds rollup_retention{30LL * 86'400'000};
+};
+
+// The same fields as HttpLimits (http_server.h), kept apart so that reading a configuration
+// does not compile Beast.
+struct HttpConfig {
+  std::size_t max_connections = 4096;
+  std::size_t header_limit = 8 * 1024;
+  std::chrono::milliseconds request_deadline{5000};
+  std::chrono::milliseconds idle_timeout{60'000};
+};
+
+struct ProbeConfig {
+  std::string target;  // as written: what `doctor` takes, and the name in metrics and JSON
+  Target parsed;       // parse_target(target); its port is set
+  std::chrono::milliseconds interval{30'000};  // resolved: the probe's or probe_interval
+  std::chrono::milliseconds timeout{3000};    // resolved: the probe's or probe_timeout
+  int line = 0;  // where its [[probes]] table is, for later messages about it
+};
+
+struct AgentConfig {
+  Endpoint listen{AF_INET, "127.0.0.1", 9600};
+  std::string data_dir = "/var/lib/connscope";
+  bool probe_own_listeners = true;
+  std::chrono::milliseconds probe_interval{30'000};
+  std::chrono::milliseconds probe_timeout{3000};
+  SamplingConfig sampling;
+  HistoryConfig history;
+  HttpConfig http;
+  std::vector<ProbeConfig> probes;  // in file order
+};
+
+// Pure: `file_name` is only used in errors. An empty text gives the defaults.
+Result<AgentConfig> parse_config(std::string_view text, std::string_view file_name);
+
+// Reads `path` (at most 1 MiB) and parses it; a file that cannot be read is an error with its
+// errno, op `config <path>`.
+Result<AgentConfig> load_config(const std::string& path);
+
+}  // namespace connscope::agent
