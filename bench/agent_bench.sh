@@ -5,7 +5,8 @@
 # agent runs DURATION seconds (default 60) with its defaults, and the script reports
 #   - the fast tier's CPU per sample (polled from /api/v1/snapshot every second: min/median/max),
 #   - the full tier's CPU per dump (the same, from its samples),
-#   - the agent process's average CPU (utime + stime over the run) and its peak RSS.
+#   - the agent process's average CPU (utime + stime over the run) and its peak RSS,
+#   - /metrics latency (wrk, one keep-alive connection, after the CPU window) and page size.
 # Usage: bench/agent_bench.sh [BUILD_DIR] [PAIRS] [PER_PAIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -64,6 +65,12 @@ for _ in $(seq 1 "$DURATION"); do
   sleep 1
 done
 c1=$(cpu_of "$agent"); t1=$(date +%s.%N)
+# /metrics latency while the agent samples (its full dumps included): one connection, keep-alive.
+if command -v wrk >/dev/null; then
+  wrk -t1 -c1 -d"${WRK_SECONDS:-15}"s --latency "http://127.0.0.1:$port/metrics" > "$tmp/wrk" 2>&1 || true
+  echo "/metrics latency (wrk -t1 -c1, $(grep -o 'Requests/sec:.*' "$tmp/wrk")): $(grep -E '^ +(50|99)%' "$tmp/wrk" | tr -s ' ' | tr '\n' ' ')"
+  echo "/metrics page: $(curl -s "http://127.0.0.1:$port/metrics" | wc -c) bytes"
+fi
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$agent/status")
 python3 - "$tmp/samples" "$c0" "$c1" "$t0" "$t1" "$ticks" "$rss" <<'PY'
 import sys, statistics
