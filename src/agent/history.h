@@ -1,0 +1,175 @@
+#pragma once
+// The agent's history (issue 6): one SQLite database file in the data dir, in WAL mode with
+// synchronous=NORMAL, so that a kill -9 loses nothing committed (the WAL is in the page cache)
+// and a power cut may lose the newest commits but never the file's integrity.
+//
+// What it keeps:
+// - time series: one row per (series, time) for `raw_retention` (default 1 h), and one-minute
+//   rollups (count, sum, min, max, last) for `rollup_retention` (default 30 days). A series is
+//   named by its full Prometheus-style text, labels included:
+//   `tcp_sockets{state="ESTABLISHED",family="ipv4"}`; the store gives each name a small integer
+//   id so that a sample row costs ~20 bytes.
+// - events: findings (an interval first seen .. last seen per finding instance) and probe results.
+//
+// `maintain()` (call it about once a minute) folds complete minutes into rollups and deletes what
+// is past retention. Its work per call is bounded (`max_rollup_minutes`, `max_delete_rows`), so
+// that after a long stop it catches up over several calls instead of stalling the sampler;
+// `MaintenanceStats::more` says another call has work to do.
+//
+// Times are Unix milliseconds (`HistoryTime`). A query over a range that raw samples still cover
+// reads them; an older range reads the rollups, and the raw samples after the last rolled-up
+// minute (so the newest minutes are never missing).
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/error.h"
+
+namespace connscope::agent {
+
+using HistoryTime = std::chrono::sys_time<std::chrono::milliseconds>;
+
+struct HistoryOptions {
+  std::chrono::milliseconds raw_retention{std::chrono::hours(1)};
+  std::chrono::milliseconds rollup_retention{std::chrono::hours(24 * 30)};
+  // A finding seen again after a gap longer than this starts a new event instead of extending
+  // the old one (the agent was stopped, or the condition went away between two full samples).
+  std::chrono::milliseconds finding_gap{std::chrono::minutes(1)};
+  // A minute is rolled up once `now` is this far past its end, so that a late batch still counts.
+  std::chrono::milliseconds rollup_delay{std::chrono::seconds(2)};
+  std::size_t max_points = 11'000;        // per history query; more is an error, not a truncation
+  std::size_t max_rollup_minutes = 60;    // per maintain() call
+  std::size_t max_delete_rows = 100'000;  // per table, per maintain() call
+  std::size_t max_event_limit = 10'000;   // the largest `limit` an event query accepts
+};
+
+struct SeriesValue {
+  std::string series{};  // the full name, labels included
+  double value = 0;    // finite; a missing figure is left out of the batch, not NaN
+};
+
+enum class HistorySource { raw, rollup, mixed };
+std::string_view history_source_name(HistorySource s);  // "raw", "rollup", "mixed"
+
+struct HistoryQuery {
+  std::string series{};
+  HistoryTime from{};  // inclusive
+  HistoryTime to{};    // inclusive
+  std::chrono::milliseconds step{std::chrono::seconds(1)};
+};
+
+// One step: bucket k covers [from + k*step, from + (k+1)*step). Buckets without data are left
+// out rather than filled, so a gap in sampling shows as a gap.
+struct HistoryPoint {
+  HistoryTime time{};  // the bucket's start
+  double avg = 0;    // over every raw sample in the bucket (rollups weighted by their count)
+  double min = 0;
+  double max = 0;
+  std::int64_t count = 0;  // raw samples behind the point
+};
+
+struct HistorySeries {
+  std::string series{};
+  std::chrono::milliseconds step{};
+  HistorySource source = HistorySource::raw;
+  std::vector<HistoryPoint> points;  // ascending time
+};
+
+// A finding present at one full sample. `key` tells instances of the same finding apart (the
+// finding id plus what it is about, e.g. "listen.accept_queue_full 0.0.0.0:80"); empty means the
+// finding id is the key.
+struct FindingObservation {
+  std::string key{};
+  std::string finding_id{};
+  std::string severity{};  // rules::severity_name(): "info", "warning", "critical"
+  std::string summary{};
+  std::string evidence_json{};  // a JSON document (checked)
+};
+
+struct FindingEvent {
+  std::int64_t row = 0;  // stable id of the event
+  std::string key{};
+  std::string finding_id{};
+  std::string severity{};
+  std::string summary{};  // as last seen
+  std::string evidence_json{};
+  HistoryTime first_seen{};
+  HistoryTime last_seen{};
+  bool open = false;  // still present at the latest record_findings()
+};
+
+struct ProbeEvent {
+  std::int64_t row = 0;  // ignored on append
+  HistoryTime time{};
+  std::string target{};
+  bool ok = false;
+  std::string stage{};       // the stage that failed, or the last stage run when ok
+  std::string finding_id{};  // empty when there is none
+  std::string stages_json{};  // a JSON document (checked): the stage timings and statuses
+};
+
+struct EventQuery {
+  HistoryTime from{};  // inclusive
+  HistoryTime to{};    // inclusive
+  std::size_t limit = 1000;  // 1 .. HistoryOptions::max_event_limit; the newest are kept
+  std::string target{};        // probe results only: empty for every target
+};
+
+struct MaintenanceStats {
+  std::size_t minutes_rolled = 0;
+  std::size_t raw_deleted = 0;
+  std::size_t rollups_deleted = 0;
+  std::size_t events_deleted = 0;
+  bool more = false;  // a bound was reached: call again
+};
+
+// Owns the SQLite connection and its prepared statements. Not thread-safe: one thread (the
+// agent's sampling thread) makes every call, including open and destruction. Movable.
+class HistoryStore {
+ public:
+  // Opens or creates `file` (its directory must exist). Runs `PRAGMA quick_check` first: a file
+  // that is not an SQLite database, or a damaged one, is an error naming the file, never
+  // silently recreated.
+  static Result<HistoryStore> open(const std::filesystem::path& file, HistoryOptions options = {});
+
+  HistoryStore(HistoryStore&&) noexcept;
+  HistoryStore& operator=(HistoryStore&&) noexcept;
+  ~HistoryStore();
+
+  // One transaction: all of the batch or none. A series name not seen before is registered.
+  // A time already stored for a series is overwritten.
+  Result<void> append_samples(HistoryTime time, std::span<const SeriesValue> batch);
+
+  // Every series ever written and not yet fully expired, sorted.
+  [[nodiscard]] std::vector<std::string> series_names() const;
+
+  Result<HistorySeries> query(const HistoryQuery& q);
+
+  // The findings present now: extends the open event of each key (if seen within finding_gap),
+  // opens new ones, and closes the open events whose key is absent. One transaction.
+  Result<void> record_findings(HistoryTime now, std::span<const FindingObservation> present);
+  // Events overlapping [from, to], newest last_seen first.
+  Result<std::vector<FindingEvent>> findings(const EventQuery& q);
+
+  Result<void> append_probe(const ProbeEvent& e);
+  // Results in [from, to], newest first.
+  Result<std::vector<ProbeEvent>> probes(const EventQuery& q);
+
+  Result<MaintenanceStats> maintain(HistoryTime now);
+
+  [[nodiscard]] const std::filesystem::path& file() const;
+
+ private:
+  struct Impl;
+  explicit HistoryStore(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace connscope::agent
