@@ -32,19 +32,8 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkfifo "$tmp/hold"
-exec 3<>"$tmp/hold"
-echo "starting $PAIRS pairs x $PER_PAIR connections..." >&2
-for i in $(seq 1 "$PAIRS"); do
-  "$MANY" $((18800 + i)) "$PER_PAIR" "$LIFETIME" < "$tmp/hold" > "$tmp/ready.$i" 3>&- &
-  pids+=($!)
-done
-for i in $(seq 1 "$PAIRS"); do
-  until grep -q ready "$tmp/ready.$i" 2>/dev/null; do
-    kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { echo "agent_bench: holder $i died" >&2; exit 1; }
-    sleep 0.2
-  done
-done
+. bench/holders.sh
+holders_start
 echo "sockets up: $(grep TCP: /proc/net/sockstat)" >&2
 
 "$BIN" --json agent --listen 127.0.0.1:0 > "$tmp/agent.out" 2>"$tmp/agent.err" 3>&- &

@@ -30,20 +30,9 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-mkfifo "$tmp/hold"
-exec 3<>"$tmp/hold"                          # the holders' stdin; closed by cleanup or our exit
-echo "starting $PAIRS pairs x $PER_PAIR connections..." >&2
+. bench/holders.sh
 t0=$(date +%s.%N)
-for i in $(seq 1 "$PAIRS"); do
-  "$MANY" $((18800 + i)) "$PER_PAIR" "$LIFETIME" < "$tmp/hold" > "$tmp/ready.$i" 3>&- &
-  pids+=($!)
-done
-for i in $(seq 1 "$PAIRS"); do
-  until grep -q ready "$tmp/ready.$i" 2>/dev/null; do
-    kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { echo "inspect_bench: holder $i died" >&2; exit 1; }
-    sleep 0.2
-  done
-done
+holders_start
 echo "sockets up in $(echo "$(date +%s.%N) - $t0" | bc) s; $(grep TCP: /proc/net/sockstat)" >&2
 echo "floor dump: $($FLOOR dump); ss -tan lines: $(ss -tan | wc -l); load:$(uptime | sed 's/.*load/ load/')" >&2
 "$BIN" --json inspect --interval 0 --no-owners > /dev/null && st=0 || st=$?
