@@ -6,7 +6,9 @@
 #   - the fast tier's CPU per sample (polled from /api/v1/snapshot every second: min/median/max),
 #   - the full tier's CPU per dump (the same, from its samples),
 #   - the agent process's average CPU (utime + stime over the run) and its peak RSS,
-#   - /metrics latency (wrk, one keep-alive connection, after the CPU window) and page size.
+#   - /metrics latency (wrk, one keep-alive connection, after the CPU window) and page size,
+#   - the scrape time of node_exporter's tcpstat collector (Debian's prometheus-node-exporter)
+#     against the agent's /metrics, alternating, in the same run.
 # Usage: bench/agent_bench.sh [BUILD_DIR] [PAIRS] [PER_PAIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -59,6 +61,19 @@ if command -v wrk >/dev/null; then
   wrk -t1 -c1 -d"${WRK_SECONDS:-15}"s --latency "http://127.0.0.1:$port/metrics" > "$tmp/wrk" 2>&1 || true
   echo "/metrics latency (wrk -t1 -c1, $(grep -o 'Requests/sec:.*' "$tmp/wrk")): $(grep -E '^ +(50|99)%' "$tmp/wrk" | tr -s ' ' | tr '\n' ' ')"
   echo "/metrics page: $(curl -s "http://127.0.0.1:$port/metrics" | wc -c) bytes"
+fi
+# The anchor: node_exporter's tcpstat collector, which dumps every socket on each scrape.
+if command -v prometheus-node-exporter >/dev/null; then
+  prometheus-node-exporter --web.listen-address=127.0.0.1:19100 --collector.disable-defaults \
+    --collector.tcpstat > "$tmp/ne.log" 2>&1 3>&- &
+  pids+=($!)
+  until curl -s -o /dev/null http://127.0.0.1:19100/metrics; do sleep 0.1; done
+  for _ in $(seq 1 "${SCRAPES:-15}"); do
+    curl -s -o /dev/null -w '%{time_total}\n' http://127.0.0.1:19100/metrics >> "$tmp/ne"
+    curl -s -o /dev/null -w '%{time_total}\n' "http://127.0.0.1:$port/metrics" >> "$tmp/cs_scrape"
+  done
+  med() { sort -g | awk '{a[NR]=$1} END {printf "%.1f ms", 1000 * a[int((NR+1)/2)]}'; }
+  echo "scrape time, median of ${SCRAPES:-15} (curl time_total): node_exporter --collector.tcpstat $(med < "$tmp/ne"), connscope agent /metrics $(med < "$tmp/cs_scrape")"
 fi
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$agent/status")
 python3 - "$tmp/samples" "$c0" "$c1" "$t0" "$t1" "$ticks" "$rss" <<'PY'
