@@ -366,7 +366,9 @@ TEST(Serve, HoldsTenThousandIdleConnections) {
   }
   EXPECT_EQ(sockets_on_port(s.port, kEstablished).size(), 10000u);
   clients.clear();
-  EXPECT_EQ(s.proc.stop(), 0);
+  // Closing 10,000 connections under ASan beside another test can take longer than stop()'s
+  // usual 3 s grace (it was killed once at 3 s); what this test checks is the holding.
+  EXPECT_EQ(s.proc.stop(15, 20s), 0);
   const auto summary = json_events(s.proc.out(), "summary");
   ASSERT_EQ(summary.size(), 1u);
   EXPECT_EQ(nlohmann::json::parse(summary[0])["accepted"], 10000);
