@@ -26,6 +26,8 @@
 
 #include "sys/sysctl.h"
 
+#include "probe/socket_ops.h"
+
 namespace connscope::probe {
 
 namespace {
@@ -69,14 +71,6 @@ void store16(std::span<std::byte> b, std::size_t at, std::uint16_t v) {
 }
 std::uint8_t byte_at(std::span<const std::byte> b, std::size_t at) {
   return std::to_integer<std::uint8_t>(b[at]);
-}
-
-std::string ntop(int family, const void* addr) {
-  std::array<char, INET6_ADDRSTRLEN> buf{};
-  if (::inet_ntop(family, addr, buf.data(), static_cast<socklen_t>(buf.size())) == nullptr) {
-    return {};
-  }
-  return std::string(buf.data());
 }
 
 // The address bytes of a numeric address of `family`; empty when it is not one.
@@ -150,20 +144,6 @@ std::optional<int> ttl_from_control(std::span<const std::byte> control) {
   return std::nullopt;
 }
 
-std::string sockaddr_text(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET) {
-    sockaddr_in sin{};
-    std::memcpy(&sin, &ss, sizeof sin);
-    return ntop(AF_INET, &sin.sin_addr);
-  }
-  if (ss.ss_family == AF_INET6) {
-    sockaddr_in6 sin6{};
-    std::memcpy(&sin6, &ss, sizeof sin6);
-    return ntop(AF_INET6, &sin6.sin6_addr);
-  }
-  return {};
-}
-
 socklen_t make_sockaddr(int family, std::span<const std::byte> addr, sockaddr_storage& out) {
   out = {};
   if (family == AF_INET) {
@@ -209,10 +189,6 @@ std::chrono::microseconds since(Clock::time_point start, Clock::time_point now) 
 // IPPROTO_ICMP and IPPROTO_ICMPV6 are members of different anonymous enums.
 int icmp_protocol(int family) {
   return family == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6};
-}
-
-int set_int(int fd, int level, int name, int value) {
-  return ::setsockopt(fd, level, name, &value, sizeof value);
 }
 
 }  // namespace
@@ -517,7 +493,7 @@ asio::awaitable<ReachResult> reach(asio::any_io_executor ex, ReachOptions o) {
   const int family = r.family;
   // Canonical text, as inet_ntop will print the replies' sender.
   const auto dst_bytes = address_bytes(family, o.destination);
-  const std::string destination = ntop(family, dst_bytes.data());
+  const std::string destination = address_text(family, dst_bytes.data());
 
   EchoSocket s = open_echo_socket(family, [](int domain, int type, int proto) {
     const int fd = ::socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, proto);
@@ -547,8 +523,8 @@ asio::awaitable<ReachResult> reach(asio::any_io_executor ex, ReachOptions o) {
   };
   if (family == AF_INET) {
     if (ping) {
-      if (set_int(fd, SOL_IP, IP_RECVERR, 1) != 0) co_return setup_failed("setsockopt IP_RECVERR");
-      if (set_int(fd, SOL_IP, IP_RECVTTL, 1) != 0) co_return setup_failed("setsockopt IP_RECVTTL");
+      if (set_int_option(fd, SOL_IP, IP_RECVERR, 1) != 0) co_return setup_failed("setsockopt IP_RECVERR");
+      if (set_int_option(fd, SOL_IP, IP_RECVTTL, 1) != 0) co_return setup_failed("setsockopt IP_RECVTTL");
     } else {
       // A set bit blocks that type: keep echo replies and the errors about our requests.
       icmp_filter filter{};
@@ -560,7 +536,7 @@ asio::awaitable<ReachResult> reach(asio::any_io_executor ex, ReachOptions o) {
     }
   } else {
     if (ping) {
-      if (set_int(fd, SOL_IPV6, IPV6_RECVERR, 1) != 0) {
+      if (set_int_option(fd, SOL_IPV6, IPV6_RECVERR, 1) != 0) {
         co_return setup_failed("setsockopt IPV6_RECVERR");
       }
     } else {
@@ -575,7 +551,7 @@ asio::awaitable<ReachResult> reach(asio::any_io_executor ex, ReachOptions o) {
         co_return setup_failed("setsockopt ICMP6_FILTER");
       }
     }
-    if (set_int(fd, SOL_IPV6, IPV6_RECVHOPLIMIT, 1) != 0) {
+    if (set_int_option(fd, SOL_IPV6, IPV6_RECVHOPLIMIT, 1) != 0) {
       co_return setup_failed("setsockopt IPV6_RECVHOPLIMIT");
     }
   }

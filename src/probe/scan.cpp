@@ -28,6 +28,8 @@
 #include "probe/tcp_info.h"
 #include "sys/unique_fd.h"
 
+#include "probe/socket_ops.h"
+
 namespace connscope::probe {
 
 namespace {
@@ -43,17 +45,6 @@ constexpr auto kNoFdPatience = std::chrono::seconds(2);
 void keep_first_error(int fd, std::optional<QueuedError>& first) {
   auto queued = drain_error_queue(fd);
   if (!first) first = std::move(queued);
-}
-
-int socket_error(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-  return err;
-}
-
-int set_int(int fd, int level, int name, int value) {
-  return ::setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : errno;
 }
 
 // A RST instead of a FIN: no TIME_WAIT on our side (nmap -sT does the same).
@@ -352,10 +343,9 @@ Result<ScanReport> scan_shard(std::span<const Endpoint> endpoints, const ScanOpt
       no_fd = false;
       ++next;
       sys::UniqueFd sock(fd);
-      const bool v6 = remote.family == AF_INET6;
       // Before connect(): the kernel queues an ICMP error only if this is already set.
-      if (int e = v6 ? set_int(fd, SOL_IPV6, IPV6_RECVERR, 1) : set_int(fd, SOL_IP, IP_RECVERR, 1)) {
-        r = setup_failure(v6 ? "setsockopt IPV6_RECVERR" : "setsockopt IP_RECVERR", e);
+      if (int e = set_recverr(fd, remote.family)) {
+        r = setup_failure(recverr_option_name(remote.family), e);
         record(index);
         continue;
       }

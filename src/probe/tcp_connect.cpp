@@ -20,6 +20,8 @@
 
 #include "probe/tcp_info.h"
 
+#include "probe/socket_ops.h"
+
 namespace connscope::probe {
 
 namespace {
@@ -57,17 +59,6 @@ bool to_sockaddr(int family, const std::string& address, std::uint16_t port,
     return true;
   }
   return false;
-}
-
-int set_int(int fd, int level, int name, int value) {
-  return ::setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : errno;
-}
-
-int socket_error(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-  return err;
 }
 
 std::optional<Endpoint> local_endpoint(int fd) {
@@ -140,12 +131,12 @@ asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint r
   const int fd = sock.native_handle();
 
   // Before connect(): the kernel queues an ICMP error only if this is already set.
-  if (int e = v6 ? set_int(fd, SOL_IPV6, IPV6_RECVERR, 1) : set_int(fd, SOL_IP, IP_RECVERR, 1)) {
-    fail_setup(a, v6 ? "setsockopt IPV6_RECVERR" : "setsockopt IP_RECVERR", e);
+  if (int e = set_recverr(fd, remote.family)) {
+    fail_setup(a, recverr_option_name(remote.family), e);
     co_return out;
   }
   if (options.maxseg) {
-    if (int e = set_int(fd, IPPROTO_TCP, TCP_MAXSEG, *options.maxseg)) {
+    if (int e = set_int_option(fd, IPPROTO_TCP, TCP_MAXSEG, *options.maxseg)) {
       fail_setup(a, "setsockopt TCP_MAXSEG " + std::to_string(*options.maxseg), e);
       co_return out;
     }
@@ -160,7 +151,7 @@ asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint r
     }
     // Without it bind() takes an ephemeral port for every destination at once and runs out
     // sooner than connect() would.
-    if (int e = set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)) {
+    if (int e = set_int_option(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1)) {
       fail_setup(a, "setsockopt IP_BIND_ADDRESS_NO_PORT", e);
       co_return out;
     }
@@ -237,11 +228,7 @@ asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint r
     a.local = local_endpoint(fd);
     // From here on an ICMP error should be what it is for any TCP connection: a soft error that
     // only counts when the connection times out. Turning RECVERR off also empties the queue.
-    if (v6) {
-      set_int(fd, SOL_IPV6, IPV6_RECVERR, 0);
-    } else {
-      set_int(fd, SOL_IP, IP_RECVERR, 0);
-    }
+    set_recverr(fd, remote.family, false);
     sock.non_blocking(false, ec);
     out.socket.emplace(std::move(sock));
     co_return out;

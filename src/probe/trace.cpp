@@ -34,6 +34,8 @@
 #include "sys/sysctl.h"
 #include "sys/unique_fd.h"
 
+#include "probe/socket_ops.h"
+
 namespace connscope::probe {
 
 namespace {
@@ -71,38 +73,16 @@ microseconds since(Clock::time_point a, Clock::time_point b) {
   return std::chrono::duration_cast<microseconds>(b - a);
 }
 
-int set_int(int fd, int level, int name, int value) {
-  return ::setsockopt(fd, level, name, &value, sizeof value) == 0 ? 0 : errno;
-}
-
-std::string ntop(int family, const void* addr) {
-  std::array<char, INET6_ADDRSTRLEN> buf{};
-  if (::inet_ntop(family, addr, buf.data(), static_cast<socklen_t>(buf.size())) == nullptr) return {};
-  return std::string(buf.data());
-}
-
 // The canonical text of a numeric address of `family`, or empty when it is not one.
 std::string canonical(int family, const std::string& text) {
   std::array<unsigned char, 16> raw{};
   if (::inet_pton(family, text.c_str(), raw.data()) != 1) return {};
-  return ntop(family, raw.data());
+  return address_text(family, raw.data());
 }
 
 int set_ttl(int fd, int family, int ttl) {
-  return family == AF_INET ? set_int(fd, SOL_IP, IP_TTL, ttl)
-                           : set_int(fd, SOL_IPV6, IPV6_UNICAST_HOPS, ttl);
-}
-
-int set_recverr(int fd, int family) {
-  return family == AF_INET ? set_int(fd, SOL_IP, IP_RECVERR, 1)
-                           : set_int(fd, SOL_IPV6, IPV6_RECVERR, 1);
-}
-
-int socket_error(int fd) {
-  int err = 0;
-  socklen_t len = sizeof err;
-  if (::getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) return errno;
-  return err;
+  return family == AF_INET ? set_int_option(fd, SOL_IP, IP_TTL, ttl)
+                           : set_int_option(fd, SOL_IPV6, IPV6_UNICAST_HOPS, ttl);
 }
 
 // One recvmsg(MSG_ERRQUEUE): the decoded error and the bytes returned with it (for a ping
@@ -153,20 +133,6 @@ bool make_sockaddr(int family, const std::string& address, std::uint16_t port,
   if (canonical(family, address).empty()) return false;
   len = ep.to_sockaddr(out);
   return true;
-}
-
-std::string sockaddr_text(const sockaddr_storage& ss) {
-  if (ss.ss_family == AF_INET) {
-    sockaddr_in sin{};
-    std::memcpy(&sin, &ss, sizeof sin);
-    return ntop(AF_INET, &sin.sin_addr);
-  }
-  if (ss.ss_family == AF_INET6) {
-    sockaddr_in6 sin6{};
-    std::memcpy(&sin6, &ss, sizeof sin6);
-    return ntop(AF_INET6, &sin6.sin6_addr);
-  }
-  return {};
 }
 
 bool is_destination_reply(ProbeReply r) {
@@ -633,7 +599,7 @@ Result<void> Tracer::setup_echo() {
   const bool ping = echo_.method == ReachMethod::ping_socket;
   if (ping) {
     if (int e = set_recverr(fd, family_)) {
-      return fail_errno(family_ == AF_INET ? "setsockopt IP_RECVERR" : "setsockopt IPV6_RECVERR", e);
+      return fail_errno(recverr_option_name(family_), e);
     }
   } else if (family_ == AF_INET) {
     // A set bit blocks that type: echo replies and the errors about our requests pass.
@@ -766,7 +732,7 @@ void Tracer::send_probe(int ttl, int round) {
     if (::setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof lg) != 0) return local_failure(errno);
   }
   if (from_) {
-    if (tcp) set_int(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
+    if (tcp) set_int_option(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1);
     if (::bind(fd, reinterpret_cast<const sockaddr*>(&*from_), from_len_) != 0) {
       return local_failure(errno);
     }
@@ -1006,10 +972,10 @@ asio::awaitable<PathMtu> Tracer::path_mtu(const std::vector<TraceHop>& hops) {
   if (!sock) co_return failed("socket", errno);
   const int fd = sock.get();
   const bool v4 = family_ == AF_INET;
-  if (int e = set_recverr(fd, family_)) co_return failed(v4 ? "setsockopt IP_RECVERR" : "setsockopt IPV6_RECVERR", e);
+  if (int e = set_recverr(fd, family_)) co_return failed(recverr_option_name(family_), e);
   // DF set, and the size we ask for is sent even above a path MTU the kernel learned before.
-  if (int e = v4 ? set_int(fd, SOL_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE)
-                 : set_int(fd, SOL_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE)) {
+  if (int e = v4 ? set_int_option(fd, SOL_IP, IP_MTU_DISCOVER, IP_PMTUDISC_PROBE)
+                 : set_int_option(fd, SOL_IPV6, IPV6_MTU_DISCOVER, IPV6_PMTUDISC_PROBE)) {
     co_return failed(v4 ? "setsockopt IP_MTU_DISCOVER" : "setsockopt IPV6_MTU_DISCOVER", e);
   }
   if (from_ && ::bind(fd, reinterpret_cast<const sockaddr*>(&*from_), from_len_) != 0) {
