@@ -1,26 +1,16 @@
 #include "agent/fast_tier.h"
 
 #include <netinet/in.h>
-#include <time.h>
 
 #include <utility>
 
+#include "agent/cpu_time.h"
 #include "inspect/sock_diag.h"
 
 namespace connscope::agent {
 
-namespace {
-
-std::chrono::nanoseconds thread_cpu() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
-
-}  // namespace
-
 Result<FastSample> FastTier::sample() {
-  const auto cpu0 = thread_cpu();
+  const auto cpu0 = cpu_time(CLOCK_THREAD_CPUTIME_ID);
   const auto wall0 = std::chrono::steady_clock::now();
   FastSample s;
   s.time = std::chrono::system_clock::now();
@@ -52,7 +42,7 @@ Result<FastSample> FastTier::sample() {
   previous_ = *counters;
   previous_at_ = at;
   s.counters = std::move(*counters);
-  s.cpu = thread_cpu() - cpu0;
+  s.cpu = cpu_time(CLOCK_THREAD_CPUTIME_ID) - cpu0;
   s.wall = std::chrono::steady_clock::now() - wall0;
   return s;
 }

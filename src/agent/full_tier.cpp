@@ -1,27 +1,16 @@
 #include "agent/full_tier.h"
 
-#include <time.h>
-
 #include <utility>
 
+#include "agent/cpu_time.h"
 #include "rules/inspect_findings.h"
 
 namespace connscope::agent {
 
-namespace {
-
-// The whole process's CPU time: the dump reads on a second thread while this one parses
-// (sys::SockDiagSocket's overlap), so this thread's clock alone would show half the cost.
-std::chrono::nanoseconds process_cpu() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec);
-}
-
-}  // namespace
-
 Result<FullSample> take_full_sample(sys::DumpSource& dumps, const FullTierOptions& options) {
-  const auto cpu0 = process_cpu();
+  // The whole process's CPU time: the dump reads on a second thread while this one parses
+  // (sys::SockDiagSocket's overlap), so this thread's clock alone would show half the cost.
+  const auto cpu0 = cpu_time(CLOCK_PROCESS_CPUTIME_ID);
   const auto wall0 = std::chrono::steady_clock::now();
   FullSample s;
   s.time = std::chrono::system_clock::now();
@@ -34,7 +23,7 @@ Result<FullSample> take_full_sample(sys::DumpSource& dumps, const FullTierOption
   if (!collected) return std::unexpected(collected.error());
   s.findings = rules::inspect_findings(*collected, options.lang);
   s.collected = std::move(*collected);
-  s.cpu = process_cpu() - cpu0;
+  s.cpu = cpu_time(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
   s.wall = std::chrono::steady_clock::now() - wall0;
   return s;
 }

@@ -55,8 +55,8 @@ std::vector<MetricFamily> metric_families(const FastSample* fast, const FullSamp
     const auto& snap = full->collected.snapshot;
     for (const auto& [fam, counts] : {std::pair{"ipv4", &snap.v4}, std::pair{"ipv6", &snap.v6}}) {
       for (int st = 1; st <= 11; ++st) {
-        double v = static_cast<double>((*counts)[static_cast<std::size_t>(st)]);
-        if (st == 3) v += static_cast<double>((*counts)[12]);  // request sockets are SYN_RECV too
+        // 1-11: the Aggregator has already counted request sockets (12) as SYN_RECV.
+        const double v = static_cast<double>((*counts)[static_cast<std::size_t>(st)]);
         states.samples.push_back(Sample{{Label{"family", fam}, Label{"state", std::string(inspect::tcp_state_name(st))}}, v});
       }
     }

@@ -16,13 +16,12 @@ std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
 }
 
 json states_json(const inspect::StateCounts& counts) {
-  // 1-11 are the states ss shows; 12 (NEW_SYN_RECV, the kernel's request sockets) is SYN_RECV
-  // to a person, as tcp_state_name says.
+  // 1-11 are the states ss shows; the Aggregator has already counted request sockets (12) as
+  // SYN_RECV.
   json j = json::object();
   for (int st = 1; st <= 11; ++st) {
     j[std::string(inspect::tcp_state_name(st))] = counts[static_cast<std::size_t>(st)];
   }
-  j["SYN_RECV"] = counts[3] + counts[12];
   return j;
 }
 

@@ -44,9 +44,8 @@ TEST(Metrics, FamiliesFromBothTiersRender) {
   fast.cpu = std::chrono::microseconds(900);
 
   FullSample full;
-  full.collected.snapshot.v4[1] = 8;   // ESTABLISHED
-  full.collected.snapshot.v4[3] = 1;   // SYN_RECV
-  full.collected.snapshot.v4[12] = 2;  // NEW_SYN_RECV: counted as SYN_RECV
+  full.collected.snapshot.v4[1] = 8;  // ESTABLISHED
+  full.collected.snapshot.v4[3] = 3;  // SYN_RECV (request sockets included, as the Aggregator counts)
   rules::Finding f;
   f.id = "tcp.accept_queue_full";
   f.severity = rules::Severity::critical;
