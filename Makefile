@@ -23,10 +23,12 @@ configure: deps $(BUILD)/build.ninja
 build: configure
 	cmake --build $(BUILD) -j $(JOBS)
 
-# Until the console (agent) lands, the main job is inspect. Its exit status 1 means "problems
-# found", which is a result here, not a failed run.
+# The main job: the console (agent) on 127.0.0.1:9600 until Ctrl-C; open http://127.0.0.1:9600/.
+# AGENT_ARGS adds options (e.g. AGENT_ARGS='--config agent.toml'). Its data dir is
+# /var/lib/connscope as root, else ~/.local/state/connscope.
+AGENT_ARGS ?=
 run: build
-	-$(BIN) inspect
+	$(BIN) agent $(AGENT_ARGS)
 
 test: build
 	cmake -S . -B $(ASAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCONNSCOPE_SANITIZE=ON \

@@ -9,6 +9,7 @@
 #   - /metrics latency (wrk, one keep-alive connection, after the CPU window) and page size,
 #   - the scrape time of node_exporter's tcpstat collector (Debian's prometheus-node-exporter)
 #     against the agent's /metrics, alternating, in the same run.
+# The agent keeps its history in a temporary data dir (removed at the end).
 # Usage: bench/agent_bench.sh [BUILD_DIR] [PAIRS] [PER_PAIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -38,7 +39,7 @@ trap 'exit 130' INT TERM
 holders_start
 echo "sockets up: $(grep TCP: /proc/net/sockstat)" >&2
 
-"$BIN" --json agent --listen 127.0.0.1:0 > "$tmp/agent.out" 2>"$tmp/agent.err" 3>&- &
+"$BIN" --json agent --listen 127.0.0.1:0 --data-dir "$tmp/data" > "$tmp/agent.out" 2>"$tmp/agent.err" 3>&- &
 agent=$!
 pids+=("$agent")
 until grep -q listening "$tmp/agent.out" 2>/dev/null; do
@@ -52,7 +53,7 @@ sleep 2  # past the first samples
 c0=$(cpu_of "$agent"); t0=$(date +%s.%N)
 for _ in $(seq 1 "$DURATION"); do
   curl -s "http://127.0.0.1:$port/api/v1/snapshot" |
-    python3 -c 'import json,sys; j=json.load(sys.stdin); f=j["fast"]; u=j["full"]; print(f["time_ms"], f["cost"]["cpu_ms"], u["time_ms"] if u else 0, u["cost"]["cpu_ms"] if u else 0, u["sockets"] if u else 0)' >> "$tmp/samples"
+    python3 -c 'import json,sys; j=json.load(sys.stdin); f=j["fast"]; u=j["full"]; print(f["time_ms"], f["cost"]["cpu_ms"], u["time_ms"] if u else 0, u["cost"]["cpu_ms"] if u else 0, u["sockets"] if u else 0, j["full_wait_ms"])' >> "$tmp/samples"
   sleep 1
 done
 c1=$(cpu_of "$agent"); t1=$(date +%s.%N)
@@ -76,6 +77,7 @@ if command -v prometheus-node-exporter >/dev/null; then
   echo "scrape time, median of ${SCRAPES:-15} (curl time_total): node_exporter --collector.tcpstat $(med < "$tmp/ne"), connscope agent /metrics $(med < "$tmp/cs_scrape")"
 fi
 rss=$(awk '/VmHWM/ {print $2}' "/proc/$agent/status")
+echo "history database after the run: $(du -sh "$tmp/data" | cut -f1) (history.db, its WAL)"
 python3 - "$tmp/samples" "$c0" "$c1" "$t0" "$t1" "$ticks" "$rss" <<'PY'
 import sys, statistics
 rows = [l.split() for l in open(sys.argv[1])]
@@ -88,6 +90,8 @@ print(f"sockets in the full dump: {socks}")
 print(f"fast tier CPU per sample: min {f[0]:.2f} ms, median {statistics.median(f):.2f} ms, max {f[-1]:.2f} ms ({len(f)} samples)")
 if u:
     print(f"full tier CPU per dump:   min {u[0]:.1f} ms, median {statistics.median(u):.1f} ms, max {u[-1]:.1f} ms ({len(u)} dumps)")
+    waits = sorted({r[2]: int(r[5]) for r in rows if r[2] != "0"}.values())
+    print(f"full tier wait after a dump (CPU budget): min {waits[0] / 1000:.1f} s, median {statistics.median(waits) / 1000:.1f} s, max {waits[-1] / 1000:.1f} s")
 print(f"agent average CPU: {100 * (c1 - c0) / tck / (t1 - t0):.2f} % of one core over {t1 - t0:.0f} s (including {len(rows)} snapshot requests)")
 print(f"agent peak RSS: {rss / 1024:.1f} MiB")
 PY

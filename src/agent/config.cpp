@@ -177,6 +177,27 @@ class Reader {
     return Located<std::int64_t>{value, line, std::to_string(value)};
   }
 
+  // A float or an integer (TOML keeps them apart; people write 2 as often as 2.0).
+  [[nodiscard]] Result<std::optional<Located<double>>> number(const toml::table& t, std::string_view key,
+                                                              std::string_view path, double min,
+                                                              double max) const {
+    const toml::node* n = t.get(key);
+    if (n == nullptr) return std::nullopt;
+    const int line = line_of(n->source());
+    double value = 0;
+    if (const auto* f = n->as_floating_point()) {
+      value = f->get();
+    } else if (const auto* i = n->as_integer()) {
+      value = static_cast<double>(i->get());
+    } else {
+      return error(line, fmt::format("{}: expected a number, got {}", path, type_phrase(*n)));
+    }
+    if (!(value >= min && value <= max)) {
+      return error(line, fmt::format("{} {}: out of range ({} to {})", path, value, min, max));
+    }
+    return Located<double>{value, line, fmt::format("{}", value)};
+  }
+
   [[nodiscard]] Result<std::optional<Located<bool>>> boolean(const toml::table& t,
                                                              std::string_view key,
                                                              std::string_view path) const {
@@ -236,7 +257,9 @@ class Reader {
 Result<void> read_sampling(const Reader& r, const toml::table* t, SamplingConfig& out,
                            std::optional<Located<Ms>>& fast_at) {
   if (t == nullptr) return {};
-  CONNSCOPE_TRY(keys, r.check_keys(*t, "sampling.", {"fast_interval", "full_interval"}));
+  CONNSCOPE_TRY(keys, r.check_keys(*t, "sampling.", {"fast_interval", "full_interval", "full_cpu_budget"}));
+  CONNSCOPE_TRY(budget, r.number(*t, "full_cpu_budget", "sampling.full_cpu_budget", 0.0, 100.0));
+  if (*budget) out.full_cpu_budget_percent = (*budget)->value;
   CONNSCOPE_TRY(fast, r.duration(*t, "fast_interval", "sampling.fast_interval", Ms{100},
                                  Ms{60'000}));
   CONNSCOPE_TRY(full, r.duration(*t, "full_interval", "sampling.full_interval", Ms{100},

@@ -17,6 +17,8 @@
 // [sampling]
 // fast_interval = "1s"        # sockstat, counters, LISTEN-only dump: 100ms .. 1m
 // full_interval = "10s"       # the full socket dump: fast_interval .. 1h
+// full_cpu_budget = 1.25      # percent of a core the full dumps may use on average; a dump
+//                             # that costs more stretches the wait after it. 0: no budget
 //
 // [history]
 // raw_retention = "1h"        # one row per fast sample: fast_interval .. 24h
@@ -62,6 +64,7 @@ namespace connscope::agent {
 struct SamplingConfig {
   std::chrono::milliseconds fast_interval{1000};
   std::chrono::milliseconds full_interval{10'000};
+  double full_cpu_budget_percent = 1.25;
 };
 
 struct HistoryConfig {

@@ -9,12 +9,14 @@
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
 #include <unordered_set>
@@ -40,6 +42,16 @@ struct Conn {
   beast::tcp_stream stream;
 };
 
+// An event stream's state, shared by publish() and the stream's writer. `wake` is a timer used
+// as a signal: cancelling it wakes the writer.
+struct EventStream {
+  EventStream(Conn& c, asio::any_io_executor ex) : conn(&c), wake(std::move(ex)) {}
+  Conn* conn;
+  asio::steady_timer wake;
+  std::string pending;
+  bool dropped = false;
+};
+
 }  // namespace
 
 struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
@@ -50,6 +62,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   HttpStats stats_;
   HttpStats* stats = &stats_;
   std::unordered_set<Conn*> conns;
+  std::unordered_set<EventStream*> streams;
   bool stopped = false;
 
   Impl(asio::any_io_executor e, tcp::acceptor a, HttpLimits l, HttpHandler h)
@@ -144,11 +157,16 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
           if (auto it = req.find(http::field::authorization); it != req.end()) {
             r.authorization = std::string(it->value());
           }
+          if (auto it = req.find(http::field::cookie); it != req.end()) r.cookie = std::string(it->value());
           error_code pec;
           const auto peer = c->stream.socket().remote_endpoint(pec);
           if (!pec) r.peer = endpoint_of(peer);
           res = handler(r);
         }
+      }
+      if (res.stream && res.status == 200 && !head) {
+        co_await stream_events(*c, std::move(res));
+        break;
       }
       http::response<http::string_body> out{static_cast<http::status>(res.status), 11};
       out.set(http::field::server, "connscope-agent");
@@ -174,6 +192,73 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     c->stream.socket().close(ignored);
     conns.erase(c.get());
     --stats->connections;
+  }
+
+  // The rest of an event-stream connection: the header (no length: the body ends when the
+  // connection does), the response's body, then what publish() queues, or a comment line when
+  // idle so that proxies and the reader see the stream is alive.
+  asio::awaitable<void> stream_events(Conn& c, HttpResponse res) {
+    if (streams.size() >= limits.max_streams) {
+      http::response<http::string_body> busy{http::status::service_unavailable, 11};
+      busy.set(http::field::server, "connscope-agent");
+      busy.set(http::field::retry_after, "5");
+      busy.body() = "too many event streams\n";
+      busy.keep_alive(false);
+      busy.prepare_payload();
+      c.stream.expires_after(limits.request_deadline);
+      co_await http::async_write(c.stream, busy, kTuple);
+      co_return;
+    }
+    EventStream es(c, ex);
+    streams.insert(&es);
+    ++stats->streams;
+    http::response<http::empty_body> head{http::status::ok, 11};
+    head.set(http::field::server, "connscope-agent");
+    head.set(http::field::content_type, "text/event-stream; charset=utf-8");
+    head.set(http::field::cache_control, "no-store");
+    for (const auto& [k, v] : res.headers) head.set(k, v);
+    head.keep_alive(false);
+    http::response_serializer<http::empty_body> sr{head};
+    c.stream.expires_after(limits.request_deadline);
+    auto [ec, n] = co_await http::async_write_header(c.stream, sr, kTuple);
+    std::string sending = std::move(res.body);
+    while (!ec && !stopped && !es.dropped) {
+      if (sending.empty()) {
+        if (es.pending.empty()) {
+          c.stream.expires_never();
+          es.wake.expires_after(limits.stream_keepalive);
+          const auto [wec] = co_await es.wake.async_wait(kTuple);
+          if (stopped || es.dropped) break;
+          if (!wec && es.pending.empty()) es.pending = ": keep-alive\n\n";
+        }
+        sending.swap(es.pending);
+        continue;
+      }
+      c.stream.expires_after(limits.request_deadline);
+      std::tie(ec, n) = co_await asio::async_write(c.stream, asio::buffer(sending), kTuple);
+      sending.clear();
+      if (ec == beast::error::timeout) es.dropped = true;
+    }
+    c.stream.expires_never();
+    if (es.dropped) ++stats->streams_dropped;
+    streams.erase(&es);
+    --stats->streams;
+  }
+
+  void publish(std::string_view event) {
+    for (EventStream* es : streams) {
+      if (es->dropped) continue;
+      if (es->pending.size() + event.size() > limits.stream_backlog) {
+        // The reader is not keeping up: end its stream rather than buffer without bound.
+        es->dropped = true;
+        es->pending.clear();
+        error_code ignored;
+        es->conn->stream.socket().close(ignored);
+      } else {
+        es->pending.append(event);
+      }
+      es->wake.cancel();
+    }
   }
 };
 
@@ -217,6 +302,11 @@ void HttpServer::stop() {
   error_code ignored;
   impl_->acceptor.close(ignored);
   for (Conn* c : impl_->conns) c->stream.socket().close(ignored);
+  for (EventStream* es : impl_->streams) es->wake.cancel();
+}
+
+void HttpServer::publish(std::string_view event) {
+  if (impl_ && !impl_->stopped) impl_->publish(event);
 }
 
 bool bearer_matches(std::string_view authorization, std::string_view token) {
@@ -224,6 +314,23 @@ bool bearer_matches(std::string_view authorization, std::string_view token) {
   if (token.empty() || authorization.size() != kScheme.size() + token.size()) return false;
   if (authorization.substr(0, kScheme.size()) != kScheme) return false;
   return CRYPTO_memcmp(authorization.data() + kScheme.size(), token.data(), token.size()) == 0;
+}
+
+bool cookie_matches(std::string_view cookie_header, std::string_view token) {
+  if (token.empty()) return false;
+  bool match = false;
+  while (!cookie_header.empty()) {
+    const auto end = cookie_header.find(';');
+    std::string_view pair = cookie_header.substr(0, end);
+    cookie_header = end == std::string_view::npos ? std::string_view{} : cookie_header.substr(end + 1);
+    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
+    const auto eq = pair.find('=');
+    if (eq == std::string_view::npos || pair.substr(0, eq) != kTokenCookie) continue;
+    const auto value = pair.substr(eq + 1);
+    // Every cookie of that name is compared, in constant time each.
+    if (value.size() == token.size() && CRYPTO_memcmp(value.data(), token.data(), token.size()) == 0) match = true;
+  }
+  return match;
 }
 
 }  // namespace connscope::agent

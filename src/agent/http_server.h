@@ -8,6 +8,12 @@
 // within `request_deadline` is closed (so slowloris connections end), a header over
 // `header_limit` gets 431, a body over `body_limit` 413, anything that does not parse 400, a
 // method other than GET/HEAD 405. Over `max_connections`, a new connection is closed at once.
+//
+// Server-Sent Events: a handler that answers with `stream = true` turns the connection into an
+// event stream (text/event-stream, ended by closing): the response body is sent first, then
+// whatever publish() is given, to every stream at once. A stream whose reader falls behind by
+// more than `stream_backlog` bytes, or does not take a write within `request_deadline`, is closed
+// (EventSource reconnects); an idle stream gets a comment line every `stream_keepalive`.
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -31,12 +37,16 @@ struct HttpLimits {
   std::chrono::milliseconds request_deadline{5000};  // from a request's first byte (or the
                                                      // connection) to its whole header
   std::chrono::milliseconds idle_timeout{60000};     // keep-alive: waiting for the next request
+  std::size_t max_streams = 256;                     // event streams open at once; more get 503
+  std::size_t stream_backlog = 4 * 1024 * 1024;      // bytes published but not yet written
+  std::chrono::milliseconds stream_keepalive{15000};
 };
 
 struct HttpRequest {
   std::string method;         // "GET" or "HEAD"
   std::string target;         // path and query, as sent
   std::string authorization;  // the Authorization header, "" when absent
+  std::string cookie;         // the Cookie header, "" when absent
   Endpoint peer;
 };
 
@@ -45,6 +55,7 @@ struct HttpResponse {
   std::string content_type = "text/plain; charset=utf-8";
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
+  bool stream = false;  // an event stream: `body` is its start (see above); GET only
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;
@@ -55,6 +66,8 @@ struct HttpStats {
   std::uint64_t refused = 0;    // closed at once: over max_connections
   std::uint64_t requests = 0;
   std::uint64_t cut_off = 0;    // closed: the request header did not come in time
+  std::size_t streams = 0;      // event streams open now
+  std::uint64_t streams_dropped = 0;  // closed for falling behind (backlog or write deadline)
 };
 
 // Owns the acceptor and every connection. Created, started, stopped and asked for stats on the
@@ -71,6 +84,8 @@ class HttpServer {
   [[nodiscard]] Endpoint local() const;
   void start();  // the accept loop
   void stop();   // closes the acceptor and every connection
+  // Sends `event` (whole SSE events: "event: x\ndata: ...\n\n") to every open event stream.
+  void publish(std::string_view event);
   [[nodiscard]] const HttpStats& stats() const;
 
   struct Impl;
@@ -85,5 +100,11 @@ class HttpServer {
 
 // The bearer token check of a non-loopback bind: "Bearer <token>", compared in constant time.
 bool bearer_matches(std::string_view authorization, std::string_view token);
+
+// The same token in a Cookie header ("a=b; connscope_token=<token>"): a browser cannot put a
+// header on the page or on an EventSource, so the dashboard's first visit to /?token=<token>
+// sets this cookie (HttpOnly, SameSite=Strict) and every later request carries it.
+inline constexpr std::string_view kTokenCookie = "connscope_token";
+bool cookie_matches(std::string_view cookie_header, std::string_view token);
 
 }  // namespace connscope::agent

@@ -14,13 +14,19 @@
 
 namespace connscope::agent {
 
-Result<TokenFile> load_or_create_token(const std::string& data_dir) {
-  TokenFile t;
-  t.path = data_dir + "/token";
+Result<void> make_data_dir(const std::string& data_dir) {
   std::error_code fec;
   std::filesystem::create_directories(data_dir, fec);
   if (fec) return fail_errno(fmt::format("--data-dir \"{}\"", data_dir), fec.value());
+  // Best effort: a directory the user pointed at and does not own keeps its mode.
   ::chmod(data_dir.c_str(), 0700);
+  return {};
+}
+
+Result<TokenFile> load_or_create_token(const std::string& data_dir) {
+  TokenFile t;
+  t.path = data_dir + "/token";
+  if (auto made = make_data_dir(data_dir); !made) return std::unexpected(made.error());
 
   sys::UniqueFd fd(::open(t.path.c_str(), O_RDONLY | O_CLOEXEC));
   if (fd) {

@@ -14,6 +14,10 @@ struct TokenFile {
   bool created = false;  // made now: the caller shows it once
 };
 
+// Creates the data dir (and its parents) when missing; mode 0700: it holds the token and the
+// history.
+Result<void> make_data_dir(const std::string& data_dir);
+
 Result<TokenFile> load_or_create_token(const std::string& data_dir);
 
 }  // namespace connscope::agent

@@ -8,6 +8,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <memory>
@@ -67,16 +68,23 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
   o.listen = config.listen;
   o.fast_interval = config.sampling.fast_interval;
   o.full_interval = config.sampling.full_interval;
+  o.full_cpu_budget = config.sampling.full_cpu_budget_percent / 100.0;
   o.limits.max_connections = config.http.max_connections;
   o.limits.header_limit = config.http.header_limit;
   o.limits.request_deadline = config.http.request_deadline;
   o.limits.idle_timeout = config.http.idle_timeout;
   o.owners = f.owners;
   o.lang = g.lang;
+  o.probes = agent::probe_scheduler_options(config);
+  o.probes.lang = g.lang;
   const auto* listen = &o.listen;
   const std::string data_dir = !f.data_dir.empty()     ? f.data_dir
                                : data_dir_from_file ? config.data_dir
                                                     : default_data_dir();
+  if (auto made = agent::make_data_dir(data_dir); !made) return report(g, made.error(), ExitCode::could_not_run);
+  o.history_file = std::filesystem::path(data_dir) / "history.db";
+  o.history.raw_retention = config.history.raw_retention;
+  o.history.rollup_retention = config.history.rollup_retention;
   std::optional<agent::TokenFile> token;
   if (!agent::is_loopback(*listen)) {
     auto t = agent::load_or_create_token(data_dir);

@@ -201,7 +201,9 @@ asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint r
     error = socket_error(fd);
     if (error != 0) break;
     const auto info = read_tcp_info(fd);
-    if (info && info->state == TCP_ESTABLISHED) {
+    // CLOSE_WAIT: the handshake completed and the server has already sent its FIN (a "too
+    // busy" line and a close, say); that is for the talk stage to judge, not a failed connect.
+    if (info && (info->state == TCP_ESTABLISHED || info->state == TCP_CLOSE_WAIT)) {
       established = true;
       break;
     }

@@ -12,10 +12,15 @@
 #include <fstream>
 #include <string>
 #include <thread>
+#include <algorithm>
+#include <csignal>
+#include <memory>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "integration/client.h"
+#include "integration/agent_fixture.h"
 #include "integration/serve_fixture.h"
 
 namespace connscope::test {
@@ -23,39 +28,14 @@ namespace {
 
 using nlohmann::json;
 
-struct Reply {
-  unsigned status = 0;
-  std::string body;
-};
+using Reply = HttpReply;
 
-Reply http_get(std::uint16_t port, const std::string& path, const std::string& auth = "") {
-  auto fd = connect_tcp("127.0.0.1", port);
-  EXPECT_TRUE(fd.valid());
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n";
-  if (!auth.empty()) req += "Authorization: " + auth + "\r\n";
-  send_all(fd.get(), req + "\r\n");
-  const auto r = read_until_close(fd.get(), 5s);
-  Reply out;
-  if (r.data.rfind("HTTP/1.1 ", 0) == 0) out.status = static_cast<unsigned>(std::stoi(r.data.substr(9, 3)));
-  const auto body = r.data.find("\r\n\r\n");
-  if (body != std::string::npos) out.body = r.data.substr(body + 4);
-  return out;
-}
-
-struct Agent {
-  Process proc;
-  json hello;
-};
-
-Agent start_agent(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{CONNSCOPE_BIN, "--json", "agent"};
-  argv.insert(argv.end(), args.begin(), args.end());
-  Agent a;
-  a.proc = Process::spawn(argv);
-  const std::string line = a.proc.wait_for_line(0, 5s);
-  if (line.empty()) throw std::runtime_error("agent did not start: " + a.proc.err());
-  a.hello = json::parse(line);
-  return a;
+// `auth` is an Authorization value; `header` a whole extra header line ("Cookie: a=b").
+Reply get(std::uint16_t port, const std::string& path, const std::string& auth = "", const std::string& header = "") {
+  std::vector<std::string> headers;
+  if (!auth.empty()) headers.push_back("Authorization: " + auth);
+  if (!header.empty()) headers.push_back(header);
+  return http_get(port, path, headers);
 }
 
 TEST(Agent, SnapshotCarriesBothTiers) {
@@ -67,10 +47,10 @@ TEST(Agent, SnapshotCarriesBothTiers) {
   auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s"});
   EXPECT_EQ(agent.hello.at("event"), "listening");
   EXPECT_TRUE(agent.hello.at("token").is_null());
-  const auto port = agent.hello.at("port").get<std::uint16_t>();
+  const auto port = agent.port();
   // Two fast samples (rates) and a full one taken after our connection.
   std::this_thread::sleep_for(2200ms);
-  const auto r = http_get(port, "/api/v1/snapshot");
+  const auto r = get(port, "/api/v1/snapshot");
   ASSERT_EQ(r.status, 200u) << r.body;
   const auto j = json::parse(r.body);
   const auto& fast = j.at("fast");
@@ -94,7 +74,7 @@ TEST(Agent, SnapshotCarriesBothTiers) {
   EXPECT_TRUE(full.at("findings").is_array());
 
   // The same as Prometheus metrics, and promtool (Debian's prometheus package) accepts them.
-  const auto m = http_get(port, "/metrics");
+  const auto m = get(port, "/metrics");
   ASSERT_EQ(m.status, 200u) << m.body;
   EXPECT_NE(m.body.find("connscope_listen_queue_length{listener=\"127.0.0.1:" + std::to_string(served.port) + "\"} 1\n"),
             std::string::npos);
@@ -113,41 +93,57 @@ TEST(Agent, SnapshotCarriesBothTiers) {
   EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
   EXPECT_EQ(check.out + check.err, "") << "promtool's linter complains";
 
-  EXPECT_EQ(http_get(port, "/nope").status, 404u);
+  EXPECT_EQ(get(port, "/nope").status, 404u);
   EXPECT_EQ(agent.proc.stop(), 0) << agent.proc.err();
 }
 
 TEST(Agent, NonLoopbackBindNeedsTheToken) {
-  const auto dir = std::filesystem::temp_directory_path() / ("connscope-agent-token-" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
+  const TempDir home("agent-token");
+  const auto dir = home.path() / "data";  // made by the agent
   auto agent = start_agent({"--listen", "0.0.0.0:0", "--data-dir", dir.string()});
-  const auto port = agent.hello.at("port").get<std::uint16_t>();
+  const auto port = agent.port();
   const std::string token = agent.hello.at("token").get<std::string>();
   EXPECT_EQ(token.size(), 64u);
   EXPECT_EQ(agent.hello.at("token_path"), (dir / "token").string());
-  EXPECT_EQ(http_get(port, "/api/v1/snapshot").status, 401u);
-  EXPECT_EQ(http_get(port, "/api/v1/snapshot", "Bearer wrong").status, 401u);
-  EXPECT_EQ(http_get(port, "/api/v1/snapshot", "Bearer " + token).status, 200u);
+  EXPECT_EQ(get(port, "/api/v1/snapshot").status, 401u);
+  EXPECT_EQ(get(port, "/api/v1/snapshot", "Bearer wrong").status, 401u);
+  EXPECT_EQ(get(port, "/api/v1/snapshot", "Bearer " + token).status, 200u);
+  // Every route, the dashboard's page and files too.
+  for (const char* path : {"/", "/assets/app.js", "/metrics", "/api/v1/events", "/api/v1/history", "/api/v1/probes",
+                           "/api/v1/findings", "/nope"}) {
+    EXPECT_EQ(get(port, path).status, 401u) << path;
+  }
+  // The browser's way: /?token= moves the token into an HttpOnly cookie, which then opens every
+  // route; a wrong token in the address gets 401.
+  EXPECT_EQ(get(port, "/?token=wrong").status, 401u);
+  const auto login = get(port, "/?token=" + token);
+  EXPECT_EQ(login.status, 303u) << login.head;
+  EXPECT_NE(login.head.find("Location: /\r\n"), std::string::npos) << login.head;
+  EXPECT_NE(login.head.find("Set-Cookie: connscope_token=" + token + "; Path=/; HttpOnly; SameSite=Strict"),
+            std::string::npos)
+      << login.head;
+  EXPECT_EQ(get(port, "/", "", "Cookie: connscope_token=" + token).status, 200u);
+  EXPECT_EQ(get(port, "/api/v1/snapshot", "", "Cookie: theme=dark; connscope_token=" + token).status, 200u);
+  EXPECT_EQ(get(port, "/api/v1/snapshot", "", "Cookie: connscope_token=" + token + "x").status, 401u);
   EXPECT_EQ(agent.proc.stop(), 0);
   // The next start reads the same token and does not show it again.
   auto again = start_agent({"--listen", "0.0.0.0:0", "--data-dir", dir.string()});
   EXPECT_TRUE(again.hello.at("token").is_null());
-  EXPECT_EQ(http_get(again.hello.at("port").get<std::uint16_t>(), "/api/v1/snapshot", "Bearer " + token).status, 200u);
+  EXPECT_EQ(get(again.port(), "/api/v1/snapshot", "Bearer " + token).status, 200u);
   again.proc.stop();
-  std::filesystem::remove_all(dir);
 }
 
 TEST(Agent, ConfigFileAndItsErrors) {
-  const auto dir = std::filesystem::temp_directory_path() / ("connscope-agent-config-" + std::to_string(::getpid()));
-  std::filesystem::create_directories(dir);
+  const TempDir home("agent-config");
+  const auto& dir = home.path();
   const auto good = dir / "agent.toml";
   {
     std::ofstream out(good);
-    out << "listen = \"127.0.0.1:0\"\n[sampling]\nfull_interval = \"2s\"\n";
+    out << "listen = \"127.0.0.1:0\"\nprobe_own_listeners = false\n[sampling]\nfull_interval = \"2s\"\n";
   }
   auto agent = start_agent({"--config", good.string()});
   EXPECT_EQ(agent.hello.at("address").get<std::string>().rfind("127.0.0.1:", 0), 0u);
-  EXPECT_EQ(http_get(agent.hello.at("port").get<std::uint16_t>(), "/api/v1/snapshot").status, 200u);
+  EXPECT_EQ(get(agent.port(), "/api/v1/snapshot").status, 200u);
   agent.proc.stop();
 
   const auto bad = dir / "bad.toml";
@@ -160,7 +156,115 @@ TEST(Agent, ConfigFileAndItsErrors) {
   EXPECT_NE(r.err.find(bad.string() + " line 4"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("full_interval"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  std::filesystem::remove_all(dir);
+}
+
+std::int64_t now_unix_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// The times of a series' points in [from, to] (Unix ms), at a 100 ms step.
+std::vector<std::int64_t> history_times(std::uint16_t port, const std::string& series, std::int64_t from,
+                                        std::int64_t to) {
+  const auto r = get(port, "/api/v1/history?series=" + series + "&from=" + std::to_string(from) +
+                                    "&to=" + std::to_string(to) + "&step=100ms");
+  EXPECT_EQ(r.status, 200u) << r.body;
+  std::vector<std::int64_t> out;
+  if (r.status != 200) return out;
+  const auto j = json::parse(r.body);
+  for (const auto& p : j.at("series").at(0).at("points")) out.push_back(p.at("t").get<std::int64_t>());
+  return out;
+}
+
+TEST(Agent, HistoryFindingsAndTheEventStream) {
+  auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s"});
+  const auto port = agent.port();
+  // The event stream: the latest samples at once, then a fast sample every second.
+  auto fd = connect_tcp("127.0.0.1", port);
+  ASSERT_TRUE(fd.valid());
+  send_all(fd.get(), "GET /api/v1/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+  // Within 2.5 s: the header, the retry hint, the latest fast and full samples, then at least two
+  // more fast ones (1 s apart) and a full one (--full-interval 1s).
+  std::string seen;
+  const auto end = std::chrono::steady_clock::now() + 2500ms;
+  auto count = [&](const std::string& what) {
+    std::size_t n = 0;
+    for (auto at = seen.find(what); at != std::string::npos; at = seen.find(what, at + 1)) ++n;
+    return n;
+  };
+  while (std::chrono::steady_clock::now() < end && (count("event: fast\n") < 3 || count("event: full\n") < 2)) {
+    const auto r = read_some(fd.get(), 1 << 20, 100ms);
+    seen += r.data;
+    if (r.eof || r.error != 0) break;
+  }
+  EXPECT_EQ(seen.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << seen.substr(0, 300);
+  EXPECT_NE(seen.find("Content-Type: text/event-stream"), std::string::npos);
+  EXPECT_NE(seen.find("\r\n\r\nretry: 2000\n\n"), std::string::npos);
+  EXPECT_GE(count("event: fast\n"), 3u);
+  EXPECT_GE(count("event: full\n"), 2u);
+  // Each event's data is one JSON document: the snapshot's fast and full objects.
+  const auto data = seen.find("data: ", seen.find("event: fast\n"));
+  ASSERT_NE(data, std::string::npos);
+  const auto line = seen.substr(data + 6, seen.find('\n', data) - data - 6);
+  EXPECT_TRUE(json::parse(line).contains("rates_per_second")) << line;
+  fd.reset();
+
+  std::this_thread::sleep_for(1500ms);
+  const auto names = get(port, "/api/v1/history");
+  ASSERT_EQ(names.status, 200u) << names.body;
+  const auto list = json::parse(names.body).at("series_names");
+  for (const char* want : {"tcp_in_use", "tcp_time_wait", "tcp_sockets{state=\"ESTABLISHED\"}",
+                           "rate{counter=\"TcpExt.ListenOverflows\"}"}) {
+    EXPECT_NE(std::find(list.begin(), list.end(), want), list.end()) << want << " not in " << list.dump();
+  }
+  const auto listener = "listen_queue{listener=\"127.0.0.1:" + std::to_string(port) + "\"}";
+  EXPECT_NE(std::find(list.begin(), list.end(), listener), list.end()) << list.dump();
+  const auto h = get(port, "/api/v1/history?series=tcp_in_use&series=tcp_sockets%7Bstate%3D%22LISTEN%22%7D&from=-1m&step=1s");
+  ASSERT_EQ(h.status, 200u) << h.body;
+  const auto hj = json::parse(h.body);
+  EXPECT_EQ(hj.at("step_ms"), 1000);
+  ASSERT_EQ(hj.at("series").size(), 2u);
+  EXPECT_GE(hj.at("series").at(0).at("points").size(), 3u) << h.body;
+  EXPECT_EQ(hj.at("series").at(0).at("source"), "raw");
+  for (const auto& p : hj.at("series").at(1).at("points")) EXPECT_GE(p.at("min").get<double>(), 1.0) << h.body;
+
+  const auto f = get(port, "/api/v1/findings?from=-1h");
+  ASSERT_EQ(f.status, 200u) << f.body;
+  const auto fj = json::parse(f.body);
+  EXPECT_TRUE(fj.at("current").is_array());
+  EXPECT_TRUE(fj.at("events").is_array());
+
+  EXPECT_EQ(get(port, "/api/v1/history?series=x&from=soon").status, 400u);
+  EXPECT_EQ(agent.proc.stop(), 0) << agent.proc.err();
+}
+
+TEST(Agent, HistorySurvivesARestartAndAKill9) {
+  TempDir dir("agent-history");
+  const std::int64_t began = now_unix_ms();
+  std::int64_t killed_at = 0;
+  {
+    auto agent = start_agent({"--listen", "127.0.0.1:0", "--data-dir", dir.path().string()});
+    std::this_thread::sleep_for(3500ms);
+    killed_at = now_unix_ms();
+    EXPECT_EQ(agent.proc.stop(SIGKILL), 128 + SIGKILL);
+  }
+  // The database opens again (the agent checks it at start and refuses a damaged one), and
+  // keeps the first run's samples up to at most 2 s before the kill.
+  auto again = start_agent({"--listen", "127.0.0.1:0", "--data-dir", dir.path().string()});
+  const auto port = again.port();
+  auto times = history_times(port, "tcp_in_use", began - 1000, killed_at);
+  ASSERT_GE(times.size(), 3u);
+  EXPECT_GE(times.back(), killed_at - 2000) << "lost more than 2 s before the kill";
+  EXPECT_EQ(again.proc.stop(), 0) << again.proc.err();
+  const std::int64_t stopped_at = now_unix_ms();
+
+  // After a clean stop as well; and both runs are there, with the gap between them.
+  auto third = start_agent({"--listen", "127.0.0.1:0", "--data-dir", dir.path().string()});
+  times = history_times(third.port(), "tcp_in_use", began - 1000, stopped_at);
+  ASSERT_GE(times.size(), 4u);
+  EXPECT_GE(times.back(), stopped_at - 2000);
+  EXPECT_LE(times.front(), killed_at);
+  EXPECT_EQ(third.proc.stop(), 0) << third.proc.err();
 }
 
 TEST(Agent, BadOptionsAreOneLineAndExitTwo) {

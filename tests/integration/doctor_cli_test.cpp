@@ -93,6 +93,19 @@ TEST(Doctor, ClosedPortIsTheVerdictLineAndExitOne) {
   EXPECT_NE(r.out.find("fix: On the server: ss -ltnp"), std::string::npos) << r.out;
 }
 
+TEST(Doctor, AServerThatClosesRightAfterAcceptingStillCompletedTheHandshake) {
+  // The FIN can be there before the connect stage looks at its socket (CLOSE_WAIT already):
+  // the handshake completed all the same, and the close is the talk stage's to judge.
+  auto served = start_serve({"--mode", "close-after-accept"});
+  for (int i = 0; i < 10; ++i) {
+    const auto r = doctor({"127.0.0.1:" + std::to_string(served.port)}, true);
+    const auto j = nlohmann::json::parse(r.out);
+    EXPECT_EQ(j.at("stages").at(3).at("stage"), "connect");
+    EXPECT_EQ(j.at("stages").at(3).at("status"), "ok") << r.out;
+    EXPECT_NE(j.at("stages").at(5).at("status"), "ok") << r.out;
+  }
+}
+
 TEST(Doctor, FollowRunsAgainAtTheLocationAndStopsAtALoop) {
   auto target = start_serve({"--mode", "http"});
   const std::string final_url = "http://127.0.0.1:" + std::to_string(target.port) + "/final";

@@ -29,6 +29,7 @@ TEST(AgentConfig, EmptyTextGivesTheDefaults) {
     EXPECT_EQ(c->probe_timeout, 3s);
     EXPECT_EQ(c->sampling.fast_interval, 1s);
     EXPECT_EQ(c->sampling.full_interval, 10s);
+    EXPECT_EQ(c->sampling.full_cpu_budget_percent, 1.25);
     EXPECT_EQ(c->history.raw_retention, 1h);
     EXPECT_EQ(c->history.rollup_retention, std::chrono::hours(24 * 30));
     EXPECT_EQ(c->http.max_connections, 4096u);
@@ -50,6 +51,7 @@ probe_timeout = "2s"
 [sampling]
 fast_interval = "500ms"
 full_interval = "30s"
+full_cpu_budget = 3
 
 [history]
 raw_retention = "2h"
@@ -79,6 +81,7 @@ target = "10.0.0.5:6379"
   EXPECT_EQ(c->probe_timeout, 2s);
   EXPECT_EQ(c->sampling.fast_interval, 500ms);
   EXPECT_EQ(c->sampling.full_interval, 30s);
+  EXPECT_EQ(c->sampling.full_cpu_budget_percent, 3.0);
   EXPECT_EQ(c->history.raw_retention, 2h);
   EXPECT_EQ(c->history.rollup_retention, std::chrono::hours(24 * 7));
   EXPECT_EQ(c->http.max_connections, 100u);
@@ -92,13 +95,13 @@ target = "10.0.0.5:6379"
   EXPECT_TRUE(c->probes[0].parsed.tls);
   EXPECT_EQ(c->probes[0].interval, 10s);
   EXPECT_EQ(c->probes[0].timeout, 1500ms);
-  EXPECT_EQ(c->probes[0].line, 22);
+  EXPECT_EQ(c->probes[0].line, 23);
   // The second inherits probe_interval and probe_timeout.
   EXPECT_EQ(c->probes[1].target, "10.0.0.5:6379");
   EXPECT_EQ(c->probes[1].parsed.port, 6379);
   EXPECT_EQ(c->probes[1].interval, 1min);
   EXPECT_EQ(c->probes[1].timeout, 2s);
-  EXPECT_EQ(c->probes[1].line, 27);
+  EXPECT_EQ(c->probes[1].line, 28);
 }
 
 TEST(AgentConfig, ListenForms) {
@@ -185,6 +188,10 @@ TEST(AgentConfig, ErrorsNameFileLineAndProblem) {
        "agent.toml line 2: http.header_limit 1048576: out of range (1024 to 65536)"},
       {"[http]\nidle_timeout = \"2h\"\n",
        "agent.toml line 2: http.idle_timeout \"2h\": out of range (1s to 1h)"},
+      {"[sampling]\nfull_cpu_budget = 150.5\n",
+       "agent.toml line 2: sampling.full_cpu_budget 150.5: out of range (0 to 100)"},
+      {"[sampling]\nfull_cpu_budget = \"2%\"\n",
+       "agent.toml line 2: sampling.full_cpu_budget: expected a number, got a string"},
       {"probe_interval = \"100ms\"\n",
        "agent.toml line 1: probe_interval \"100ms\": out of range (1s to 24h)"},
       // Settings that contradict each other.

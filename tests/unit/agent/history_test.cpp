@@ -1,6 +1,7 @@
 // The agent's SQLite history: raw samples and their step aggregation, minute rollups and the
 // choice between raw and rollups, retention, finding and probe events, reopening, a kill -9 in
-// the middle of writing, and one clear error for each kind of bad input.
+// the middle of writing, the move of complete minutes between its two sample tables, a reader
+// connection beside the writer, and one clear error for each kind of bad input.
 #include "agent/history.h"
 
 #include <gtest/gtest.h>
@@ -263,7 +264,9 @@ TEST(HistoryStore, RetentionDeletesOldSamplesRollupsAndEvents) {
   EXPECT_EQ(later.raw_deleted, 60u);
   EXPECT_EQ(later.rollups_deleted, 4u);
   EXPECT_TRUE(s.series_names().empty());
-  EXPECT_FALSE(s.query({.series = "a", .from = kT0, .to = kT0 + 1h, .step = 1min}).has_value());
+  const auto gone = s.query({.series = "a", .from = kT0, .to = kT0 + 1h, .step = 1min});
+  ASSERT_TRUE(gone.has_value());
+  EXPECT_TRUE(gone->points.empty());
 }
 
 TEST(HistoryStore, FindingEventsOpenExtendCloseAndReopen) {
@@ -462,6 +465,167 @@ TEST(HistoryStore, SurvivesKillNineWhileWriting) {
   append_ok(s, killed + 2s, {{"batch", -1.0}});
 }
 
+// Appends go to a time-ordered table and maintain() moves complete minutes to the per-series
+// one: queries read both, before and after a move, and count each sample exactly once.
+TEST(HistoryStore, SamplesNotYetMovedAreQueriedRawAndByStep) {
+  TempDir dir;
+  auto s = open_ok(dir.db());
+  feed_minutes(s, 2, {"a", "b"});  // nothing moved yet: every sample is in `recent`
+  const auto raw = query_ok(s, "a", kT0, kT0 + 2min - 1ms, 1s);
+  ASSERT_EQ(raw.points.size(), 120u);
+  EXPECT_EQ(raw.points[61].avg, 101.0);
+  const auto wide = query_ok(s, "b", kT0, kT0 + 2min - 1ms, 30s);
+  ASSERT_EQ(wide.points.size(), 4u);
+  EXPECT_EQ(wide.points[2].count, 30);
+  EXPECT_DOUBLE_EQ(wide.points[2].avg, 114.5);  // 100 .. 129
+  EXPECT_EQ(wide.points[3].max, 159.0);
+}
+
+TEST(HistoryStore, AMovedMinuteIsReturnedExactlyOnce) {
+  TempDir dir;
+  auto s = open_ok(dir.db());
+  feed_minutes(s, 3, {"a", "b"});
+  const auto before = query_ok(s, "a", kT0, kT0 + 3min - 1ms, 7s);
+  // 2:30 with a 2 s rollup delay: minutes 0 and 1 move and roll up, minute 2 stays in `recent`.
+  const auto st = maintain_ok(s, kT0 + 2min + 30s);
+  EXPECT_EQ(st.minutes_rolled, 2u);
+  EXPECT_EQ(st.raw_deleted, 0u);
+  const auto after = query_ok(s, "a", kT0, kT0 + 3min - 1ms, 7s);
+  ASSERT_EQ(after.points.size(), before.points.size());
+  std::int64_t total = 0;
+  for (std::size_t i = 0; i < after.points.size(); ++i) {
+    EXPECT_EQ(after.points[i].count, before.points[i].count) << i;
+    EXPECT_EQ(after.points[i].avg, before.points[i].avg) << i;
+    total += after.points[i].count;
+  }
+  EXPECT_EQ(total, 3 * 60);
+  // The bucket across the move's boundary (1:55 .. 2:02) holds both sides once each.
+  const auto edge = query_ok(s, "a", kT0 + 1min + 55s, kT0 + 2min + 4s, 10s);
+  ASSERT_EQ(edge.points.size(), 1u);
+  EXPECT_EQ(edge.points[0].count, 10);
+  EXPECT_DOUBLE_EQ(edge.points[0].avg, (155 + 156 + 157 + 158 + 159 + 200 + 201 + 202 + 203 +
+                                        204) / 10.0);
+  // Rollups made from moved samples: min, max, average, count of each minute.
+  const auto rolled = query_ok(s, "b", kT0 - 10min, kT0 + 2min - 1ms, 1min);
+  ASSERT_EQ(rolled.points.size(), 2u);
+  EXPECT_EQ(rolled.points[1].min, 100.0);
+  EXPECT_EQ(rolled.points[1].max, 159.0);
+  EXPECT_DOUBLE_EQ(rolled.points[1].avg, 129.5);
+  EXPECT_EQ(rolled.points[1].count, 60);
+  // A late write to a moved minute overwrites the moved sample instead of adding one.
+  append_ok(s, kT0 + 30s, {{"a", -5.0}, {"c", 1.0}});
+  const auto late = query_ok(s, "a", kT0 + 30s, kT0 + 30s, 1s);
+  ASSERT_EQ(late.points.size(), 1u);
+  EXPECT_EQ(late.points[0].avg, -5.0);
+  EXPECT_EQ(late.points[0].count, 1);
+  EXPECT_EQ(query_ok(s, "c", kT0, kT0 + 3min, 1s).points.size(), 1u);
+  // The next move (minute 2) keeps minutes apart: every minute still has 60 samples.
+  maintain_ok(s, kT0 + 3min + 30s);
+  const auto all = query_ok(s, "a", kT0, kT0 + 3min - 1ms, 1min);
+  ASSERT_EQ(all.points.size(), 3u);
+  for (const auto& p : all.points) EXPECT_EQ(p.count, 60);
+}
+
+TEST(HistoryStore, ReopeningAfterAMoveKeepsBothTablesAndTheBoundary) {
+  TempDir dir;
+  {
+    auto s = open_ok(dir.db());
+    feed_minutes(s, 3, {"a"});
+    maintain_ok(s, kT0 + 2min + 30s);  // minutes 0, 1 moved; 2 not
+  }
+  auto s = open_ok(dir.db());
+  const auto h = query_ok(s, "a", kT0, kT0 + 3min - 1ms, 1s);
+  ASSERT_EQ(h.points.size(), 180u);
+  for (std::size_t i = 0; i < h.points.size(); ++i) {
+    EXPECT_EQ(h.points[i].avg, double(i / 60 * 100 + i % 60)) << i;
+  }
+  // The boundary survived: a write into a moved minute still overwrites.
+  append_ok(s, kT0 + 10s, {{"a", 42.0}});
+  EXPECT_EQ(query_ok(s, "a", kT0, kT0 + 1min - 1ms, 1min).points.at(0).count, 60);
+  maintain_ok(s, kT0 + 3min + 30s);
+  EXPECT_EQ(query_ok(s, "a", kT0 + 2min, kT0 + 3min - 1ms, 1min).points.at(0).count, 60);
+}
+
+// A reader connection sees what the writer commits after the reader was opened, new series
+// included, from another thread; it cannot write.
+TEST(HistoryStore, AReaderOnAnotherThreadSeesTheWritersCommits) {
+  TempDir dir;
+  auto w = open_ok(dir.db());
+  append_ok(w, kT0, {{"a", 1.0}});
+  auto opened = HistoryStore::open_reader(dir.db());
+  ASSERT_TRUE(opened.has_value()) << opened.error().message();
+  HistoryStore r = std::move(*opened);
+  EXPECT_EQ(r.series_names(), (std::vector<std::string>{"a"}));
+
+  for (int i = 1; i < 90; ++i) {
+    append_ok(w, kT0 + std::chrono::seconds(i), {{"a", 1.0 + i}, {"new", 2.0 * i}});
+  }
+  maintain_ok(w, kT0 + 1min + 30s);  // the first minute moves; the rest stays in `recent`
+  ASSERT_TRUE(w.append_probe({.time = kT0, .target = "h:1", .ok = true, .stage = "close",
+                              .stages_json = "{}"}));
+
+  std::vector<std::string> names;
+  std::size_t a_points = 0;
+  std::size_t new_points = 0;
+  std::size_t probes = 0;
+  std::string errors;
+  std::thread t([&] {
+    // The reader is used by this thread only while it runs.
+    names = r.series_names();
+    auto a = r.query({.series = "a", .from = kT0, .to = kT0 + 2min, .step = 1s});
+    if (a) a_points = a->points.size(); else errors += a.error().message();
+    auto n = r.query({.series = "new", .from = kT0, .to = kT0 + 2min, .step = 1s});
+    if (n) new_points = n->points.size(); else errors += n.error().message();
+    auto p = r.probes({.from = kT0, .to = kT0 + 1h});
+    if (p) probes = p->size(); else errors += p.error().message();
+  });
+  t.join();
+  EXPECT_EQ(errors, "");
+  EXPECT_EQ(names, (std::vector<std::string>{"a", "new"}));
+  EXPECT_EQ(a_points, 90u);
+  EXPECT_EQ(new_points, 89u);
+  EXPECT_EQ(probes, 1u);
+
+  // The writer keeps writing while the reader exists; the reader sees that too.
+  append_ok(w, kT0 + 95s, {{"a", 7.0}});
+  EXPECT_EQ(query_ok(r, "a", kT0 + 95s, kT0 + 95s, 1s).points.size(), 1u);
+
+  const auto write = r.append_samples(kT0 + 100s, std::vector<SeriesValue>{{"a", 1.0}});
+  ASSERT_FALSE(write.has_value());
+  EXPECT_NE(write.error().detail.find("reader"), std::string::npos) << write.error().message();
+  EXPECT_FALSE(r.maintain(kT0 + 1h).has_value());
+  EXPECT_FALSE(r.record_findings(kT0, {}).has_value());
+  EXPECT_FALSE(r.append_probe({.time = kT0, .target = "x:1", .stages_json = "{}"}).has_value());
+  EXPECT_EQ(query_ok(w, "a", kT0 + 100s, kT0 + 100s, 1s).points.size(), 0u);
+}
+
+TEST(HistoryStore, AReaderNeedsAHistoryTheWriterMade) {
+  TempDir dir;
+  const auto missing = HistoryStore::open_reader(dir.db());
+  ASSERT_FALSE(missing.has_value());
+  EXPECT_NE(missing.error().op.find(dir.db().string()), std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.db()));  // a reader never creates the file
+
+  const auto text = dir.path() / "text.db";
+  {
+    std::ofstream out(text);
+    for (int i = 0; i < 100; ++i) out << "not a database, not at all\n";
+  }
+  const auto notdb = HistoryStore::open_reader(text);
+  ASSERT_FALSE(notdb.has_value());
+  EXPECT_NE(notdb.error().detail.find("not an SQLite database"), std::string::npos)
+      << notdb.error().message();
+
+  // After the writer closed (its WAL checkpointed and removed), a reader still opens and reads.
+  {
+    auto w = open_ok(dir.db());
+    append_ok(w, kT0, {{"a", 3.0}});
+  }
+  auto r = HistoryStore::open_reader(dir.db());
+  ASSERT_TRUE(r.has_value()) << r.error().message();
+  EXPECT_EQ(query_ok(*r, "a", kT0, kT0, 1s).points.at(0).avg, 3.0);
+}
+
 TEST(HistoryStore, BadQueriesAreErrorsNamingTheProblem) {
   TempDir dir;
   auto s = open_ok(dir.db(), HistoryOptions{.max_points = 100});
@@ -473,8 +637,6 @@ TEST(HistoryStore, BadQueriesAreErrorsNamingTheProblem) {
     const char* detail;
   };
   const Case cases[] = {
-      {"unknown series", {.series = "nope", .from = kT0, .to = kT0 + 1s, .step = 1s},
-       "unknown series \"nope\""},
       {"from after to", {.series = "x", .from = kT0 + 1s, .to = kT0, .step = 1s},
        "from is after to"},
       {"zero step", {.series = "x", .from = kT0, .to = kT0 + 1s, .step = 0s},
@@ -491,6 +653,11 @@ TEST(HistoryStore, BadQueriesAreErrorsNamingTheProblem) {
   }
   // Exactly the limit is fine.
   EXPECT_TRUE(s.query({.series = "x", .from = kT0, .to = kT0 + 99s, .step = 1s}).has_value());
+  // A series never written has no points (not an error: it may simply not have a sample yet).
+  const auto unknown = s.query({.series = "nope", .from = kT0, .to = kT0 + 1s, .step = 1s});
+  ASSERT_TRUE(unknown.has_value()) << unknown.error().message();
+  EXPECT_EQ(unknown->series, "nope");
+  EXPECT_TRUE(unknown->points.empty());
 
   const auto nan = s.append_samples(kT0, std::vector<SeriesValue>{{"y", 1.0}, {"x", NAN}});
   ASSERT_FALSE(nan.has_value());

@@ -30,10 +30,16 @@ using Clock = std::chrono::steady_clock;
 // A server on 127.0.0.1 (kernel-chosen port) run by its own thread.
 class Running {
  public:
+  // Echoes the method and target; /events opens an event stream that starts with "start".
   explicit Running(HttpLimits limits) {
     auto s = HttpServer::listen(io_.get_executor(), Endpoint{AF_INET, "127.0.0.1", 0}, limits,
                                 [](const HttpRequest& r) {
                                   HttpResponse res;
+                                  if (r.target == "/events") {
+                                    res.stream = true;
+                                    res.body = ": start\n\n";
+                                    return res;
+                                  }
                                   res.body = r.method + " " + r.target + "\n";
                                   return res;
                                 });
@@ -54,6 +60,24 @@ class Running {
     std::promise<HttpStats> p;
     boost::asio::post(io_, [&] { p.set_value(server_->stats()); });
     return p.get_future().get();
+  }
+  void publish(std::string event) {
+    std::promise<void> p;
+    boost::asio::post(io_, [&] {
+      server_->publish(event);
+      p.set_value();
+    });
+    p.get_future().get();
+  }
+  // Waits until the server's stats satisfy `pred` (or 3 s pass).
+  template <typename Pred>
+  bool wait_stats(Pred pred) {
+    const auto end = Clock::now() + 3s;
+    while (Clock::now() < end) {
+      if (pred(stats())) return true;
+      std::this_thread::sleep_for(5ms);
+    }
+    return false;
   }
 
  private:
@@ -189,6 +213,61 @@ TEST(AgentHttp, OverTheConnectionLimitANewConnectionIsClosed) {
   EXPECT_EQ(read_until(a.get(), "GET /\n").rfind("HTTP/1.1 200", 0), 0u);
 }
 
+TEST(AgentHttp, EventStreamGetsItsStartThenEveryPublishedEventAndKeepAlives) {
+  HttpLimits limits;
+  limits.stream_keepalive = 200ms;
+  Running srv(limits);
+  auto fd = connect_to(srv.port());
+  send_all(fd.get(), "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto head = read_until(fd.get(), ": start\n\n");
+  EXPECT_EQ(head.rfind("HTTP/1.1 200 OK\r\n", 0), 0u) << head;
+  EXPECT_NE(head.find("Content-Type: text/event-stream"), std::string::npos) << head;
+  EXPECT_EQ(head.find("Content-Length"), std::string::npos) << head;  // ends with the connection
+  ASSERT_TRUE(srv.wait_stats([](const HttpStats& s) { return s.streams == 1; }));
+  srv.publish("event: fast\ndata: {\"n\":1}\n\n");
+  srv.publish("event: fast\ndata: {\"n\":2}\n\n");
+  const auto events = read_until(fd.get(), "{\"n\":2}\n\n");
+  EXPECT_EQ(events, "event: fast\ndata: {\"n\":1}\n\nevent: fast\ndata: {\"n\":2}\n\n");
+  EXPECT_EQ(read_until(fd.get(), ": keep-alive\n\n", 1s), ": keep-alive\n\n");
+  // A client that goes away is noticed at a later write, and its stream ends.
+  fd.reset();
+  EXPECT_TRUE(srv.wait_stats([](const HttpStats& s) { return s.streams == 0 && s.connections == 0; }));
+  EXPECT_EQ(srv.stats().streams_dropped, 0u);
+}
+
+TEST(AgentHttp, AReaderThatFallsBehindLosesItsStreamAndOthersAreServed) {
+  HttpLimits limits;
+  limits.stream_backlog = 64 * 1024;
+  Running srv(limits);
+  auto slow = connect_to(srv.port());
+  const int small = 4096;
+  ::setsockopt(slow.get(), SOL_SOCKET, SO_RCVBUF, &small, sizeof small);
+  send_all(slow.get(), "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(srv.wait_stats([](const HttpStats& s) { return s.streams == 1; }));
+  const std::string event = "data: " + std::string(16 * 1024, 'x') + "\n\n";
+  // The kernel takes a few MiB into socket buffers before the backlog starts to grow.
+  for (int i = 0; i < 4000 && srv.stats().streams_dropped == 0; ++i) srv.publish(event);
+  EXPECT_TRUE(srv.wait_stats([](const HttpStats& s) { return s.streams_dropped == 1 && s.streams == 0; }));
+  auto other = connect_to(srv.port());
+  send_all(other.get(), "GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n");
+  EXPECT_EQ(read_until(other.get(), "GET /metrics\n").rfind("HTTP/1.1 200", 0), 0u);
+}
+
+TEST(AgentHttp, OverTheStreamLimitANewStreamGets503) {
+  HttpLimits limits;
+  limits.max_streams = 1;
+  Running srv(limits);
+  auto first = connect_to(srv.port());
+  send_all(first.get(), "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  ASSERT_TRUE(srv.wait_stats([](const HttpStats& s) { return s.streams == 1; }));
+  auto second = connect_to(srv.port());
+  send_all(second.get(), "GET /events HTTP/1.1\r\nHost: x\r\n\r\n");
+  const auto busy = read_until(second.get(), "too many event streams\n");
+  EXPECT_EQ(busy.rfind("HTTP/1.1 503", 0), 0u) << busy;
+  EXPECT_TRUE(closed_by_peer(second.get()));
+  EXPECT_EQ(srv.stats().streams, 1u);
+}
+
 TEST(AgentHttp, BearerTokenComparison) {
   EXPECT_TRUE(bearer_matches("Bearer s3cret", "s3cret"));
   EXPECT_FALSE(bearer_matches("Bearer s3cre", "s3cret"));
@@ -197,6 +276,17 @@ TEST(AgentHttp, BearerTokenComparison) {
   EXPECT_FALSE(bearer_matches("s3cret", "s3cret"));
   EXPECT_FALSE(bearer_matches("", "s3cret"));
   EXPECT_FALSE(bearer_matches("Bearer ", ""));  // no token configured never matches
+}
+
+TEST(AgentHttp, TokenCookieComparison) {
+  EXPECT_TRUE(cookie_matches("connscope_token=s3cret", "s3cret"));
+  EXPECT_TRUE(cookie_matches("a=b; connscope_token=s3cret; c=d", "s3cret"));
+  EXPECT_TRUE(cookie_matches("connscope_token=old;connscope_token=s3cret", "s3cret"));
+  EXPECT_FALSE(cookie_matches("connscope_token=s3cre", "s3cret"));
+  EXPECT_FALSE(cookie_matches("xconnscope_token=s3cret", "s3cret"));
+  EXPECT_FALSE(cookie_matches("connscope_token", "s3cret"));
+  EXPECT_FALSE(cookie_matches("", "s3cret"));
+  EXPECT_FALSE(cookie_matches("connscope_token=", ""));
 }
 
 }  // namespace

@@ -1,0 +1,97 @@
+#include "agent/history_series.h"
+
+#include <nlohmann/json.hpp>
+
+#include "inspect/sock_diag.h"
+
+namespace connscope::agent {
+
+std::string series_name(std::string_view name, std::string_view label, std::string_view value) {
+  std::string out(name);
+  out += '{';
+  out += label;
+  out += "=\"";
+  for (char c : value) {
+    if (c == '\\' || c == '"') {
+      out += '\\';
+      out += c;
+    } else if (c == '\n') {
+      out += "\\n";
+    } else {
+      out += c;
+    }
+  }
+  out += "\"}";
+  return out;
+}
+
+std::vector<SeriesValue> fast_series(const FastSample& s) {
+  std::vector<SeriesValue> out;
+  out.reserve(4 + sys::kRateCounterCount + 2 * s.listeners.size());
+  if (s.sockstat) {
+    double in_use = static_cast<double>(s.sockstat->v4.tcp_inuse);
+    if (s.sockstat->v6) in_use += static_cast<double>(s.sockstat->v6->tcp6_inuse);
+    out.push_back({"tcp_in_use", in_use});
+    out.push_back({"tcp_time_wait", static_cast<double>(s.sockstat->v4.tcp_tw)});
+    out.push_back({"tcp_orphans", static_cast<double>(s.sockstat->v4.tcp_orphan)});
+  }
+  if (const auto it = s.counters.find("Tcp.CurrEstab"); it != s.counters.end()) {
+    out.push_back({"tcp_established_or_close_wait", static_cast<double>(it->second)});
+  }
+  if (s.rates) {
+    for (std::size_t i = 0; i < sys::kRateCounterCount; ++i) {
+      const auto c = static_cast<sys::RateCounter>(i);
+      const auto& r = (*s.rates)[c];
+      if (r.status == sys::RateStatus::ok) {
+        out.push_back({series_name("rate", "counter", sys::rate_counter_key(c)), r.per_second});
+      }
+    }
+  }
+  for (const auto& l : s.listeners) {
+    const std::string local = l.local.to_string();
+    out.push_back({series_name("listen_queue", "listener", local), static_cast<double>(l.accept_queue)});
+    out.push_back({series_name("listen_queue_limit", "listener", local),
+                   static_cast<double>(l.accept_queue_limit)});
+  }
+  return out;
+}
+
+std::vector<SeriesValue> full_series(const FullSample& s) {
+  std::vector<SeriesValue> out;
+  const auto& snap = s.collected.snapshot;
+  // 1-11: the states ss shows (the Aggregator counts request sockets as SYN_RECV).
+  for (int st = 1; st <= 11; ++st) {
+    out.push_back({series_name("tcp_sockets", "state", inspect::tcp_state_name(st)),
+                   static_cast<double>(snap.total(st))});
+  }
+  return out;
+}
+
+std::vector<FindingObservation> finding_observations(const std::vector<rules::Finding>& findings) {
+  std::vector<FindingObservation> out;
+  out.reserve(findings.size());
+  for (const auto& f : findings) {
+    FindingObservation o;
+    o.key = f.id;
+    for (const char* about : {"listener", "address", "port", "pid", "destination"}) {
+      if (const auto it = f.evidence.find(about); it != f.evidence.end()) {
+        o.key += ' ';
+        o.key += about;
+        o.key += '=';
+        o.key += it->second;
+      }
+    }
+    o.finding_id = f.id;
+    o.severity = std::string(rules::severity_name(f.severity));
+    o.summary = f.summary;
+    o.evidence_json = nlohmann::json(f.evidence).dump();
+    out.push_back(std::move(o));
+  }
+  return out;
+}
+
+HistoryTime history_time(std::chrono::system_clock::time_point t) {
+  return std::chrono::time_point_cast<std::chrono::milliseconds>(t);
+}
+
+}  // namespace connscope::agent

@@ -1,0 +1,38 @@
+#pragma once
+// What the agent keeps in its history: its samples as named series (history.h) and its findings
+// as observations. Pure. The names are API (GET /api/v1/history, docs/json.md):
+//   every fast sample (1 s):
+//     tcp_in_use                       TCP sockets in use, both families (sockstat)
+//     tcp_time_wait, tcp_orphans       sockstat
+//     tcp_established_or_close_wait    Tcp.CurrEstab
+//     rate{counter="TcpExt.ListenOverflows"}   per second, one per rate counter (sys::RateCounter)
+//     listen_queue{listener="0.0.0.0:80"}, listen_queue_limit{listener="0.0.0.0:80"}
+//   every full sample (10 s):
+//     tcp_sockets{state="ESTABLISHED"}  both families summed, the 11 states ss shows
+// A figure the sample does not have (no sockstat, a rate before the second sample) is left out.
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "agent/fast_tier.h"
+#include "agent/full_tier.h"
+#include "agent/history.h"
+#include "rules/finding.h"
+
+namespace connscope::agent {
+
+// `name{label="value"}` with the value escaped as Prometheus does (\\, \", \n).
+std::string series_name(std::string_view name, std::string_view label, std::string_view value);
+
+std::vector<SeriesValue> fast_series(const FastSample& s);
+std::vector<SeriesValue> full_series(const FullSample& s);
+
+// One observation per finding. The key tells instances of one finding apart by what it is about
+// (its listener, port, process or destination in the evidence), so that two listeners with full
+// queues are two events.
+std::vector<FindingObservation> finding_observations(const std::vector<rules::Finding>& findings);
+
+HistoryTime history_time(std::chrono::system_clock::time_point t);
+
+}  // namespace connscope::agent

@@ -1,0 +1,252 @@
+// The dashboard in a real browser (ctest: browser.dashboard). playwright-core drives Debian's
+// chromium, headless. Starts `connscope agent` on a loopback port with a probe of a closed
+// loopback port and a full dump every second, then checks that:
+//   - the page loads: three charts, no console errors, no request to anything but the agent;
+//   - the state chart's ESTABLISHED series rises by at least 500 within 10 s of this test opening
+//     500 connections to a listener it owns (both ends are ESTABLISHED: +1000 expected);
+//   - the failing probe's finding (its summary, as /api/v1/probes gives it) is shown;
+// and saves a screenshot (--screenshot, and $CONNSCOPE_SCREENSHOT when set). Every step has a
+// deadline; the whole run stops within 60 s and exits non-zero with the reason on any failure.
+//
+// node dashboard_test.mjs --connscope BIN --modules DIR/node_modules --screenshot FILE.png
+import {spawn} from 'node:child_process';
+import fs from 'node:fs';
+import {createRequire} from 'node:module';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import readline from 'node:readline';
+
+const TOTAL_DEADLINE_MS = 60_000;
+const CONNECTIONS = 500;
+const RISE_DEADLINE_MS = 10_000;
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(name);
+  if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1];
+  if (fallback !== undefined) return fallback;
+  console.error(`dashboard_test: missing ${name}`);
+  process.exit(2);
+}
+const connscope = arg('--connscope');
+const modules = arg('--modules');
+const screenshot = arg('--screenshot');
+const chromiumPath = process.env.CHROMIUM || '/usr/bin/chromium';
+
+const log = (...a) => console.log('dashboard_test:', ...a);
+class Failure extends Error {}
+const check = (ok, message) => { if (!ok) throw new Failure(message); };
+
+// ---- what must be cleaned up whatever happens ----
+let agent = null, browser = null, page = null, server = null, tmp = null;
+const sockets = [];
+async function cleanup() {
+  for (const s of sockets) s.destroy();
+  if (browser) await browser.close().catch(() => {});
+  if (server) server.close();
+  if (agent && agent.exitCode === null && agent.signalCode === null) {
+    agent.kill('SIGTERM');
+    const exited = await Promise.race([
+      new Promise((r) => agent.once('exit', () => r(true))),
+      new Promise((r) => setTimeout(() => r(false), 5000)),
+    ]);
+    if (!exited) { log('the agent did not stop within 5 s of SIGTERM: SIGKILL'); agent.kill('SIGKILL'); }
+  }
+  if (tmp) fs.rmSync(tmp, {recursive: true, force: true});
+}
+const watchdog = setTimeout(async () => {
+  console.error(`dashboard_test: FAILED: not done within ${TOTAL_DEADLINE_MS / 1000} s`);
+  await Promise.race([cleanup(), new Promise((r) => setTimeout(r, 3000))]);
+  process.exit(1);
+}, TOTAL_DEADLINE_MS);
+
+function withTimeout(promise, ms, what) {
+  let timer;
+  return Promise.race([
+    promise.finally(() => clearTimeout(timer)),
+    new Promise((_, reject) => { timer = setTimeout(() => reject(new Failure(`${what}: no answer within ${ms} ms`)), ms); }),
+  ]);
+}
+
+// A loopback port with nothing listening: bind one, note it, close it.
+async function closedPort() {
+  const s = net.createServer();
+  await new Promise((r) => s.listen(0, '127.0.0.1', r));
+  const {port} = s.address();
+  await new Promise((r) => s.close(r));
+  return port;
+}
+
+async function startAgent(config) {
+  const stderr = [];
+  agent = spawn(connscope, ['agent', '--listen', '127.0.0.1:0', '--json', '--data-dir', path.join(tmp, 'data'),
+    '--config', config, '--full-interval', '1s'], {stdio: ['ignore', 'pipe', 'pipe']});
+  agent.stderr.on('data', (d) => stderr.push(d));
+  const exited = new Promise((_, reject) => agent.once('exit', (code, sig) =>
+    reject(new Failure(`the agent exited (${code ?? sig}) before listening: ${Buffer.concat(stderr).toString().trim()}`))));
+  const lines = readline.createInterface({input: agent.stdout});
+  const first = new Promise((resolve) => lines.once('line', resolve));
+  const line = await withTimeout(Promise.race([first, exited]), 15_000, 'the agent\'s first line (--json)');
+  let j;
+  try { j = JSON.parse(line); } catch { throw new Failure(`the agent's first line is not JSON: ${line}`); }
+  check(j.event === 'listening' && Number.isInteger(j.port), `the agent's first line has no port: ${line}`);
+  agent.stdout.resume();
+  return j.port;
+}
+
+async function getJSON(url) {
+  const r = await withTimeout(fetch(url), 5000, `GET ${url}`);
+  check(r.ok, `GET ${url}: HTTP ${r.status}`);
+  return r.json();
+}
+
+// The latest point of the state chart's ESTABLISHED series, read from the uPlot instance the
+// page exposes (web/app.js: window.connscope.charts.states).
+function latestEstablished() {
+  const u = window.connscope && window.connscope.charts && window.connscope.charts.states;
+  if (!u) return null;
+  const i = u.series.findIndex((s) => s.label === 'ESTABLISHED');
+  if (i < 0) return null;
+  const xs = u.data[0], ys = u.data[i];
+  for (let k = ys.length - 1; k >= 0; k--) if (ys[k] !== null && ys[k] !== undefined) return {t: xs[k], v: ys[k]};
+  return null;
+}
+
+async function main() {
+  const require = createRequire(path.join(path.resolve(modules), 'noop.js'));
+  const {chromium} = require('playwright-core');
+  check(fs.existsSync(chromiumPath), `no chromium at ${chromiumPath} (scripts/install-deps installs Debian's chromium)`);
+
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'connscope-browser-'));
+  const refusedPort = await closedPort();
+  const target = `127.0.0.1:${refusedPort}`;
+  const config = path.join(tmp, 'agent.toml');
+  // The own listeners are left out: the probes table then holds only the target this test knows.
+  fs.writeFileSync(config, [
+    'probe_own_listeners = false',
+    '[[probes]]',
+    `target = "${target}"`,
+    'interval = "1s"',
+    'timeout = "1s"',
+    '',
+  ].join('\n'));
+  const port = await startAgent(config);
+  const origin = `http://127.0.0.1:${port}`;
+  log(`agent at ${origin}, probing ${target} (closed)`);
+
+  // The listener whose connections the chart must show.
+  server = net.createServer((s) => { sockets.push(s); s.on('error', () => {}); });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+
+  const args = ['--disable-gpu', '--disable-dev-shm-usage', '--no-first-run', '--no-default-browser-check'];
+  if (process.getuid && process.getuid() === 0) args.push('--no-sandbox');  // chromium refuses root otherwise
+  browser = await withTimeout(chromium.launch({executablePath: chromiumPath, headless: true, args}), 20_000,
+    `launching ${chromiumPath}`);
+  page = await browser.newPage({viewport: {width: 1400, height: 1100}});
+  const consoleErrors = [], outside = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  page.on('pageerror', (e) => consoleErrors.push(`uncaught: ${e.message}`));
+  page.on('request', (r) => {
+    const u = new URL(r.url());
+    if (u.protocol === 'data:') return;
+    if (u.origin !== origin) outside.push(r.url());
+  });
+
+  // 1. The page loads and goes live.
+  const resp = await page.goto(`${origin}/`, {waitUntil: 'load', timeout: 10_000});
+  check(resp && resp.status() === 200, `GET / answered ${resp && resp.status()}`);
+  check(/text\/html/.test(resp.headers()['content-type'] || ''), `GET / is not HTML: ${resp.headers()['content-type']}`);
+  await page.waitForFunction(() => document.querySelectorAll('.uplot').length === 3 &&
+    window.connscope && ['states', 'queues', 'rates'].every((k) => window.connscope.charts[k]), null, {timeout: 10_000})
+    .catch(() => { throw new Failure('the three charts did not appear within 10 s'); });
+  await page.waitForFunction(() => window.connscope.status === 'live', null, {timeout: 10_000})
+    .catch(async () => { throw new Failure(`the event stream did not go live within 10 s (status: ${await page.evaluate(() => window.connscope.status)})`); });
+  log('page loaded, event stream live');
+
+  // 2. A baseline from a full sample that came over the event stream.
+  await page.waitForFunction(() => window.connscope.counts.full >= 1, null, {timeout: 10_000})
+    .catch(() => { throw new Failure('no `full` event within 10 s (the agent runs with --full-interval 1s)'); });
+  const base = await page.evaluate(latestEstablished);
+  check(base !== null, 'the state chart has no ESTABLISHED value after a full event');
+  log(`ESTABLISHED before: ${base.v} (at ${base.t})`);
+
+  // 3. 500 connections to our listener; the chart's ESTABLISHED must rise by >= 500 within 10 s.
+  const opened = Date.now();
+  await withTimeout(Promise.all(Array.from({length: CONNECTIONS}, () => new Promise((resolve, reject) => {
+    const s = net.connect(server.address().port, '127.0.0.1');
+    sockets.push(s);
+    s.once('connect', resolve);
+    s.once('error', reject);
+  }))), 10_000, `opening ${CONNECTIONS} connections`);
+  const want = base.v + CONNECTIONS;
+  // (The page's CSP forbids eval, so the predicate repeats latestEstablished instead of calling it.)
+  const rose = await page.waitForFunction(([t0, wantV]) => {
+    const u = window.connscope.charts.states;
+    const i = u.series.findIndex((s) => s.label === 'ESTABLISHED');
+    const xs = u.data[0], ys = u.data[i];
+    for (let k = ys.length - 1; k >= 0; k--) {
+      if (ys[k] !== null && ys[k] !== undefined) return xs[k] > t0 && ys[k] >= wantV ? {t: xs[k], v: ys[k]} : null;
+    }
+    return null;
+  }, [base.t, want], {timeout: RISE_DEADLINE_MS, polling: 200})
+    .then((h) => h.jsonValue())
+    .catch(async () => {
+      const now = await page.evaluate(latestEstablished).catch(() => null);
+      throw new Failure(`ESTABLISHED did not rise to ${want} within ${RISE_DEADLINE_MS / 1000} s of opening ${CONNECTIONS} connections (now ${JSON.stringify(now)})`);
+    });
+  log(`ESTABLISHED after: ${rose.v} (+${rose.v - base.v}), ${Date.now() - opened} ms after the connections were opened`);
+
+  // 4. The failing probe's finding: the API's summary is what the page must show.
+  let probe = null;
+  const until = Date.now() + 10_000;
+  while (Date.now() < until) {
+    const r = await getJSON(`${origin}/api/v1/probes`);
+    probe = (r.probes || []).find((p) => p.target === target);
+    if (probe && probe.last && probe.last.findings && probe.last.findings.length > 0) break;
+    await new Promise((res) => setTimeout(res, 300));
+  }
+  check(probe, `/api/v1/probes has no probe of ${target}`);
+  check(probe.last && probe.last.findings && probe.last.findings.length > 0,
+    `the probe of ${target} (closed) has no finding within 10 s: ${JSON.stringify(probe.last)}`);
+  check(probe.last.verdict === 'failed', `the probe of ${target} (closed) is not failed: ${probe.last.verdict}`);
+  const f = probe.last.findings[0];
+  check(f.id === 'tcp.refused', `the probe of a closed loopback port should find tcp.refused, found ${f.id}`);
+  const row = page.locator(`#probes tr[data-target="${target}"]`);
+  await row.getByText(f.summary, {exact: false}).first().waitFor({state: 'visible', timeout: 10_000})
+    .catch(() => { throw new Failure(`the probe's finding "${f.summary}" is not shown in its row within 10 s`); });
+  await row.getByText(f.cause.slice(0, 40), {exact: false}).first().waitFor({state: 'visible', timeout: 2000})
+    .catch(() => { throw new Failure(`the probe's cause "${f.cause}" is not shown`); });
+  log(`probe ${target}: "${f.summary}" (${f.id}) shown`);
+
+  // 5. Nothing but the agent was asked for anything, and the page logged no error.
+  check(outside.length === 0, `the page made requests outside the agent: ${outside.join(', ')}`);
+  check(consoleErrors.length === 0, `the page logged errors: ${consoleErrors.join(' | ')}`);
+
+  // 6. The picture.
+  const png = await page.screenshot({fullPage: true});
+  fs.mkdirSync(path.dirname(path.resolve(screenshot)), {recursive: true});
+  fs.writeFileSync(screenshot, png);
+  log(`screenshot: ${screenshot}`);
+  if (process.env.CONNSCOPE_SCREENSHOT) {
+    fs.writeFileSync(process.env.CONNSCOPE_SCREENSHOT, png);
+    log(`screenshot: ${process.env.CONNSCOPE_SCREENSHOT}`);
+  }
+}
+
+let status = 0;
+try {
+  await main();
+  log('passed');
+} catch (e) {
+  console.error(`dashboard_test: FAILED: ${e instanceof Failure ? e.message : (e && e.stack) || e}`);
+  status = 1;
+  if (page) {
+    // What the page showed when it failed, beside the screenshot a pass saves.
+    const failed = screenshot.replace(/\.png$/, '') + '-failed.png';
+    await withTimeout(page.screenshot({path: failed, fullPage: true}), 5000, 'the failure screenshot')
+      .then(() => console.error(`dashboard_test: the page at the failure: ${failed}`)).catch(() => {});
+  }
+}
+await cleanup();
+clearTimeout(watchdog);
+process.exit(status);
