@@ -264,6 +264,21 @@ ProbeRun summarize_run(const probe::DoctorReport& report, std::vector<rules::Sta
   return r;
 }
 
+void attribute_to_accept_queue(ProbeRun& run, const rules::ListenerEvidence& listener, Lang lang) {
+  const bool filtered = std::any_of(run.findings.begin(), run.findings.end(), [](const rules::StageFinding& f) {
+    return f.stage == StageId::connect && f.finding.id == "tcp.filtered";
+  });
+  if (!filtered) return;
+  rules::ServerEvidence e;  // one sample: the rule needs no rates to call a full queue full
+  e.listeners.push_back(listener);
+  for (auto& f : rules::evaluate_server(e, lang)) {
+    if (f.id != "listen.accept_queue_full" || f.severity != rules::Severity::critical) continue;
+    std::erase_if(run.findings, [](const rules::StageFinding& sf) { return sf.stage == StageId::connect; });
+    run.findings.insert(run.findings.begin(), rules::StageFinding{StageId::connect, std::move(f)});
+    return;
+  }
+}
+
 void record_run(ProbeStatus& status, ProbeRun run) {
   ++status.runs;
   if (run.ok()) {
@@ -313,6 +328,8 @@ struct ProbeScheduler::Impl : std::enable_shared_from_this<ProbeScheduler::Impl>
   std::vector<std::shared_ptr<Entry>> configured;
   std::vector<std::shared_ptr<Entry>> listeners;  // in own_listener_targets order
   std::vector<Endpoint> listener_set;             // the last derived list, for the cheap check
+  // Each probed address's listener as the latest fast sample saw it (its accept queue).
+  std::vector<std::pair<Endpoint, rules::ListenerEvidence>> listener_queues;
   std::size_t running = 0;
   bool started = false;
   bool stopped = false;
@@ -358,8 +375,14 @@ struct ProbeScheduler::Impl : std::enable_shared_from_this<ProbeScheduler::Impl>
     }
     auto findings = error ? std::vector<rules::StageFinding>{}
                           : rules::doctor_findings(report, options.lang);
-    record_run(e.status, summarize_run(report, std::move(findings), e.status.source,
-                                       std::chrono::system_clock::now()));
+    auto run = summarize_run(report, std::move(findings), e.status.source, std::chrono::system_clock::now());
+    if (e.status.source == ProbeSource::listener) {
+      // The latest fast sample's queue (at most a second old) for what was probed.
+      for (const auto& [address, queue] : listener_queues) {
+        if (address == e.address) attribute_to_accept_queue(run, queue, options.lang);
+      }
+    }
+    record_run(e.status, std::move(run));
     if (on_result) on_result(e.status);
     rearm();
   }
@@ -500,7 +523,18 @@ void ProbeScheduler::set_own_listeners(std::span<const inspect::ListenerRow> lis
   if (!impl_->options.probe_own_listeners || impl_->stopped) return;
   std::vector<Endpoint> listening;
   listening.reserve(listeners.size());
-  for (const auto& l : listeners) listening.push_back(l.local);
+  impl_->listener_queues.clear();
+  for (const auto& l : listeners) {
+    listening.push_back(l.local);
+    if (auto at = listener_probe_address(l.local)) {
+      rules::ListenerEvidence q;
+      q.address = l.local.to_string();
+      q.port = l.local.port;
+      q.accept_queue = l.accept_queue;
+      q.accept_queue_limit = l.accept_queue_limit;
+      impl_->listener_queues.emplace_back(*at, std::move(q));
+    }
+  }
   set_own_listener_addresses(listening);
 }
 

@@ -38,6 +38,7 @@
 #include "probe/doctor.h"
 #include "probe/stage.h"
 #include "rules/doctor_findings.h"
+#include "rules/server_rules.h"
 
 namespace connscope::agent {
 
@@ -119,6 +120,12 @@ std::vector<Endpoint> own_listener_targets(std::span<const Endpoint> listening,
 // saying anything, a 5xx, a first byte later than slow_first_byte, and any earlier stage.
 ProbeRun summarize_run(const probe::DoctorReport& report, std::vector<rules::StageFinding> findings,
                        ProbeSource source, std::chrono::system_clock::time_point ended);
+
+// An own listener whose connect timed out (tcp.filtered) while its accept queue was full: the
+// kernel dropped the SYN because the queue was full, not a firewall. The connect stage's
+// findings become the server rule's listen.accept_queue_full for that listener (the same
+// finding, cause and fix `inspect` gives). Anything else is left as it is.
+void attribute_to_accept_queue(ProbeRun& run, const rules::ListenerEvidence& listener, Lang lang);
 
 // Adds a finished run to a probe's status: the counters and `last`.
 void record_run(ProbeStatus& status, ProbeRun run);

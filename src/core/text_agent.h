@@ -4,13 +4,13 @@
 
 // clang-format off
 #define CONNSCOPE_AGENT_MESSAGES(X)                                                                \
-  X(help_agent, "Run the console: sample this machine's connections and serve them over HTTP (JSON API; dashboard and Prometheus metrics to come)") \
-  X(help_agent_config, "Read the configuration from this TOML file (listen, sampling, HTTP limits; history and probes are read and checked but not used yet); the options given here win") \
+  X(help_agent, "Run the console: sample this machine's connections, keep their history, probe its listeners and the configured targets, and serve a live dashboard, a JSON API and Prometheus metrics over HTTP") \
+  X(help_agent_config, "Read the configuration from this TOML file (listen, data dir, sampling, history, HTTP limits, probes: see docs/json.md); the options given here win") \
   X(help_agent_listen, "Listen on ADDR:PORT (default 127.0.0.1:9600); any non-loopback address requires the bearer token") \
-  X(help_agent_data_dir, "Where the agent keeps its token (default: /var/lib/connscope as root, else ~/.local/state/connscope)") \
-  X(help_agent_full_interval, "How often the full socket dump runs (default 10s; the one-second tier runs every second)") \
+  X(help_agent_data_dir, "Where the agent keeps its history (history.db) and token (default: /var/lib/connscope as root, else $XDG_STATE_HOME/connscope or ~/.local/state/connscope)") \
+  X(help_agent_full_interval, "How often the full socket dump runs (default 10s, longer when a dump costs more than its CPU budget; the one-second tier runs every second)") \
   X(help_agent_owners, "Look up the owning process of each socket in the full dump (a /proc scan: costly at scale)") \
-  X(agent_listening, "connscope agent: listening on http://{address}/ (API: /api/v1/snapshot); Ctrl-C or SIGTERM stops it") \
+  X(agent_listening, "connscope agent: dashboard on http://{address}/ (JSON API under /api/v1/, Prometheus metrics at /metrics); Ctrl-C or SIGTERM stops it") \
   X(agent_token_created, "connscope agent: a bearer token was created in {path} (shown once): {token}") \
-  X(agent_token_required, "connscope agent: {address} is not a loopback address: every request needs the token in {path}")
+  X(agent_token_required, "connscope agent: {address} is not a loopback address: every request needs the token in {path} (a browser: open http://{address}/?token=TOKEN once)")
 // clang-format on

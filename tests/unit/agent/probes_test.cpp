@@ -787,3 +787,47 @@ TEST(ProbeScheduler, CreateRejectsBadOptions) {
 
 }  // namespace
 }  // namespace connscope::agent
+
+namespace connscope::agent {
+namespace {
+
+ProbeRun filtered_run() {
+  ProbeRun r;
+  r.verdict = probe::StageStatus::fail;
+  r.stage = probe::StageId::connect;
+  rules::Finding f;
+  f.id = "tcp.filtered";
+  r.findings.push_back({probe::StageId::connect, f});
+  return r;
+}
+
+TEST(ProbeAttribution, AFilteredOwnListenerWithAFullAcceptQueueIsTheQueue) {
+  rules::ListenerEvidence full;
+  full.address = "127.0.0.1:9652";
+  full.port = 9652;
+  full.accept_queue = 9;
+  full.accept_queue_limit = 8;
+  auto run = filtered_run();
+  attribute_to_accept_queue(run, full, Lang::en);
+  ASSERT_EQ(run.findings.size(), 1u);
+  EXPECT_EQ(run.findings[0].stage, probe::StageId::connect);
+  EXPECT_EQ(run.findings[0].finding.id, "listen.accept_queue_full");
+  EXPECT_EQ(run.findings[0].finding.evidence.at("accept_queue"), "9");
+  EXPECT_FALSE(run.findings[0].finding.fix.empty());
+
+  // A queue with room: the SYN was dropped elsewhere, the finding stays.
+  rules::ListenerEvidence roomy = full;
+  roomy.accept_queue = 0;
+  run = filtered_run();
+  attribute_to_accept_queue(run, roomy, Lang::en);
+  EXPECT_EQ(run.findings.at(0).finding.id, "tcp.filtered");
+
+  // A refused connect is not a queue's doing.
+  run = filtered_run();
+  run.findings[0].finding.id = "tcp.refused";
+  attribute_to_accept_queue(run, full, Lang::en);
+  EXPECT_EQ(run.findings.at(0).finding.id, "tcp.refused");
+}
+
+}  // namespace
+}  // namespace connscope::agent
