@@ -345,18 +345,21 @@ struct HistoryStore::Impl {
     return Deleted{deleted, done, false};
   }
 
-  // BEGIN IMMEDIATE .. COMMIT; rolled back unless committed, so that an error part-way through a
-  // batch leaves the database as it was.
+  // A write transaction, BEGIN IMMEDIATE .. COMMIT, is rolled back unless committed, so that an
+  // error part-way through a batch leaves the database as it was. A read transaction, BEGIN ..
+  // COMMIT around reads, gives several statements one snapshot; it has nothing to undo.
   class Transaction {
    public:
-    explicit Transaction(Impl& impl) : impl_(impl) {}
+    enum class Kind { write, read };
+    explicit Transaction(Impl& impl, Kind kind = Kind::write) : impl_(impl), kind_(kind) {}
     Transaction(const Transaction&) = delete;
     Transaction& operator=(const Transaction&) = delete;
     ~Transaction() {
-      if (open_) sqlite3_exec(impl_.db.get(), "ROLLBACK", nullptr, nullptr, nullptr);
+      if (open_) sqlite3_exec(impl_.db.get(), kind_ == Kind::write ? "ROLLBACK" : "COMMIT", nullptr, nullptr, nullptr);
     }
     Result<void> begin() {
-      auto r = impl_.exec("begin transaction", "BEGIN IMMEDIATE");
+      auto r = kind_ == Kind::write ? impl_.exec("begin transaction", "BEGIN IMMEDIATE")
+                                    : impl_.exec("begin read transaction", "BEGIN");
       open_ = r.has_value();
       return r;
     }
@@ -368,26 +371,7 @@ struct HistoryStore::Impl {
 
    private:
     Impl& impl_;
-    bool open_ = false;
-  };
-
-  // BEGIN (deferred) .. COMMIT around reads: one snapshot for several statements.
-  class ReadTransaction {
-   public:
-    explicit ReadTransaction(Impl& impl) : impl_(impl) {}
-    ReadTransaction(const ReadTransaction&) = delete;
-    ReadTransaction& operator=(const ReadTransaction&) = delete;
-    ~ReadTransaction() {
-      if (open_) sqlite3_exec(impl_.db.get(), "COMMIT", nullptr, nullptr, nullptr);
-    }
-    Result<void> begin() {
-      auto r = impl_.exec("begin read transaction", "BEGIN");
-      open_ = r.has_value();
-      return r;
-    }
-
-   private:
-    Impl& impl_;
+    Kind kind_;
     bool open_ = false;
   };
 };
@@ -646,7 +630,7 @@ Result<HistorySeries> HistoryStore::query(const HistoryQuery& q) {
   const std::string op = "history query";
   // One read transaction: a reader sees the writer's commits as of its first statement, so the
   // watermark and the rows below agree even if the writer commits in between.
-  Impl::ReadTransaction snapshot(d);
+  Impl::Transaction snapshot(d, Impl::Transaction::Kind::read);
   if (auto r = snapshot.begin(); !r) return std::unexpected(r.error());
   if (q.from > q.to) return fail(op, "from is after to");
   if (q.step <= std::chrono::milliseconds::zero()) return fail(op, "step must be positive");

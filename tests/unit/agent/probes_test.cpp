@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include "promtool.h"
+
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -317,45 +319,8 @@ const prom::MetricFamily* family(const std::vector<prom::MetricFamily>& fs, cons
   return nullptr;
 }
 
-std::optional<std::string> find_on_path(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::string p(path);
-  std::size_t start = 0;
-  while (start <= p.size()) {
-    const std::size_t end = std::min(p.find(':', start), p.size());
-    const auto candidate = std::filesystem::path(p.substr(start, end - start)) / name;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate.string();
-    start = end + 1;
-  }
-  return std::nullopt;
-}
-
-struct Checked {
-  int status = -1;
-  std::string output;
-};
-
-Checked promtool_check(const std::string& promtool, const std::string& page) {
-  const auto file = std::filesystem::temp_directory_path() /
-                    ("connscope_probes_test_" + std::to_string(::getpid()) + ".txt");
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << page;
-  }
-  Checked c;
-  const std::string cmd = "'" + promtool + "' check metrics < '" + file.string() + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p != nullptr) {
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.output.append(buf, n);
-    const int raw = ::pclose(p);
-    c.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  }
-  std::filesystem::remove(file);
-  return c;
-}
+using promtool_support::Checked;
+using promtool_support::promtool_check;
 
 TEST(Probes, MetricFamilies) {
   ProbeStatus never;  // configured, not run yet
@@ -426,12 +391,7 @@ TEST(Probes, MetricFamilies) {
   ASSERT_TRUE(empty.has_value());
   EXPECT_NE(empty->find("# TYPE connscope_probe_success gauge"), std::string::npos);
 
-  const auto promtool = find_on_path("promtool");
-  if (!promtool) {
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && std::string(ci) == "true") FAIL() << "promtool is not on PATH (Debian package prometheus)";
-    GTEST_SKIP() << "promtool is not on PATH: install Debian's prometheus package to run the check";
-  }
+  CONNSCOPE_REQUIRE_PROMTOOL(promtool);
   const Checked c = promtool_check(*promtool, *page);
   EXPECT_EQ(c.status, 0) << c.output << "\n--- page ---\n" << *page;
   EXPECT_EQ(c.output, "") << *page;

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include "promtool.h"
+
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -243,55 +245,11 @@ std::vector<MetricFamily> feature_page() {
   };
 }
 
-std::optional<std::string> find_on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return std::nullopt;
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    const std::string candidate = dir + "/" + program;
-    if (::access(candidate.c_str(), X_OK) == 0) return candidate;
-  }
-  return std::nullopt;
-}
-
-struct Checked {
-  int status = -1;  // promtool's exit status
-  std::string output;
-};
-
-// `promtool check metrics` reads the page on stdin and prints lint problems.
-Checked promtool_check(const std::string& promtool, const std::string& page) {
-  const auto file = std::filesystem::temp_directory_path() /
-                    ("connscope_prom_test_" + std::to_string(::getpid()) + ".txt");
-  {
-    std::ofstream out(file, std::ios::binary);
-    out << page;
-  }
-  Checked c;
-  const std::string cmd = "'" + promtool + "' check metrics < '" + file.string() + "' 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (p != nullptr) {
-    char buf[4096];
-    std::size_t n = 0;
-    while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) c.output.append(buf, n);
-    const int raw = ::pclose(p);
-    c.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
-  }
-  std::filesystem::remove(file);
-  return c;
-}
+using promtool_support::Checked;
+using promtool_support::promtool_check;
 
 TEST(PromRender, PromtoolAcceptsEveryFeature) {
-  const auto promtool = find_on_path("promtool");
-  if (!promtool) {
-    const char* ci = std::getenv("CI");
-    if (ci != nullptr && std::string(ci) == "true") {
-      FAIL() << "promtool is not on PATH (Debian package prometheus; scripts/install-deps)";
-    }
-    GTEST_SKIP() << "promtool is not on PATH: install Debian's prometheus package to run this";
-  }
+  CONNSCOPE_REQUIRE_PROMTOOL(promtool);
   const auto page = render(feature_page());
   ASSERT_TRUE(page.has_value()) << page.error().message();
   const Checked ok = promtool_check(*promtool, *page);
