@@ -65,10 +65,6 @@ std::chrono::milliseconds full_wait(std::chrono::milliseconds interval, std::chr
   return std::max(interval, needed);
 }
 
-namespace {
-
-}  // namespace
-
 bool is_loopback(const Endpoint& e) {
   if (e.family == AF_INET) {
     in_addr a{};
@@ -154,22 +150,26 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
     while (!stopping) {
       lock.unlock();
       Result<FullSample> s = dumps ? take_full_sample(*dumps, fo) : Result<FullSample>(std::unexpected(dumps.error()));
-      lock.lock();
+      const auto cost = s ? s->cpu : std::chrono::nanoseconds{};
+      std::shared_ptr<const FullSample> taken;
       if (s) {
-        latest_full = std::make_shared<const FullSample>(std::move(*s));
-        full_error.reset();
+        taken = std::make_shared<const FullSample>(std::move(*s));
         if (history) {
-          const auto t = history_time(latest_full->time);
-          history->samples(t, full_series(*latest_full));
-          history->findings(t, finding_observations(latest_full->findings));
+          const auto t = history_time(taken->time);
+          history->samples(t, full_series(*taken));
+          history->findings(t, finding_observations(taken->findings));
         }
-        asio::post(ex, [weak = weak_from_this(), full = latest_full] {
-          if (auto self = weak.lock()) self->full_taken(full);
+        asio::post(ex, [weak = weak_from_this(), taken] {
+          if (auto self = weak.lock()) self->full_taken(taken);
         });
+      }
+      lock.lock();
+      if (taken) {
+        latest_full = std::move(taken);
+        full_error.reset();
       } else {
         full_error = s.error();
       }
-      const auto cost = s ? s->cpu : std::chrono::nanoseconds{};
       next_full = full_wait(options.full_interval, cost, options.full_cpu_budget);
       wake.wait_for(lock, next_full, [this] { return stopping; });
     }
@@ -205,6 +205,16 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
       {
         std::lock_guard lock(mu);
         j["full_wait_ms"] = next_full.count();
+      }
+      if (history) {
+        const auto hs = history->stats();
+        j["history"] = {{"file", options.history_file->string()},
+                        {"writes", hs.jobs_done},
+                        {"failed", hs.jobs_failed},
+                        {"dropped", hs.jobs_dropped},
+                        {"last_error", hs.last_error ? nlohmann::json(hs.last_error->message()) : nlohmann::json(nullptr)}};
+      } else {
+        j["history"] = nullptr;
       }
       j["full_error"] = ferr ? nlohmann::json(ferr->message()) : nlohmann::json(nullptr);
       return json_response(j);

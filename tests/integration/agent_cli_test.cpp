@@ -72,6 +72,9 @@ TEST(Agent, SnapshotCarriesBothTiers) {
   EXPECT_GE(full.at("states").at("ipv4").at("ESTABLISHED").get<int>(), 2) << full.at("states").dump();
   EXPECT_GE(full.at("states").at("ipv4").at("LISTEN").get<int>(), 2);
   EXPECT_TRUE(full.at("findings").is_array());
+  EXPECT_GE(j.at("history").at("writes").get<int>(), 2) << j.at("history").dump();
+  EXPECT_EQ(j.at("history").at("failed"), 0);
+  EXPECT_TRUE(j.at("history").at("last_error").is_null());
 
   // The same as Prometheus metrics, and promtool (Debian's prometheus package) accepts them.
   const auto m = get(port, "/metrics");
