@@ -122,8 +122,11 @@ async function main() {
   const target = `127.0.0.1:${refusedPort}`;
   const config = path.join(tmp, 'agent.toml');
   // The own listeners are left out: the probes table then holds only the target this test knows.
+  // No CPU budget for the full tier: a slow machine must not stretch its 1 s interval.
   fs.writeFileSync(config, [
     'probe_own_listeners = false',
+    '[sampling]',
+    'full_cpu_budget = 0',
     '[[probes]]',
     `target = "${target}"`,
     'interval = "1s"',

@@ -180,7 +180,8 @@ std::vector<std::int64_t> history_times(std::uint16_t port, const std::string& s
 }
 
 TEST(Agent, HistoryFindingsAndTheEventStream) {
-  auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s"});
+  // No CPU budget: under the sanitizers a dump costs enough to stretch the 1 s interval.
+  auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s"}, "[sampling]\nfull_cpu_budget = 0\n");
   const auto port = agent.port();
   // The event stream: the latest samples at once, then a fast sample every second.
   auto fd = connect_tcp("127.0.0.1", port);

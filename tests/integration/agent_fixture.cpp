@@ -57,7 +57,7 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-AgentProcess start_agent(const std::vector<std::string>& args) {
+AgentProcess start_agent(const std::vector<std::string>& args, const std::string& config_text) {
   static int started = 0;
   AgentProcess a;
   std::vector<std::string> argv{CONNSCOPE_BIN, "--json", "agent"};
@@ -68,7 +68,7 @@ AgentProcess start_agent(const std::vector<std::string>& args) {
   if (own_data) argv.insert(argv.end(), {"--data-dir", (a.own_dir->path() / "data").string()});
   if (own_config) {
     const auto config = a.own_dir->path() / "agent.toml";
-    std::ofstream(config) << "probe_own_listeners = false\n";
+    std::ofstream(config) << "probe_own_listeners = false\n" << config_text;
     argv.insert(argv.end(), {"--config", config.string()});
   }
   a.proc = Process::spawn(argv);

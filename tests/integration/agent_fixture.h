@@ -51,7 +51,8 @@ struct AgentProcess {
 // `connscope --json agent ARGS...`, waiting for its startup line (throws when it does not come).
 // Without a --data-dir in ARGS it gets a temporary one; without a --config, one that turns off
 // the probes of this machine's listeners: they would connect to the listeners of the tests
-// running beside it (Serve.HoldsTenThousandIdleConnections counts its accepts).
-AgentProcess start_agent(const std::vector<std::string>& args);
+// running beside it (Serve.HoldsTenThousandIdleConnections counts its accepts); `config` is
+// added to that file.
+AgentProcess start_agent(const std::vector<std::string>& args, const std::string& config = "");
 
 }  // namespace connscope::test
