@@ -149,6 +149,11 @@ Result<HistoryRequest> parse_history_request(std::string_view target, HistoryTim
     r.step = std::chrono::seconds(seconds);
     while (span / r.step.count() >= points) r.step += std::chrono::seconds(1);
   }
+  const auto per_series = static_cast<std::size_t>(span / r.step.count()) + 1;
+  if (per_series * r.series.size() > limits.max_total_points) {
+    return fail("query", fmt::format("{} series of {} points is more than {} points: use a larger step or fewer series",
+                                     r.series.size(), per_series, limits.max_total_points));
+  }
   return r;
 }
 

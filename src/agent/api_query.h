@@ -34,6 +34,9 @@ struct ApiLimits {
   std::size_t max_series = 64;     // per history request
   std::size_t max_points = 1000;   // per series when the step is chosen
   std::size_t max_step_points = 11'000;  // per series when the step is given
+  // Over every series of a request: the answer is built on the server's thread, so its size
+  // is bounded (about 15 MB of JSON).
+  std::size_t max_total_points = 200'000;
   std::chrono::milliseconds default_span{std::chrono::minutes(15)};
   std::size_t default_limit = 1000;
   std::size_t max_limit = 10'000;

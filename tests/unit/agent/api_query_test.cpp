@@ -80,6 +80,13 @@ TEST(ApiQuery, BadHistoryRequestsSayWhatIsWrong) {
     ASSERT_FALSE(r) << c.target;
     EXPECT_EQ(r.error().message().rfind(c.message, 0), 0u) << c.target << " -> " << r.error().message();
   }
+  std::string wide = "/api/v1/history?from=-3h&step=1s";
+  for (int i = 0; i < 20; ++i) wide += "&series=s" + std::to_string(i);
+  auto too_wide = parse_history_request(wide, kNow);
+  ASSERT_FALSE(too_wide);
+  EXPECT_EQ(too_wide.error().message(),
+            "query: 20 series of 10801 points is more than 200000 points: use a larger step or fewer series");
+
   std::string many = "/api/v1/history?";
   for (int i = 0; i < 65; ++i) many += "series=s" + std::to_string(i) + "&";
   auto r = parse_history_request(many, kNow);
