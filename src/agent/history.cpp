@@ -243,6 +243,21 @@ struct HistoryStore::Impl {
     return {};
   }
 
+  // A PRAGMA's one-row text answer ("wal" for journal_mode). The statement is not kept.
+  Result<std::string> pragma_text(std::string_view op, const char* sql) {
+    auto s = stmt(sql);
+    if (!s) return std::unexpected(s.error());
+    std::string out;
+    {
+      Use use(*s);
+      const int step = sqlite3_step(*s);
+      if (step != SQLITE_ROW) return db_error(op, step);
+      out = column_text(*s, 0);
+    }
+    statements.erase(sql);
+    return out;
+  }
+
   Result<std::optional<std::int64_t>> meta(const char* key) {
     auto s = stmt("SELECT value FROM meta WHERE key = ?1");
     if (!s) return std::unexpected(s.error());
@@ -454,14 +469,9 @@ Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
   // so a small page keeps the bytes per hour down (see kPageSizePragma).
   if (auto r = impl->exec("set page_size", kPageSizePragma); !r) return std::unexpected(r.error());
   {
-    auto s = impl->stmt("PRAGMA journal_mode=WAL");
-    if (!s) return std::unexpected(s.error());
-    Impl::Use use(*s);
-    const int step = sqlite3_step(*s);
-    if (step != SQLITE_ROW) return impl->db_error("set journal_mode=WAL", step);
-    if (column_text(*s, 0) != "wal") {
-      return fail(op, fmt::format("journal_mode=WAL refused (got {})", column_text(*s, 0)));
-    }
+    auto mode = impl->pragma_text("set journal_mode=WAL", "PRAGMA journal_mode=WAL");
+    if (!mode) return std::unexpected(mode.error());
+    if (*mode != "wal") return fail(op, fmt::format("journal_mode=WAL refused (got {})", *mode));
   }
   impl->statements.clear();
   // NORMAL in WAL mode: a commit is not fsynced, but a killed process loses nothing committed
@@ -549,14 +559,9 @@ Result<HistoryStore> HistoryStore::open_reader(const std::filesystem::path& file
   }
   // A reader on a rollback-journal file would block the writer; the writer always sets WAL.
   {
-    auto s = impl->stmt("PRAGMA journal_mode");
-    if (!s) return std::unexpected(s.error());
-    Impl::Use use(*s);
-    const int step = sqlite3_step(*s);
-    if (step != SQLITE_ROW) return impl->db_error("read journal_mode", step);
-    if (column_text(*s, 0) != "wal") {
-      return fail(op, fmt::format("journal_mode is {}, not wal", column_text(*s, 0)));
-    }
+    auto mode = impl->pragma_text("read journal_mode", "PRAGMA journal_mode");
+    if (!mode) return std::unexpected(mode.error());
+    if (*mode != "wal") return fail(op, fmt::format("journal_mode is {}, not wal", *mode));
   }
   impl->statements.clear();
   return HistoryStore(std::move(impl));
