@@ -14,10 +14,12 @@
 #include <chrono>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "integration/agent_fixture.h"
+#include "integration/client.h"
 
 namespace connscope::test {
 namespace {
@@ -102,6 +104,35 @@ TEST(AgentRoutes, EveryRouteFromABeastClientOnOneConnection) {
   const auto post = c.request(http::verb::post, "/api/v1/snapshot");
   EXPECT_EQ(post.result_int(), 405u);
   EXPECT_EQ(post[http::field::allow], "GET, HEAD");
+  EXPECT_EQ(agent.proc.stop(), 0) << agent.proc.err();
+}
+
+TEST(AgentRoutes, MetricsAnswersWithinASecondBesideAThousandSlowlorisConnections) {
+  auto agent = start_agent({"--listen", "127.0.0.1:0"});
+  // 1,000 connections that send half a request header and nothing more (the agent cuts them
+  // at its 5 s request deadline; this test is done long before).
+  std::vector<UniqueFd> slow;
+  for (int i = 0; i < 1000; ++i) {
+    slow.push_back(connect_tcp("127.0.0.1", agent.port()));
+    ASSERT_TRUE(slow.back().valid()) << i;
+    send_all(slow.back().get(), "GET /metrics HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+  }
+  const auto t0 = std::chrono::steady_clock::now();
+  BeastClient c(agent.port());
+  const auto metrics = c.request(http::verb::get, "/metrics");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  EXPECT_EQ(metrics.result_int(), 200u);
+  EXPECT_NE(metrics.body().find("connscope_tcp_sockets_in_use"), std::string::npos);
+  // A 1 MiB header on one more connection: 431, and the agent goes on.
+  auto big = connect_tcp("127.0.0.1", agent.port());
+  try {
+    send_all(big.get(), "GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(1 << 20, 'a') + "\r\n\r\n");
+  } catch (const std::runtime_error&) {
+    // The agent may have answered and closed before the last byte: the answer is what counts.
+  }
+  EXPECT_EQ(read_until_text(big.get(), "\r\n", 3s).data.rfind("HTTP/1.1 431", 0), 0u);
+  EXPECT_EQ(c.request(http::verb::get, "/api/v1/probes").result_int(), 200u);
+  slow.clear();
   EXPECT_EQ(agent.proc.stop(), 0) << agent.proc.err();
 }
 
