@@ -354,6 +354,8 @@ void Agent::stop() {
   if (state_->probes) state_->probes->stop();
   state_->server->stop();
   if (state_->full_thread.joinable()) state_->full_thread.join();
+  // The reader first: the writer, closing last, checkpoints the WAL into the database file.
+  state_->reader.reset();
   state_->history.reset();  // writes what is queued
 }
 

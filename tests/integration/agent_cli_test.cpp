@@ -261,6 +261,9 @@ TEST(Agent, HistorySurvivesARestartAndAKill9) {
   EXPECT_GE(times.back(), killed_at - 2000) << "lost more than 2 s before the kill";
   EXPECT_EQ(again.proc.stop(), 0) << again.proc.err();
   const std::int64_t stopped_at = now_unix_ms();
+  // A clean stop checkpoints the WAL into the database file and removes it.
+  EXPECT_TRUE(std::filesystem::exists(dir.path() / "history.db"));
+  EXPECT_FALSE(std::filesystem::exists(dir.path() / "history.db-wal"));
 
   // After a clean stop as well; and both runs are there, with the gap between them.
   auto third = start_agent({"--listen", "127.0.0.1:0", "--data-dir", dir.path().string()});
