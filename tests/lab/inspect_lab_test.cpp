@@ -34,6 +34,7 @@ constexpr const char* kPort = "8080";
 constexpr std::uint16_t kPortNumber = 8080;
 constexpr int kTcpListen = 10;     // kernel state numbers, as /proc/net/tcp shows them
 constexpr int kTcpCloseWait = 8;
+constexpr int kTcpTimeWait = 6;
 
 int af(Family f) { return f == Family::v4 ? AF_INET : AF_INET6; }
 
@@ -210,8 +211,24 @@ TEST_F(InspectLab, TimeWaitTowardOneDestinationAgainstThePortRange) {
     auto r = lab().exec(Node::client, {"nc", "-z", "-w", "2", lab().server_v4(), kPort});
     ASSERT_TRUE(r.ok()) << r.err;
   }
-  // The last close may still be in FIN_WAIT2 until the server's FIN arrives.
-  std::this_thread::sleep_for(300ms);
+  // The last closes may still be in FIN_WAIT2 until the server's FIN arrives (later on a busy
+  // machine): wait for all 60 TIME_WAIT in the client namespace rather than for a fixed time.
+  const auto client_time_wait = [&] {
+    return lab().in_ns(Node::client, [&] {
+      auto text = sys::read_file("/proc/thread-self/net/tcp");
+      if (!text) throw std::runtime_error(text.error().message());
+      auto entries = sys::parse_proc_net_tcp(*text, AF_INET);
+      if (!entries) throw std::runtime_error(entries.error().message());
+      std::size_t n = 0;
+      for (const auto& e : *entries) n += e.remote_port == kPortNumber && e.state == kTcpTimeWait ? 1 : 0;
+      return n;
+    });
+  };
+  const auto settled_by = std::chrono::steady_clock::now() + 5s;
+  while (client_time_wait() < 60 && std::chrono::steady_clock::now() < settled_by) {
+    std::this_thread::sleep_for(50ms);
+  }
+  ASSERT_EQ(client_time_wait(), 60u);
   auto r = lab().exec(Node::client, {CONNSCOPE_BIN, "--json", "inspect", "--interval", "0"}, 10s);
   ASSERT_EQ(r.exit_code, 1) << r.out << r.err;
   const auto j = nlohmann::json::parse(r.out);
