@@ -352,7 +352,7 @@ void Agent::stop() {
   state_->wake.notify_all();
   state_->timer.cancel();
   if (state_->probes) state_->probes->stop();
-  state_->server->stop();
+  if (state_->server) state_->server->stop();  // none when start() failed before listening
   if (state_->full_thread.joinable()) state_->full_thread.join();
   // The reader first: the writer, closing last, checkpoints the WAL into the database file.
   state_->reader.reset();

@@ -274,6 +274,26 @@ TEST(Agent, HistorySurvivesARestartAndAKill9) {
   EXPECT_EQ(third.proc.stop(), 0) << third.proc.err();
 }
 
+TEST(Agent, ADamagedHistoryOrABusyPortIsOneLineAndExitThree) {
+  const TempDir dir("agent-damaged");
+  std::ofstream(dir.path() / "history.db") << "not a database\n";
+  const auto damaged = run({CONNSCOPE_BIN, "agent", "--listen", "127.0.0.1:0", "--data-dir", dir.path().string()}, 10s);
+  EXPECT_EQ(damaged.exit_code, 3) << damaged.err;
+  EXPECT_EQ(damaged.err, "connscope: history " + (dir.path() / "history.db").string() +
+                             ": not an SQLite database (move it aside or choose another --data-dir)\n");
+  EXPECT_EQ(damaged.out, "");
+
+  auto first = start_agent({"--listen", "127.0.0.1:0"});
+  const TempDir other("agent-busy");
+  const auto busy = run({CONNSCOPE_BIN, "agent", "--listen", "127.0.0.1:" + std::to_string(first.port()),
+                         "--data-dir", other.path().string()},
+                        10s);
+  EXPECT_EQ(busy.exit_code, 3) << busy.err;
+  EXPECT_EQ(std::count(busy.err.begin(), busy.err.end(), '\n'), 1) << busy.err;
+  EXPECT_NE(busy.err.find("127.0.0.1:" + std::to_string(first.port())), std::string::npos) << busy.err;
+  EXPECT_EQ(first.proc.stop(), 0);
+}
+
 TEST(Agent, BadOptionsAreOneLineAndExitTwo) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--listen", "nonsense"}, {"--listen", "127.0.0.1:70000"}, {"--full-interval", "0s"},
