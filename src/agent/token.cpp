@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <openssl/rand.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -21,6 +22,19 @@ Result<void> make_data_dir(const std::string& data_dir) {
   // Best effort: a directory the user pointed at and does not own keeps its mode.
   ::chmod(data_dir.c_str(), 0700);
   return {};
+}
+
+Result<sys::UniqueFd> lock_data_dir(const std::string& data_dir) {
+  const std::string path = data_dir + "/lock";
+  sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+  if (!fd) return fail_errno(fmt::format("open \"{}\"", path), errno);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
+    if (errno == EWOULDBLOCK) {
+      return fail(fmt::format("--data-dir \"{}\"", data_dir), "another connscope agent is using it (choose another --data-dir)");
+    }
+    return fail_errno(fmt::format("flock \"{}\"", path), errno);
+  }
+  return fd;
 }
 
 Result<TokenFile> load_or_create_token(const std::string& data_dir) {

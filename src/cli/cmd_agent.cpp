@@ -82,6 +82,8 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
                                : data_dir_from_file ? config.data_dir
                                                     : default_data_dir();
   if (auto made = agent::make_data_dir(data_dir); !made) return report(g, made.error(), ExitCode::could_not_run);
+  auto lock = agent::lock_data_dir(data_dir);
+  if (!lock) return report(g, lock.error(), ExitCode::could_not_run);
   o.history_file = std::filesystem::path(data_dir) / "history.db";
   o.history.raw_retention = config.history.raw_retention;
   o.history.rollup_retention = config.history.rollup_retention;

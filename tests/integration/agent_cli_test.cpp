@@ -274,7 +274,7 @@ TEST(Agent, HistorySurvivesARestartAndAKill9) {
   EXPECT_EQ(third.proc.stop(), 0) << third.proc.err();
 }
 
-TEST(Agent, ADamagedHistoryOrABusyPortIsOneLineAndExitThree) {
+TEST(Agent, ADamagedHistoryABusyDataDirOrABusyPortIsOneLineAndExitThree) {
   const TempDir dir("agent-damaged");
   std::ofstream(dir.path() / "history.db") << "not a database\n";
   const auto damaged = run({CONNSCOPE_BIN, "agent", "--listen", "127.0.0.1:0", "--data-dir", dir.path().string()}, 10s);
@@ -284,6 +284,13 @@ TEST(Agent, ADamagedHistoryOrABusyPortIsOneLineAndExitThree) {
   EXPECT_EQ(damaged.out, "");
 
   auto first = start_agent({"--listen", "127.0.0.1:0"});
+  // One agent per data dir: a second one on the first one's is refused before it listens.
+  const auto twice = run({CONNSCOPE_BIN, "agent", "--listen", "127.0.0.1:0", "--data-dir",
+                          (first.own_dir->path() / "data").string()},
+                         10s);
+  EXPECT_EQ(twice.exit_code, 3) << twice.err;
+  EXPECT_EQ(twice.err, "connscope: --data-dir \"" + (first.own_dir->path() / "data").string() +
+                           "\": another connscope agent is using it (choose another --data-dir)\n");
   const TempDir other("agent-busy");
   const auto busy = run({CONNSCOPE_BIN, "agent", "--listen", "127.0.0.1:" + std::to_string(first.port()),
                          "--data-dir", other.path().string()},
