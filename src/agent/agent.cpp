@@ -105,7 +105,7 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
       fast_error.reset();
       if (history) history->samples(history_time(latest_fast->time), fast_series(*latest_fast));
       if (probes) probes->set_own_listeners(latest_fast->listeners);
-      if (server) server->publish(sse_event("fast", fast_json(*latest_fast)));
+      if (has_streams()) server->publish(sse_event("fast", fast_json(*latest_fast)));
     } else {
       fast_error = s.error();
     }
@@ -114,7 +114,7 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
   // On the server's thread, after every probe run.
   void probe_done(const ProbeStatus& status) {
     const auto j = probe_json(status);
-    if (server) server->publish(sse_event("probe", j));
+    if (has_streams()) server->publish(sse_event("probe", j));
     if (history && status.last) {
       ProbeEvent e;
       e.time = history_time(status.last->time);
@@ -129,8 +129,11 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
 
   // On the server's thread, after the full thread took a sample.
   void full_taken(const std::shared_ptr<const FullSample>& full) {
-    if (server) server->publish(sse_event("full", full_json(*full)));
+    if (has_streams()) server->publish(sse_event("full", full_json(*full)));
   }
+
+  // Events are rendered only when someone listens (the server's thread).
+  [[nodiscard]] bool has_streams() const { return server && server->stats().streams > 0; }
 
   void schedule() {
     timer.expires_after(options.fast_interval);

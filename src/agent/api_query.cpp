@@ -105,8 +105,6 @@ json finding_evidence(const std::string& text) {
 
 }  // namespace
 
-std::int64_t unix_ms(HistoryTime t) { return t.time_since_epoch().count(); }
-
 std::optional<std::string> query_param(std::string_view target, std::string_view key) {
   const std::string encoded = encode_unsafe(target);
   auto url = boost::urls::parse_origin_form(encoded);

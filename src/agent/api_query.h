@@ -52,7 +52,6 @@ Result<EventQuery> parse_event_request(std::string_view target, HistoryTime now,
 // target does not parse.
 std::optional<std::string> query_param(std::string_view target, std::string_view key);
 
-std::int64_t unix_ms(HistoryTime t);
 nlohmann::json history_json(const HistoryRequest& r, const std::vector<HistorySeries>& series);
 nlohmann::json finding_events_json(const std::vector<FindingEvent>& events);
 

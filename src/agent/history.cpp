@@ -417,25 +417,33 @@ constexpr const char* kNotADatabase =
 
 }  // namespace
 
-Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
-                                        HistoryOptions options) {
-  const std::string op = fmt::format("history {}", file.string());
-  if (auto r = check_options(op, options); !r) return std::unexpected(r.error());
+// The connection of either kind, before any statement: the writer's creates a missing file, a
+// reader's never does. Both wait up to 2 s for a lock another connection holds briefly (a
+// reader, the sqlite3 CLI or a backup beside the writer; the writer's checkpoint beside a reader).
+Result<std::unique_ptr<HistoryStore::Impl>> HistoryStore::connect(const std::filesystem::path& file,
+                                                                  const HistoryOptions& options, bool reader) {
+  if (auto r = check_options(fmt::format("history {}", file.string()), options); !r) return std::unexpected(r.error());
   auto impl = std::make_unique<Impl>();
   impl->file = file;
   impl->options = options;
-
+  impl->reader = reader;
   sqlite3* raw = nullptr;
-  const int rc = sqlite3_open_v2(file.c_str(), &raw,
-                                 SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
-                                     SQLITE_OPEN_NOMUTEX,
-                                 nullptr);
+  const int flags = (reader ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
+  const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
   impl->db.reset(raw);
-  if (rc != SQLITE_OK) return impl->db_error("open", rc);
+  if (rc != SQLITE_OK) return impl->db_error(reader ? "open for reading" : "open", rc);
   sqlite3_extended_result_codes(raw, 1);
-  // The sampler writes while a reader (open_reader, the sqlite3 CLI, a backup) may hold a lock
-  // briefly.
   sqlite3_busy_timeout(raw, 2000);
+  return impl;
+}
+
+Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
+                                        HistoryOptions options) {
+  const std::string op = fmt::format("history {}", file.string());
+  auto opened = connect(file, options, false);
+  if (!opened) return std::unexpected(opened.error());
+  auto impl = std::move(*opened);
+  sqlite3* raw = impl->db.get();
 
   // Before anything writes: a damaged or foreign file is reported, never "repaired" by
   // creating tables in it.
@@ -530,20 +538,10 @@ Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
 Result<HistoryStore> HistoryStore::open_reader(const std::filesystem::path& file,
                                                HistoryOptions options) {
   const std::string op = fmt::format("history {}", file.string());
-  if (auto r = check_options(op, options); !r) return std::unexpected(r.error());
-  auto impl = std::make_unique<Impl>();
-  impl->file = file;
-  impl->options = options;
-  impl->reader = true;
-
-  sqlite3* raw = nullptr;
-  const int rc =
-      sqlite3_open_v2(file.c_str(), &raw, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nullptr);
-  impl->db.reset(raw);
-  if (rc != SQLITE_OK) return impl->db_error("open for reading", rc);
-  sqlite3_extended_result_codes(raw, 1);
-  // A checkpoint by the writer can hold the WAL index briefly.
-  sqlite3_busy_timeout(raw, 2000);
+  auto opened = connect(file, options, true);
+  if (!opened) return std::unexpected(opened.error());
+  auto impl = std::move(*opened);
+  sqlite3* raw = impl->db.get();
 
   auto version = impl->scalar("read user_version", "PRAGMA user_version");
   if (!version) {

@@ -40,6 +40,11 @@ namespace connscope::agent {
 
 using HistoryTime = std::chrono::sys_time<std::chrono::milliseconds>;
 
+// Unix milliseconds: every time in the agent's JSON.
+inline std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
 struct HistoryOptions {
   std::chrono::milliseconds raw_retention{std::chrono::hours(1)};
   std::chrono::milliseconds rollup_retention{std::chrono::hours(24 * 30)};
@@ -185,6 +190,8 @@ class HistoryStore {
  private:
   struct Impl;
   explicit HistoryStore(std::unique_ptr<Impl> impl);
+  static Result<std::unique_ptr<Impl>> connect(const std::filesystem::path& file, const HistoryOptions& options,
+                                               bool reader);
   std::unique_ptr<Impl> impl_;
 };
 

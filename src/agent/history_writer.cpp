@@ -49,11 +49,6 @@ void HistoryWriter::probe(ProbeEvent e) {
   push([ev = std::move(e)](HistoryStore& s) { return s.append_probe(ev); });
 }
 
-void HistoryWriter::flush() {
-  std::unique_lock lock(mu_);
-  idle_.wait(lock, [this] { return (queue_.empty() && !busy_) || !thread_.joinable(); });
-}
-
 HistoryWriterStats HistoryWriter::stats() const {
   std::lock_guard lock(mu_);
   return stats_;
@@ -70,7 +65,6 @@ void HistoryWriter::run() {
       job = std::move(queue_.front());
       queue_.pop_front();
     }
-    busy_ = true;
     const bool maintain = !job && std::chrono::steady_clock::now() >= next_maintenance;
     lock.unlock();
     std::optional<Error> failed;
@@ -87,7 +81,6 @@ void HistoryWriter::run() {
       }
     }
     lock.lock();
-    busy_ = false;
     if (job) ++stats_.jobs_done;
     if (maintain) {
       ++stats_.maintenance_runs;
@@ -98,9 +91,7 @@ void HistoryWriter::run() {
       if (job) ++stats_.jobs_failed;
       stats_.last_error = std::move(failed);
     }
-    if (queue_.empty()) idle_.notify_all();
   }
-  idle_.notify_all();
 }
 
 }  // namespace connscope::agent

@@ -48,8 +48,6 @@ class HistoryWriter {
   void samples(HistoryTime t, std::vector<SeriesValue> batch);
   void findings(HistoryTime t, std::vector<FindingObservation> present);
   void probe(ProbeEvent e);
-  // Blocks until every job queued before it is written (tests, and a clean stop).
-  void flush();
 
   [[nodiscard]] HistoryWriterStats stats() const;
 
@@ -63,9 +61,7 @@ class HistoryWriter {
   std::chrono::milliseconds maintain_every_;
   mutable std::mutex mu_;
   std::condition_variable wake_;
-  std::condition_variable idle_;
   std::deque<Job> queue_;
-  bool busy_ = false;
   bool stopping_ = false;
   HistoryWriterStats stats_;
   std::thread thread_;

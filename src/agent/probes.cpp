@@ -15,6 +15,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <fmt/format.h>
 
+#include "agent/history.h"
 #include "core/target.h"
 #include "probe/talk.h"
 #include "rules/findings_json.h"
@@ -43,10 +44,6 @@ namespace {
 
 double ms_of(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 double seconds_of(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<Ms>(t.time_since_epoch()).count();
-}
 
 json run_json(const ProbeRun& r) {
   json stages = json::array();
@@ -164,13 +161,9 @@ probe::DoctorOptions doctor_options_for(const ProbeConfig& p) {
   probe::DoctorOptions o;
   o.target = t;
   o.port = t.port.value_or(0);  // config.cpp rejects a target without a port
-  o.protocol = t.protocol;
-  o.tls = t.tls;
   // As the CLI: without a scheme, the port may suggest one (5432 → postgres, 443 → TLS).
-  if (t.scheme == Scheme::none || t.scheme_guessed) {
-    o.protocol = scheme_protocol(scheme_for_port(o.port));
-    o.tls = scheme_tls(scheme_for_port(o.port));
-  }
+  o.protocol = target_protocol(t, o.port);
+  o.tls = target_tls(t, o.port);
   o.http_path = t.http_path.empty() ? "/" : t.http_path;
   o.timeout = p.timeout;
   return o;

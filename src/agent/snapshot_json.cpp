@@ -1,5 +1,6 @@
 #include "agent/snapshot_json.h"
 
+#include "agent/history.h"
 #include "inspect/sock_diag.h"
 #include "rules/findings_json.h"
 
@@ -10,10 +11,6 @@ namespace {
 using nlohmann::json;
 
 double ms(std::chrono::nanoseconds d) { return std::chrono::duration<double, std::milli>(d).count(); }
-
-std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
 
 json states_json(const inspect::StateCounts& counts) {
   // 1-11 are the states ss shows; the Aggregator has already counted request sockets (12) as

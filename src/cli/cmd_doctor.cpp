@@ -112,11 +112,8 @@ Result<probe::DoctorOptions> make_options(const GlobalOptions& g, const DoctorFl
     if (!r) return std::unexpected(r.error());
     o.resolver = *r;
   }
-  o.protocol = target->protocol;
   // Without a scheme, the port may suggest one (5432 → postgres); --port counts too.
-  if (target->scheme == Scheme::none || target->scheme_guessed) {
-    o.protocol = scheme_protocol(scheme_for_port(o.port));
-  }
+  o.protocol = target_protocol(*target, o.port);
   if (!f.proto.empty()) {
     auto p = parse_protocol(f.proto);
     if (!p) {
@@ -131,11 +128,8 @@ Result<probe::DoctorOptions> make_options(const GlobalOptions& g, const DoctorFl
     o.http_path = f.http_path;
   }
   if (f.tls && f.no_tls) return fail("--tls and --no-tls", "choose one");
-  o.tls = f.tls || (target->tls && !f.no_tls);
   // Without a scheme, a TLS port (443, 465, 8443) implies TLS too.
-  if ((target->scheme == Scheme::none || target->scheme_guessed) && !f.tls && !f.no_tls) {
-    o.tls = scheme_tls(scheme_for_port(o.port));
-  }
+  o.tls = f.tls || (!f.no_tls && target_tls(*target, o.port));
   if (!f.sni.empty()) o.sni = f.sni;
   o.insecure = f.insecure;
   if (!f.ca_file.empty()) {

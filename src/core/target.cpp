@@ -290,6 +290,16 @@ Scheme scheme_for_port(std::uint16_t port) {
   return Scheme::none;
 }
 
+AppProtocol target_protocol(const Target& t, std::uint16_t port) {
+  if (t.scheme == Scheme::none || t.scheme_guessed) return scheme_protocol(scheme_for_port(port));
+  return t.protocol;
+}
+
+bool target_tls(const Target& t, std::uint16_t port) {
+  if (t.scheme == Scheme::none || t.scheme_guessed) return scheme_tls(scheme_for_port(port));
+  return t.tls;
+}
+
 std::string_view protocol_name(AppProtocol p) {
   if (p == AppProtocol::http) return "http";
   if (p == AppProtocol::ssh) return "ssh";

@@ -67,6 +67,10 @@ AppProtocol scheme_protocol(Scheme s);
 bool scheme_tls(Scheme s);
 // The scheme a well-known port suggests (22 → ssh, 443 → https, 5432 → postgres, ...), or none.
 Scheme scheme_for_port(std::uint16_t port);
+// What a target implies on `port` (its own, or one given apart) when nothing overrides it: its
+// scheme's protocol and TLS; without a scheme, or with one only guessed, what the port suggests.
+AppProtocol target_protocol(const Target& t, std::uint16_t port);
+bool target_tls(const Target& t, std::uint16_t port);
 
 // "banner", "http", "ssh", ...: the names in JSON.
 std::string_view protocol_name(AppProtocol p);

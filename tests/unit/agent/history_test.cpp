@@ -3,6 +3,7 @@
 // the middle of writing, the move of complete minutes between its two sample tables, a reader
 // connection beside the writer, and one clear error for each kind of bad input.
 #include "agent/history.h"
+#include "agent/history_writer.h"
 
 #include <gtest/gtest.h>
 
@@ -723,6 +724,64 @@ TEST(HistoryStore, OpenErrorsNameTheFileAndTheCause) {
   ASSERT_FALSE(bad.has_value());
   EXPECT_NE(bad.error().detail.find("retention"), std::string::npos);
   EXPECT_FALSE(std::filesystem::exists(dir.db()));  // options are checked before creating it
+}
+
+// The agent's writer thread (history_writer.h): what is queued is written, by the time the
+// writer is gone; a failing job is counted and kept as the last error, the next ones still run.
+TEST(HistoryWriter, WritesWhatIsQueuedAndCountsFailures) {
+  TempDir dir;
+  {
+    auto w = HistoryWriter::start(dir.db(), {});
+    ASSERT_TRUE(w.has_value()) << w.error().message();
+    (*w)->samples(kT0, {{"a", 1.0}, {"b", 2.0}});
+    (*w)->samples(kT0 + 1s, {{"a", NAN}});  // refused by the store: the whole batch
+    (*w)->samples(kT0 + 2s, {{"a", 3.0}});
+    (*w)->findings(kT0 + 2s, {FindingObservation{"x", "x", "warning", "seen", "{}"}});
+    ProbeEvent e;
+    e.time = kT0 + 2s;
+    e.target = "127.0.0.1:1";
+    e.stage = "connect";
+    e.stages_json = "[]";
+    (*w)->probe(e);
+    (*w)->samples(kT0 + 3s, {});  // nothing to write: not a job
+  }  // the destructor writes the queue, then stops
+  auto s = open_ok(dir.db());
+  const auto a = s.query({.series = "a", .from = kT0, .to = kT0 + 3s, .step = 1s});
+  ASSERT_TRUE(a.has_value()) << a.error().message();
+  ASSERT_EQ(a->points.size(), 2u);
+  EXPECT_EQ(a->points[0].avg, 1.0);
+  EXPECT_EQ(a->points[1].avg, 3.0);
+  const auto f = s.findings({.from = kT0, .to = kT0 + 3s});
+  ASSERT_TRUE(f.has_value());
+  EXPECT_EQ(f->size(), 1u);
+  const auto p = s.probes({.from = kT0, .to = kT0 + 3s});
+  ASSERT_TRUE(p.has_value());
+  EXPECT_EQ(p->size(), 1u);
+
+  auto again = HistoryWriter::start(dir.db(), {});
+  ASSERT_TRUE(again.has_value());
+  (*again)->samples(kT0 + 4s, {{"a", NAN}});
+  const auto deadline = std::chrono::steady_clock::now() + 3s;
+  while ((*again)->stats().jobs_done < 1 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(5ms);
+  }
+  const auto st = (*again)->stats();
+  EXPECT_EQ(st.jobs_done, 1u);
+  EXPECT_EQ(st.jobs_failed, 1u);
+  EXPECT_EQ(st.jobs_dropped, 0u);
+  ASSERT_TRUE(st.last_error.has_value());
+  EXPECT_NE(st.last_error->detail.find("not finite"), std::string::npos) << st.last_error->message();
+}
+
+TEST(HistoryWriter, ADamagedFileIsAnErrorAtStart) {
+  TempDir dir;
+  {
+    std::ofstream out(dir.db());
+    out << "not a database\n";
+  }
+  const auto w = HistoryWriter::start(dir.db(), {});
+  ASSERT_FALSE(w.has_value());
+  EXPECT_NE(w.error().message().find("not an SQLite database"), std::string::npos) << w.error().message();
 }
 
 }  // namespace

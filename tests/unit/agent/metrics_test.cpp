@@ -2,12 +2,16 @@
 #include "agent/metrics.h"
 
 #include <gtest/gtest.h>
+
+#include "prom_support.h"
 #include <sys/socket.h>
 
 #include <string>
 
 namespace connscope::agent {
 namespace {
+
+using prom_support::find_family;
 
 TEST(Metrics, CounterNamesInSnakeCase) {
   const std::pair<const char*, const char*> rows[] = {
@@ -20,12 +24,6 @@ TEST(Metrics, CounterNamesInSnakeCase) {
   for (const auto& [in, want] : rows) EXPECT_EQ(snake_case_counter(in), want) << in;
 }
 
-const prom::MetricFamily* find(const std::vector<prom::MetricFamily>& fs, const std::string& name) {
-  for (const auto& f : fs) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
 
 TEST(Metrics, FamiliesFromBothTiersRender) {
   FastSample fast;
@@ -52,7 +50,7 @@ TEST(Metrics, FamiliesFromBothTiersRender) {
   full.findings = {f, f};
 
   const auto fs = metric_families(&fast, &full);
-  const auto* states = find(fs, "connscope_tcp_sockets");
+  const auto* states = find_family(fs, "connscope_tcp_sockets");
   ASSERT_NE(states, nullptr);
   EXPECT_EQ(states->samples.size(), 22u);  // 11 states x 2 families
   for (const auto& s : states->samples) {
@@ -63,20 +61,20 @@ TEST(Metrics, FamiliesFromBothTiersRender) {
       EXPECT_EQ(s.value, 8);
     }
   }
-  const auto* findings = find(fs, "connscope_findings");
+  const auto* findings = find_family(fs, "connscope_findings");
   ASSERT_NE(findings, nullptr);
   ASSERT_EQ(findings->samples.size(), 1u);
   EXPECT_EQ(findings->samples[0].value, 2);
-  const auto* qlen = find(fs, "connscope_listen_queue_length");
+  const auto* qlen = find_family(fs, "connscope_listen_queue_length");
   ASSERT_NE(qlen, nullptr);
   ASSERT_EQ(qlen->samples.size(), 1u);
   EXPECT_EQ(qlen->samples[0].labels[0].value, "127.0.0.1:8080");
   EXPECT_EQ(qlen->samples[0].value, 3);
-  ASSERT_NE(find(fs, "connscope_kernel_tcp_ext_listen_overflows_total"), nullptr);
-  EXPECT_EQ(find(fs, "connscope_kernel_tcp_max_conn_total"), nullptr);  // -1: not a counter
-  EXPECT_EQ(find(fs, "connscope_kernel_tcp_rto_min_total"), nullptr);   // a setting, not a counter
-  EXPECT_EQ(find(fs, "connscope_kernel_ip_forwarding_total"), nullptr);  // not TCP
-  EXPECT_EQ(find(fs, "connscope_tcp_established_or_close_wait")->samples[0].value, 8);
+  ASSERT_NE(find_family(fs, "connscope_kernel_tcp_ext_listen_overflows_total"), nullptr);
+  EXPECT_EQ(find_family(fs, "connscope_kernel_tcp_max_conn_total"), nullptr);  // -1: not a counter
+  EXPECT_EQ(find_family(fs, "connscope_kernel_tcp_rto_min_total"), nullptr);   // a setting, not a counter
+  EXPECT_EQ(find_family(fs, "connscope_kernel_ip_forwarding_total"), nullptr);  // not TCP
+  EXPECT_EQ(find_family(fs, "connscope_tcp_established_or_close_wait")->samples[0].value, 8);
 
   auto page = prom::render(fs);
   ASSERT_TRUE(page.has_value()) << page.error().message();

@@ -6,7 +6,7 @@
 
 #include <gtest/gtest.h>
 
-#include "promtool.h"
+#include "prom_support.h"
 
 #include <netinet/in.h>
 #include <poll.h>
@@ -34,6 +34,8 @@
 
 namespace connscope::agent {
 namespace {
+
+using prom_support::find_family;
 
 namespace asio = boost::asio;
 using namespace std::chrono_literals;
@@ -312,15 +314,9 @@ TEST(Probes, JsonHasThePROBEShape) {
   EXPECT_EQ(api_status_name(StageStatus::ok), "ok");
 }
 
-const prom::MetricFamily* family(const std::vector<prom::MetricFamily>& fs, const std::string& name) {
-  for (const auto& f : fs) {
-    if (f.name == name) return &f;
-  }
-  return nullptr;
-}
 
-using promtool_support::Checked;
-using promtool_support::promtool_check;
+using prom_support::Checked;
+using prom_support::promtool_check;
 
 TEST(Probes, MetricFamilies) {
   ProbeStatus never;  // configured, not run yet
@@ -341,7 +337,7 @@ TEST(Probes, MetricFamilies) {
   const std::vector<ProbeStatus> statuses{never, failed, ok};
   const auto fs = probe_metric_families(statuses);
 
-  const auto* success = family(fs, "connscope_probe_success");
+  const auto* success = find_family(fs, "connscope_probe_success");
   ASSERT_NE(success, nullptr);
   ASSERT_EQ(success->samples.size(), 2u);  // none for the probe that has not run
   EXPECT_EQ(success->samples[0].labels[0].value, "127.0.0.1:5999");
@@ -349,18 +345,18 @@ TEST(Probes, MetricFamilies) {
   EXPECT_EQ(success->samples[1].labels[0].value, "[::1]:22");
   EXPECT_EQ(success->samples[1].value, 1.0);
 
-  const auto* duration = family(fs, "connscope_probe_duration_seconds");
+  const auto* duration = find_family(fs, "connscope_probe_duration_seconds");
   ASSERT_NE(duration, nullptr);
   ASSERT_EQ(duration->samples.size(), 2u);
   EXPECT_DOUBLE_EQ(duration->samples[1].value, 0.25);
 
-  const auto* stage = family(fs, "connscope_probe_stage_duration_seconds");
+  const auto* stage = find_family(fs, "connscope_probe_stage_duration_seconds");
   ASSERT_NE(stage, nullptr);
   ASSERT_EQ(stage->samples.size(), 6u);  // 4 stages ran in the failed run, 2 in the ok one
   EXPECT_EQ(stage->samples[3].labels[1].value, "connect");
   EXPECT_DOUBLE_EQ(stage->samples[3].value, 250e-6);
 
-  const auto* info = family(fs, "connscope_probe_failure_info");
+  const auto* info = find_family(fs, "connscope_probe_failure_info");
   ASSERT_NE(info, nullptr);
   ASSERT_EQ(info->samples.size(), 2u);  // tcp.refused once (two addresses), path.loss
   EXPECT_EQ(info->samples[0].labels[0].value, "127.0.0.1:5999");
@@ -370,8 +366,8 @@ TEST(Probes, MetricFamilies) {
   EXPECT_EQ(info->samples[0].labels[2].value, "tcp.refused");
   EXPECT_EQ(info->samples[1].labels[2].value, "path.loss");
 
-  const auto* runs = family(fs, "connscope_probe_runs_total");
-  const auto* failures = family(fs, "connscope_probe_failures_total");
+  const auto* runs = find_family(fs, "connscope_probe_runs_total");
+  const auto* failures = find_family(fs, "connscope_probe_failures_total");
   ASSERT_NE(runs, nullptr);
   ASSERT_NE(failures, nullptr);
   EXPECT_EQ(runs->type, prom::MetricType::counter);

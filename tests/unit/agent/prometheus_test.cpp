@@ -5,7 +5,7 @@
 
 #include <gtest/gtest.h>
 
-#include "promtool.h"
+#include "prom_support.h"
 
 #include <sys/wait.h>
 #include <unistd.h>
@@ -245,8 +245,8 @@ std::vector<MetricFamily> feature_page() {
   };
 }
 
-using promtool_support::Checked;
-using promtool_support::promtool_check;
+using prom_support::Checked;
+using prom_support::promtool_check;
 
 TEST(PromRender, PromtoolAcceptsEveryFeature) {
   CONNSCOPE_REQUIRE_PROMTOOL(promtool);

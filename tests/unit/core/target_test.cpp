@@ -243,6 +243,24 @@ TEST(Scheme, NamesRoundTripAndPortsAreTheDefaults) {
   EXPECT_EQ(protocol_name(AppProtocol::banner), "banner");
 }
 
+TEST(Scheme, WhatATargetImpliesOnAPort) {
+  struct Row {
+    const char* target;
+    std::uint16_t port;
+    const char* protocol;
+    bool tls;
+  };
+  for (const Row& r : {Row{"https://h/x", 443, "http", true}, Row{"http://h:8443/", 8443, "http", false},
+                       Row{"h:5432", 5432, "postgres", false}, Row{"h:443", 443, "http", true},
+                       Row{"h:9000", 9000, "banner", false}, Row{"h", 22, "ssh", false},
+                       Row{"redis://h", 6380, "redis", false}}) {
+    const auto t = parse_target(r.target);
+    ASSERT_TRUE(t.has_value()) << r.target;
+    EXPECT_EQ(protocol_name(target_protocol(*t, r.port)), r.protocol) << r.target;
+    EXPECT_EQ(target_tls(*t, r.port), r.tls) << r.target;
+  }
+}
+
 }  // namespace
 }  // namespace connscope
 

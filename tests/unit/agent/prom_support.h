@@ -1,6 +1,7 @@
 #pragma once
-// `promtool check metrics` (Debian's prometheus package) for the agent's unit tests. Under CI a
-// missing promtool fails the test; elsewhere it is skipped with the reason.
+// Prometheus support for the agent's unit tests: a metric family by name, and `promtool check
+// metrics` (Debian's prometheus package). Under CI a missing promtool fails the test; elsewhere
+// it is skipped with the reason.
 
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -13,8 +14,18 @@
 #include <optional>
 #include <sstream>
 #include <string>
+#include <vector>
 
-namespace connscope::agent::promtool_support {
+#include "agent/prometheus.h"
+
+namespace connscope::agent::prom_support {
+
+inline const prom::MetricFamily* find_family(const std::vector<prom::MetricFamily>& fs, const std::string& name) {
+  for (const auto& f : fs) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
 
 inline std::optional<std::string> find_on_path(const std::string& program) {
   const char* path = std::getenv("PATH");
@@ -56,11 +67,11 @@ inline Checked promtool_check(const std::string& promtool, const std::string& pa
   return c;
 }
 
-}  // namespace connscope::agent::promtool_support
+}  // namespace connscope::agent::prom_support
 
 // Sets `var` to promtool's path, or fails (CI) or skips the calling test.
 #define CONNSCOPE_REQUIRE_PROMTOOL(var)                                                              \
-  const auto var = ::connscope::agent::promtool_support::find_on_path("promtool");                          \
+  const auto var = ::connscope::agent::prom_support::find_on_path("promtool");                          \
   if (!var) {                                                                                      \
     const char* ci_ = std::getenv("CI");                                                           \
     if (ci_ != nullptr && std::string(ci_) == "true") {                                            \
