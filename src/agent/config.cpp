@@ -16,6 +16,7 @@
 #include <toml++/toml.h>
 
 #include "core/duration.h"
+#include "probe/tls_probe.h"
 
 namespace connscope::agent {
 
@@ -310,7 +311,7 @@ Result<ProbeConfig> read_probe(const Reader& r, const toml::table& t, std::size_
                                const AgentConfig& defaults) {
   const std::string prefix = fmt::format("probes[{}].", index);
   const std::string name = fmt::format("probes[{}]", index);
-  CONNSCOPE_TRY(keys, r.check_keys(t, prefix, {"target", "interval", "timeout"}));
+  CONNSCOPE_TRY(keys, r.check_keys(t, prefix, {"target", "interval", "timeout", "ca_file", "cert", "key"}));
   ProbeConfig p;
   p.line = line_of(t.source());
   CONNSCOPE_TRY(target, r.string(t, "target", prefix + "target"));
@@ -345,6 +346,23 @@ Result<ProbeConfig> read_probe(const Reader& r, const toml::table& t, std::size_
     return r.error(line, fmt::format("{}: timeout {} is longer than the interval {}", name,
                                      shown(*timeout, p.timeout, "probe_timeout"),
                                      shown(*interval, p.interval, "probe_interval")));
+  }
+  CONNSCOPE_TRY(ca_file, r.string(t, "ca_file", prefix + "ca_file"));
+  CONNSCOPE_TRY(cert, r.string(t, "cert", prefix + "cert"));
+  CONNSCOPE_TRY(key, r.string(t, "key", prefix + "key"));
+  if (*ca_file) p.ca_file = (*ca_file)->value;
+  if (*cert) p.cert = (*cert)->value;
+  if (*key) p.key = (*key)->value;
+  if (p.cert.has_value() != p.key.has_value()) {
+    return r.error(p.line, fmt::format("{}: cert and key go together", name));
+  }
+  if (p.ca_file || p.cert) {
+    std::optional<probe::ClientCertificate> client;
+    if (p.cert) client = probe::ClientCertificate{*p.cert, *p.key};
+    if (auto ctx = probe::make_tls_context(p.ca_file, client); !ctx) {
+      const int line = *cert ? (*cert)->line : (*ca_file)->line;
+      return r.error(line, fmt::format("{}: {}", name, ctx.error().message()));
+    }
   }
   return p;
 }

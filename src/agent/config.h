@@ -36,6 +36,12 @@
 // timeout = "2s"                           # optional: probe_timeout
 //
 // [[probes]]
+// target = "https://api.internal:8443/"   # mutual TLS: a client certificate to present
+// ca_file = "/etc/connscope/internal-ca.pem"   # optional: trust these CAs only
+// cert = "/etc/connscope/client.pem"           # optional, with key
+// key = "/etc/connscope/client.key"
+//
+// [[probes]]
 // target = "10.0.0.5:6379"
 // ```
 //
@@ -86,6 +92,11 @@ struct ProbeConfig {
   Target parsed;       // parse_target(target); its port is set
   std::chrono::milliseconds interval{30'000};  // resolved: the probe's or probe_interval
   std::chrono::milliseconds timeout{3000};    // resolved: the probe's or probe_timeout
+  // TLS targets: the CAs to trust (ca_file, PEM) and a client certificate with its key (cert,
+  // key: mutual TLS), loaded once when the file is read so that a wrong path is a config error.
+  std::optional<std::string> ca_file;
+  std::optional<std::string> cert;
+  std::optional<std::string> key;
   int line = 0;  // where its [[probes]] table is, for later messages about it
 };
 

@@ -166,6 +166,8 @@ probe::DoctorOptions doctor_options_for(const ProbeConfig& p) {
   o.tls = target_tls(t, o.port);
   o.http_path = t.http_path.empty() ? "/" : t.http_path;
   o.timeout = p.timeout;
+  o.ca_file = p.ca_file;
+  if (p.cert && p.key) o.client_cert = probe::ClientCertificate{*p.cert, *p.key};
   return o;
 }
 

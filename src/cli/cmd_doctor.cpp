@@ -6,7 +6,6 @@
 
 #include <cerrno>
 #include <chrono>
-#include <filesystem>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -24,7 +23,6 @@
 #include "core/target.h"
 #include "probe/doctor.h"
 #include "rules/doctor_findings.h"
-#include "sys/proc_net.h"
 
 namespace connscope::cli {
 
@@ -48,17 +46,12 @@ struct DoctorFlags {
   bool tls = false;
   bool no_tls = false;
   std::string ca_file;
+  std::string cert;
+  std::string key;
   bool insecure = false;
   int repeat = 1;
   bool follow = false;
 };
-
-struct Redirect {
-  std::string url;
-  unsigned status = 0;
-  std::string location;
-};
-constexpr std::size_t kMaxRedirects = 10;
 
 double ms(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 std::string dur(Clock::duration d) {
@@ -71,19 +64,6 @@ std::optional<AppProtocol> parse_protocol(std::string_view name) {
     if (protocol_name(p) == name) return p;
   }
   return std::nullopt;
-}
-
-// A readable file with at least one PEM certificate in it; OpenSSL parses it in the secure stage.
-Result<void> check_ca_file(const std::string& path) {
-  const std::string op = "--ca-file \"" + path + "\"";
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return fail(op, "a directory, not a PEM file", EISDIR);
-  auto text = sys::read_file(path);
-  if (!text) return fail_errno(op, text.error().code);
-  if (text->find("-----BEGIN CERTIFICATE-----") == std::string::npos) {
-    return fail(op, "no PEM certificate in it");
-  }
-  return {};
 }
 
 // The options, or a usage error naming the input.
@@ -131,12 +111,18 @@ Result<probe::DoctorOptions> make_options(const GlobalOptions& g, const DoctorFl
   // Without a scheme, a TLS port (443, 465, 8443) implies TLS too.
   o.tls = f.tls || (!f.no_tls && target_tls(*target, o.port));
   if (!f.sni.empty()) o.sni = f.sni;
+  // Nothing says what the service speaks: the doctor finds out (probe::Identification).
+  o.identify = target->scheme == Scheme::none && f.proto.empty() && !f.tls && !f.no_tls &&
+               o.protocol == AppProtocol::banner;
   o.insecure = f.insecure;
-  if (!f.ca_file.empty()) {
-    // Checked here so that a wrong path is a usage error; loaded by the secure stage.
-    auto check = check_ca_file(f.ca_file);
+  if (!f.ca_file.empty()) o.ca_file = f.ca_file;
+  if (f.cert.empty() != f.key.empty()) return fail(f.cert.empty() ? "--key" : "--cert", "needs --cert and --key together");
+  if (!f.cert.empty()) o.client_cert = probe::ClientCertificate{f.cert, f.key};
+  if (o.ca_file || o.client_cert) {
+    // Loaded here once so that a wrong file is a usage error naming it; the secure stage loads
+    // them again inside its own time, as curl does.
+    auto check = probe::make_tls_context(o.ca_file, o.client_cert);
     if (!check) return std::unexpected(check.error());
-    o.ca_file = f.ca_file;
   }
   if (f.repeat < 1 || f.repeat > 1000) {
     return fail("--repeat \"" + std::to_string(f.repeat) + "\"", "must be 1 to 1000");
@@ -407,7 +393,13 @@ json secure_json(const probe::TlsResult& t) {
                      {"not_after", c.not_after}, {"san", c.san}, {"key", c.key}});
   }
   j["chain"] = chain;
-  if (t.alert_received) j["alert_received"] = {{"description", t.alert_received->description}, {"name", t.alert_received->name}};
+  if (t.alert_received) {
+    j["alert_received"] = {{"description", t.alert_received->description},
+                           {"name", t.alert_received->name},
+                           {"after_handshake", t.alert_after_handshake}};
+  }
+  j["certificate_requested"] = t.certificate_requested;
+  j["client_certificate"] = t.client_certificate.empty() ? json(nullptr) : json(t.client_certificate);
   if (t.peer_reply.kind != probe::ReplyKind::none) j["peer_reply"] = probe::summarize(t.peer_reply);
   if (t.out_of_order_at_deadline) j["out_of_order_at_deadline"] = *t.out_of_order_at_deadline;
   if (t.error) j["error"] = t.error->message();
@@ -415,8 +407,9 @@ json secure_json(const probe::TlsResult& t) {
 }
 
 std::string secure_line(const probe::TlsResult& t) {
-  if (!t.handshake_complete) {
+  if (!t.handshake_complete || t.alert_after_handshake) {
     std::string out = std::string(probe::outcome_name(t.outcome));
+    if (t.alert_after_handshake) out = fmt::format("{} {}, then refused", t.version, t.cipher);
     if (t.peer_reply.kind != probe::ReplyKind::none) out += ": the peer sent " + probe::summarize(t.peer_reply);
     if (t.alert_received) out += fmt::format(": alert {} ({})", t.alert_received->name, t.alert_received->description);
     if (!t.verify_error.empty() && t.verification != probe::TlsOutcome::ok) out += ": " + t.verify_error;
@@ -450,8 +443,30 @@ json talk_json(const probe::TalkResult& t) {
   }
   if (t.peer_close != probe::PeerClose::none) j["peer_close"] = probe::peer_close_name(t.peer_close);
   if (t.out_of_order_at_deadline) j["out_of_order_at_deadline"] = *t.out_of_order_at_deadline;
+  if (t.http_interim > 0) j["http_interim"] = {{"count", t.http_interim}, {"first_status", t.http_first_interim}};
   if (t.error) j["error"] = t.error->message();
   return j;
+}
+
+json identified_json(const probe::Identification& id) {
+  return {{"speaks", probe::speaks_name(id.speaks)},
+          {"greeting_wait_ms", id.greeting_wait.count()},
+          {"tried", id.tried}};
+}
+
+// What identification found, for the talk line: the scheme to use next time.
+std::string identified_text(const probe::DoctorReport& r, Lang lang) {
+  if (!r.identified) return "";
+  const std::string endpoint = r.connect.empty() ? r.options.target.host : r.connect.back().remote.to_string();
+  if (r.identified->speaks == probe::Speaks::tls && r.tls) {
+    return "; " + tr(lang, Msg::c_app_identified_tls_summary, fmt::arg("endpoint", endpoint),
+                     fmt::arg("version", r.tls->version.empty() ? "TLS" : r.tls->version),
+                     fmt::arg("subject", r.tls->chain.empty() ? "none" : r.tls->chain.front().subject));
+  }
+  if (r.identified->speaks == probe::Speaks::http) {
+    return "; " + tr(lang, Msg::c_app_identified_http_summary, fmt::arg("endpoint", endpoint));
+  }
+  return "";
 }
 
 std::string talk_line(const probe::TalkResult& t) {
@@ -500,7 +515,7 @@ std::string mtu_retry_text(const probe::MtuRetry& m) {
 }
 
 // What the verdict line says when no finding speaks for the stage.
-std::string stage_summary(const probe::DoctorReport& r, StageId id) {
+std::string stage_summary(const probe::DoctorReport& r, StageId id, Lang lang) {
   if (id == StageId::resolve) return resolve_line(r.dns);
   if (id == StageId::route) return route_line(r.routes);
   if (id == StageId::reach && r.reach) return reach_line(*r.reach);
@@ -516,8 +531,9 @@ std::string stage_summary(const probe::DoctorReport& r, StageId id) {
     return line;
   }
   const std::string retry = r.mtu_retry && r.mtu_retry->stalled == id ? mtu_retry_text(*r.mtu_retry) : "";
-  if (id == StageId::secure && r.tls) return secure_line(*r.tls) + retry;
-  if (id == StageId::talk && r.talk) return talk_line(*r.talk) + retry;
+  if (id == StageId::secure && r.tls) return secure_line(*r.tls) + retry + identified_text(r, lang);
+  const bool via_tls = r.identified && r.identified->speaks == probe::Speaks::tls;
+  if (id == StageId::talk && r.talk) return talk_line(*r.talk) + retry + (via_tls ? "" : identified_text(r, lang));
   if (id == StageId::close && r.close) return close_line(*r.close);
   return "";
 }
@@ -527,7 +543,9 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   if (!options) return report(g, options.error(), ExitCode::usage);
 
   // Like curl_global_init: outside the secure stage's time, which then compares with curl's.
-  if (options->tls || f.follow) probe::init_tls_library();
+  if (options->tls || f.follow || options->identify || options->ca_file || options->client_cert) {
+    probe::init_tls_library();
+  }
   auto run_once = [](const probe::DoctorOptions& o) {
     asio::io_context io(1);
     auto future = asio::co_spawn(io, probe::run_doctor(io.get_executor(), o), asio::use_future);
@@ -537,27 +555,27 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   probe::DoctorReport r = run_once(*options);
   // --follow: each 3xx with a Location starts a new run at the URL it names. Options that name
   // this target (--port, --sni, --http-path, --proto) do not carry over to the next.
-  std::vector<Redirect> redirects;
-  std::string current = f.target;
-  std::string stop_note;
+  probe::RedirectChain chain;
+  chain.final_target = f.target;
   while (f.follow && r.talk && r.talk->http) {
     const auto& h = *r.talk->http;
     const bool redirect = h.status == 301 || h.status == 302 || h.status == 303 || h.status == 307 || h.status == 308;
     if (!redirect || h.location.empty()) break;
     auto next = redirect_url(r.options.target, h.location);
     if (!next) {
-      stop_note = next.error().message();
+      chain.stop = probe::RedirectStop::unfollowable;
+      chain.note = next.error().message();
       break;
     }
-    redirects.push_back({current, h.status, *next});
-    if (redirects.size() > kMaxRedirects) {
-      stop_note = fmt::format("stopped after {} redirects", kMaxRedirects);
-      break;
-    }
+    chain.hops.push_back({chain.final_target, h.status, *next});
     bool loop = false;
-    for (const auto& rd : redirects) loop = loop || rd.url == *next;
+    for (const auto& rd : chain.hops) loop = loop || rd.url == *next;
     if (loop) {
-      stop_note = "redirect loop: " + *next + " was already visited";
+      chain.stop = probe::RedirectStop::loop;
+      break;
+    }
+    if (chain.hops.size() > probe::kMaxRedirects) {
+      chain.stop = probe::RedirectStop::too_many;
       break;
     }
     DoctorFlags hop = f;
@@ -569,12 +587,15 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     hop.tls = hop.no_tls = false;
     auto hop_options = make_options(g, hop);
     if (!hop_options) {
-      stop_note = hop_options.error().message();
+      chain.stop = probe::RedirectStop::unfollowable;
+      chain.note = hop_options.error().message();
       break;
     }
-    current = *next;
+    chain.final_target = *next;
     r = run_once(*hop_options);
   }
+  const std::string current = chain.final_target;
+  if (f.follow) probe::apply_redirects(r, std::move(chain));
   const auto findings = rules::doctor_findings(r, g.lang);
 
   const auto verdict_stage = r.verdict_stage();
@@ -591,12 +612,15 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   if (g.json) {
     json j;
     j["target"] = f.target;
-    if (f.follow) {
+    if (r.redirects) {
       json rj = json::array();
-      for (const auto& rd : redirects) rj.push_back({{"url", rd.url}, {"status", rd.status}, {"location", rd.location}});
+      for (const auto& rd : r.redirects->hops) rj.push_back({{"url", rd.url}, {"status", rd.status}, {"location", rd.location}});
       j["redirects"] = rj;
       j["final_target"] = current;
-      if (!stop_note.empty()) j["redirect_stopped"] = stop_note;
+      if (r.redirects->stop != probe::RedirectStop::none) {
+        j["redirect_stopped"] = {{"reason", probe::redirect_stop_name(r.redirects->stop)},
+                                 {"detail", r.redirects->note.empty() ? json(nullptr) : json(r.redirects->note)}};
+      }
     }
     j["port"] = options->port;
     j["verdict"] = {{"status", probe::status_name(verdict)},
@@ -620,6 +644,9 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
         }
         if (row.stage == StageId::secure && r.tls) evidence = secure_json(*r.tls);
         if (row.stage == StageId::talk && r.talk) evidence = talk_json(*r.talk);
+        if ((row.stage == StageId::talk || row.stage == StageId::secure) && r.identified) {
+          evidence["identified"] = identified_json(*r.identified);
+        }
         if (row.stage == StageId::close && r.close) evidence = close_json(*r.close);
         if (r.mtu_retry && r.mtu_retry->stalled == row.stage) evidence["mtu_retry"] = mtu_retry_json(*r.mtu_retry);
       }
@@ -638,13 +665,17 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     fmt::print("{}\n", j.dump(2));
   } else {
     const Style st{g.color};
-    for (const auto& rd : redirects) fmt::print("redirect: {} {} -> {}\n", rd.status, rd.url, rd.location);
-    if (!stop_note.empty()) fmt::print("redirects not followed further: {}\n", stop_note);
+    if (r.redirects) {
+      for (const auto& rd : r.redirects->hops) fmt::print("redirect: {} {} -> {}\n", rd.status, rd.url, rd.location);
+      if (r.redirects->stop == probe::RedirectStop::unfollowable) {
+        fmt::print("redirects not followed further: {}\n", r.redirects->note);
+      }
+    }
     std::string what;
     if (lead != nullptr) {
       what = lead->finding.summary;
     } else if (verdict_stage) {
-      what = stage_summary(r, *verdict_stage);
+      what = stage_summary(r, *verdict_stage, g.lang);
     }
     if (!verdict_stage) {
       fmt::print("{}\n", st.green(tr(g.lang, Msg::doctor_all_ok, fmt::arg("target", current),
@@ -667,7 +698,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       if (row.status == StageStatus::skipped) status_text = st.dim(status);
       const bool ran = row.status != StageStatus::skipped || (row.stage == StageId::reach && r.reach);
       std::string line = fmt::format("  {:<8} {} {:>9}  {}", probe::stage_name(row.stage), status_text,
-                                     ran ? dur(row.duration) : "", ran ? stage_summary(r, row.stage) : "");
+                                     ran ? dur(row.duration) : "", ran ? stage_summary(r, row.stage, g.lang) : "");
       while (!line.empty() && line.back() == ' ') line.pop_back();
       fmt::print("{}\n", line);
     }
@@ -704,6 +735,8 @@ std::function<int()> register_doctor(CLI::App& app, const GlobalOptions& global)
   cmd->add_flag("--no-tls", flags->no_tls, tr(lang, Msg::help_doctor_no_tls));
   cmd->add_option("--ca-file", flags->ca_file, tr(lang, Msg::help_doctor_ca_file))->type_name("FILE");
   cmd->add_flag("--insecure", flags->insecure, tr(lang, Msg::help_doctor_insecure));
+  cmd->add_option("--cert", flags->cert, tr(lang, Msg::help_doctor_cert))->type_name("FILE");
+  cmd->add_option("--key", flags->key, tr(lang, Msg::help_doctor_key))->type_name("FILE");
   return [cmd, flags, &global]() -> int {
     if (!cmd->parsed()) return -1;
     return run_doctor_cmd(global, *flags);

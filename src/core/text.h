@@ -19,6 +19,7 @@ enum class Lang { en };
 #include "core/text_trace.h"
 #include "core/text_probe.h"
 #include "core/text_agent.h"
+#include "core/text_doctor.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -443,7 +444,7 @@ enum class Lang { en };
     "Something silently drops the SYN or the SYN-ACK: a firewall or security group with a drop "  \
     "rule, or a host that is down behind a router that sends no ICMP errors. A server whose "     \
     "accept queue is full, or whose SYN queue is full without syncookies, drops SYNs silently "   \
-    "too (connscope inspect --port {port} on the server shows it).")                              \
+    "too (connscope inspect --port {port} on the server shows it).{icmp_note}")                   \
   X(c_tcp_filtered_fix,                                                                           \
     "Check the firewalls on the path and on the server (nft list ruleset; cloud security "        \
     "groups); on the server, tcpdump -ni any 'tcp port {port}' shows whether SYNs arrive; "       \
@@ -629,7 +630,8 @@ enum class Lang { en };
   X(doctor_findings_title, "Findings")                                                           \
   CONNSCOPE_TRACE_MESSAGES(X)                                                                     \
   CONNSCOPE_PROBE_MESSAGES(X)                                                                     \
-  CONNSCOPE_AGENT_MESSAGES(X)
+  CONNSCOPE_AGENT_MESSAGES(X)                                                                     \
+  CONNSCOPE_DOCTOR_MESSAGES(X)
 
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,

@@ -1,4 +1,5 @@
 #include "probe/doctor.h"
+#include "probe/doctor_stages.h"
 
 #include <algorithm>
 #include <exception>
@@ -65,15 +66,61 @@ StageStatus talk_status(const TalkResult& talk) {
   const auto o = talk.outcome;
   if (o == TalkOutcome::ok) return StageStatus::ok;
   if (o == TalkOutcome::slow_first_byte || o == TalkOutcome::http_4xx ||
-      o == TalkOutcome::app_error || o == TalkOutcome::unexpected_reply) {
+      o == TalkOutcome::app_error || o == TalkOutcome::unexpected_reply || o == TalkOutcome::silent) {
     return StageStatus::warn;
   }
   return StageStatus::fail;
 }
 
+std::string_view speaks_name(Speaks s) {
+  if (s == Speaks::greeting) return "greeting";
+  if (s == Speaks::tls) return "tls";
+  if (s == Speaks::http) return "http";
+  if (s == Speaks::other) return "other";
+  return "nothing";
+}
+
+std::string_view redirect_stop_name(RedirectStop stop) {
+  if (stop == RedirectStop::loop) return "loop";
+  if (stop == RedirectStop::too_many) return "too_many";
+  if (stop == RedirectStop::unfollowable) return "unfollowable";
+  return "none";
+}
+
+void apply_redirects(DoctorReport& report, RedirectChain chain) {
+  if (chain.stop == RedirectStop::loop || chain.stop == RedirectStop::too_many) {
+    for (auto& r : report.stages) {
+      if (r.stage == StageId::talk) r.status = StageStatus::fail;
+      // The close of the last hop says nothing once the chain has failed.
+      if (r.stage == StageId::close) r.status = StageStatus::skipped;
+    }
+    report.close.reset();
+  }
+  report.redirects = std::move(chain);
+}
+
 bool trace_wanted(ConnectFailure failure) {
   return failure == ConnectFailure::filtered || failure == ConnectFailure::host_unreachable ||
          failure == ConnectFailure::admin_prohibited;
+}
+
+void classify_by_trace(std::vector<ConnectAttempt>& attempts, const TraceResult& trace) {
+  const TraceProbe* answer = nullptr;
+  for (const auto& hop : trace.hops) {
+    for (const auto& p : hop.probes) {
+      if (answer == nullptr && (p.reply == ProbeReply::unreachable || p.reply == ProbeReply::port_unreachable) &&
+          classify_icmp(p.origin, p.icmp_type, p.icmp_code)) {
+        answer = &p;
+      }
+    }
+  }
+  if (answer == nullptr) return;
+  for (auto& a : attempts) {
+    if (a.failure != ConnectFailure::filtered || a.remote != trace.destination) continue;
+    a.failure = *classify_icmp(answer->origin, answer->icmp_type, answer->icmp_code);
+    a.queued = QueuedError{answer->origin, answer->icmp_type, answer->icmp_code, answer->error, 0, answer->from};
+    a.icmp_from_trace = true;
+  }
 }
 
 PathEnd path_end(const TraceResult& trace) {
@@ -91,8 +138,6 @@ bool mtu_retry_wanted(const TalkResult& talk) {
   return (talk.outcome == TalkOutcome::no_response || talk.outcome == TalkOutcome::timeout) &&
          talk.out_of_order_at_deadline.value_or(0) > 0;
 }
-
-namespace {
 
 TlsOptions secure_options(const DoctorOptions& options) {
   TlsOptions o = tls_options(options.target, options.sni);
@@ -116,7 +161,7 @@ TalkOptions talk_stage_options(const DoctorOptions& options) {
 
 // The secure stage, the client context included.
 asio::awaitable<TlsResult> run_secure(tcp::socket socket, const DoctorOptions& options) {
-  auto ctx = make_tls_context(options.ca_file);
+  auto ctx = make_tls_context(options.ca_file, options.client_cert);
   if (!ctx) {
     TlsResult failed;
     failed.outcome = TlsOutcome::other;
@@ -130,6 +175,27 @@ asio::awaitable<TalkResult> run_talk(tcp::socket* plain, TlsStream* tls, const D
   if (tls != nullptr) co_return co_await talk(*tls, talk_stage_options(options));
   co_return co_await talk(*plain, talk_stage_options(options));
 }
+
+void set_stage(DoctorReport& report, StageId id, StageStatus status, Clock::duration d) {
+  for (auto& r : report.stages) {
+    if (r.stage == id) {
+      r.status = status;
+      r.duration = d;
+    }
+  }
+}
+
+asio::awaitable<void> run_close(tcp::socket& socket, const DoctorOptions& options, DoctorReport& report) {
+  // What is watched is TCP's ending (FIN or RST), also under TLS.
+  if (!report.talk || report.talk->peer_close != PeerClose::none || talk_status(*report.talk) == StageStatus::fail) {
+    co_return;
+  }
+  const auto t0 = Clock::now();
+  report.close = co_await observe_close(socket, options.timeout);
+  set_stage(report, StageId::close, report.close->error ? StageStatus::warn : StageStatus::ok, Clock::now() - t0);
+}
+
+namespace {
 
 // See MtuRetry.
 asio::awaitable<MtuRetry> retry_with_small_mss(asio::any_io_executor ex, Endpoint remote,
@@ -171,20 +237,11 @@ asio::awaitable<MtuRetry> retry_with_small_mss(asio::any_io_executor ex, Endpoin
   co_return r;
 }
 
-void set_stage(DoctorReport& report, StageId id, StageStatus status, Clock::duration d) {
-  for (auto& r : report.stages) {
-    if (r.stage == id) {
-      r.status = status;
-      r.duration = d;
-    }
-  }
-}
-
 // The stages from connect on, each after the one before.
 asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOptions& options,
                                       std::vector<Endpoint> remotes, DoctorReport& report) {
-  // connect: every routable address, in the resolver's order, up to the first that answers;
-  // the trace alongside once the handshake has been silent for a while (see DoctorReport::trace)
+  // connect: every routable address at once (connect_all); the trace alongside once the
+  // handshake has been silent for a while (see DoctorReport::trace)
   ConnectOptions connect_options;
   connect_options.timeout = options.timeout;
   auto t0 = Clock::now();
@@ -221,9 +278,12 @@ asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOpti
   ConnectReport connected = co_await connect_all(ex, std::move(remotes), connect_options);
   tj->delay.cancel();
   report.connect = std::move(connected.attempts);
-  const bool failed_on_path = !connected.socket && !report.connect.empty() &&
-                              !report.connect.back().reset_after_handshake &&
-                              trace_wanted(report.connect.back().failure);
+  // The trace goes to the first address: its attempt decides whether the path is in question.
+  const auto traced = std::find_if(report.connect.begin(), report.connect.end(), [&](const ConnectAttempt& a) {
+    return a.remote == trace_options.destination;
+  });
+  const bool failed_on_path = !connected.socket && traced != report.connect.end() &&
+                              !traced->reset_after_handshake && trace_wanted(traced->failure);
   if (!failed_on_path && tj->started) tj->stop.emit(asio::cancellation_type::terminal);
   if (failed_on_path && !tj->started) {
     // A router's ICMP error ended the connect before the trace began: trace now.
@@ -234,6 +294,7 @@ asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOpti
   if (tj->started) {
     if (!tj->result) co_await tj->done.async_wait(asio::as_tuple(asio::use_awaitable));
     if (failed_on_path) report.trace = std::move(tj->result);
+    if (report.trace) classify_by_trace(report.connect, *report.trace);
   }
   StageStatus connect_stage = connect_status(report.connect);
   if (connected.socket && options.repeat > 1) {
@@ -262,7 +323,9 @@ asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOpti
     report.repeat = std::move(st);
   }
   set_stage(report, StageId::connect, connect_stage, Clock::now() - t0);
-  if (!connected.socket && !report.connect.empty() && report.connect.back().reset_after_handshake) {
+  const bool reset_after_accept = std::any_of(report.connect.begin(), report.connect.end(),
+                                              [](const ConnectAttempt& a) { return a.reset_after_handshake; });
+  if (!connected.socket && reset_after_accept) {
     // The server's RST came before connect() returned: what the talk stage would have met.
     TalkResult reset;
     reset.protocol = options.protocol;
@@ -292,8 +355,20 @@ asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOpti
   }
 
   // talk
+  if (options.identify && !options.tls && options.protocol == AppProtocol::banner) {
+    co_await identify_and_talk(ex, remote, std::move(*connected.socket), options, report);
+    co_return;
+  }
   t0 = Clock::now();
   report.talk = co_await run_talk(connected.socket ? &*connected.socket : nullptr, tls_stream.get(), options);
+  if (report.tls && report.talk->tls_alert) {
+    // The server's refusal of the handshake, met by the first read (a TLS 1.3 server judges
+    // the client's certificate after our Finished): the secure stage failed, talk never began.
+    refused_after_handshake(*report.tls, *report.talk->tls_alert);
+    report.talk.reset();
+    set_stage(report, StageId::secure, tls_status(*report.tls), report.row(StageId::secure).duration);
+    co_return;
+  }
   if (mtu_retry_wanted(*report.talk)) {
     // The stalled connection goes first: its server side may hold a worker the retry needs.
     tls_stream.reset();
@@ -304,14 +379,8 @@ asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOpti
   set_stage(report, StageId::talk, talk_status(*report.talk), Clock::now() - t0);
   if (report.mtu_retry) co_return;
 
-  // close: how the peer ends it, unless it already did during the talk. What is watched is
-  // TCP's ending (FIN or RST), also under TLS.
-  if (report.talk->peer_close == PeerClose::none && talk_status(*report.talk) != StageStatus::fail) {
-    auto& socket = tls_stream ? tls_stream->next_layer() : *connected.socket;
-    t0 = Clock::now();
-    report.close = co_await observe_close(socket, options.timeout);
-    set_stage(report, StageId::close, report.close->error ? StageStatus::warn : StageStatus::ok, Clock::now() - t0);
-  }
+  // close: how the peer ends it, unless it already did during the talk
+  co_await run_close(tls_stream ? tls_stream->next_layer() : *connected.socket, options, report);
 }
 
 }  // namespace

@@ -45,8 +45,30 @@ struct DoctorOptions {
   // time_appconnect: with OpenSSL 3 that is a few milliseconds of the phase.
   bool tls = false;
   std::optional<std::string> ca_file;  // --ca-file; checked by the caller beforehand
+  std::optional<ClientCertificate> client_cert;  // --cert, --key; checked by the caller beforehand
   std::optional<std::string> sni;  // --sni; default: the target's name (none for addresses)
   bool insecure = false;
+  // No scheme, no --proto, no --tls and a port no protocol is known for: find out what the
+  // service speaks (see Identification) instead of only waiting for a greeting.
+  bool identify = false;
+};
+
+// What a service with no known protocol turned out to speak. nmap's service probes are the
+// model: wait for a greeting for part of the deadline (kGreetingWait or a third of it); if none
+// came, send a TLS ClientHello and an HTTP request at once, each on a fresh connection.
+enum class Speaks {
+  greeting,  // it spoke first (SSH, SMTP, a banner, ...), or closed: judged as before
+  tls,       // a ServerHello or a TLS alert came back: judged as TLS, then HTTP inside it
+  http,      // an HTTP response came back: judged as HTTP
+  other,     // something not HTTP answered our request: judged by what it said
+  nothing,   // no greeting, no answer to either: app.silent (a warning: it is up)
+};
+std::string_view speaks_name(Speaks speaks);
+inline constexpr std::chrono::milliseconds kGreetingWait{1000};
+struct Identification {
+  Speaks speaks = Speaks::nothing;
+  std::chrono::milliseconds greeting_wait{};
+  std::vector<std::string> tried;  // "greeting", "TLS ClientHello", "HTTP request"
 };
 
 // --repeat's handshakes, the first included.
@@ -93,6 +115,13 @@ inline constexpr std::chrono::milliseconds kTraceAfter{1000};
 // unreachable or prohibited: the path, not the host, is in question.
 bool trace_wanted(ConnectFailure failure);
 
+// An attempt that met silence (filtered) while a probe of the trace to the same address and port
+// met an ICMP error that ends a handshake (port or host unreachable, prohibited; not the
+// routers' time exceeded) is classified by that error: the reject was real, the sender's ICMP
+// rate limit (net.ipv4.icmp_ratelimit, a token bucket per peer) swallowed the SYN's. Marks the
+// attempt icmp_from_trace.
+void classify_by_trace(std::vector<ConnectAttempt>& attempts, const TraceResult& trace);
+
 // Where the doctor's trace says the path ends: the hop that said unreachable, else the last hop
 // that answered (0: none), with its address.
 struct PathEnd {
@@ -108,6 +137,24 @@ int small_mss(int family);
 bool mtu_retry_wanted(const TlsResult& tls);
 bool mtu_retry_wanted(const TalkResult& talk);
 
+// --follow: each 3xx with a Location starts a new run at the URL it names; the chain ends at a
+// final answer, at a URL already visited (a loop), after kMaxRedirects, or at a Location that
+// is not a URL we can follow.
+inline constexpr std::size_t kMaxRedirects = 10;
+struct RedirectHop {
+  std::string url;
+  unsigned status = 0;
+  std::string location;  // resolved against url
+};
+enum class RedirectStop { none, loop, too_many, unfollowable };
+std::string_view redirect_stop_name(RedirectStop stop);
+struct RedirectChain {
+  std::vector<RedirectHop> hops;
+  RedirectStop stop = RedirectStop::none;
+  std::string note;          // why it stopped, for unfollowable (the parser's error)
+  std::string final_target;  // the URL of the run the report is about
+};
+
 struct StageRow {
   StageId stage = StageId::resolve;
   StageStatus status = StageStatus::skipped;
@@ -120,7 +167,9 @@ struct DoctorReport {
   DnsResult dns;
   std::vector<RouteResult> routes;       // one per resolved address, in order
   std::optional<ReachResult> reach;      // ICMP echo to the first routable address
-  std::vector<ConnectAttempt> connect;  // every routable address tried, in order
+  // Every routable address tried (at once), in the resolver's order, but the one the later
+  // stages used last (connect_all).
+  std::vector<ConnectAttempt> connect;
   std::optional<HandshakeStats> repeat;  // with --repeat N > 1
   std::optional<TlsResult> tls;          // the handshake's evidence (its stream moves on to talk)
   std::optional<TalkResult> talk;
@@ -131,6 +180,8 @@ struct DoctorReport {
   // silent for a while (see kTraceAfter) and ends with the connect's own deadline, so a filtered
   // port's verdict still comes after one timeout.
   std::optional<TraceResult> trace;
+  std::optional<RedirectChain> redirects;  // with --follow (see apply_redirects)
+  std::optional<Identification> identified;  // with DoctorOptions::identify
   Clock::duration total{};  // the whole run, wall time
 
   [[nodiscard]] const StageRow& row(StageId id) const;
@@ -146,6 +197,11 @@ StageStatus reach_status(const ReachResult& reach, bool connected);
 
 // The stage status a talk outcome stands for.
 StageStatus talk_status(const TalkResult& talk);
+
+// The chain --follow walked, onto the report of its last run: a loop or too many redirects is
+// the talk stage's failure (http.redirect_loop, http.too_many_redirects): browsers and most
+// clients give up there, so the URL serves nothing.
+void apply_redirects(DoctorReport& report, RedirectChain chain);
 
 // Runs the stages on `ex` (an io_context run by one thread). Never throws for network or
 // system errors: they are stage results. Reach (ICMP echo) runs alongside connect and the

@@ -33,7 +33,7 @@ using error_code = boost::system::error_code;
 constexpr auto kTuple = asio::as_tuple(asio::use_awaitable);
 
 constexpr std::size_t kReadChunk = 4096;
-constexpr unsigned kMaxInterim = 8;  // 1xx answers skipped before giving up on a final one
+constexpr unsigned kMaxInterim = 32;  // 1xx answers skipped before giving up on a final one
 constexpr std::size_t kHeaderValueMax = 256;
 constexpr std::string_view kUserAgent = "connscope/0.1";
 constexpr std::string_view kRedisPing = "PING\r\n";
@@ -157,6 +157,9 @@ asio::awaitable<error_code> read_more(Stream& stream, Reading& r) {
 // Records how a failed operation ended the exchange.
 void ended(TalkResult& res, const error_code& ec, const Deadline& deadline, std::string_view what) {
   res.end = end_of(ec, deadline);
+  if (ec.category() == asio::error::get_ssl_category()) {
+    res.tls_alert = alert_from_ssl_error(static_cast<unsigned long>(ec.value()));
+  }
   if (res.end == ReadEnd::error) {
     res.error = to_error(fmt::format("talk {}: {}", protocol_name(res.protocol), what), ec);
   }
@@ -262,10 +265,18 @@ asio::awaitable<void> exchange_http(Stream& stream, const TalkOptions& o, TalkRe
       if (!pec && parser->is_header_done()) {
         const auto& m = parser->get();
         const unsigned status = m.result_int();
-        if (status >= 100 && status < 200 && status != 101 && interim < kMaxInterim) {
-          ++interim;  // 103 Early Hints and the like: the final answer follows
-          fresh_parser();
-          continue;
+        if (status >= 100 && status < 200 && status != 101) {
+          // 100 Continue, 103 Early Hints and the like: the final answer follows. A server that
+          // sends them without end gets no more than kMaxInterim of our patience (and the
+          // stage's deadline bounds the time).
+          res.http_interim = ++interim;
+          if (interim == 1) res.http_first_interim = status;
+          if (interim < kMaxInterim) {
+            fresh_parser();
+            continue;
+          }
+          res.end = ReadEnd::complete;
+          break;
         }
         HttpReply h;
         h.version = m.version();
@@ -328,7 +339,7 @@ asio::awaitable<TalkResult> talk_on(Stream& stream, TalkOptions o) {
   }
   const std::optional<unsigned> status =
       res.http ? std::optional<unsigned>(res.http->status) : std::nullopt;
-  res.outcome = judge(o.protocol, res.end, res.reply, status, res.slow);
+  res.outcome = judge(o.protocol, res.end, res.reply, status, res.slow, res.http ? 0 : res.http_interim);
   co_return res;
 }
 
@@ -360,9 +371,11 @@ std::string_view outcome_name(TalkOutcome o) {
   if (o == TalkOutcome::slow_first_byte) return "slow_first_byte";
   if (o == TalkOutcome::http_4xx) return "http_4xx";
   if (o == TalkOutcome::http_5xx) return "http_5xx";
+  if (o == TalkOutcome::http_no_final) return "http_no_final";
   if (o == TalkOutcome::app_error) return "app_error";
   if (o == TalkOutcome::unexpected_reply) return "unexpected_reply";
   if (o == TalkOutcome::no_response) return "no_response";
+  if (o == TalkOutcome::silent) return "silent";
   if (o == TalkOutcome::timeout) return "timeout";
   if (o == TalkOutcome::closed_by_peer) return "closed_by_peer";
   if (o == TalkOutcome::reset_by_peer) return "reset_by_peer";
@@ -396,6 +409,7 @@ TalkOptions talk_options(const Target& target) {
 std::string_view finding_id(const TalkResult& r) {
   const auto o = r.outcome;
   if (o == TalkOutcome::no_response) return "app.no_response";
+  if (o == TalkOutcome::silent) return "app.silent";
   if (o == TalkOutcome::http_5xx) return "app.http_5xx";
   if (o == TalkOutcome::http_4xx) return "app.http_4xx";
   if (o == TalkOutcome::slow_first_byte) return "app.slow_first_byte";
@@ -404,6 +418,9 @@ std::string_view finding_id(const TalkResult& r) {
   if (o == TalkOutcome::app_error) return "app.error_reply";
   if (o == TalkOutcome::unexpected_reply) return "app.unexpected_reply";
   if (o == TalkOutcome::timeout) return "app.incomplete_reply";
+  if (o == TalkOutcome::http_no_final) return "http.no_final_response";
+  // Part of a reply, then the peer's FIN or RST.
+  if (o == TalkOutcome::closed_by_peer || o == TalkOutcome::reset_by_peer) return "app.truncated_reply";
   return "";
 }
 
@@ -427,9 +444,13 @@ ReplyProgress reply_progress(AppProtocol protocol, std::string_view bytes) {
 }
 
 TalkOutcome judge(AppProtocol protocol, ReadEnd end, const ReplyDescription& reply,
-                  std::optional<unsigned> http_status, bool slow) {
+                  std::optional<unsigned> http_status, bool slow, unsigned interim_only) {
   const auto good = slow ? TalkOutcome::slow_first_byte : TalkOutcome::ok;
   if (end == ReadEnd::error) return TalkOutcome::failed;
+  // Interim answers, then silence or more of them than we wait for: no final response.
+  if (interim_only > 0 && (end == ReadEnd::deadline || end == ReadEnd::complete)) {
+    return TalkOutcome::http_no_final;
+  }
   if (reply.size == 0) {
     if (end == ReadEnd::eof) return TalkOutcome::closed_by_peer;
     if (end == ReadEnd::reset) return TalkOutcome::reset_by_peer;

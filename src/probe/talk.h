@@ -22,6 +22,7 @@
 #include "core/target.h"
 #include "probe/banner.h"
 #include "probe/stage.h"
+#include "probe/tls_alert.h"
 
 // Declared, not included: <boost/asio/ssl/stream.hpp> pulls in OpenSSL's headers, which callers
 // that only hold a plain socket need not compile.
@@ -38,10 +39,13 @@ enum class TalkOutcome {
   slow_first_byte,   // ok, but the first byte came later than TalkOptions::slow_first_byte
   http_4xx,          // a final HTTP status 400-499
   http_5xx,          // a final HTTP status 500-599
+  http_no_final,     // only interim 1xx answers (100 Continue, ...), no final one
   app_error,         // the protocol's own refusal: SMTP/FTP 4xx/5xx greeting, Redis -ERR/-DENIED,
                      // a MySQL error packet, a PostgreSQL ErrorResponse
   unexpected_reply,  // not this protocol: another one, garbage, a line over the byte cap
   no_response,       // connected, (request sent,) nothing came back before the deadline
+  silent,            // no known protocol, and nothing answered a greeting wait, a TLS ClientHello
+                     // or an HTTP request (the doctor's identification): a warning, it is up
   timeout,           // some bytes came, but the reply was not complete at the deadline
   closed_by_peer,    // FIN before a complete reply (nothing at all when bytes_received is 0)
   reset_by_peer,     // RST before a complete reply
@@ -111,11 +115,18 @@ struct TalkResult {
   // never filled: later, smaller segments arrived and a full-size one did not (an MTU black hole).
   std::optional<std::uint32_t> out_of_order_at_deadline;
   std::optional<Error> error;  // failed: what failed; unexpected HTTP: the parser's complaint
+  unsigned http_interim = 0;   // interim 1xx answers read (also when no final one came)
+  unsigned http_first_interim = 0;  // the first one's status (100, 103, ...)
+  // A fatal TLS alert a read met: the server's refusal after the handshake (see
+  // refused_after_handshake in tls_probe.h).
+  std::optional<TlsAlert> tls_alert;
 };
 
 // The finding id an outcome corresponds to: app.error_reply, app.unexpected_reply,
-// app.incomplete_reply (timeout) among them; "" for ok and failed (a local error, not a finding). FIN or RST with nothing received is
-// the connect-after-accept finding (tcp.closed_after_accept, tcp.reset_after_accept).
+// app.incomplete_reply (timeout), http.no_final_response among them; "" for ok and failed (a
+// local error: the doctor's generic app.failed speaks for it). FIN or RST with nothing received
+// is the connect-after-accept finding (tcp.closed_after_accept, tcp.reset_after_accept); after
+// part of a reply, app.truncated_reply.
 std::string_view finding_id(const TalkResult& result);
 
 // --- The pure parts, exposed for tests ---
@@ -128,8 +139,9 @@ ReplyProgress reply_progress(AppProtocol protocol, std::string_view bytes);
 
 // The verdict from how reading ended and what the bytes were; `http_status` is the final status
 // when an HTTP header was parsed.
+// `interim_only`: how many interim 1xx answers came when no final one did (0 otherwise).
 TalkOutcome judge(AppProtocol protocol, ReadEnd end, const ReplyDescription& reply,
-                  std::optional<unsigned> http_status, bool slow);
+                  std::optional<unsigned> http_status, bool slow, unsigned interim_only = 0);
 
 // The bytes each protocol sends first ("" when the server speaks first; HTTP is built by Beast).
 std::string_view opening_bytes(AppProtocol protocol);

@@ -9,11 +9,15 @@
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <exception>
+#include <memory>
+#include <span>
 #include <tuple>
 #include <utility>
 #include <variant>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -80,8 +84,9 @@ void fail_setup(ConnectAttempt& a, std::string op, int error) {
 
 StageStatus connect_status(std::span<const ConnectAttempt> attempts) {
   if (attempts.empty() || !attempts.back().connected()) return StageStatus::fail;
-  const ConnectAttempt& last = attempts.back();
-  if (attempts.size() > 1 || last.syn_retransmits.value_or(0) > 0) return StageStatus::warn;
+  const bool some_failed = std::any_of(attempts.begin(), attempts.end(),
+                                       [](const ConnectAttempt& a) { return !a.connected(); });
+  if (some_failed || attempts.back().syn_retransmits.value_or(0) > 0) return StageStatus::warn;
   return StageStatus::ok;
 }
 
@@ -254,17 +259,61 @@ asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint r
   co_return out;
 }
 
+namespace {
+
+// Up to this many handshakes at once: a name with more addresses is tried in batches.
+constexpr std::size_t kParallelConnects = 8;
+
+// One batch of connect_one, all at once; the outcomes in the order of `remotes`.
+asio::awaitable<std::vector<ConnectOutcome>> connect_batch(asio::any_io_executor ex,
+                                                           std::span<const Endpoint> remotes,
+                                                           const ConnectOptions& options) {
+  struct Join {
+    explicit Join(const asio::any_io_executor& e) : done(e, Clock::time_point::max()) {}
+    std::vector<ConnectOutcome> outcomes;
+    std::size_t pending = 0;
+    asio::steady_timer done;  // cancelled when the last outcome is in
+  };
+  auto join = std::make_shared<Join>(ex);
+  join->outcomes.resize(remotes.size());
+  join->pending = remotes.size();
+  for (std::size_t i = 0; i < remotes.size(); ++i) {
+    join->outcomes[i].attempt.remote = remotes[i];
+    asio::co_spawn(ex, connect_one(ex, remotes[i], options),
+                   [join, i](std::exception_ptr e, ConnectOutcome o) {
+                     // connect_one reports failures as results; only bad_alloc lands here.
+                     if (!e) join->outcomes[i] = std::move(o);
+                     else join->outcomes[i].attempt.failed_op = "connect";
+                     if (--join->pending == 0) join->done.cancel();
+                   });
+  }
+  if (join->pending > 0) co_await join->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return std::move(join->outcomes);
+}
+
+}  // namespace
+
 asio::awaitable<ConnectReport> connect_all(asio::any_io_executor ex, std::vector<Endpoint> remotes,
                                            ConnectOptions options) {
+  std::vector<ConnectOutcome> outcomes;
+  for (std::size_t at = 0; at < remotes.size(); at += kParallelConnects) {
+    const std::size_t n = std::min(kParallelConnects, remotes.size() - at);
+    auto batch = co_await connect_batch(ex, std::span(remotes).subspan(at, n), options);
+    for (auto& o : batch) outcomes.push_back(std::move(o));
+  }
+  // The stages after connect use the first address, in the resolver's order, that connected: as
+  // a client without Happy Eyeballs would. Its attempt goes last; the other sockets close.
   ConnectReport report;
-  for (const auto& remote : remotes) {
-    ConnectOutcome one = co_await connect_one(ex, remote, options);
-    const bool done = one.attempt.connected();
-    report.attempts.push_back(std::move(one.attempt));
-    if (one.socket || done) {
-      report.socket = std::move(one.socket);
-      break;
-    }
+  std::optional<std::size_t> chosen;
+  for (std::size_t i = 0; i < outcomes.size() && !chosen; ++i) {
+    if (outcomes[i].socket) chosen = i;
+  }
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    if (i != chosen) report.attempts.push_back(std::move(outcomes[i].attempt));
+  }
+  if (chosen) {
+    report.attempts.push_back(std::move(outcomes[*chosen].attempt));
+    report.socket = std::move(outcomes[*chosen].socket);
   }
   co_return report;
 }

@@ -69,6 +69,9 @@ struct ConnectAttempt {
   bool reset_after_handshake = false;
   // The ICMP (or other) error the kernel queued for this socket, with its sender.
   std::optional<QueuedError> queued;
+  // `queued` and `failure` come from the doctor's trace, not from our SYN: the SYN met silence,
+  // a trace probe to the same port met the ICMP error (its sender limits the errors it sends).
+  bool icmp_from_trace = false;
   // From connect() to the verdict (connected, failed, or the deadline).
   std::chrono::microseconds elapsed{0};
   // SYNs resent by the kernel (tcpi_total_retrans at the verdict); absent when no SYN was sent
@@ -108,7 +111,7 @@ struct ConnectReport {
 };
 
 // The stage status of a list of attempts: fail when none connected; warn when the one that
-// connected needed retransmitted SYNs or an earlier address failed; ok otherwise. An empty list
+// connected needed retransmitted SYNs or another address failed; ok otherwise. An empty list
 // is fail (nothing to connect to).
 StageStatus connect_status(std::span<const ConnectAttempt> attempts);
 
@@ -123,8 +126,11 @@ std::vector<std::string_view> connect_finding_ids(std::span<const ConnectAttempt
 boost::asio::awaitable<ConnectOutcome> connect_one(boost::asio::any_io_executor ex,
                                                    Endpoint remote, ConnectOptions options);
 
-// connect_one for each address in order, stopping at the first that connects. The timeout is
-// per address, so n filtered addresses take n × timeout.
+// connect_one for every address at once (in batches of 8), each with its own result: a name
+// whose one address works and another fails must show both (clients that try the failing one
+// first fail). The attempts come in the resolver's order, except that the first address that
+// connected, whose socket the report owns, is last; other connected sockets are closed. The
+// stage takes one timeout per batch.
 boost::asio::awaitable<ConnectReport> connect_all(boost::asio::any_io_executor ex,
                                                   std::vector<Endpoint> remotes,
                                                   ConnectOptions options);

@@ -40,6 +40,8 @@
 #include "core/target.h"
 #include "probe/banner.h"
 #include "probe/stage.h"
+#include "probe/tls_alert.h"
+#include "probe/tls_cert.h"
 
 // Declared, not included: callers that only pass results on need not compile OpenSSL's and
 // Asio's SSL headers (as in talk.h).
@@ -48,7 +50,6 @@ template <typename Stream>
 class stream;
 }  // namespace boost::asio::ssl
 struct ssl_ctx_st;  // SSL_CTX
-struct x509_st;     // X509
 
 namespace connscope::probe {
 
@@ -59,6 +60,7 @@ enum class TlsOutcome {
   ok,
   not_tls,             // the peer's first bytes are not a TLS record (tls.not_tls)
   alert,               // the peer ended the handshake with a TLS alert (tls.alert)
+  client_cert_required,  // its alert says it wants (another) client certificate (tls.client_cert_required)
   cert_expired,        // tls.cert_expired
   cert_not_yet_valid,  // tls.cert_not_yet_valid
   hostname_mismatch,   // tls.cert_hostname_mismatch (name or IP address)
@@ -76,56 +78,6 @@ std::string_view outcome_name(TlsOutcome outcome);
 // "tls.not_tls", ...; "" for ok, timeout, closed_by_peer, reset_by_peer and other, which the
 // catalog has no tls.* finding for (the doctor reports them from the evidence).
 std::string_view finding_id(TlsOutcome outcome);
-
-enum class OcspStatus {
-  none,       // no staple (not asked for is never the case: we always ask)
-  good,       // V_OCSP_CERTSTATUS_GOOD for the leaf
-  revoked,    // V_OCSP_CERTSTATUS_REVOKED
-  unknown,    // V_OCSP_CERTSTATUS_UNKNOWN: the responder does not know the certificate
-  malformed,  // a staple that does not parse, is not "successful", or says nothing of the leaf
-};
-std::string_view ocsp_status_name(OcspStatus status);
-
-// The staple's content. Its signature is NOT checked: this is evidence, not a trust decision.
-struct OcspStaple {
-  OcspStatus status = OcspStatus::none;
-  std::string this_update;  // ISO 8601 UTC, "" when absent
-  std::string next_update;
-  std::string revoked_at;   // revoked only
-};
-
-struct TlsAlert {
-  int level = 0;        // 1 warning, 2 fatal
-  int description = 0;  // 40 handshake_failure, ...
-  std::string name;     // SSL_alert_desc_string_long: "handshake failure"
-};
-
-// One certificate as the server presented it. Strings are printable ASCII (RFC 2253 names with
-// OpenSSL's escapes), safe for a terminal and for JSON.
-struct CertInfo {
-  std::string subject;  // "CN=server.connscope.test"
-  std::string issuer;   // "CN=connscope lab CA"
-  std::string serial;   // upper-case hex
-  std::string not_before;  // ISO 8601 UTC: "2025-01-01T00:00:00Z"
-  std::string not_after;
-  std::chrono::sys_seconds not_before_time{};
-  std::chrono::sys_seconds not_after_time{};
-  std::vector<std::string> san;  // "DNS:server.connscope.test", "IP:198.18.3.2", "URI:..."
-  std::string key;               // "EC P-256", "RSA 2048", "ED25519 256"
-  std::string signature;         // "ecdsa-with-SHA256"
-  std::string sha256;            // fingerprint, lower-case hex without separators
-  std::string ca_issuers;        // the first AIA caIssuers URI, "" when none
-  bool self_issued = false;      // self-signed: issuer == subject, its own key verifies it
-  bool ca = false;               // basicConstraints CA:TRUE (X509_check_ca)
-};
-
-// What the presented chain says about a missing issuer (see the top of this file).
-struct ChainFacts {
-  std::size_t presented = 0;           // certificates the server sent, leaf first
-  bool leaf_issuer_presented = false;  // some other presented certificate issued the leaf
-  bool leaf_self_issued = false;
-  bool leaf_has_ca_issuers = false;    // the leaf names an AIA caIssuers URI
-};
 
 struct TlsOptions {
   std::string sni;  // server_name sent; empty: none (IP literals)
@@ -184,6 +136,11 @@ struct TlsResult {
 
   std::optional<TlsAlert> alert_received;  // the first alert the peer sent
   std::optional<TlsAlert> alert_sent;      // the first alert we sent (e.g. a failed verify)
+  // The alert came after our side of the handshake was done (a TLS 1.3 server checks the
+  // client's certificate then): the talk stage's first read met it. See refused_after_handshake.
+  bool alert_after_handshake = false;
+  bool certificate_requested = false;  // the server sent a CertificateRequest
+  std::string client_certificate;      // subject of the certificate we presented, "" when none
 
   std::vector<CertInfo> chain;  // as presented, leaf first; empty when none came
   ChainFacts chain_facts;
@@ -227,10 +184,20 @@ class TlsContext {
 // before the stages so that no handshake's time includes it. Idempotent, thread-safe.
 void init_tls_library();
 
+// A client certificate to present when the server asks for one (--cert, --key): PEM files, the
+// certificate file may hold the chain after the leaf; the key file may be the same file.
+struct ClientCertificate {
+  std::string cert_file;
+  std::string key_file;
+};
+
 // Loads the trust store: `ca_file` (PEM, only those CAs are trusted, like curl --cacert) or the
-// system's default paths. An unreadable file or one without a certificate is an error naming
-// `--ca-file "PATH"` (a usage error for the caller to report).
-Result<TlsContext> make_tls_context(const std::optional<std::string>& ca_file);
+// system's default paths; and the client certificate with its key, when given. An unreadable
+// file, one without a certificate, or a key that does not match the certificate is an error
+// naming the option (`--ca-file "PATH"`, `--cert "PATH"`, `--key "PATH"`): a usage error for
+// the caller to report.
+Result<TlsContext> make_tls_context(const std::optional<std::string>& ca_file,
+                                    const std::optional<ClientCertificate>& client = std::nullopt);
 
 // The stage. Runs on the socket's executor, which must be single-threaded (an io_context run by
 // one thread, or a strand). Never throws for network or TLS errors: they are the result. On the
@@ -250,12 +217,16 @@ bool is_old_protocol(int version_number);
 // An X509_V_ERR_* code, with the chain facts for the "issuer not found" codes.
 TlsOutcome classify_verify(long verify_code, const ChainFacts& facts);
 
-// A received alert: close_notify ends the handshake like a FIN (closed_by_peer), every other
+// A received alert: close_notify ends the handshake like a FIN (closed_by_peer), one that speaks
+// of the client's certificate is client_cert_required (wants_client_certificate), every other
 // alert is `alert`.
-TlsOutcome classify_alert(const TlsAlert& alert);
-// SSL_alert_desc_string_long of a description number ("handshake failure"), with the names
-// OpenSSL 3.0 lacks (86, 109, 116 "certificate required"); "unknown" for the rest.
-std::string alert_name(int description);
+TlsOutcome classify_alert(const TlsAlert& alert, bool certificate_requested = false);
+
+// A fatal alert that arrived with a read after the handshake completed on our side: the server
+// refused the handshake after all (TLS 1.3 sends its verdict on the client's certificate then).
+// The result becomes that refusal: the alert, its outcome, a failed status; the secured stream
+// is no longer usable.
+void refused_after_handshake(TlsResult& result, const TlsAlert& alert);
 
 // How the handshake ended, as secure() saw it.
 enum class HandshakeEnd { done, tls_error, eof, reset, deadline, system_error };
@@ -268,20 +239,11 @@ struct HandshakeFacts {
   bool chain_received = false;
   ChainFacts chain;
   std::optional<TlsAlert> alert_received;
+  bool certificate_requested = false;
   std::string first_bytes;
 };
 // The verdict: deadline → timeout; done → old_protocol or ok; a failure → not_tls when the
 // first bytes cannot be TLS, then the peer's alert, then the failed verification, then FIN/RST.
 TlsOutcome judge(const HandshakeFacts& facts);
-
-// Whole days from `now` to `not_after`, rounded down: -1 from one second after expiry.
-std::int64_t days_until(std::chrono::sys_seconds not_after, std::chrono::sys_seconds now);
-std::string iso8601(std::chrono::sys_seconds t);  // "2049-12-31T00:00:00Z"
-
-// From certificates (the test builds them with OpenSSL; none are read from the network).
-CertInfo describe_cert(x509_st* cert);
-ChainFacts chain_facts(std::span<x509_st* const> presented);
-// A DER OCSP response (as stapled) about `leaf`, matched by serial number.
-OcspStaple parse_ocsp(std::string_view der, x509_st* leaf);
 
 }  // namespace connscope::probe

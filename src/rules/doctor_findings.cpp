@@ -1,6 +1,8 @@
 #include "rules/doctor_findings.h"
 
+#include <algorithm>
 #include <chrono>
+#include <system_error>
 #include <map>
 #include <set>
 #include <string>
@@ -25,6 +27,12 @@ std::string family_text(DnsFamily f) {
   if (f == DnsFamily::v4) return "IPv4";
   if (f == DnsFamily::v6) return "IPv6";
   return "IPv4 or IPv6";
+}
+
+// The URL of the run the findings are about.
+std::string target_url(const DoctorReport& r) {
+  if (r.redirects && !r.redirects->final_target.empty()) return r.redirects->final_target;
+  return fmt::format("{}://{}{}", r.options.tls ? "https" : "http", r.options.target.http_host(), r.options.http_path);
 }
 
 // The address and port the stages after connect talked to.
@@ -90,7 +98,8 @@ void route_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>&
 void reach_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
   if (!r.reach || r.row(StageId::reach).status != StageStatus::warn) return;
   const auto& re = *r.reach;
-  const auto id = reach_finding_id(re.outcome);
+  auto id = reach_finding_id(re.outcome);
+  if (!id && re.outcome == ReachOutcome::no_reply) id = "net.no_echo_reply";
   if (!id) return;
   Evidence e;
   e["address"] = re.destination;
@@ -113,36 +122,95 @@ std::string icmp_text(const QueuedError& q) {
   return fmt::format("{} type {} code {}", q.origin == ErrOrigin::icmp6 ? "ICMPv6" : "ICMP", q.type, q.code);
 }
 
+// The evidence a connect attempt's findings quote.
+Evidence attempt_evidence(const DoctorReport& r, const ConnectAttempt& a) {
+  Evidence e;
+  e["endpoint"] = a.remote.to_string();
+  e["address"] = a.remote.address;
+  e["port"] = std::to_string(a.remote.port);
+  e["timeout"] = dur(r.options.timeout);
+  e["syns"] = std::to_string(a.syns_sent());
+  e["retransmits"] = std::to_string(a.syn_retransmits.value_or(0));
+  e["time"] = dur(a.elapsed);
+  e["target"] = r.options.target.http_host();
+  if (a.queued && a.queued->origin != ErrOrigin::local && a.queued->origin != ErrOrigin::none) {
+    e["icmp"] = icmp_text(*a.queued);
+    e["from"] = a.queued->offender.value_or(a.remote.address);
+  } else {
+    e["icmp"] = "none";
+    e["from"] = a.remote.address;
+  }
+  if (a.error != 0) e["errno"] = std::to_string(a.error);
+  // net.no_route at connect: the kernel refused the SYN itself.
+  e["route"] = a.error != 0 ? fmt::format("connect: {}", std::system_category().message(a.error))
+                            : std::string(connect_failure_name(a.failure));
+  if (a.icmp_from_trace) {
+    e["icmp"] += "; it answered a probe of the trace, not our SYN: the sender rate-limits its ICMP errors";
+  }
+  e["icmp_note"] = "";
+  if (r.trace && r.trace->destination.address == a.remote.address) {
+    const auto end = path_end(*r.trace);
+    e["last_hop"] = end.hop == 0 ? "none" : fmt::format("{} ({})", end.hop, end.address.value_or("?"));
+    for (const auto& hop : r.trace->hops) {
+      if (hop.loss == HopLoss::rate_limited && e["icmp_note"].empty()) {
+        e["icmp_note"] = fmt::format(
+            " Hop {} answered only some probes of the trace: ICMP errors on this path are rate-limited, "
+            "and a reject whose ICMP error such a limit swallows looks exactly like a drop.",
+            hop.ttl);
+      }
+    }
+  }
+  return e;
+}
+
+// Some addresses connected, this one did not: who is hit depends on the family.
+void some_addresses_fail(const DoctorReport& r, const ConnectAttempt& a, std::string_view failure_id,
+                         Evidence failure, Lang lang, std::vector<StageFinding>& out) {
+  const bool v6 = a.remote.family == AF_INET6;
+  const std::size_t failed = static_cast<std::size_t>(std::count_if(
+      r.connect.begin(), r.connect.end(), [](const ConnectAttempt& x) { return !x.connected(); }));
+  const bool other_family_works = std::any_of(r.connect.begin(), r.connect.end(), [&](const ConnectAttempt& x) {
+    return x.connected() && x.remote.family != a.remote.family;
+  });
+  Evidence e;
+  e["name"] = r.dns.name.empty() ? r.options.target.host : r.dns.name;
+  e["port"] = std::to_string(a.remote.port);
+  e["address"] = a.remote.address;
+  e["family"] = v6 ? "IPv6" : "IPv4";
+  e["record"] = v6 ? "AAAA" : "A";
+  e["flag"] = v6 ? "-6" : "-4";
+  e["total"] = std::to_string(r.connect.size());
+  e["failed"] = std::to_string(failed);
+  e["failure_id"] = std::string(failure_id);
+  auto specific = make_client_finding(failure_id, std::move(failure), lang);
+  e["failure"] = specific ? specific->summary : std::string(connect_failure_name(a.failure));
+  if (!other_family_works) {
+    e["who"] = fmt::format("clients the round-robin of {} records sends to {}", v6 ? "AAAA" : "A", a.remote.address);
+  } else if (v6) {
+    e["who"] = "clients that prefer IPv6, as getaddrinfo does by default on a host with an IPv6 route";
+  } else {
+    e["who"] = "IPv4-only clients, and those configured to prefer IPv4 (gai.conf)";
+  }
+  add(out, StageId::connect, "net.some_addresses_fail", std::move(e), lang);
+}
+
 void connect_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
+  const bool some_connected = std::any_of(r.connect.begin(), r.connect.end(),
+                                          [](const ConnectAttempt& a) { return a.connected(); });
   std::set<std::string> seen;
   for (const auto& a : r.connect) {
     std::optional<std::string_view> id;
     if (a.connected()) {
-      if (a.syn_retransmits.value_or(0) > 0) id = kSlowHandshakeFinding;
+      // Only the address the later stages used speaks for the handshake's speed.
+      if (&a == &r.connect.back() && a.syn_retransmits.value_or(0) > 0) id = kSlowHandshakeFinding;
     } else {
       id = finding_id(a.failure);
     }
     if (!id) continue;
-    Evidence e;
-    e["endpoint"] = a.remote.to_string();
-    e["address"] = a.remote.address;
-    e["port"] = std::to_string(a.remote.port);
-    e["timeout"] = dur(r.options.timeout);
-    e["syns"] = std::to_string(a.syns_sent());
-    e["retransmits"] = std::to_string(a.syn_retransmits.value_or(0));
-    e["time"] = dur(a.elapsed);
-    e["target"] = r.options.target.http_host();
-    if (a.queued && a.queued->origin != ErrOrigin::local && a.queued->origin != ErrOrigin::none) {
-      e["icmp"] = icmp_text(*a.queued);
-      e["from"] = a.queued->offender.value_or(a.remote.address);
-    } else {
-      e["icmp"] = "none";
-      e["from"] = a.remote.address;
-    }
-    if (a.error != 0) e["errno"] = std::to_string(a.error);
-    if (r.trace && r.trace->destination.address == a.remote.address) {
-      const auto end = path_end(*r.trace);
-      e["last_hop"] = end.hop == 0 ? "none" : fmt::format("{} ({})", end.hop, end.address.value_or("?"));
+    Evidence e = attempt_evidence(r, a);
+    if (some_connected && !a.connected()) {
+      some_addresses_fail(r, a, *id, std::move(e), lang, out);
+      continue;
     }
     // One finding per kind and sender: two addresses refused alike are one story.
     if (!seen.insert(std::string(*id) + e["from"]).second) continue;
@@ -190,6 +258,10 @@ void secure_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>
       for (const char* k : {"subject", "issuer", "not_before", "not_after", "names"}) e[k] = "unknown";
     }
     e["days"] = t.days_to_expiry ? std::to_string(*t.days_to_expiry) : "unknown";
+    e["client_cert"] = t.client_certificate.empty() ? "no client certificate"
+                                                    : "the client certificate " + t.client_certificate;
+    if (t.alert_after_handshake) e["alert_after_handshake"] = "yes";
+    if (t.error) e["error"] = t.error->message();
     add(out, StageId::secure, id, std::move(e), lang);
   }
 }
@@ -230,7 +302,106 @@ void talk_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& 
   e["bytes_received"] = std::to_string(t.bytes_received);
   e["protocol"] = std::string(protocol_name(t.protocol));
   e["reply"] = t.reply.kind == ReplyKind::none ? "nothing" : summarize(t.reply);
+  e["url"] = target_url(r);
+  e["interim"] = std::to_string(t.http_interim);
+  e["first_status"] = std::to_string(t.http_first_interim);
+  e["close"] = t.peer_close == PeerClose::rst ? "RST" : "FIN";
+  std::string tried;
+  if (r.identified) {
+    for (const auto& what : r.identified->tried) {
+      if (what == "greeting") continue;
+      // "an HTTP request": the article goes by how the acronym is said.
+      const bool an = what.starts_with("HTTP") || what.starts_with("SSH") || what.starts_with("SMTP");
+      tried += (tried.empty() ? "" : " or ") + std::string(an ? "an " : "a ") + what;
+    }
+  }
+  e["tried"] = tried.empty() ? "anything we sent" : tried;
   add(out, StageId::talk, id, std::move(e), lang);
+}
+
+void redirect_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
+  if (!r.redirects || r.redirects->hops.empty()) return;
+  const auto& c = *r.redirects;
+  std::string_view id;
+  if (c.stop == RedirectStop::loop) id = "http.redirect_loop";
+  if (c.stop == RedirectStop::too_many) id = "http.too_many_redirects";
+  if (id.empty()) return;
+  std::string chain = c.hops.front().url;
+  for (const auto& h : c.hops) chain += fmt::format(" -{}-> {}", h.status, h.location);
+  Evidence e;
+  e["url"] = c.hops.front().url;
+  e["chain"] = chain;
+  e["count"] = std::to_string(c.hops.size());
+  e["max"] = std::to_string(kMaxRedirects);
+  add(out, StageId::talk, id, std::move(e), lang);
+}
+
+// --- the invariant: a stage that warned or failed speaks through a finding ---
+
+// The raw error a stage ended with, for its generic finding.
+std::string stage_error(const DoctorReport& r, StageId stage) {
+  if (stage == StageId::resolve) {
+    return r.dns.detail.empty() ? std::string(dns_failure_name(r.dns.failure)) : r.dns.detail;
+  }
+  if (stage == StageId::route) {
+    for (const auto& rt : r.routes) {
+      if (rt.error) return rt.error->message();
+      if (rt.outcome != RouteOutcome::ok && rt.outcome != RouteOutcome::local) {
+        return std::string(route_outcome_name(rt.outcome));
+      }
+    }
+  }
+  if (stage == StageId::reach && r.reach) {
+    return r.reach->reason ? r.reach->reason->message() : std::string(reach_outcome_name(r.reach->outcome));
+  }
+  if (stage == StageId::connect && !r.connect.empty()) {
+    const auto& a = r.connect.back();
+    std::string text(connect_failure_name(a.failure));
+    if (!a.failed_op.empty()) text += ": " + a.failed_op;
+    if (a.error != 0) text += fmt::format(" ({})", std::system_category().message(a.error));
+    return text;
+  }
+  if (stage == StageId::secure && r.tls) {
+    return r.tls->error ? r.tls->error->message() : std::string(outcome_name(r.tls->outcome));
+  }
+  if (stage == StageId::talk && r.talk) {
+    return r.talk->error ? r.talk->error->message()
+                         : fmt::format("{} (read ended: {})", outcome_name(r.talk->outcome),
+                                       read_end_name(r.talk->end));
+  }
+  if (stage == StageId::close && r.close && r.close->error) return r.close->error->message();
+  return "no detail";
+}
+
+std::string_view generic_id(StageId stage) {
+  if (stage == StageId::resolve) return "dns.failed";
+  if (stage == StageId::route) return "net.route_failed";
+  if (stage == StageId::reach) return "net.reach_failed";
+  if (stage == StageId::connect) return "tcp.connect_failed";
+  if (stage == StageId::secure) return "tls.handshake_failed";
+  if (stage == StageId::talk) return "app.failed";
+  return "tcp.close_failed";
+}
+
+void generic_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& out) {
+  for (const auto& row : r.stages) {
+    if (row.status != StageStatus::warn && row.status != StageStatus::fail) continue;
+    const bool spoken = std::any_of(out.begin(), out.end(), [&](const StageFinding& f) { return f.stage == row.stage; });
+    if (spoken) continue;
+    Evidence e;
+    e["name"] = r.dns.name.empty() ? r.options.target.host : r.dns.name;
+    e["address"] = r.routes.empty() ? r.options.target.host : r.routes.front().destination;
+    e["endpoint"] = connected_endpoint(r);
+    e["sni"] = r.tls && !r.tls->sni.empty() ? r.tls->sni : r.options.target.host;
+    e["protocol"] = std::string(protocol_name(r.options.protocol));
+    e["error"] = stage_error(r, row.stage);
+    const auto before = out.size();
+    add(out, row.stage, generic_id(row.stage), std::move(e), lang);
+    // The generic finding is as grave as the stage's ending.
+    if (out.size() > before) {
+      out.back().finding.severity = row.status == StageStatus::fail ? Severity::critical : Severity::warning;
+    }
+  }
 }
 
 }  // namespace
@@ -244,6 +415,12 @@ std::vector<StageFinding> doctor_findings(const DoctorReport& report, Lang lang)
   repeat_findings(report, lang, out);
   secure_findings(report, lang, out);
   talk_findings(report, lang, out);
+  redirect_findings(report, lang, out);
+  generic_findings(report, lang, out);
+  // In stage order: the generic findings came last.
+  std::stable_sort(out.begin(), out.end(), [](const StageFinding& a, const StageFinding& b) {
+    return static_cast<int>(a.stage) < static_cast<int>(b.stage);
+  });
   return out;
 }
 

@@ -130,8 +130,23 @@ TEST(Doctor, FollowRunsAgainAtTheLocationAndStopsAtALoop) {
   auto looping = start_serve({"--mode", "http", "--http-status", "302", "--http-location", "/again"});
   const auto lr = doctor({"--follow", "http://127.0.0.1:" + std::to_string(looping.port) + "/"}, true);
   const auto lj = nlohmann::json::parse(lr.out);
+  EXPECT_EQ(lr.exit_code, 1) << lr.out;
   EXPECT_EQ(lj.at("redirects").size(), 2u);
-  EXPECT_NE(lj.at("redirect_stopped").get<std::string>().find("redirect loop"), std::string::npos);
+  EXPECT_EQ(lj.at("redirect_stopped").at("reason"), "loop");
+  EXPECT_EQ(lj.at("verdict").at("status"), "fail");
+  EXPECT_EQ(lj.at("verdict").at("stage"), "talk");
+  EXPECT_EQ(lj.at("verdict").at("finding"), "http.redirect_loop");
+}
+
+TEST(Doctor, FollowGivesUpAfterTenRedirects) {
+  // Each hop redirects to a new URL (/1, /1/1, ...): never a loop, never a final answer.
+  auto endless = start_serve({"--mode", "http", "--http-status", "307", "--http-location", "1/"});
+  const auto r = doctor({"--follow", "http://127.0.0.1:" + std::to_string(endless.port) + "/"}, true);
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(j.at("redirects").size(), 11u);
+  EXPECT_EQ(j.at("redirect_stopped").at("reason"), "too_many");
+  EXPECT_EQ(j.at("verdict").at("finding"), "http.too_many_redirects");
 }
 
 }  // namespace

@@ -400,7 +400,7 @@ const LabCerts& Lab::certs() {
       return CertKey{d / (std::string(name) + ".pem"), d / (std::string(name) + ".key")};
     };
     certs_ = LabCerts{d / "ca.pem",   pair("valid"),     pair("expired"),
-                      pair("notyet"), pair("wrongname"), pair("selfsigned")};
+                      pair("notyet"), pair("wrongname"), pair("selfsigned"), pair("client")};
   }
   return *certs_;
 }

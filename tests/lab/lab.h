@@ -76,6 +76,7 @@ struct LabCerts {
   CertKey not_yet_valid;  // 2040-2041
   CertKey wrong_name;     // other.connscope.test
   CertKey self_signed;    // kServerName, but not signed by the lab CA
+  CertKey client;         // client.connscope.test, clientAuth, signed by the lab CA (mutual TLS)
 };
 
 struct DnsRecord {

@@ -308,7 +308,7 @@ lab_sysctl() { # PREFIX NODE KEY VALUE : set a sysctl in one namespace only
 
 # --- TLS material -----------------------------------------------------------------------------
 
-lab_certs() { # DIR [NAME] : a lab CA and server certificates: valid, expired, notyet, wrongname, selfsigned
+lab_certs() { # DIR [NAME] : a lab CA, server certificates (valid, expired, notyet, wrongname, selfsigned) and a client one
   # Leaf names: NAME (default server.connscope.test) plus the server's lab addresses; wrongname
   # is for other.connscope.test. Dates are fixed far in the past/future so they never drift.
   local dir=$1 name=${2:-server.connscope.test} c
@@ -337,6 +337,10 @@ basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature
 extendedKeyUsage = serverAuth
 subjectAltName = \$ENV::LAB_SAN
+[client]
+basicConstraints = critical, CA:FALSE
+keyUsage = critical, digitalSignature
+extendedKeyUsage = clientAuth
 EOF
   local ec=(-newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes)
   openssl req -x509 "${ec[@]}" -keyout "$dir/ca.key" -out "$dir/ca.pem" -days 3650 \
@@ -361,7 +365,14 @@ EOF
   done
   openssl req -x509 "${ec[@]}" -keyout "$dir/selfsigned.key" -out "$dir/selfsigned.pem" -days 3650 \
     -subj "/CN=$name" -addext "subjectAltName=$san" 2>/dev/null || return
-  for c in valid expired notyet wrongname selfsigned; do
+  # A client certificate for mutual TLS (clientAuth), signed by the lab CA.
+  openssl req -new "${ec[@]}" -keyout "$dir/client.key" -out "$dir/client.csr" -subj "/CN=client.connscope.test" \
+    2>/dev/null || return
+  LAB_SAN=DNS:client.connscope.test openssl ca -batch -notext -config "$dir/ca/ca.cnf" -extensions client \
+    -startdate 250101000000Z \
+    -enddate 491231000000Z -in "$dir/client.csr" -out "$dir/client.pem" 2>/dev/null \
+    || { echo "lab_certs: signing client failed" >&2; return 1; }
+  for c in valid expired notyet wrongname selfsigned client; do
     [[ -s $dir/$c.pem && -s $dir/$c.key ]] || { echo "lab_certs: $c missing" >&2; return 1; }
   done
 }

@@ -182,6 +182,17 @@ TEST(Judge, Table) {
   }
 }
 
+TEST(Judge, InterimAnswersWithoutAFinalOneAreNoFinalResponse) {
+  const auto interim = describe_reply("HTTP/1.1 100 Continue\r\n\r\n");
+  // Silence after them, or more of them than we wait for.
+  EXPECT_EQ(judge(P::http, ReadEnd::deadline, interim, std::nullopt, false, 1), O::http_no_final);
+  EXPECT_EQ(judge(P::http, ReadEnd::complete, interim, std::nullopt, false, 32), O::http_no_final);
+  // A FIN or RST after them is the peer's ending, as without them.
+  EXPECT_EQ(judge(P::http, ReadEnd::eof, interim, std::nullopt, false, 1), O::closed_by_peer);
+  // A final status after interim ones is judged by itself (interim_only is 0 then).
+  EXPECT_EQ(judge(P::http, ReadEnd::complete, describe_reply("HTTP/1.1 200 OK\r\n\r\n"), 200, false, 0), O::ok);
+}
+
 TEST(FindingId, MapsOutcomesToCatalogIds) {
   const std::tuple<O, std::size_t, std::string_view> rows[] = {
       {O::ok, 10, ""},
@@ -190,9 +201,11 @@ TEST(FindingId, MapsOutcomesToCatalogIds) {
       {O::http_4xx, 100, "app.http_4xx"},
       {O::slow_first_byte, 100, "app.slow_first_byte"},
       {O::closed_by_peer, 0, "tcp.closed_after_accept"},
-      {O::closed_by_peer, 5, ""},
+      {O::closed_by_peer, 5, "app.truncated_reply"},
       {O::reset_by_peer, 0, "tcp.reset_after_accept"},
-      {O::reset_by_peer, 5, ""},
+      {O::reset_by_peer, 5, "app.truncated_reply"},
+      {O::http_no_final, 25, "http.no_final_response"},
+      {O::silent, 0, "app.silent"},
       {O::unexpected_reply, 5, "app.unexpected_reply"},
       {O::app_error, 40, "app.error_reply"},
       {O::timeout, 5, "app.incomplete_reply"},

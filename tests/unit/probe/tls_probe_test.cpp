@@ -211,14 +211,15 @@ TEST(TlsAlerts, NamesAndOutcomes) {
       {0, "close notify", TlsOutcome::closed_by_peer},
       {10, "unexpected_message", TlsOutcome::alert},
       {40, "handshake failure", TlsOutcome::alert},
-      {42, "bad certificate", TlsOutcome::alert},
-      {48, "unknown CA", TlsOutcome::alert},
+      // A server sends these only about the client's certificate: it wants mutual TLS.
+      {42, "bad certificate", TlsOutcome::client_cert_required},
+      {48, "unknown CA", TlsOutcome::client_cert_required},
       {70, "protocol version", TlsOutcome::alert},
       {80, "internal error", TlsOutcome::alert},
       {86, "inappropriate fallback", TlsOutcome::alert},
       {109, "missing extension", TlsOutcome::alert},
       {112, "unrecognized name", TlsOutcome::alert},
-      {116, "certificate required", TlsOutcome::alert},
+      {116, "certificate required", TlsOutcome::client_cert_required},
       {120, "no application protocol", TlsOutcome::alert},
       {201, "unknown", TlsOutcome::alert},
   };
