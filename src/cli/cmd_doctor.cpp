@@ -269,7 +269,7 @@ std::string reach_line(const probe::ReachResult& r) {
   }
   if (!r.errors.empty()) {
     const auto& e = r.errors.front();
-    out += fmt::format(", ICMP type {} code {} from {}", e.type, e.code, e.from.empty() ? "this host" : e.from);
+    out += ", " + probe::describe_icmp(e.origin, e.type, e.code, e.from.empty() ? "this host" : e.from);
   } else if (r.outcome == probe::ReachOutcome::no_reply) {
     out += " (ICMP may be filtered: not a sign the host is down)";
   }
@@ -313,7 +313,7 @@ std::string connect_line(const std::vector<probe::ConnectAttempt>& attempts) {
     } else {
       out += fmt::format("{} {}", a.remote.to_string(), probe::connect_failure_name(a.failure));
       if (a.queued && a.queued->offender) {
-        out += fmt::format(" (ICMP type {} code {} from {})", a.queued->type, a.queued->code, *a.queued->offender);
+        out += " (" + probe::describe_icmp(a.queued->origin, a.queued->type, a.queued->code, a.queued->offender) + ")";
       }
       out += fmt::format(" after {}", dur(a.elapsed));
     }

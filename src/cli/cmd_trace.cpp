@@ -25,6 +25,7 @@
 #include "core/duration.h"
 #include "core/target.h"
 #include "probe/dns.h"
+#include "probe/dns_reverse.h"
 #include "probe/trace.h"
 
 namespace connscope::cli {
@@ -143,47 +144,10 @@ Result<Plan> make_plan(const GlobalOptions& g, const TraceFlags& f) {
 
 // ---- words ----
 
-std::string icmp_name(probe::ErrOrigin origin, std::uint8_t type, std::uint8_t code) {
-  if (origin == probe::ErrOrigin::icmp) {
-    if (type == 11) return "time exceeded";
-    if (type == 12) return "parameter problem";
-    if (type == 3) {
-      switch (code) {
-        case 0: return "net unreachable";
-        case 1: return "host unreachable";
-        case 2: return "protocol unreachable";
-        case 3: return "port unreachable";
-        case 4: return "fragmentation needed";
-        case 9: return "net administratively prohibited";
-        case 10: return "host administratively prohibited";
-        case 13: return "administratively prohibited";
-        default: return "destination unreachable";
-      }
-    }
-  }
-  if (origin == probe::ErrOrigin::icmp6) {
-    if (type == 2) return "packet too big";
-    if (type == 3) return "time exceeded";
-    if (type == 4) return "parameter problem";
-    if (type == 1) {
-      switch (code) {
-        case 0: return "no route";
-        case 1: return "administratively prohibited";
-        case 3: return "address unreachable";
-        case 4: return "port unreachable";
-        case 5: return "source address failed policy";
-        case 6: return "reject route";
-        default: return "destination unreachable";
-      }
-    }
-  }
-  return {};
-}
-
 std::string icmp_text(Lang lang, probe::ErrOrigin origin, std::uint8_t type, std::uint8_t code) {
-  const std::string name = icmp_name(origin, type, code);
+  const auto name = probe::icmp_known_name(origin, type, code);
   return tr(lang, Msg::trace_icmp_code, fmt::arg("type", type), fmt::arg("code", code),
-            fmt::arg("name", name.empty() ? "" : " " + name));
+            fmt::arg("name", name ? " " + std::string(*name) : std::string()));
 }
 
 std::string errno_text(int error) { return Error{"", error, ""}.message(); }

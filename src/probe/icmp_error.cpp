@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
@@ -14,16 +15,6 @@
 namespace connscope::probe {
 
 namespace {
-
-// A recvmsg(MSG_ERRQUEUE) returns one queued error per call; a handshake queues at most a few.
-constexpr int kMaxQueuedErrors = 8;
-
-constexpr std::uint8_t kIcmpDestUnreach = 3;
-constexpr std::uint8_t kIcmpTimeExceeded = 11;
-constexpr std::uint8_t kIcmp6DestUnreach = 1;
-constexpr std::uint8_t kIcmp6TimeExceeded = 3;
-constexpr std::uint8_t kIcmp6ParamProblem = 4;
-constexpr std::uint8_t kIcmp6UnknownNextHeader = 1;  // code of type 4: "protocol unreachable"
 
 ErrOrigin origin_of(std::uint8_t raw) {
   if (raw == SO_EE_ORIGIN_NONE) return ErrOrigin::none;
@@ -123,20 +114,6 @@ std::optional<std::string_view> finding_id(ConnectFailure failure) {
   return std::nullopt;
 }
 
-std::string_view origin_name(ErrOrigin origin) {
-  switch (origin) {
-    case ErrOrigin::none: return "none";
-    case ErrOrigin::local: return "local";
-    case ErrOrigin::icmp: return "icmp";
-    case ErrOrigin::icmp6: return "icmp6";
-    case ErrOrigin::txstatus: return "txstatus";
-    case ErrOrigin::zerocopy: return "zerocopy";
-    case ErrOrigin::txtime: return "txtime";
-    case ErrOrigin::unknown: return "unknown";
-  }
-  return "unknown";
-}
-
 Result<QueuedError> decode_extended_err(std::span<const std::byte> payload) {
   sock_extended_err ee{};
   if (payload.size() < sizeof ee) {
@@ -207,20 +184,20 @@ Result<std::optional<QueuedError>> decode_error_control(std::span<const std::byt
 std::optional<ConnectFailure> classify_icmp(ErrOrigin origin, std::uint8_t type,
                                             std::uint8_t code) {
   if (origin == ErrOrigin::icmp) {
-    if (type == kIcmpDestUnreach) return classify_v4_unreachable(code);
+    if (type == icmpv4::kDestUnreach) return classify_v4_unreachable(code);
     // A loop or a path longer than the TTL: the network could not deliver the SYN.
-    if (type == kIcmpTimeExceeded) return ConnectFailure::host_unreachable;
+    if (type == icmpv4::kTimeExceeded) return ConnectFailure::host_unreachable;
     // Parameter problem and the rest: TCP aborts on parameter problem, but it names no cause
     // the findings know.
-    if (type == 12) return ConnectFailure::other;
+    if (type == icmpv4::kParamProblem) return ConnectFailure::other;
     return std::nullopt;
   }
   if (origin == ErrOrigin::icmp6) {
-    if (type == kIcmp6DestUnreach) return classify_v6_unreachable(code);
-    if (type == kIcmp6TimeExceeded) return ConnectFailure::host_unreachable;
-    if (type == kIcmp6ParamProblem) {
+    if (type == icmpv6::kDestUnreach) return classify_v6_unreachable(code);
+    if (type == icmpv6::kTimeExceeded) return ConnectFailure::host_unreachable;
+    if (type == icmpv6::kParamProblem) {
       // "Unrecognized next header" is what a host without TCP says: IPv6's protocol unreachable.
-      return code == kIcmp6UnknownNextHeader ? ConnectFailure::rejected_icmp
+      return code == icmpv6::kUnknownNextHeader ? ConnectFailure::rejected_icmp
                                              : ConnectFailure::other;
     }
     return std::nullopt;  // packet too big (2) and informational types (>= 128)
@@ -246,24 +223,37 @@ ConnectFailure classify_connect_error(int error, const std::optional<QueuedError
   }
 }
 
-std::optional<QueuedError> drain_error_queue(int fd) {
-  std::optional<QueuedError> first;
-  for (int i = 0; i < kMaxQueuedErrors; ++i) {
+std::optional<Dequeued> read_error_queue(int fd) {
+  for (int attempt = 0; attempt < 4; ++attempt) {
     alignas(cmsghdr) std::array<std::byte, 512> control{};
-    std::array<std::byte, 256> data{};  // the offending packet's headers; not needed
+    std::array<std::byte, 2048> data{};  // the offending packet's start
     iovec iov{data.data(), data.size()};
     msghdr msg{};
     msg.msg_iov = &iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.data();
     msg.msg_controllen = control.size();
-    if (::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT) < 0) {
+    const ssize_t got = ::recvmsg(fd, &msg, MSG_ERRQUEUE | MSG_DONTWAIT);
+    if (got < 0) {
       if (errno == EINTR) continue;
-      break;  // EAGAIN: empty
+      return std::nullopt;  // EAGAIN: empty
     }
-    auto decoded = decode_error_control(std::span<const std::byte>(control.data(),
-                                                                   msg.msg_controllen));
-    if (decoded && decoded->has_value() && !first) first = std::move(**decoded);
+    Dequeued out;
+    auto decoded = decode_error_control(std::span<const std::byte>(control.data(), msg.msg_controllen));
+    if (decoded && decoded->has_value()) out.error = std::move(**decoded);
+    const auto n = std::min(static_cast<std::size_t>(got), data.size());
+    out.original.assign(data.begin(), data.begin() + static_cast<std::ptrdiff_t>(n));
+    return out;
+  }
+  return std::nullopt;
+}
+
+std::optional<QueuedError> drain_error_queue(int fd, int max_reads) {
+  std::optional<QueuedError> first;
+  for (int i = 0; i < max_reads; ++i) {
+    auto d = read_error_queue(fd);
+    if (!d) break;
+    if (d->error && !first) first = std::move(d->error);
   }
   return first;
 }

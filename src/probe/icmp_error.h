@@ -15,8 +15,10 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/error.h"
+#include "probe/icmp.h"
 
 namespace connscope::probe {
 
@@ -39,10 +41,6 @@ enum class ConnectFailure {
 std::string_view connect_failure_name(ConnectFailure failure);
 // "tcp.refused", "net.admin_prohibited", ...; nullopt for none and other.
 std::optional<std::string_view> finding_id(ConnectFailure failure);
-
-// Who produced a queued error (SO_EE_ORIGIN_*).
-enum class ErrOrigin { none, local, icmp, icmp6, txstatus, zerocopy, txtime, unknown };
-std::string_view origin_name(ErrOrigin origin);  // "icmp", "icmp6", "local", ...
 
 // One decoded sock_extended_err.
 struct QueuedError {
@@ -68,10 +66,18 @@ Result<QueuedError> decode_extended_err(std::span<const std::byte> payload);
 // runs past the buffer is an error.
 Result<std::optional<QueuedError>> decode_error_control(std::span<const std::byte> control);
 
-// Empties a socket's error queue (recvmsg MSG_ERRQUEUE, one entry per call, a handshake queues
-// at most a few) and returns its first entry that decodes: the one that ended the handshake
-// comes first. nullopt when the queue was empty.
-std::optional<QueuedError> drain_error_queue(int fd);
+// One recvmsg(MSG_ERRQUEUE): the error it decoded (absent when it did not decode) and the bytes
+// returned with it (for a ping socket: our echo request back). nullopt when the queue is empty.
+struct Dequeued {
+  std::optional<QueuedError> error;
+  std::vector<std::byte> original;
+};
+std::optional<Dequeued> read_error_queue(int fd);
+
+// Empties a socket's error queue (one entry per read, at most max_reads; a handshake queues at
+// most a few) and returns its first entry that decodes: the one that ended the handshake comes
+// first. nullopt when the queue was empty.
+std::optional<QueuedError> drain_error_queue(int fd, int max_reads = 8);
 
 // An ICMP (origin icmp) or ICMPv6 (origin icmp6) type/code as a connect failure; nullopt for
 // messages that do not end a TCP handshake (frag-needed / packet-too-big, informational types)

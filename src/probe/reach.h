@@ -2,19 +2,8 @@
 // The reach stage: ICMP echo (what `ping` does), a few probes with their loss and round-trip
 // times, and the ICMP errors a router sent back instead of replies (DESIGN.md, "reach").
 //
-// Which socket (the kernel decides, we only ask in order):
-// - a ping socket, socket(AF_INET, SOCK_DGRAM, IPPROTO_ICMP) or AF_INET6/IPPROTO_ICMPV6: no
-//   privilege, but only for processes with a group (effective or supplementary) inside
-//   net.ipv4.ping_group_range (the same setting governs both families; "1 0", nobody, is the
-//   default), else EACCES. The kernel owns the identifier (the socket's "port") and the
-//   checksum, hands us only replies to this socket, and with IP_RECVERR / IPV6_RECVERR queues
-//   the ICMP errors about our requests (type, code, sender, and our request back);
-// - a raw socket, SOCK_RAW: needs CAP_NET_RAW, else EPERM. It sees every ICMP message the host
-//   receives (ICMP_FILTER / ICMP6_FILTER keep echo replies and errors only), so replies are
-//   matched by our identifier, sequence and payload, errors by the request they quote. IPv4
-//   arrives with its IP header and needs our checksum; for ICMPv6 the kernel does the checksum;
-// - neither: unavailable, with both errnos and the setting. Unavailable is never "host down",
-//   and neither is silence: many hosts and firewalls drop ICMP echo.
+// The socket (a ping socket, else a raw socket, else unavailable: never "host down", and neither
+// is silence, since many hosts and firewalls drop ICMP echo) and the packets are icmp_echo.h's.
 //
 // Timing: probe i (sequence i + 1) leaves at start + i × interval; each waits for its reply up to
 // probe_timeout, and the whole stage never runs past its deadline. RTTs are measured with the
@@ -35,6 +24,7 @@
 #include <boost/asio/awaitable.hpp>
 
 #include "core/error.h"
+#include "probe/icmp_echo.h"
 #include "probe/icmp_error.h"
 #include "probe/stage.h"
 #include "sys/unique_fd.h"
@@ -51,9 +41,6 @@ struct ReachOptions {
   std::size_t payload_size = 56;  // bytes after the ICMP header, as ping's default (>= 8)
 };
 
-enum class ReachMethod { ping_socket, raw_socket, unavailable };
-std::string_view reach_method_name(ReachMethod method);  // "ping_socket", "raw_socket", ...
-
 // How the stage ended. The values with a finding id say so; the others are evidence only.
 enum class ReachOutcome {
   replied,       // every request answered
@@ -68,18 +55,6 @@ enum class ReachOutcome {
 std::string_view reach_outcome_name(ReachOutcome outcome);  // "replied", "partial_loss", ...
 // "path.loss", "net.host_unreachable", "net.admin_prohibited"; nullopt for the rest.
 std::optional<std::string_view> reach_finding_id(ReachOutcome outcome);
-
-// One ICMP error about one of our requests.
-struct ReachIcmpError {
-  ErrOrigin origin = ErrOrigin::icmp;  // icmp / icmp6; local for an error this host raised
-  std::uint8_t type = 0;
-  std::uint8_t code = 0;
-  std::string from;        // the sender, numeric ("198.18.1.1"); empty when none (local)
-  std::uint16_t sequence = 0;  // of the request it is about
-  std::uint32_t info = 0;      // the next-hop MTU of frag-needed / packet-too-big, else 0
-
-  friend bool operator==(const ReachIcmpError&, const ReachIcmpError&) = default;
-};
 
 enum class ProbeStatus {
   replied,     // an echo reply came back
@@ -139,83 +114,12 @@ struct ReachResult {
 
 // ---- pure parts ----
 
-// The Internet checksum (RFC 1071) of `data`, ready to store in network byte order.
-std::uint16_t internet_checksum(std::span<const std::byte> data);
-
-// The payload every request carries: an 8-byte nonce (network byte order), then the bytes
-// 0x10, 0x11, ... as ping fills them; at least the nonce.
-std::vector<std::byte> echo_payload(std::uint64_t nonce, std::size_t size);
-
-// An echo request: type 8 (IPv4) or 128 (IPv6), code 0, identifier and sequence in network
-// byte order, the payload. IPv4 gets its checksum; IPv6's is left 0 (the kernel computes it
-// over the pseudo-header).
-std::vector<std::byte> build_echo_request(int family, std::uint16_t identifier,
-                                          std::uint16_t sequence,
-                                          std::span<const std::byte> payload);
-
-// What a stage waits for: how it recognises its own replies and errors.
-struct EchoMatcher {
-  int family = AF_INET;
-  ReachMethod method = ReachMethod::raw_socket;
-  std::uint16_t identifier = 0;  // checked for raw sockets (the kernel demuxes ping sockets)
-  std::string destination;      // numeric, canonical (inet_ntop form)
-  std::vector<std::byte> payload;  // what every request carried; replies must echo its nonce
-};
-
-struct Received {
-  enum class Kind { echo_reply, icmp_error, foreign };
-  Kind kind = Kind::foreign;
-  std::uint16_t sequence = 0;
-  std::optional<int> ttl;
-  ReachIcmpError error;  // icmp_error
-  std::string from;      // echo_reply: the sender
-
-  friend bool operator==(const Received&, const Received&) = default;
-};
-
-// One datagram read from the socket (normal queue): `data` as recvmsg returned it (raw IPv4:
-// with its IP header), `from` the sender from msg_name, `ttl` from IP_TTL / IPV6_HOPLIMIT when
-// the socket got one. Anything not ours, truncated or garbled is foreign, never an error.
-Received match_packet(const EchoMatcher& matcher, std::span<const std::byte> data,
-                      const std::string& from, std::optional<int> ttl);
-
-// One message of a ping socket's error queue: the decoded IP_RECVERR / IPV6_RECVERR and the
-// bytes it returned (our request as sent, from its ICMP header).
-Received match_queued_error(const EchoMatcher& matcher, const QueuedError& queued,
-                            std::span<const std::byte> original);
-
 ReachStats reach_stats(std::span<const ProbeResult> probes);
 
 // The outcome from the probes: replied when all sent were answered, partial_loss when some,
 // otherwise the ICMP errors decide (admin-prohibited → prohibited, another ending one →
 // unreachable), then send_failed when nothing left this host, else no_reply.
 ReachOutcome classify_reach(std::span<const ProbeResult> probes);
-
-// ---- choosing the socket ----
-
-// Opens a socket: the fd, or -errno. The real one is ::socket with SOCK_NONBLOCK | SOCK_CLOEXEC.
-using SocketOpener = std::function<int(int domain, int type, int protocol)>;
-
-struct EchoSocket {
-  ReachMethod method = ReachMethod::unavailable;
-  sys::UniqueFd fd;
-  int ping_error = 0;  // errno of the ping socket attempt (0: it worked)
-  int raw_error = 0;   // errno of the raw socket attempt (0: it worked or was not needed)
-};
-
-// A ping socket first, else a raw socket, else unavailable with both errnos.
-EchoSocket open_echo_socket(int family, const SocketOpener& opener);
-
-// "1\t0" (net.ipv4.ping_group_range) as a pair; nullopt when malformed.
-std::optional<std::pair<std::uint32_t, std::uint32_t>> parse_ping_group_range(
-    std::string_view text);
-
-// Why no ICMP socket could be opened, as an Error whose op names the destination and whose code
-// is the raw socket's errno; the detail names CAP_NET_RAW, the setting's value and the groups.
-Error unavailable_reason(const std::string& destination, int family, int ping_error,
-                         int raw_error,
-                         const std::optional<std::pair<std::uint32_t, std::uint32_t>>& range,
-                         std::span<const std::uint32_t> groups);
 
 // ---- the stage ----
 

@@ -62,14 +62,9 @@ ScanState scan_state(ConnectFailure failure);
 // "self-connect" (closed: a loopback connect given its destination port as its source port),
 // "no-response", "no-route", "local-firewall", "local-port-exhaustion", "error", or the ICMP
 // message that decided it: "port-unreachable", "protocol-unreachable", "admin-prohibited",
-// "host-unreachable", "net-unreachable", "addr-unreachable", "time-exceeded", ... (icmp_name).
+// "host-unreachable", "net-unreachable", "addr-unreachable", "time-exceeded", ... (icmp_reason_token, icmp.h).
 std::string_view scan_reason(ConnectFailure failure, bool reset_after_handshake,
                              const std::optional<QueuedError>& queued);
-
-// An ICMP (origin icmp) or ICMPv6 (icmp6) type/code as a short name: "port-unreachable",
-// "admin-prohibited", "host-unreachable", "net-unreachable", "time-exceeded", ...; "icmp" for
-// one without a name here.
-std::string_view icmp_name(ErrOrigin origin, std::uint8_t type, std::uint8_t code);
 
 // What --tls and --talk found on an open endpoint.
 struct ScanStages {

@@ -90,21 +90,6 @@ StageStatus connect_status(std::span<const ConnectAttempt> attempts) {
   return StageStatus::ok;
 }
 
-std::vector<std::string_view> connect_finding_ids(std::span<const ConnectAttempt> attempts) {
-  std::vector<std::string_view> ids;
-  auto add = [&ids](std::string_view id) {
-    if (std::find(ids.begin(), ids.end(), id) == ids.end()) ids.push_back(id);
-  };
-  for (const auto& a : attempts) {
-    if (a.connected()) {
-      if (a.syn_retransmits.value_or(0) > 0) add(kSlowHandshakeFinding);
-    } else if (auto id = finding_id(a.failure)) {
-      add(*id);
-    }
-  }
-  return ids;
-}
-
 asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint remote,
                                             ConnectOptions options) {
   ConnectOutcome out;

@@ -115,11 +115,6 @@ struct ConnectReport {
 // is fail (nothing to connect to).
 StageStatus connect_status(std::span<const ConnectAttempt> attempts);
 
-// The finding ids the attempts call for, in attempt order and without repeats: each failed
-// attempt's (finding_id of its failure) and tcp.slow_handshake for a connect that needed
-// retransmitted SYNs.
-std::vector<std::string_view> connect_finding_ids(std::span<const ConnectAttempt> attempts);
-
 // One TCP handshake to `remote` (AF_INET or AF_INET6, numeric address). Never throws for
 // network or system errors: they are the attempt's failure. Runs on `ex`; the socket it returns
 // is bound to that executor.

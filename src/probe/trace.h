@@ -47,6 +47,7 @@
 
 #include "core/endpoint.h"
 #include "core/error.h"
+#include "probe/dns_reverse.h"  // reverse_names, which lived here
 #include "probe/icmp_error.h"
 #include "probe/reach.h"
 #include "probe/stage.h"
@@ -94,6 +95,8 @@ enum class ProbeReply {
   timeout,           // nothing within probe_timeout (or the trace's deadline)
 };
 std::string_view probe_reply_name(ProbeReply reply);  // "time_exceeded", "syn_ack", ...
+// Something came back: anything but timeout and local_error.
+bool reply_answered(ProbeReply reply);
 
 struct TraceProbe {
   int ttl = 0;
@@ -274,11 +277,5 @@ int next_mtu(int family, int size, std::uint32_t next_hop_mtu);
 // error with the reason. Options are validated (ranges above; a numeric destination; tcp needs
 // a port); invalid ones are verdict error too.
 boost::asio::awaitable<TraceResult> trace(boost::asio::any_io_executor ex, TraceOptions options);
-
-// Reverse names (PTR) of `addresses` through c-ares (hosts file first, then DNS, as the system
-// is configured), at most `deadline` in all. Blocking (the CLI calls it after the trace).
-// Addresses without a name are left out of the map.
-std::map<std::string, std::string> reverse_names(const std::vector<std::string>& addresses,
-                                                 std::chrono::milliseconds deadline);
 
 }  // namespace connscope::probe

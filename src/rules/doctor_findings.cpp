@@ -110,16 +110,12 @@ void reach_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>&
   if (!re.errors.empty()) {
     const auto& err = re.errors.front();
     e["from"] = err.from.empty() ? "this host" : err.from;
-    e["icmp"] = fmt::format("{} type {} code {}", err.origin == ErrOrigin::icmp6 ? "ICMPv6" : "ICMP", err.type, err.code);
+    e["icmp"] = probe::icmp_evidence(err.origin, err.type, err.code);
   } else {
     e["from"] = re.destination;
     e["icmp"] = "none";
   }
   add(out, StageId::reach, *id, std::move(e), lang);
-}
-
-std::string icmp_text(const QueuedError& q) {
-  return fmt::format("{} type {} code {}", q.origin == ErrOrigin::icmp6 ? "ICMPv6" : "ICMP", q.type, q.code);
 }
 
 // The evidence a connect attempt's findings quote.
@@ -134,7 +130,7 @@ Evidence attempt_evidence(const DoctorReport& r, const ConnectAttempt& a) {
   e["time"] = dur(a.elapsed);
   e["target"] = r.options.target.http_host();
   if (a.queued && a.queued->origin != ErrOrigin::local && a.queued->origin != ErrOrigin::none) {
-    e["icmp"] = icmp_text(*a.queued);
+    e["icmp"] = probe::icmp_evidence(a.queued->origin, a.queued->type, a.queued->code);
     e["from"] = a.queued->offender.value_or(a.remote.address);
   } else {
     e["icmp"] = "none";

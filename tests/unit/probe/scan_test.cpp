@@ -89,17 +89,6 @@ TEST(ScanClassification, StateNames) {
   EXPECT_EQ(scan_state_name(ScanState::error), "error");
 }
 
-TEST(ScanClassification, IcmpNames) {
-  EXPECT_EQ(icmp_name(ErrOrigin::icmp, 3, 3), "port-unreachable");
-  EXPECT_EQ(icmp_name(ErrOrigin::icmp, 3, 2), "protocol-unreachable");
-  EXPECT_EQ(icmp_name(ErrOrigin::icmp, 3, 13), "admin-prohibited");
-  EXPECT_EQ(icmp_name(ErrOrigin::icmp, 3, 99), "unreachable");
-  EXPECT_EQ(icmp_name(ErrOrigin::icmp, 5, 0), "icmp");
-  EXPECT_EQ(icmp_name(ErrOrigin::icmp6, 1, 6), "reject-route");
-  EXPECT_EQ(icmp_name(ErrOrigin::icmp6, 3, 0), "time-exceeded");
-  EXPECT_EQ(icmp_name(ErrOrigin::local, 3, 3), "icmp");
-}
-
 TEST(Pacer, WithoutARateAllowsEverything) {
   Pacer p(std::nullopt);
   const Clock::time_point t{};

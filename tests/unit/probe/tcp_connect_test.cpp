@@ -39,17 +39,15 @@ TEST(ConnectStatus, OkWarnFail) {
             StageStatus::fail);
 }
 
-TEST(ConnectFindingIds, EachFailureOnceThenSlowHandshake) {
-  using V = std::vector<ConnectAttempt>;
-  EXPECT_TRUE(connect_finding_ids(V{attempt(ConnectFailure::none, 0)}).empty());
-  EXPECT_EQ(connect_finding_ids(V{attempt(ConnectFailure::filtered, 1),
-                                  attempt(ConnectFailure::filtered, 1),
-                                  attempt(ConnectFailure::rejected_icmp, 0),
-                                  attempt(ConnectFailure::none, 2)}),
-            (std::vector<std::string_view>{"tcp.filtered", "tcp.rejected_icmp",
-                                           "tcp.slow_handshake"}));
+// The ids the doctor's connect findings (rules/doctor_findings.cpp) start from.
+TEST(ConnectFindingIds, EachFailureItsOwn) {
+  EXPECT_EQ(finding_id(ConnectFailure::none), std::nullopt);
+  EXPECT_EQ(finding_id(ConnectFailure::filtered), std::optional<std::string_view>("tcp.filtered"));
+  EXPECT_EQ(finding_id(ConnectFailure::rejected_icmp),
+            std::optional<std::string_view>("tcp.rejected_icmp"));
   // `other` has no finding of its own: the doctor reports its errno.
-  EXPECT_TRUE(connect_finding_ids(V{attempt(ConnectFailure::other, 0)}).empty());
+  EXPECT_EQ(finding_id(ConnectFailure::other), std::nullopt);
+  EXPECT_EQ(kSlowHandshakeFinding, std::string_view("tcp.slow_handshake"));
 }
 
 }  // namespace
