@@ -291,7 +291,8 @@ json connect_json(const std::vector<probe::ConnectAttempt>& attempts) {
       j["icmp"] = {{"origin", probe::origin_name(a.queued->origin)},
                    {"type", a.queued->type},
                    {"code", a.queued->code},
-                   {"from", a.queued->offender ? json(*a.queued->offender) : json(nullptr)}};
+                   {"from", a.queued->offender ? json(*a.queued->offender) : json(nullptr)},
+                   {"from_trace", a.icmp_from_trace}};
     }
     if (a.error != 0) j["errno"] = a.error;
     if (!a.failed_op.empty()) j["failed_op"] = a.failed_op;

@@ -52,6 +52,9 @@ struct ProbeFlags {
   bool csv = false;
   bool tls = false;
   bool talk = false;
+  std::string ca_file;
+  std::string cert;
+  std::string key;
   bool v4 = false;
   bool v6 = false;
 };
@@ -221,6 +224,17 @@ int run_probe_cmd(const GlobalOptions& g, const ProbeFlags& f) {
   if (f.rate && !(*f.rate > 0 && *f.rate <= 1e7)) {
     return usage(Error{fmt::format("--rate \"{}\"", *f.rate), 0, "must be more than 0 (at most 10000000)"});
   }
+  probe::StageOptions stages{f.tls, f.talk, std::nullopt, std::nullopt};
+  if (f.cert.empty() != f.key.empty()) {
+    return usage(Error{f.cert.empty() ? "--key" : "--cert", 0, "needs --cert and --key together"});
+  }
+  if (!f.ca_file.empty()) stages.ca_file = f.ca_file;
+  if (!f.cert.empty()) stages.client_cert = probe::ClientCertificate{f.cert, f.key};
+  if (stages.ca_file || stages.client_cert) {
+    if (!f.tls && !f.talk) return usage(Error{"--ca-file, --cert and --key", 0, "go with --tls or --talk"});
+    // Loaded once here so that a wrong file is a usage error naming it.
+    if (auto ctx = probe::make_tls_context(stages.ca_file, stages.client_cert); !ctx) return usage(ctx.error());
+  }
 
   // Targets: the command line's, then the file's, in order.
   std::vector<probe::ScanTarget> targets;
@@ -329,7 +343,7 @@ int run_probe_cmd(const GlobalOptions& g, const ProbeFlags& f) {
   }
   const auto scanned = f.tls || f.talk
                            ? probe::scan_with_stages(endpoints, endpoint_targets, so,
-                                                     probe::StageOptions{f.tls, f.talk})
+                                                     stages)
                            : probe::scan_endpoints(endpoints, so);
   if (progress) fmt::print(stderr, "\r\x1b[K");
   if (!scanned) return report(g, scanned.error(), ExitCode::could_not_run);
@@ -470,6 +484,9 @@ std::function<int()> register_probe(CLI::App& app, const GlobalOptions& global) 
   cmd->add_flag("--csv", flags->csv, tr(lang, Msg::help_probe_csv));
   cmd->add_flag("--tls", flags->tls, tr(lang, Msg::help_probe_tls));
   cmd->add_flag("--talk", flags->talk, tr(lang, Msg::help_probe_talk));
+  cmd->add_option("--ca-file", flags->ca_file, tr(lang, Msg::help_doctor_ca_file))->type_name("FILE");
+  cmd->add_option("--cert", flags->cert, tr(lang, Msg::help_doctor_cert))->type_name("FILE");
+  cmd->add_option("--key", flags->key, tr(lang, Msg::help_doctor_key))->type_name("FILE");
   cmd->add_flag("-4", flags->v4, tr(lang, Msg::help_probe_v4));
   cmd->add_flag("-6", flags->v6, tr(lang, Msg::help_probe_v6));
   return [cmd, flags, &global]() -> int {

@@ -169,6 +169,8 @@ Result<ScanReport> scan_endpoints(std::span<const Endpoint> endpoints, const Sca
 struct StageOptions {
   bool tls = false;   // a TLS handshake on every open endpoint (verification recorded, not enforced)
   bool talk = false;  // the protocol of the endpoint's target (scheme, else port) after it
+  std::optional<std::string> ca_file;             // --ca-file: the CAs verification trusts
+  std::optional<ClientCertificate> client_cert;  // --cert, --key: presented when asked (mutual TLS)
 };
 
 // As scan_endpoints, with the secure and talk stages on the endpoints that connected, within the

@@ -121,9 +121,17 @@ asio::awaitable<void> stage_worker(StageRun& run) {
         st.days_to_expiry = tr.days_to_expiry;
         if (run.stages.talk && tr.stream) {
           TalkResult talked = co_await talk(*tr.stream, topt);
-          st.talk = talked.outcome;
-          st.reply = summarize(talked.reply);
-          if (talked.http) st.http_status = talked.http->status;
+          if (talked.tls_alert) {
+            // The server's refusal after the handshake (a TLS 1.3 server that wants a client
+            // certificate): the TLS stage's verdict, not the protocol's.
+            refused_after_handshake(tr, *talked.tls_alert);
+            st.tls = tr.outcome;
+            st.tls_verified = false;
+          } else {
+            st.talk = talked.outcome;
+            st.reply = summarize(talked.reply);
+            if (talked.http) st.http_status = talked.http->status;
+          }
         }
       } else if (run.stages.talk) {
         TalkResult talked = co_await talk(*out.socket, topt);
@@ -164,7 +172,7 @@ Result<ScanReport> scan_with_stages(std::span<const Endpoint> endpoints,
   run->report.results.resize(endpoints.size());
   if (stages.tls || stages.talk) {
     init_tls_library();
-    auto ctx = make_tls_context(std::nullopt);
+    auto ctx = make_tls_context(stages.ca_file, stages.client_cert);
     if (!ctx) return std::unexpected(ctx.error());
     run->tls_context = std::move(*ctx);
   }
