@@ -156,9 +156,10 @@ Result<QueuedError> decode_extended_err(std::span<const std::byte> payload) {
   return fail("IP_RECVERR message", "offender of unknown address family " + std::to_string(family));
 }
 
-Result<std::optional<QueuedError>> decode_error_control(std::span<const std::byte> control) {
+Result<std::optional<std::span<const std::byte>>> find_control_message(
+    std::span<const std::byte> control, ControlKind v4, ControlKind v6) {
   // The CMSG_* macros assume an aligned buffer inside a msghdr; walking by hand with memcpy
-  // works on any bytes, recorded ones included.
+  // works on any bytes.
   constexpr std::size_t kAlign = sizeof(std::size_t);
   auto align = [](std::size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); };
   const std::size_t header = align(sizeof(cmsghdr));
@@ -167,18 +168,25 @@ Result<std::optional<QueuedError>> decode_error_control(std::span<const std::byt
     cmsghdr c{};
     std::memcpy(&c, control.data() + offset, sizeof c);
     if (c.cmsg_len < header || c.cmsg_len > control.size() - offset) {
-      return fail("recvmsg MSG_ERRQUEUE control", "control message length out of bounds");
+      return fail("recvmsg control", "control message length out of bounds");
     }
-    const bool recverr = (c.cmsg_level == SOL_IP && c.cmsg_type == IP_RECVERR) ||
-                         (c.cmsg_level == SOL_IPV6 && c.cmsg_type == IPV6_RECVERR);
-    if (recverr) {
-      auto decoded = decode_extended_err(control.subspan(offset + header, c.cmsg_len - header));
-      if (!decoded) return std::unexpected(decoded.error());
-      return std::optional<QueuedError>(std::move(*decoded));
-    }
+    const bool wanted = (c.cmsg_level == v4.level && c.cmsg_type == v4.type) ||
+                        (c.cmsg_level == v6.level && c.cmsg_type == v6.type);
+    if (wanted) return std::optional(control.subspan(offset + header, c.cmsg_len - header));
     offset += align(c.cmsg_len);
   }
-  return std::optional<QueuedError>();
+  return std::optional<std::span<const std::byte>>();
+}
+
+Result<std::optional<QueuedError>> decode_error_control(std::span<const std::byte> control) {
+  auto found = find_control_message(control, {SOL_IP, IP_RECVERR}, {SOL_IPV6, IPV6_RECVERR});
+  if (!found) {
+    return fail("recvmsg MSG_ERRQUEUE control", "control message length out of bounds");
+  }
+  if (!*found) return std::optional<QueuedError>();
+  auto decoded = decode_extended_err(**found);
+  if (!decoded) return std::unexpected(decoded.error());
+  return std::optional<QueuedError>(std::move(*decoded));
 }
 
 std::optional<ConnectFailure> classify_icmp(ErrOrigin origin, std::uint8_t type,

@@ -61,6 +61,17 @@ struct QueuedError {
 // so the bytes need no alignment; too short or an unknown address family is an error.
 Result<QueuedError> decode_extended_err(std::span<const std::byte> payload);
 
+// The payload of the first control message in a recvmsg control buffer whose (level, type) is
+// v4 or v6 (e.g. {SOL_IP, IP_TTL} and {SOL_IPV6, IPV6_HOPLIMIT}); nullopt when there is none.
+// Walked by hand with memcpy, so the bytes need no alignment (recorded ones included). A
+// control message whose length runs past the buffer is an error.
+struct ControlKind {
+  int level;
+  int type;
+};
+Result<std::optional<std::span<const std::byte>>> find_control_message(
+    std::span<const std::byte> control, ControlKind v4, ControlKind v6);
+
 // The whole control buffer of one recvmsg(MSG_ERRQUEUE): the first IP_RECVERR (SOL_IP) or
 // IPV6_RECVERR (SOL_IPV6) message, or nullopt if it holds none. A control message whose length
 // runs past the buffer is an error.

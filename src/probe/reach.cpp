@@ -3,7 +3,6 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -36,27 +35,13 @@ constexpr int kMaxReadsPerWake = 256;
 constexpr std::size_t kMaxPayload = 65000;
 
 
-// The TTL (IP_TTL) or hop limit (IPV6_HOPLIMIT) in a recvmsg control buffer. Walked by hand
-// with memcpy, as icmp_error.cpp does, so the bytes need no alignment.
+// The TTL (IP_TTL) or hop limit (IPV6_HOPLIMIT) in a recvmsg control buffer.
 std::optional<int> ttl_from_control(std::span<const std::byte> control) {
-  constexpr std::size_t kAlign = sizeof(std::size_t);
-  auto align = [](std::size_t n) { return (n + kAlign - 1) & ~(kAlign - 1); };
-  const std::size_t header = align(sizeof(cmsghdr));
-  std::size_t offset = 0;
-  while (offset + sizeof(cmsghdr) <= control.size()) {
-    cmsghdr c{};
-    std::memcpy(&c, control.data() + offset, sizeof c);
-    if (c.cmsg_len < header || c.cmsg_len > control.size() - offset) return std::nullopt;
-    const bool ttl = (c.cmsg_level == SOL_IP && c.cmsg_type == IP_TTL) ||
-                     (c.cmsg_level == SOL_IPV6 && c.cmsg_type == IPV6_HOPLIMIT);
-    if (ttl && c.cmsg_len >= header + sizeof(int)) {
-      int v = 0;
-      std::memcpy(&v, control.data() + offset + header, sizeof v);
-      return v;
-    }
-    offset += align(c.cmsg_len);
-  }
-  return std::nullopt;
+  const auto found = find_control_message(control, {SOL_IP, IP_TTL}, {SOL_IPV6, IPV6_HOPLIMIT});
+  if (!found || !*found || (*found)->size() < sizeof(int)) return std::nullopt;
+  int v = 0;
+  std::memcpy(&v, (*found)->data(), sizeof v);
+  return v;
 }
 
 std::chrono::microseconds since(Clock::time_point start, Clock::time_point now) {

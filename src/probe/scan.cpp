@@ -13,16 +13,10 @@
 #include <cstring>
 #include <ctime>
 #include <deque>
-#include <exception>
 #include <memory>
 #include <thread>
 #include <utility>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "probe/tcp_connect.h"
 #include "probe/tcp_info.h"

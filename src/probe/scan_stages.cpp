@@ -3,22 +3,12 @@
 // `connscope probe --tls / --talk`: each endpoint through the connect, secure and talk stages
 // on Asio coroutines, as the doctor runs them, a bounded number at once.
 
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
-#include <array>
-#include <atomic>
 #include <cerrno>
-#include <cmath>
-#include <cstring>
-#include <ctime>
-#include <deque>
 #include <exception>
 #include <memory>
-#include <thread>
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
@@ -28,10 +18,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probe/tcp_connect.h"
-#include "probe/tcp_info.h"
-#include "sys/unique_fd.h"
-
-#include "probe/socket_ops.h"
 
 namespace connscope::probe {
 

@@ -112,6 +112,38 @@ TEST(DecodeErrorControl, Ipv6LevelAndEmptyBuffers) {
   EXPECT_FALSE(o->has_value());
 }
 
+// The walk reach uses for a reply's TTL / hop limit.
+TEST(FindControlMessage, TheFirstOfEitherKind) {
+  int ttl = 62;
+  std::vector<std::byte> ttl_bytes(sizeof ttl);
+  std::memcpy(ttl_bytes.data(), &ttl, sizeof ttl);
+  int hops = 61;
+  std::vector<std::byte> hop_bytes(sizeof hops);
+  std::memcpy(hop_bytes.data(), &hops, sizeof hops);
+  auto bytes = control({
+      {SOL_IP, IP_RECVERR, payload(SO_EE_ORIGIN_ICMP, 3, 1, EHOSTUNREACH, 0, AF_INET, "198.18.1.1")},
+      {SOL_IPV6, IPV6_HOPLIMIT, hop_bytes},
+      {SOL_IP, IP_TTL, ttl_bytes},
+  });
+  auto found = find_control_message(bytes, {SOL_IP, IP_TTL}, {SOL_IPV6, IPV6_HOPLIMIT});
+  ASSERT_TRUE(found.has_value()) << found.error().message();
+  ASSERT_TRUE(found->has_value());
+  ASSERT_EQ((*found)->size(), sizeof(int));
+  int got = 0;
+  std::memcpy(&got, (*found)->data(), sizeof got);
+  EXPECT_EQ(got, 61);
+
+  auto none = find_control_message(bytes, {SOL_IP, IP_PKTINFO}, {SOL_IPV6, IPV6_PKTINFO});
+  ASSERT_TRUE(none.has_value());
+  EXPECT_FALSE(none->has_value());
+
+  cmsghdr h{};
+  std::memcpy(&h, bytes.data(), sizeof h);
+  h.cmsg_len = bytes.size() + 8;
+  std::memcpy(bytes.data(), &h, sizeof h);
+  EXPECT_FALSE(find_control_message(bytes, {SOL_IP, IP_TTL}, {SOL_IPV6, IPV6_HOPLIMIT}).has_value());
+}
+
 TEST(DecodeErrorControl, LengthPastTheBufferIsAnError) {
   auto bytes = control({{SOL_IP, IP_RECVERR,
                          payload(SO_EE_ORIGIN_ICMP, 3, 3, ECONNREFUSED, 0, AF_INET, "1.2.3.4")}});
