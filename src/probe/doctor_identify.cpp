@@ -8,10 +8,10 @@
 #include <memory>
 #include <utility>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ssl/stream.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "probe/doctor_stages.h"
@@ -30,17 +30,11 @@ bool speaks_tls(const TlsResult& t) {
          (t.alert_received && t.outcome != TlsOutcome::closed_by_peer);
 }
 
-// The two probes' results, joined on the stage's executor.
+// The two probes' results.
 struct Probes {
-  explicit Probes(const asio::any_io_executor& e) : done(e, Clock::time_point::max()) {}
   std::optional<TlsResult> tls;
   std::optional<TalkResult> http;
   std::optional<tcp::socket> http_socket;  // the HTTP probe's connection, for the close stage
-  int pending = 2;
-  asio::steady_timer done;  // cancelled when both are in
-  void one_done() {
-    if (--pending == 0) done.cancel();
-  }
 };
 
 // What is left until `deadline`, at least a millisecond (a deadline must be positive).
@@ -59,7 +53,7 @@ asio::awaitable<std::optional<tcp::socket>> probe_connection(asio::any_io_execut
 }
 
 asio::awaitable<void> probe_tls(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
-                                Clock::time_point deadline, std::shared_ptr<Probes> p) {
+                                Clock::time_point deadline, Probes* p) {
   auto socket = co_await probe_connection(ex, std::move(remote), deadline);
   if (!socket) co_return;
   // HTTP is what most TLS services without a scheme carry: offer http/1.1 in ALPN.
@@ -73,7 +67,7 @@ asio::awaitable<void> probe_tls(asio::any_io_executor ex, Endpoint remote, Docto
 }
 
 asio::awaitable<void> probe_http(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
-                                 Clock::time_point deadline, std::shared_ptr<Probes> p) {
+                                 Clock::time_point deadline, Probes* p) {
   auto socket = co_await probe_connection(ex, std::move(remote), deadline);
   if (!socket) co_return;
   o.protocol = AppProtocol::http;
@@ -108,11 +102,12 @@ asio::awaitable<void> identify_and_talk(asio::any_io_executor ex, Endpoint remot
 
   // Both probes at once, each connect and exchange within what is left of the stage's deadline.
   const auto deadline = t0 + options.timeout;
-  auto probes = std::make_shared<Probes>(ex);
-  auto join = [probes](std::exception_ptr) { probes->one_done(); };
-  asio::co_spawn(ex, probe_tls(ex, remote, options, deadline, probes), join);
-  asio::co_spawn(ex, probe_http(ex, remote, options, deadline, probes), join);
-  if (probes->pending > 0) co_await probes->done.async_wait(asio::as_tuple(asio::use_awaitable));
+  // A parallel group: cancelling the run (the agent stopping a probe) cancels both.
+  auto probes = std::make_unique<Probes>();
+  co_await asio::experimental::make_parallel_group(
+      asio::co_spawn(ex, probe_tls(ex, remote, options, deadline, probes.get()), asio::deferred),
+      asio::co_spawn(ex, probe_http(ex, remote, options, deadline, probes.get()), asio::deferred))
+      .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
   id.tried.push_back("TLS ClientHello");
   id.tried.push_back("HTTP request");
   const auto probed = Clock::now();

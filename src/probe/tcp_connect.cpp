@@ -18,6 +18,8 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -249,31 +251,27 @@ namespace {
 // Up to this many handshakes at once: a name with more addresses is tried in batches.
 constexpr std::size_t kParallelConnects = 8;
 
-// One batch of connect_one, all at once; the outcomes in the order of `remotes`.
+// One batch of connect_one, all at once; the outcomes in the order of `remotes`. A parallel
+// group, not detached coroutines: cancelling the caller (the agent stopping a probe) cancels
+// every handshake of the batch.
 asio::awaitable<std::vector<ConnectOutcome>> connect_batch(asio::any_io_executor ex,
                                                            std::span<const Endpoint> remotes,
                                                            const ConnectOptions& options) {
-  struct Join {
-    explicit Join(const asio::any_io_executor& e) : done(e, Clock::time_point::max()) {}
-    std::vector<ConnectOutcome> outcomes;
-    std::size_t pending = 0;
-    asio::steady_timer done;  // cancelled when the last outcome is in
-  };
-  auto join = std::make_shared<Join>(ex);
-  join->outcomes.resize(remotes.size());
-  join->pending = remotes.size();
-  for (std::size_t i = 0; i < remotes.size(); ++i) {
-    join->outcomes[i].attempt.remote = remotes[i];
-    asio::co_spawn(ex, connect_one(ex, remotes[i], options),
-                   [join, i](std::exception_ptr e, ConnectOutcome o) {
-                     // connect_one reports failures as results; only bad_alloc lands here.
-                     if (!e) join->outcomes[i] = std::move(o);
-                     else join->outcomes[i].attempt.failed_op = "connect";
-                     if (--join->pending == 0) join->done.cancel();
-                   });
+  using Op = decltype(asio::co_spawn(ex, connect_one(ex, Endpoint{}, options), asio::deferred));
+  std::vector<Op> ops;
+  ops.reserve(remotes.size());
+  for (const auto& remote : remotes) ops.push_back(asio::co_spawn(ex, connect_one(ex, remote, options), asio::deferred));
+  auto [order, errors, outcomes] = co_await asio::experimental::make_parallel_group(std::move(ops))
+                                       .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  for (std::size_t i = 0; i < outcomes.size(); ++i) {
+    // connect_one reports failures as results; only bad_alloc lands here.
+    if (errors[i]) {
+      outcomes[i] = ConnectOutcome{};
+      outcomes[i].attempt.remote = remotes[i];
+      outcomes[i].attempt.failed_op = "connect";
+    }
   }
-  if (join->pending > 0) co_await join->done.async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return std::move(join->outcomes);
+  co_return std::move(outcomes);
 }
 
 }  // namespace

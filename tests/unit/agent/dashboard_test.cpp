@@ -21,7 +21,7 @@ std::string read(const std::filesystem::path& p) {
 }
 
 // CMake compiles with absolute paths: web/ is three folders up from this file.
-const std::filesystem::path kWeb = std::filesystem::path(__FILE__).parent_path() / "../../../web";
+const std::filesystem::path kWeb = CONNSCOPE_WEB_DIR;
 
 TEST(Dashboard, ServesThePageAndItsFilesWithTheirTypes) {
   const std::pair<const char*, const char*> rows[] = {
