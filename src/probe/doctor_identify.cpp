@@ -102,12 +102,18 @@ asio::awaitable<void> identify_and_talk(asio::any_io_executor ex, Endpoint remot
 
   // Both probes at once, each connect and exchange within what is left of the stage's deadline.
   const auto deadline = t0 + options.timeout;
-  // A parallel group: cancelling the run (the agent stopping a probe) cancels both.
+  // A parallel group: cancelling the run (the agent stopping a probe) cancels both, and the
+  // first probe that gets an answer cancels the other (a TLS server never answers our HTTP
+  // request; waiting for it would cost the whole deadline).
   auto probes = std::make_unique<Probes>();
+  const auto answered = [p = probes.get()](std::exception_ptr) {
+    const bool decided = (p->tls && speaks_tls(*p->tls)) || (p->http && p->http->bytes_received > 0);
+    return decided ? asio::cancellation_type::terminal : asio::cancellation_type::none;
+  };
   co_await asio::experimental::make_parallel_group(
       asio::co_spawn(ex, probe_tls(ex, remote, options, deadline, probes.get()), asio::deferred),
       asio::co_spawn(ex, probe_http(ex, remote, options, deadline, probes.get()), asio::deferred))
-      .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+      .async_wait(answered, asio::use_awaitable);
   id.tried.push_back("TLS ClientHello");
   id.tried.push_back("HTTP request");
   const auto probed = Clock::now();
