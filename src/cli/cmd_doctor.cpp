@@ -640,6 +640,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
         if (row.stage == StageId::route) evidence = route_json(r.routes);
         if (row.stage == StageId::connect) {
           evidence = connect_json(r.connect);
+          evidence["addresses_not_tried"] = r.addresses_not_tried;
           if (r.repeat) evidence["repeat"] = repeat_json(*r.repeat);
           if (r.trace) evidence["trace"] = doctor_trace_json(*r.trace);
         }

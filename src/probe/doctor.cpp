@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <exception>
 #include <memory>
+#include <set>
 #include <utility>
 
 #include <boost/asio/as_tuple.hpp>
@@ -87,6 +88,14 @@ std::string_view redirect_stop_name(RedirectStop stop) {
   return "none";
 }
 
+bool body_trickles(const TalkResult& talk, const CloseResult& close) {
+  if (!talk.http || !talk.http->content_length || close.how != PeerClose::none || close.limit_reached) {
+    return false;
+  }
+  const std::uint64_t seen = close.bytes_discarded + talk.bytes_received;
+  return close.bytes_discarded > 0 && seen < *talk.http->content_length;
+}
+
 void apply_redirects(DoctorReport& report, RedirectChain chain) {
   if (chain.stop == RedirectStop::loop || chain.stop == RedirectStop::too_many) {
     for (auto& r : report.stages) {
@@ -161,6 +170,7 @@ TalkOptions talk_stage_options(const DoctorOptions& options) {
 
 // The secure stage, the client context included.
 asio::awaitable<TlsResult> run_secure(tcp::socket socket, const DoctorOptions& options) {
+  const auto start = Clock::now();
   auto ctx = make_tls_context(options.ca_file, options.client_cert);
   if (!ctx) {
     TlsResult failed;
@@ -168,7 +178,12 @@ asio::awaitable<TlsResult> run_secure(tcp::socket socket, const DoctorOptions& o
     failed.error = ctx.error();
     co_return failed;
   }
-  co_return co_await secure(std::move(socket), std::move(*ctx), secure_options(options));
+  // Loading the trust store takes tens of milliseconds (more on a loaded machine): the handshake
+  // gets what is left of the stage's deadline, so the stage as a whole keeps it.
+  TlsOptions o = secure_options(options);
+  o.timeout = std::max(std::chrono::milliseconds(1),
+                       options.timeout - std::chrono::ceil<std::chrono::milliseconds>(Clock::now() - start));
+  co_return co_await secure(std::move(socket), std::move(*ctx), std::move(o));
 }
 
 asio::awaitable<TalkResult> run_talk(tcp::socket* plain, TlsStream* tls, const DoctorOptions& options) {
@@ -193,6 +208,12 @@ asio::awaitable<void> run_close(tcp::socket& socket, const DoctorOptions& option
   const auto t0 = Clock::now();
   report.close = co_await observe_close(socket, options.timeout);
   set_stage(report, StageId::close, report.close->error ? StageStatus::warn : StageStatus::ok, Clock::now() - t0);
+  if (body_trickles(*report.talk, *report.close)) {
+    // The header was fine, the body it announced did not come: a reply not complete within
+    // the deadline, as a client downloading it would find.
+    report.talk->outcome = TalkOutcome::timeout;
+    set_stage(report, StageId::talk, talk_status(*report.talk), report.row(StageId::talk).duration);
+  }
 }
 
 namespace {
@@ -411,7 +432,15 @@ asio::awaitable<DoctorReport> run_doctor(asio::any_io_executor ex, DoctorOptions
   // route: the kernel's decision for every address; only routable ones are tried
   t0 = Clock::now();
   std::vector<Endpoint> remotes;
+  std::set<std::string> distinct;
   for (const auto& a : report.dns.addresses) {
+    // A hostile or broken resolver's 500 answers: each address once, and at most kMaxAddresses,
+    // so that the connect stage stays one timeout long.
+    if (!distinct.insert(a.address).second) continue;
+    if (distinct.size() > kMaxAddresses) {
+      ++report.addresses_not_tried;
+      continue;
+    }
     RouteQuery q;
     q.destination = a.address;
     q.timeout = options.timeout;

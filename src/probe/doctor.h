@@ -137,6 +137,9 @@ int small_mss(int family);
 bool mtu_retry_wanted(const TlsResult& tls);
 bool mtu_retry_wanted(const TalkResult& talk);
 
+// The distinct addresses of a name the doctor routes and connects to; the rest are counted.
+inline constexpr std::size_t kMaxAddresses = 16;
+
 // --follow: each 3xx with a Location starts a new run at the URL it names; the chain ends at a
 // final answer, at a URL already visited (a loop), after kMaxRedirects, or at a Location that
 // is not a URL we can follow.
@@ -182,6 +185,7 @@ struct DoctorReport {
   std::optional<TraceResult> trace;
   std::optional<RedirectChain> redirects;  // with --follow (see apply_redirects)
   std::optional<Identification> identified;  // with DoctorOptions::identify
+  std::size_t addresses_not_tried = 0;  // distinct addresses beyond kMaxAddresses
   Clock::duration total{};  // the whole run, wall time
 
   [[nodiscard]] const StageRow& row(StageId id) const;
@@ -197,6 +201,12 @@ StageStatus reach_status(const ReachResult& reach, bool connected);
 
 // The stage status a talk outcome stands for.
 StageStatus talk_status(const TalkResult& talk);
+
+// An HTTP body still trickling in when the close stage's wait ended: the peer kept sending, less
+// than the close stage's discard limit (1 MiB) came in the whole wait, and less than its
+// Content-Length in all. A large download at any usable rate fills the limit instead; a
+// server dripping a huge body never completes the reply (app.incomplete_reply).
+bool body_trickles(const TalkResult& talk, const CloseResult& close);
 
 // The chain --follow walked, onto the report of its last run: a loop or too many redirects is
 // the talk stage's failure (http.redirect_loop, http.too_many_redirects): browsers and most

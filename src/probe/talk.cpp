@@ -243,6 +243,9 @@ asio::awaitable<void> exchange_http(Stream& stream, const TalkOptions& o, TalkRe
     parser->header_limit(
         static_cast<std::uint32_t>(std::min<std::size_t>(o.http_header_limit, UINT32_MAX)));
     parser->eager(false);
+    // The body is never read here; Beast would still check an announced Content-Length against
+    // its 8 MB default and call a large download "not HTTP".
+    parser->body_limit(boost::none);
   };
   fresh_parser();
   std::size_t parsed = 0;

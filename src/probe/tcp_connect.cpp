@@ -248,8 +248,8 @@ asio::awaitable<ConnectOutcome> connect_one(asio::any_io_executor ex, Endpoint r
 
 namespace {
 
-// Up to this many handshakes at once: a name with more addresses is tried in batches.
-constexpr std::size_t kParallelConnects = 8;
+// Up to this many handshakes at once (the doctor's kMaxAddresses): more are tried in batches.
+constexpr std::size_t kParallelConnects = 16;
 
 // One batch of connect_one, all at once; the outcomes in the order of `remotes`. A parallel
 // group, not detached coroutines: cancelling the caller (the agent stopping a probe) cancels

@@ -121,7 +121,7 @@ StageStatus connect_status(std::span<const ConnectAttempt> attempts);
 boost::asio::awaitable<ConnectOutcome> connect_one(boost::asio::any_io_executor ex,
                                                    Endpoint remote, ConnectOptions options);
 
-// connect_one for every address at once (in batches of 8), each with its own result: a name
+// connect_one for every address at once (in batches of 16), each with its own result: a name
 // whose one address works and another fails must show both (clients that try the failing one
 // first fail). The attempts come in the resolver's order, except that the first address that
 // connected, whose socket the report owns, is last; other connected sockets are closed. The

@@ -634,14 +634,17 @@ TEST_F(TlsLab, Tls10And11ServersAreSeenAsOldProtocol) {
 
 TEST_F(TlsLab, ServerAlertIsNamed) {
   // TLS 1.2 and a client certificate demanded: the server ends the handshake with
-  // handshake_failure when our (empty) Certificate arrives.
+  // handshake_failure when our (empty) Certificate arrives. After its CertificateRequest, that
+  // alert means it wants mutual TLS.
   const CertKey& valid = lab().certs().valid;
   const auto servers = s_server(valid.cert, valid.key, {"-tls1_2", "-Verify", "1"});
   for (const Family f : kFamilies) {
     SCOPED_TRACE(std::string(to_string(f)));
     const Run run = handshake(f, kOtherPort, named(), lab_ca());
     const TlsResult& r = run.result;
-    EXPECT_EQ(r.outcome, TlsOutcome::alert) << describe(r);
+    EXPECT_EQ(r.outcome, TlsOutcome::client_cert_required) << describe(r);
+    EXPECT_TRUE(r.certificate_requested);
+    EXPECT_EQ(r.client_certificate, "");
     ASSERT_TRUE(r.alert_received.has_value());
     EXPECT_EQ(r.alert_received->level, 2);
     EXPECT_EQ(r.alert_received->description, SSL_AD_HANDSHAKE_FAILURE);
@@ -652,7 +655,7 @@ TEST_F(TlsLab, ServerAlertIsNamed) {
     EXPECT_EQ(r.peer_reply.kind, probe::ReplyKind::tls_record);
     ASSERT_TRUE(r.error.has_value());
     EXPECT_EQ(r.error->detail, "sslv3 alert handshake failure");
-    EXPECT_EQ(probe::tls_finding_ids(r), (std::vector<std::string_view>{"tls.alert"}));
+    EXPECT_EQ(probe::tls_finding_ids(r), (std::vector<std::string_view>{"tls.client_cert_required"}));
   }
 }
 

@@ -201,5 +201,30 @@ TEST(DoctorRedirects, LoopAndTooManyFailTheTalkStageOthersLeaveIt) {
   }
 }
 
+TEST(DoctorClose, ABodyStillTricklingAtTheEndOfTheWaitIsAnIncompleteReply) {
+  TalkResult t;
+  t.http = HttpReply{};
+  t.http->status = 200;
+  t.http->content_length = 1'000'000'000;
+  t.bytes_received = 60;
+  CloseResult c;
+  c.how = PeerClose::none;
+  c.bytes_discarded = 100;  // 100 bytes in the whole wait
+  EXPECT_TRUE(body_trickles(t, c));
+  c.limit_reached = true;  // a download at a usable rate fills the discard limit
+  EXPECT_FALSE(body_trickles(t, c));
+  c.limit_reached = false;
+  c.how = PeerClose::fin;  // it finished (or gave up) in time
+  EXPECT_FALSE(body_trickles(t, c));
+  c.how = PeerClose::none;
+  c.bytes_discarded = 0;  // nothing more came: a keep-alive server waiting, not a drip
+  EXPECT_FALSE(body_trickles(t, c));
+  c.bytes_discarded = 100;
+  t.http->content_length = 150;  // all of it came
+  EXPECT_FALSE(body_trickles(t, c));
+  t.http->content_length.reset();
+  EXPECT_FALSE(body_trickles(t, c));
+}
+
 }  // namespace
 }  // namespace connscope::probe
