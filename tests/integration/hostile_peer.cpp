@@ -229,6 +229,37 @@ RefusedPort::RefusedPort() {
   port_ = bound_port(fd_.get());
 }
 
+FullQueueListeners::FullQueueListeners(int first, int count) {
+  for (int attempt = 0; attempt < 20 && addresses_.empty(); ++attempt) {
+    std::vector<UniqueFd> fds;
+    std::vector<std::string> addresses;
+    std::uint16_t port = 0;
+    for (int i = 0; i < count; ++i) {
+      const std::string a = "127.0.0." + std::to_string(first + i);
+      UniqueFd fd = bound_socket(SOCK_STREAM, a.c_str(), port);
+      if (!fd || ::listen(fd.get(), 0) != 0) break;
+      port = bound_port(fd.get());
+      fds.push_back(std::move(fd));
+      addresses.push_back(a);
+    }
+    if (static_cast<int>(fds.size()) != count) continue;
+    // Fill each queue: the first handshake completes into the queue, the ones after it stall.
+    for (const auto& a : addresses) {
+      for (int k = 0; k < 3; ++k) {
+        UniqueFd c(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+        const auto to = v4(a.c_str(), port);
+        ::connect(c.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to);
+        fds.push_back(std::move(c));
+      }
+    }
+    std::this_thread::sleep_for(50ms);  // the fillers' handshakes
+    fds_ = std::move(fds);
+    addresses_ = std::move(addresses);
+    port_ = port;
+  }
+  if (addresses_.empty()) throw std::runtime_error("no common port on the 127.0.0.x listeners");
+}
+
 // --- DNS ---
 
 std::optional<DnsQuery> parse_dns_query(std::string_view p) {

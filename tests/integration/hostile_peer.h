@@ -108,6 +108,21 @@ class RefusedPort : public Peer {
   std::uint16_t port_ = 0;
 };
 
+// Listeners on 127.0.0.<first> ... 127.0.0.<first + count - 1>, one port, each with a full
+// accept queue (backlog 0, filled by connections never accepted): a SYN to any of them is
+// dropped, as by a black hole.
+class FullQueueListeners : public Peer {
+ public:
+  FullQueueListeners(int first, int count);
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+  [[nodiscard]] const std::vector<std::string>& addresses() const { return addresses_; }
+
+ private:
+  std::vector<UniqueFd> fds_;
+  std::vector<std::string> addresses_;
+  std::uint16_t port_ = 0;
+};
+
 // --- DNS ---
 
 // The parts of a query an answer needs.

@@ -26,6 +26,7 @@
 #include <cstdio>
 #include <functional>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -200,7 +201,32 @@ struct Behaviour {
   std::function<Scenario()> setup;
   Expect expect;
   int waits = 1;  // stages that may each spend a whole T
+  // Evidence the behaviour must leave (beyond the verdict), checked while the peers still run.
+  std::function<void(const json& report, const Scenario&)> check = {};
 };
+
+const json& stage_of(const json& report, std::string_view name) {
+  for (const auto& st : report.at("stages")) {
+    if (st.at("stage") == name) return st;
+  }
+  throw std::out_of_range(std::string(name));
+}
+
+std::uint64_t icmp_sent(const Scenario& s) {
+  std::uint64_t n = 0;
+  for (const auto& p : s.peers) {
+    if (const auto* f = dynamic_cast<const IcmpFlood*>(p.get())) n += f->sent();
+  }
+  return n;
+}
+
+// Under the flood: it did flood (thousands of forged errors during the run), and the connect
+// stage saw no ICMP error.
+void flooded(const json& report, const Scenario& s) {
+  EXPECT_GT(icmp_sent(s), 1000u);
+  const auto& attempt = stage_of(report, "connect").at("evidence").at("attempts").at(0);
+  EXPECT_EQ(attempt.at("result"), "none") << attempt.dump();
+}
 
 Scenario tcp(Script script, std::vector<std::string> args_before = {}, std::string scheme = "",
              TcpPeerOptions options = {}) {
@@ -312,7 +338,13 @@ std::vector<Behaviour> behaviours() {
                    c.send("HTTP/1.1 503 \xff\xfe\xc3\x28\r\nServer: \xed\xa0\x80\xf8\x88\x80\x80\x80\r\n"
                           "Content-Type: text/\xc0\xaf\r\nContent-Length: 0\r\n\r\n");
                  })); },
-               {1, "fail", "talk", "app.http_5xx"}});
+               {1, "fail", "talk", "app.http_5xx"}, 1, [](const json& j, const Scenario&) {
+                 // Escaped, never raw: the JSON above parsed, so it is valid UTF-8.
+                 const auto& h = stage_of(j, "talk").at("evidence").at("http");
+                 EXPECT_EQ(h.at("reason"), "\\xff\\xfe\\xc3(");
+                 EXPECT_EQ(h.at("server"), "\\xed\\xa0\\x80\\xf8\\x88\\x80\\x80\\x80");
+                 EXPECT_EQ(h.at("content_type"), "text/\\xc0\\xaf");
+               }});
   b.push_back({"http_http2_preface_reply", "an HTTP/2 SETTINGS frame instead of HTTP/1.1",
                [] { return http(after_request([](Conn& c) { c.send(kHttp2Settings); c.hold(); })); },
                unexpected});
@@ -479,7 +511,28 @@ std::vector<Behaviour> behaviours() {
                  };
                  return dns(trunc, DnsTcp::serve, many);
                },
-               {1, "fail", "connect", "tcp.refused"}});
+               {1, "fail", "connect", "tcp.refused"}, 1, [](const json& j, const Scenario&) {
+                 EXPECT_EQ(stage_of(j, "resolve").at("status"), "ok");
+                 EXPECT_EQ(stage_of(j, "resolve").at("evidence").at("addresses").size(), 500u);
+               }});
+  b.push_back({"dns_8_answers_all_black_holes", "8 A records (127.0.0.10-17), each a listener whose full accept queue drops SYNs",
+               [] {
+                 auto holes = std::make_unique<FullQueueListeners>(10, 8);
+                 std::string answers;
+                 for (int i = 0; i < 8; ++i) {
+                   answers += dns_rr(kQname, kTypeA, 60, std::string("\x7f\x00\x00", 3) + static_cast<char>(10 + i));
+                 }
+                 auto peer = std::make_unique<DnsPeer>([answers](const DnsQuery& q, std::string_view) {
+                   if (q.type != kTypeA) return one(response(q, kDnsResponse, 0, ""));
+                   return one(response(q, kDnsResponse, 8, answers));
+                 });
+                 Scenario s;
+                 s.args = {"--resolver", peer->resolver(), "holes.hostile.test:" + std::to_string(holes->port())};
+                 s.peers.push_back(std::move(peer));
+                 s.peers.push_back(std::move(holes));
+                 return s;
+               },
+               {1, "fail", "connect", "tcp.filtered"}});
   b.push_back({"dns_wrong_query_id", "answers with the query id + 1",
                [] { return dns([](const DnsQuery& q, std::string_view) {
                    return one(response(q, kDnsResponse, 1, dns_rr(kQname, kTypeA, 60, kLoopback4), static_cast<std::uint16_t>(q.id + 1)));
@@ -522,7 +575,7 @@ std::vector<Behaviour> behaviours() {
                  s.peers.push_back(std::make_unique<IcmpFlood>(port));
                  return s;
                },
-               {0, "ok", "", ""}});
+               {0, "ok", "", ""}, 1, flooded});
   b.push_back({"icmp_forged_flood_silent_server", "the same flood; the server never answers",
                [] {
                  Scenario s = http(after_request([](Conn& c) { c.hold(); }));
@@ -530,7 +583,7 @@ std::vector<Behaviour> behaviours() {
                  s.peers.push_back(std::make_unique<IcmpFlood>(port));
                  return s;
                },
-               no_response});
+               no_response, 1, flooded});
   return b;
 }
 
@@ -584,7 +637,6 @@ TEST_P(Hostile, EndsInTimeWithAVerdictAndAFinding) {
   const Behaviour& b = table().at(GetParam());
   Scenario s = b.setup();
   const DoctorRun run = doctor(s.args);
-  s.peers.clear();  // stop the peers before judging: nothing may outlive the test
 
   const auto& r = run.r;
   ASSERT_FALSE(r.timed_out) << b.name << ": still running after 60 s";
@@ -617,6 +669,8 @@ TEST_P(Hostile, EndsInTimeWithAVerdictAndAFinding) {
   EXPECT_EQ(status, b.expect.status);
   EXPECT_EQ(stage, b.expect.stage);
   EXPECT_EQ(finding, b.expect.finding) << j.at("stages").dump();
+  if (b.check) b.check(j, s);
+  s.peers.clear();  // nothing may outlive the test
 
   // The invariant: every stage that warned or failed names a finding.
   for (const auto& st : j.at("stages")) {
