@@ -258,6 +258,25 @@ Script after_client_hello(Script then) {
   };
 }
 
+// After the request: `head`, then `chunk` again and again, `gap` apart.
+Script head_then_forever(std::string head, std::string chunk, std::chrono::milliseconds gap) {
+  return after_request([head, chunk, gap](Conn& c) {
+    c.send(head);
+    c.send_forever(chunk, gap);
+  });
+}
+
+Script endless_header_line() { return head_then_forever("HTTP/1.1 200 OK\r\nX-Endless: ", std::string(4096, 'a'), 0ms); }
+
+// After the ClientHello: the first `keep` bytes of a ServerHello for it and `extra`, then `then`.
+Script after_server_hello(Script then, std::size_t keep = std::string::npos, std::string extra = {}) {
+  return [then, keep, extra](Conn& c) {
+    const auto ch = c.read_tls_record();
+    c.send(server_hello(ch).substr(0, keep) + extra);
+    then(c);
+  };
+}
+
 const std::string kOkHead = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 const std::string kHttp2Settings("\x00\x00\x06\x04\x00\x00\x00\x00\x00\x00\x03\x00\x00\x00\x64", 15);
 
@@ -294,26 +313,17 @@ std::vector<Behaviour> behaviours() {
 
   // ---- HTTP ----
   b.push_back({"http_endless_header_line", "a header line that never ends, as fast as it can",
-               [] { return http(after_request([](Conn& c) {
-                   c.send("HTTP/1.1 200 OK\r\nX-Endless: ");
-                   c.send_forever(std::string(4096, 'a'));
-                 })); },
+               [] { return http(endless_header_line()); },
                unexpected});
   b.push_back({"http_endless_header_line_ipv6", "the same over ::1",
                [] {
                  TcpPeerOptions o;
                  o.family = AF_INET6;
-                 return http(after_request([](Conn& c) {
-                   c.send("HTTP/1.1 200 OK\r\nX-Endless: ");
-                   c.send_forever(std::string(4096, 'a'));
-                 }), o);
+                 return http(endless_header_line(), o);
                },
                unexpected});
   b.push_back({"http_endless_headers_dripped", "a new header line every 50 ms, no blank line ever",
-               [] { return http(after_request([](Conn& c) {
-                   c.send("HTTP/1.1 200 OK\r\n");
-                   c.send_forever("X-More: yes\r\n", 50ms);
-                 })); },
+               [] { return http(head_then_forever("HTTP/1.1 200 OK\r\n", "X-More: yes\r\n", 50ms)); },
                incomplete});
   b.push_back({"http_100_continue_forever", "\"100 Continue\" every 20 ms, never a final status",
                [] { return http(after_request([](Conn& c) { c.send_forever("HTTP/1.1 100 Continue\r\n\r\n", 20ms); })); },
@@ -322,10 +332,7 @@ std::vector<Behaviour> behaviours() {
                [] { return http(after_request([](Conn& c) { c.send_forever(repeat("HTTP/1.1 100 Continue\r\n\r\n", 64)); })); },
                {1, "fail", "talk", "http.no_final_response"}});
   b.push_back({"http_terabyte_body_dripped", "200 with Content-Length: 1 TB, the body one byte per 10 ms",
-               [] { return http(after_request([](Conn& c) {
-                   c.send("HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n");
-                   c.send_forever("x", 10ms);
-                 })); },
+               [] { return http(head_then_forever("HTTP/1.1 200 OK\r\nContent-Length: 1099511627776\r\n\r\n", "x", 10ms)); },
                incomplete});
   b.push_back({"http_nul_in_status_line", "\"HTTP/1.1 200 O\\0K\"",
                [] { return http(after_request([](Conn& c) { c.send(std::string("HTTP/1.1 200 O\0K\r\nContent-Length: 0\r\n\r\n", 38)); })); },
@@ -445,32 +452,16 @@ std::vector<Behaviour> behaviours() {
                  })); },
                tls_failed});
   b.push_back({"tls_alert_after_server_hello", "a ServerHello, then a fatal handshake_failure alert",
-               [] { return tls([](Conn& c) {
-                   const auto ch = c.read_tls_record();
-                   c.send(server_hello(ch) + kAlertHandshakeFailure);
-                   c.hold();
-                 }); },
+               [] { return tls(after_server_hello([](Conn& c) { c.hold(); }, std::string::npos, kAlertHandshakeFailure)); },
                {1, "fail", "secure", "tls.alert"}});
   b.push_back({"tls_half_server_hello_then_silence", "20 bytes of a ServerHello, then nothing",
-               [] { return tls([](Conn& c) {
-                   const auto ch = c.read_tls_record();
-                   c.send(server_hello(ch).substr(0, 20));
-                   c.hold();
-                 }); },
+               [] { return tls(after_server_hello([](Conn& c) { c.hold(); }, 20)); },
                tls_failed});
   b.push_back({"tls_rst_after_server_hello", "a ServerHello, then RST",
-               [] { return tls([](Conn& c) {
-                   const auto ch = c.read_tls_record();
-                   c.send(server_hello(ch));
-                   c.sleep(50ms);
-                   c.reset();
-                 }); },
+               [] { return tls(after_server_hello([](Conn& c) { c.sleep(50ms); c.reset(); })); },
                tls_failed});
   b.push_back({"tls_fin_after_server_hello", "a ServerHello, then FIN",
-               [] { return tls([](Conn& c) {
-                   const auto ch = c.read_tls_record();
-                   c.send(server_hello(ch));
-                 }); },
+               [] { return tls(after_server_hello([](Conn&) {})); },
                tls_failed});
   b.push_back({"tls_empty_records_forever", "empty handshake records, forever",
                [] { return tls(after_client_hello([](Conn& c) { c.send_forever(repeat(std::string("\x16\x03\x03\x00\x00", 5), 512)); })); },
