@@ -5,10 +5,10 @@
 // - by itself with exit status 1 (0 for the forged-ICMP flood against a healthy server), never a
 //   signal, with the table's verdict stage, status and finding id;
 // - with a finding for every stage that warned or failed (CONTRACT.md's invariant);
-// - within its deadline × 1.1: every stage's own duration_ms ≤ T × 1.1, the run's duration_ms
-//   ≤ waits × T × 1.1 (waits: the stages that may each spend a whole T, 1 for almost every
-//   behaviour), and the wall time ≤ that + the process start-up allowance measured in
-//   SetUpTestSuite (see kStartupAllowance);
+// - within its deadline × 1.1: the deadline is T (--timeout, each stage's own) and every
+//   behaviour has one stage that may spend it (on loopback the others take milliseconds), so
+//   every stage's duration_ms and the run's duration_ms are ≤ T × 1.1, and the wall time is
+//   ≤ T × 1.1 + the process start-up allowance measured in SetUpTestSuite;
 // - with the child's peak RSS (wait4) ≤ 64 MiB (under ASan: ≤ 64 MiB more than a healthy run's).
 // The table is docs/ACCURACY.md's "Hostile peers".
 
@@ -200,7 +200,6 @@ struct Behaviour {
   std::string what;  // what the peer does, for the docs
   std::function<Scenario()> setup;
   Expect expect;
-  int waits = 1;  // stages that may each spend a whole T
   // Evidence the behaviour must leave (beyond the verdict), checked while the peers still run.
   std::function<void(const json& report, const Scenario&)> check = {};
 };
@@ -345,7 +344,7 @@ std::vector<Behaviour> behaviours() {
                    c.send("HTTP/1.1 503 \xff\xfe\xc3\x28\r\nServer: \xed\xa0\x80\xf8\x88\x80\x80\x80\r\n"
                           "Content-Type: text/\xc0\xaf\r\nContent-Length: 0\r\n\r\n");
                  })); },
-               {1, "fail", "talk", "app.http_5xx"}, 1, [](const json& j, const Scenario&) {
+               {1, "fail", "talk", "app.http_5xx"}, [](const json& j, const Scenario&) {
                  // Escaped, never raw: the JSON above parsed, so it is valid UTF-8.
                  const auto& h = stage_of(j, "talk").at("evidence").at("http");
                  EXPECT_EQ(h.at("reason"), "\\xff\\xfe\\xc3(");
@@ -502,7 +501,7 @@ std::vector<Behaviour> behaviours() {
                  };
                  return dns(trunc, DnsTcp::serve, many);
                },
-               {1, "fail", "connect", "tcp.refused"}, 1, [](const json& j, const Scenario&) {
+               {1, "fail", "connect", "tcp.refused"}, [](const json& j, const Scenario&) {
                  EXPECT_EQ(stage_of(j, "resolve").at("status"), "ok");
                  EXPECT_EQ(stage_of(j, "resolve").at("evidence").at("addresses").size(), 500u);
                }});
@@ -566,7 +565,7 @@ std::vector<Behaviour> behaviours() {
                  s.peers.push_back(std::make_unique<IcmpFlood>(port));
                  return s;
                },
-               {0, "ok", "", ""}, 1, flooded});
+               {0, "ok", "", ""}, flooded});
   b.push_back({"icmp_forged_flood_silent_server", "the same flood; the server never answers",
                [] {
                  Scenario s = http(after_request([](Conn& c) { c.hold(); }));
@@ -574,7 +573,7 @@ std::vector<Behaviour> behaviours() {
                  s.peers.push_back(std::make_unique<IcmpFlood>(port));
                  return s;
                },
-               no_response, 1, flooded});
+               no_response, flooded});
   return b;
 }
 
@@ -642,18 +641,18 @@ TEST_P(Hostile, EndsInTimeWithAVerdictAndAFinding) {
   const std::string stage = v.at("stage").is_null() ? "" : v.at("stage").get<std::string>();
   const std::string finding = v.at("finding").is_null() ? "" : v.at("finding").get<std::string>();
   const double total_ms = as_ms(j.at("duration_ms"));
-  const double bound_ms = b.waits * kSlack * static_cast<double>(kT.count());
+  const double bound_ms = kSlack * static_cast<double>(kT.count());
   double longest_stage_ms = 0;
   for (const auto& st : j.at("stages")) longest_stage_ms = std::max(longest_stage_ms, as_ms(st.at("duration_ms")));
   std::printf("HOSTILE %s exit=%d verdict=%s stage=%s finding=%s duration_ms=%.0f longest_stage_ms=%.0f "
               "wall_ms=%lld ratio=%.3f rss_kib=%ld\n",
               b.name.c_str(), r.exit_code, status.c_str(), stage.c_str(), finding.c_str(), total_ms,
               longest_stage_ms, static_cast<long long>(run.wall.count()),
-              total_ms / (b.waits * static_cast<double>(kT.count())), r.max_rss_kib);
+              total_ms / static_cast<double>(kT.count()), r.max_rss_kib);
   // One row for docs/ACCURACY.md: name | what | expected | bound | got.
-  std::printf("HOSTILEROW|%s|%s|%s %s %s (exit %d)|%d × T × 1.1|%s %s %s (exit %d), %.0f ms, %ld KiB\n",
+  std::printf("HOSTILEROW|%s|%s|%s %s %s (exit %d)|%s %s %s (exit %d), %.0f ms, %ld KiB\n",
               b.name.c_str(), b.what.c_str(), b.expect.status.c_str(), b.expect.stage.c_str(),
-              b.expect.finding.c_str(), b.expect.exit, b.waits, status.c_str(), stage.c_str(), finding.c_str(),
+              b.expect.finding.c_str(), b.expect.exit, status.c_str(), stage.c_str(), finding.c_str(),
               r.exit_code, total_ms, r.max_rss_kib);
 
   EXPECT_EQ(r.exit_code, b.expect.exit) << r.err;
