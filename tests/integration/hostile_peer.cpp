@@ -388,7 +388,8 @@ void DnsPeer::tcp_loop() {
 
 // --- ICMP ---
 
-IcmpFlood::IcmpFlood(std::uint16_t port) : port_(port) {
+IcmpFlood::IcmpFlood(std::uint16_t port, std::shared_ptr<std::atomic<std::uint16_t>> learned)
+    : port_(port), learned_(std::move(learned)) {
   raw_ = UniqueFd(::socket(AF_INET, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_ICMP));
   if (!raw_) throw_errno("raw ICMP socket (needs root)");
   thread_ = std::thread([this] { loop(); });
@@ -399,44 +400,52 @@ IcmpFlood::~IcmpFlood() {
   thread_.join();
 }
 
+void IcmpFlood::send_one(std::uint16_t eph, int dir, std::uint8_t code, std::uint32_t seq) {
+  // ICMP header (8) + the quoted IPv4 header (20) + the first 8 bytes of TCP.
+  std::array<std::uint8_t, 36> pkt{};
+  pkt[0] = ICMP_DEST_UNREACH;
+  pkt[1] = code;
+  auto* ip = reinterpret_cast<iphdr*>(pkt.data() + 8);
+  ip->version = 4;
+  ip->ihl = 5;
+  ip->tot_len = htons(40);
+  ip->ttl = 64;
+  ip->protocol = IPPROTO_TCP;
+  ip->saddr = htonl(INADDR_LOOPBACK);
+  ip->daddr = htonl(INADDR_LOOPBACK);
+  ip->check = htons(checksum(pkt.data() + 8, 20));
+  const std::uint16_t sport = dir == 0 ? eph : port_;
+  const std::uint16_t dport = dir == 0 ? port_ : eph;
+  std::uint8_t* tcp = pkt.data() + 28;
+  tcp[0] = static_cast<std::uint8_t>(sport >> 8);
+  tcp[1] = static_cast<std::uint8_t>(sport & 0xff);
+  tcp[2] = static_cast<std::uint8_t>(dport >> 8);
+  tcp[3] = static_cast<std::uint8_t>(dport & 0xff);
+  for (int i = 0; i < 4; ++i) tcp[4 + i] = static_cast<std::uint8_t>(seq >> (24 - 8 * i));
+  const std::uint16_t sum = checksum(pkt.data(), pkt.size());
+  pkt[2] = static_cast<std::uint8_t>(sum >> 8);
+  pkt[3] = static_cast<std::uint8_t>(sum & 0xff);
+  const auto to = v4("127.0.0.1", 0);
+  if (::sendto(raw_.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) > 0) {
+    ++sent_;
+    if (eph == learned_->load()) ++sent_to_learned_;
+  }
+}
+
 void IcmpFlood::loop() {
   unsigned lo = 32768, hi = 60999;
   std::ifstream range("/proc/sys/net/ipv4/ip_local_port_range");
   range >> lo >> hi;
   std::mt19937 rng(12345);
-  const auto to = v4("127.0.0.1", 0);
   constexpr std::array<std::uint8_t, 3> kCodes{ICMP_PORT_UNREACH, ICMP_HOST_UNREACH, ICMP_PKT_FILTERED};
   std::uint64_t n = 0;
   while (!stop_) {
     for (unsigned eph = lo; eph <= hi && !stop_; ++eph) {
       for (int dir = 0; dir < 2; ++dir) {
-        // ICMP header (8) + the quoted IPv4 header (20) + the first 8 bytes of TCP.
-        std::array<std::uint8_t, 36> pkt{};
-        pkt[0] = ICMP_DEST_UNREACH;
-        pkt[1] = kCodes[n % kCodes.size()];
-        auto* ip = reinterpret_cast<iphdr*>(pkt.data() + 8);
-        ip->version = 4;
-        ip->ihl = 5;
-        ip->tot_len = htons(40);
-        ip->ttl = 64;
-        ip->protocol = IPPROTO_TCP;
-        ip->saddr = htonl(INADDR_LOOPBACK);
-        ip->daddr = htonl(INADDR_LOOPBACK);
-        ip->check = htons(checksum(pkt.data() + 8, 20));
-        const std::uint16_t sport = dir == 0 ? static_cast<std::uint16_t>(eph) : port_;
-        const std::uint16_t dport = dir == 0 ? port_ : static_cast<std::uint16_t>(eph);
-        const std::uint32_t seq = rng();
-        std::uint8_t* tcp = pkt.data() + 28;
-        tcp[0] = static_cast<std::uint8_t>(sport >> 8);
-        tcp[1] = static_cast<std::uint8_t>(sport & 0xff);
-        tcp[2] = static_cast<std::uint8_t>(dport >> 8);
-        tcp[3] = static_cast<std::uint8_t>(dport & 0xff);
-        for (int i = 0; i < 4; ++i) tcp[4 + i] = static_cast<std::uint8_t>(seq >> (24 - 8 * i));
-        const std::uint16_t sum = checksum(pkt.data(), pkt.size());
-        pkt[2] = static_cast<std::uint8_t>(sum >> 8);
-        pkt[3] = static_cast<std::uint8_t>(sum & 0xff);
-        if (::sendto(raw_.get(), pkt.data(), pkt.size(), 0, reinterpret_cast<const sockaddr*>(&to), sizeof to) > 0) {
-          ++sent_;
+        const auto code = kCodes[n % kCodes.size()];
+        send_one(static_cast<std::uint16_t>(eph), dir, code, static_cast<std::uint32_t>(rng()));
+        if (const auto known = learned_->load(); known != 0) {
+          send_one(known, dir, code, static_cast<std::uint32_t>(rng()));
         }
         // About 40,000 a second: a flood, yet leaving the 2 shared cores room for the doctor.
         if (++n % 64 == 0) std::this_thread::sleep_for(1500us);

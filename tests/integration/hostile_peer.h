@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -189,16 +190,22 @@ class DnsPeer : public Peer {
 // Sends forged ICMP destination-unreachable errors (port unreachable, host unreachable,
 // communication administratively prohibited) to 127.0.0.1, each quoting a TCP segment between
 // 127.0.0.1:<every port of the ephemeral range> and 127.0.0.1:`port`, in both directions, with
-// random sequence numbers, over and over until destroyed. Needs a raw socket (root).
+// random sequence numbers, over and over until destroyed. Once `learned` holds the client's
+// port (the server's script sets it on accept), every other error quotes that connection
+// exactly: what a blind attacker who guessed the port would send. Needs a raw socket (root).
 class IcmpFlood : public Peer {
  public:
-  explicit IcmpFlood(std::uint16_t port);
+  IcmpFlood(std::uint16_t port, std::shared_ptr<std::atomic<std::uint16_t>> learned);
   ~IcmpFlood() override;
   [[nodiscard]] std::uint64_t sent() const { return sent_.load(); }
+  [[nodiscard]] std::uint64_t sent_to_learned() const { return sent_to_learned_.load(); }
 
  private:
   void loop();
+  void send_one(std::uint16_t eph, int dir, std::uint8_t code, std::uint32_t seq);
   std::uint16_t port_;
+  std::shared_ptr<std::atomic<std::uint16_t>> learned_;
+  std::atomic<std::uint64_t> sent_to_learned_{0};
   UniqueFd raw_;
   std::atomic<bool> stop_{false};
   std::atomic<std::uint64_t> sent_{0};
