@@ -402,7 +402,7 @@ IcmpFlood::~IcmpFlood() {
 
 void IcmpFlood::send_one(std::uint16_t eph, int dir, std::uint8_t code, std::uint32_t seq) {
   // ICMP header (8) + the quoted IPv4 header (20) + the first 8 bytes of TCP.
-  std::array<std::uint8_t, 36> pkt{};
+  alignas(4) std::array<std::uint8_t, 36> pkt{};  // the iphdr at offset 8 is then aligned
   pkt[0] = ICMP_DEST_UNREACH;
   pkt[1] = code;
   auto* ip = reinterpret_cast<iphdr*>(pkt.data() + 8);
