@@ -331,7 +331,7 @@ std::vector<Behaviour> behaviours() {
   const Expect unexpected{1, "warn", "talk", "app.unexpected_reply"};
   const Expect incomplete{1, "fail", "talk", "app.incomplete_reply"};
   const Expect no_response{1, "fail", "talk", "app.no_response"};
-  const Expect talk_failed{1, "fail", "talk", "app.failed"};
+  const Expect truncated{1, "fail", "talk", "app.truncated_reply"};
   const Expect tls_failed{1, "fail", "secure", "tls.handshake_failed"};
 
   // ---- HTTP ----
@@ -400,10 +400,10 @@ std::vector<Behaviour> behaviours() {
                incomplete});
   b.push_back({"http_fin_mid_header", "half a header, then FIN",
                [] { return http(after_request([](Conn& c) { c.send("HTTP/1.1 200 OK\r\nServ"); })); },
-               talk_failed});
+               truncated});
   b.push_back({"http_rst_mid_header", "half a header, then RST",
                [] { return http(after_request([](Conn& c) { c.send("HTTP/1.1 200 OK\r\nServ"); c.sleep(50ms); c.reset(); })); },
-               talk_failed});
+               truncated});
   b.push_back({"http_zero_window", "never reads, receive buffer at the minimum: a zero window for a 100 KB request",
                [] {
                  TcpPeerOptions o;
@@ -434,7 +434,7 @@ std::vector<Behaviour> behaviours() {
                unexpected});
   b.push_back({"ssh_half_banner_then_fin", "\"SSH-2.0-Op\", then FIN",
                [] { return proto("ssh", [](Conn& c) { c.send("SSH-2.0-Op"); }); },
-               talk_failed});
+               truncated});
   b.push_back({"ssh_nul_in_banner", "\"SSH-2.0-Open\\0SSH_9.2\"",
                [] { return proto("ssh", [](Conn& c) { c.send(std::string("SSH-2.0-Open\0SSH_9.2\r\n", 23)); c.hold(); }); },
                unexpected});
