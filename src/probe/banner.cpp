@@ -114,14 +114,21 @@ std::optional<ReplyDescription> tls_record(std::string_view b) {
   d.kind = ReplyKind::tls_record;
   d.code = static_cast<int>(type);
   d.version = tls_version(byte(b, 1), byte(b, 2));
-  if (b.size() >= 5 && ((byte(b, 3) << 8) | byte(b, 4)) > kMaxTlsRecord) return std::nullopt;
-  if (type == 21 && b.size() >= 7) {
+  // The record's own length, when its header is whole: the bytes after an empty (or one-byte)
+  // record belong to the next record, not to this one's message.
+  std::size_t body = 0;
+  if (b.size() >= 5) {
+    const std::size_t len = (byte(b, 3) << 8) | byte(b, 4);
+    if (len > kMaxTlsRecord) return std::nullopt;
+    body = std::min(len, b.size() - 5);
+  }
+  if (type == 21 && b.size() >= 7 && body >= 2) {
     const unsigned level = byte(b, 5);
     d.state = level == 2 ? "fatal" : level == 1 ? "warning" : fmt::format("level {}", level);
     d.alert = static_cast<int>(byte(b, 6));
     d.text = std::string(lookup(kAlerts, d.alert));
     d.error = level == 2;
-  } else if (type == 22 && b.size() >= 6) {
+  } else if (type == 22 && b.size() >= 6 && body >= 1) {
     d.text = std::string(lookup(kHandshakes, static_cast<int>(byte(b, 5))));
   }
   return d;

@@ -157,9 +157,11 @@ CmdResult run(const std::vector<std::string>& argv, std::chrono::milliseconds ti
     exited = (fds[2].revents & POLLIN) != 0;
   }
   int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  rusage usage{};
+  while (::wait4(pid, &status, 0, &usage) < 0 && errno == EINTR) {
   }
   result.exit_code = wait_status_to_code(status);
+  result.max_rss_kib = usage.ru_maxrss;
   return result;
 }
 

@@ -23,6 +23,7 @@ struct CmdResult {
   bool timed_out = false;
   std::string out;
   std::string err;
+  long max_rss_kib = 0;  // the child's peak resident set (wait4's ru_maxrss), KiB
   [[nodiscard]] bool ok() const { return exit_code == 0 && !timed_out; }
 };
 

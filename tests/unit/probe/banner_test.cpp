@@ -110,6 +110,11 @@ TEST(DescribeReply, RecognisesEachProtocolAndSummarisesIt) {
        "TLS handshake record (server_hello), record version TLS 1.2"},
       {"ssl3 record", "\x16\x03\x00\x00\x10"s, ReplyKind::tls_record,
        "TLS handshake record, record version SSL 3.0"},
+      // An empty record's next bytes are the next record's header, not its message.
+      {"empty handshake records", "\x16\x03\x03\x00\x00\x16\x03\x03\x00\x00"s, ReplyKind::tls_record,
+       "TLS handshake record, record version TLS 1.2"},
+      {"empty alert record", "\x15\x03\x03\x00\x00\x15\x03\x03\x00\x02\x02\x28"s, ReplyKind::tls_record,
+       "TLS alert record, record version TLS 1.2"},
       {"h2 settings", "\x00\x00\x12\x04\x00\x00\x00\x00\x00"s + std::string(18, '\x01'),
        ReplyKind::http2_frame, "HTTP/2 SETTINGS frame"},
       {"h2 goaway", "\x00\x00\x08\x07\x00\x00\x00\x00\x00"s + std::string(8, '\0'),
