@@ -2,6 +2,7 @@
 #include "probe/doctor_stages.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <exception>
 #include <memory>
 #include <set>
@@ -346,6 +347,15 @@ asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOpti
   set_stage(report, StageId::connect, connect_stage, Clock::now() - t0);
   const bool reset_after_accept = std::any_of(report.connect.begin(), report.connect.end(),
                                               [](const ConnectAttempt& a) { return a.reset_after_handshake; });
+  if (!connected.socket && reset_after_accept && options.tls) {
+    // The server's RST came before connect() returned: what the TLS handshake would have met.
+    TlsResult reset;
+    reset.outcome = TlsOutcome::reset_by_peer;
+    reset.error = Error{"TLS handshake", ECONNRESET, {}};
+    report.tls = std::move(reset);
+    set_stage(report, StageId::secure, StageStatus::fail, Clock::duration{});
+    co_return;
+  }
   if (!connected.socket && reset_after_accept) {
     // The server's RST came before connect() returned: what the talk stage would have met.
     TalkResult reset;

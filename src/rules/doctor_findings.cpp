@@ -231,9 +231,17 @@ void secure_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>
   if (!r.tls) return;
   if (mtu_finding(r, StageId::secure, lang, out)) return;
   const auto& t = *r.tls;
-  for (std::string_view id : tls_finding_ids(t)) {
+  auto ids = tls_finding_ids(t);
+  // The server ended the connection before it said anything: the accept-time ending, met by
+  // the ClientHello (after a ServerHello it is the handshake's failure: generic, with the error).
+  if (t.first_bytes.empty() && !t.handshake_complete && t.version_number == 0) {
+    if (t.outcome == TlsOutcome::closed_by_peer && !t.alert_received) ids.insert(ids.begin(), "tcp.closed_after_accept");
+    if (t.outcome == TlsOutcome::reset_by_peer) ids.insert(ids.begin(), "tcp.reset_after_accept");
+  }
+  for (std::string_view id : ids) {
     Evidence e;
     e["endpoint"] = connected_endpoint(r);
+    e["port"] = std::to_string(r.options.port);
     e["sni"] = t.sni.empty() ? r.options.target.host : t.sni;
     e["version"] = t.version.empty() ? "none" : t.version;
     e["verify"] = t.verify_error.empty() ? "ok" : t.verify_error;
