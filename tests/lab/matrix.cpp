@@ -328,22 +328,30 @@ Judgement judge_blackbox(Proto proto, std::string_view debug_page) {
   if (has(page, "\nprobe_success 1")) return {"", "ok"};
   // The log lines that say why: "err=" values of the failing step.
   std::string errors;
-  static const std::regex err_re(R"re(err="((?:[^"\\]|\\.)*)")re");
+  // Quoted (err="dial tcp ...") or a bare word (err=EOF).
+  static const std::regex err_re(R"re(err=(?:"((?:[^"\\]|\\.)*)"|(\S+)))re");
   for (auto it = std::sregex_iterator(page.begin(), page.end(), err_re); it != std::sregex_iterator(); ++it) {
-    errors += (*it)[1].str() + "\n";
+    errors += (*it)[1].str() + (*it)[2].str() + "\n";
   }
   // Where it stopped: the tcp prober logs the failing step; the http prober's last "Response
   // timings" line has a zero time for each phase it never finished.
   std::string stage = is_tls(proto) ? "secure" : "talk";
-  if (has(page, "error dialing tcp") || has(errors, "dial tcp")) {
+  // The tcp prober's "dialing" includes its TLS handshake: only a connect() error (or a dial
+  // that timed out) is the connect stage's; a read, an EOF or an alert there is the handshake's.
+  const bool connect_error = has(errors, "connect: ") || (has(errors, "dial tcp") && has(errors, "i/o timeout"));
+  if (connect_error) {
     stage = "connect";
+  } else if (has(page, "error dialing tcp")) {
+    stage = proto == Proto::tls ? "secure" : "connect";
   } else if (has(page, "tls handshake")) {
     stage = "secure";
   } else if (const auto at = page.rfind("response timings"); at != std::string::npos) {
     const std::string timings = page.substr(at, page.find('\n', at) - at);
+    // (Go stamps tlsDone even when the handshake failed; gotConn only for a usable connection.)
     const bool no_connect = has(timings, "connectdone=0001-01-01");
-    const bool no_tls = !has(timings, "tlsstart=0001-01-01") && has(timings, "tlsdone=0001-01-01");
-    stage = no_connect ? "connect" : no_tls ? "secure" : "talk";
+    const bool no_conn = has(timings, "gotconn=0001-01-01");
+    const bool tls_started = !has(timings, "tlsstart=0001-01-01");
+    stage = no_connect ? "connect" : (no_conn && tls_started) ? "secure" : no_conn ? "connect" : "talk";
   }
   // With follow_redirects (its default) the prober gives up after 10 and says so.
   if ((has(errors, "stopped after") && has(errors, "redirects")) || has(page, "not following redirect")) {
@@ -352,7 +360,7 @@ Judgement judge_blackbox(Proto proto, std::string_view debug_page) {
   if (has(errors, "too many 1xx")) return {"talk", "no_final_response"};
   if (auto j = judge_error_text(errors, stage)) return *j;
   if (has(errors, "i/o timeout") || has(errors, "deadline exceeded") || has(errors, "timeout")) return {stage, "timeout"};
-  if (has(errors, "eof")) return {stage, "closed"};
+  if (has(errors, "eof") || has(errors, "server closed")) return {stage, "closed"};
   if (has(page, "invalid http response status code")) return {"talk", "http_status"};
   if (has(page, "probe_success 0")) return {stage, "other"};
   return {"", "unknown"};

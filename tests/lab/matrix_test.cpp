@@ -199,6 +199,27 @@ TEST(Matrix, BlackboxDebugPages) {
   const std::string no_follow = "msg=\"Not following redirect\"\nmsg=\"Invalid HTTP response status code, wanted 2xx\" "
                                 "status_code=302\nprobe_http_redirects 11\nprobe_success 0\n";
   EXPECT_EQ(judge_blackbox(Proto::http, no_follow), (Judgement{"talk", "redirect_loop"}));
+  // An HTTPS handshake the server closed: connected, TLS started, no usable connection.
+  EXPECT_EQ(judge_blackbox(Proto::https,
+                           "msg=\"Error for HTTP request\" err=\"Get \\\"https://198.18.3.2:9000/\\\": EOF\"\n"
+                           "msg=\"Response timings for roundtrip\" roundtrip=0 connectDone=2026-12-02T17:18:24.769009787Z "
+                           "gotConn=0001-01-01T00:00:00Z responseStart=0001-01-01T00:00:00Z "
+                           "tlsStart=2026-12-02T17:18:24.769027063Z tlsDone=2026-12-02T17:18:24.769100000Z\n"
+                           "probe_success 0\n"),
+            (Judgement{"secure", "closed"}));
+  EXPECT_EQ(judge_blackbox(Proto::http, "err=\"Get \\\"http://[2001:db8:3::2]:9000/\\\": http: server closed idle "
+                                        "connection\"\nmsg=\"Response timings for roundtrip\" connectDone=2026-12-02T17:00:00Z "
+                                        "gotConn=2026-12-02T17:00:00Z tlsStart=0001-01-01T00:00:00Z\nprobe_success 0\n"),
+            (Judgement{"talk", "closed"}));
+  // The tls module's dial includes the handshake: EOF or a reset on read there is the handshake's.
+  EXPECT_EQ(judge_blackbox(Proto::tls, "msg=\"Error dialing TCP\" err=EOF\nprobe_success 0\n"),
+            (Judgement{"secure", "closed"}));
+  EXPECT_EQ(judge_blackbox(Proto::tls, "msg=\"Error dialing TCP\" err=\"read tcp4 198.18.1.2:50860->198.18.3.2:9000: "
+                                       "read: connection reset by peer\"\nprobe_success 0\n"),
+            (Judgement{"secure", "reset"}));
+  EXPECT_EQ(judge_blackbox(Proto::tcp, "msg=\"Error dialing TCP\" err=\"dial tcp4 198.18.3.2:9000: connect: connection "
+                                       "reset by peer\"\nprobe_success 0\n"),
+            (Judgement{"connect", "reset"}));
 }
 
 }  // namespace
