@@ -3,32 +3,29 @@
 # tests/lab/matrix.h, `connscope doctor`, `nmap -sT -Pn -n --reason`, `curl` (HTTP and HTTPS
 # cells) and prometheus-blackbox-exporter (tcp / tls / http module, /probe?...&debug=true), each
 # judged as (stage, cause) against the cell's truth. Writes the table into docs/ACCURACY.md
-# (between its matrix markers) and keeps the raw results in bench/results/accuracy_matrix.jsonl.
+# (between its matrix markers); the raw results (one JSON line per cell) and each shard's log
+# stay in BUILD_DIR/accuracy_matrix.*.
 # Needs root (the lab) and the build: cmake --build BUILD --target connscope matrix_lab_test
-# Usage: bench/accuracy_matrix.sh [BUILD_DIR] [GTEST_FILTER]
+# Usage: bench/accuracy_matrix.sh [BUILD_DIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
-FILTER=${2:-}
 TEST=$BUILD/tests/lab/matrix_lab_test
 for tool in nmap curl prometheus-blackbox-exporter python3; do
   command -v "$tool" >/dev/null || { echo "accuracy_matrix: needs $tool (scripts/install-deps)" >&2; exit 3; }
 done
 [ -x "$TEST" ] || { echo "accuracy_matrix: build first (cmake --build $BUILD --target connscope matrix_lab_test)" >&2; exit 3; }
 
-mkdir -p bench/results
-results=bench/results/accuracy_matrix.jsonl
+results=$BUILD/accuracy_matrix.jsonl
 : >"$results"
-export CONNSCOPE_MATRIX_ANCHORS=$PWD/$results
+export CONNSCOPE_MATRIX_ANCHORS=$(realpath "$results")
 # The shards two at a time (one lab each), as ctest -j2 runs them.
 shards=()
 for family in v4 v6; do
   for proto in tcp tls http https; do shards+=("${family}_${proto}"); done
 done
 run_shard() {
-  local f="Cells/MatrixLab.Doctor/$1_*"
-  [ -n "$FILTER" ] && f="Cells/MatrixLab.Doctor/$1_*$FILTER"
-  "$TEST" --gtest_filter="$f" >"bench/results/accuracy_matrix.$1.log" 2>&1 || true
+  "$TEST" --gtest_filter="Cells/MatrixLab.Doctor/$1_*" >"$BUILD/accuracy_matrix.$1.log" 2>&1 || true
 }
 t0=$(date +%s)
 for ((i = 0; i < ${#shards[@]}; i += 2)); do
