@@ -11,12 +11,8 @@
 #include "lab/matrix.h"
 
 #include <gtest/gtest.h>
-#include <fcntl.h>
-#include <linux/if_tun.h>
-#include <net/if.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -26,7 +22,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <deque>
 #include <fstream>
 #include <iostream>
 #include <map>
@@ -40,6 +35,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/endpoint.h"
+#include "lab/delayer.h"
 #include "lab/lab.h"
 #include "lab/scripted_peer.h"
 
@@ -76,77 +72,6 @@ Node lab_node(mx::Where w) {
 }
 int af(mx::Family f) { return f == mx::Family::v4 ? AF_INET : AF_INET6; }
 std::string ms_text(std::chrono::milliseconds t) { return std::to_string(t.count()) + "ms"; }
-
-// A one-way delay without sch_netem: a TUN device in a router takes what arrives from the client
-// side (policy routing by input interface) and this thread writes it back after kDelay; the
-// packet then re-enters the router through the TUN device and is forwarded as usual.
-class Delayer {
- public:
-  Delayer(Lab& lab, Node router, std::string from_iface) : lab_(lab), router_(router), iface_(std::move(from_iface)) {
-    fd_ = lab.in_ns(router, [] {
-      UniqueFd fd(::open("/dev/net/tun", O_RDWR | O_CLOEXEC));
-      if (!fd) throw std::runtime_error(std::string("open /dev/net/tun: ") + std::strerror(errno));
-      ifreq ifr{};
-      ifr.ifr_flags = IFF_TUN | IFF_NO_PI;
-      std::strncpy(ifr.ifr_name, kDev, IFNAMSIZ - 1);
-      if (::ioctl(fd.get(), TUNSETIFF, &ifr) != 0) {
-        throw std::runtime_error(std::string("TUNSETIFF: ") + std::strerror(errno));
-      }
-      return fd;
-    });
-    for (const auto& argv : std::vector<std::vector<std::string>>{
-             {"ip", "link", "set", kDev, "up"},
-             {"sysctl", "-q", "-w", "net.ipv4.conf.all.rp_filter=0", std::string("net.ipv4.conf.") + kDev + ".rp_filter=0"},
-             {"ip", "-4", "route", "add", "default", "dev", kDev, "table", kTable},
-             {"ip", "-6", "route", "add", "default", "dev", kDev, "table", kTable},
-             {"ip", "-4", "rule", "add", "iif", iface_, "lookup", kTable, "pref", kTable},
-             {"ip", "-6", "rule", "add", "iif", iface_, "lookup", kTable, "pref", kTable}}) {
-      auto r = lab.exec(router, argv);
-      if (!r.ok()) throw std::runtime_error("delayer: " + argv[0] + " " + argv[1] + " " + argv[2] + ": " + r.err);
-    }
-    thread_ = std::jthread([this](const std::stop_token& stop) { pump(stop); });
-  }
-  ~Delayer() {
-    thread_.request_stop();
-    if (thread_.joinable()) thread_.join();
-    lab_.exec(router_, {"ip", "-4", "rule", "del", "pref", kTable});
-    lab_.exec(router_, {"ip", "-6", "rule", "del", "pref", kTable});
-    fd_.reset();  // the device goes with its last descriptor, and its routes with it
-  }
-  Delayer(const Delayer&) = delete;
-  Delayer& operator=(const Delayer&) = delete;
-
- private:
-  static constexpr const char* kDev = "mxdelay";
-  static constexpr const char* kTable = "100";
-
-  void pump(const std::stop_token& stop) {
-    std::deque<std::pair<Clock::time_point, std::string>> held;
-    std::string buf(65536, '\0');
-    while (!stop.stop_requested()) {
-      int wait_ms = 20;
-      if (!held.empty()) {
-        const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(held.front().first - Clock::now());
-        wait_ms = static_cast<int>(std::clamp<long>(left.count(), 0, 20));
-      }
-      pollfd p{fd_.get(), POLLIN, 0};
-      if (::poll(&p, 1, wait_ms) > 0 && (p.revents & POLLIN) != 0) {
-        const ssize_t n = ::read(fd_.get(), buf.data(), buf.size());
-        if (n > 0) held.emplace_back(Clock::now() + kDelay, buf.substr(0, static_cast<std::size_t>(n)));
-      }
-      while (!held.empty() && held.front().first <= Clock::now()) {
-        [[maybe_unused]] const ssize_t w = ::write(fd_.get(), held.front().second.data(), held.front().second.size());
-        held.pop_front();
-      }
-    }
-  }
-
-  Lab& lab_;
-  Node router_;
-  std::string iface_;
-  UniqueFd fd_;
-  std::jthread thread_;  // last: stops before the descriptor closes
-};
 
 struct DoctorOutcome {
   int exit_code = -1;
@@ -390,7 +315,7 @@ class MatrixLab : public ::testing::TestWithParam<mx::Cell> {
         break;
       }
       case F::delay:
-        delayer_ = std::make_unique<Delayer>(lab(), where, lab().iface(where, where == Node::r1 ? Node::client : Node::r1));
+        delayer_ = std::make_unique<Delayer>(lab(), where, lab().iface(where, where == Node::r1 ? Node::client : Node::r1), kDelay);
         break;
       case F::mtu_blackhole:
         port = ensure_large();
