@@ -24,14 +24,56 @@ std::vector<PeerCount> top_of(const std::unordered_map<std::string, std::uint64_
   return out;
 }
 
+// "::ffff:10.0.0.1" -> "10.0.0.1": a dual-stack socket's view of an IPv4 address.
+std::string_view plain(std::string_view address) {
+  constexpr std::string_view kMapped = "::ffff:";
+  if (address.starts_with(kMapped) && address.find('.') != std::string_view::npos) {
+    address.remove_prefix(kMapped.size());
+  }
+  return address;
+}
+
+bool is_v4(std::string_view plain_address) { return plain_address.find(':') == std::string_view::npos; }
+
+// Whether a peer address is this host for certain: loopback, or the socket's own address (a
+// connection to one of the host's addresses goes through the loopback device).
+bool on_this_host(std::string_view local, std::string_view remote) {
+  return remote.starts_with("127.") || remote == "::1" || remote == local;
+}
+
 }  // namespace
 
 Aggregator::Aggregator(const OwnerTable* owners, std::size_t top_n, std::size_t top_peers,
                        std::pair<std::uint16_t, std::uint16_t> ephemeral)
     : owners_(owners), ephemeral_(ephemeral), top_n_(top_n), top_peers_(top_peers) {}
 
+void Aggregator::remember(const SocketRecord& s, std::size_t row) {
+  Listening l;
+  l.address = plain(s.local.address);
+  l.any_v4 = l.address == "0.0.0.0";
+  l.any = l.address == "::";
+  l.row = row;
+  listening_[s.local.port].push_back(std::move(l));
+}
+
+const Aggregator::Listening* Aggregator::listener_for(std::string_view address,
+                                                      std::uint16_t port) const {
+  const auto it = listening_.find(port);
+  if (it == listening_.end()) return nullptr;
+  const Listening* wildcard = nullptr;
+  for (const auto& l : it->second) {
+    if (l.address == address) return &l;
+    if (wildcard == nullptr && (l.any || (l.any_v4 && is_v4(address)))) wildcard = &l;
+  }
+  return wildcard;
+}
+
 bool Aggregator::incoming(const SocketRecord& s) const {
-  if (listening_ports_.contains(s.local.port)) return true;
+  const std::string_view local = plain(s.local.address);
+  const std::string_view remote = plain(s.remote.address);
+  const bool accepted = listener_for(local, s.local.port) != nullptr;
+  const bool to_own_listener = on_this_host(local, remote) && listener_for(remote, s.remote.port) != nullptr;
+  if (accepted != to_own_listener) return accepted;
   auto eph = [this](std::uint16_t p) { return p >= ephemeral_.first && p <= ephemeral_.second; };
   const bool local_eph = eph(s.local.port);
   const bool remote_eph = eph(s.remote.port);
@@ -57,13 +99,15 @@ void Aggregator::add_listener(const SocketRecord& s) {
     if (p.command.empty()) p.command = row.owner->command;
     ++p.states[state_index(s.state)];
   }
-  listening_ports_.try_emplace(s.local.port, snap_.listeners.size());
+  remember(s, snap_.listeners.size());
   snap_.listeners.push_back(std::move(row));
   auto& counts = s.family == AF_INET6 ? snap_.v6 : snap_.v4;
   ++counts[state_index(s.state)];
   ++snap_.sockets;
   ports_[{false, s.local.port}];  // a listening port has a row even with no connections
 }
+
+void Aggregator::know_listener(const SocketRecord& s) { remember(s, static_cast<std::size_t>(-1)); }
 
 void Aggregator::add(const SocketRecord& s) {
   if (s.state == tcp_state::kListen) {
@@ -79,9 +123,8 @@ void Aggregator::add(const SocketRecord& s) {
 
   if (st == tcp_state::kSynRecv) {
     ++syn_sources_[s.remote.address];
-    if (auto it = listening_ports_.find(s.local.port); it != listening_ports_.end()) {
-      ++snap_.listeners[it->second].syn_recv;
-    }
+    const Listening* l = listener_for(plain(s.local.address), s.local.port);
+    if (l != nullptr && l->row < snap_.listeners.size()) ++snap_.listeners[l->row].syn_recv;
   }
   if (st == tcp_state::kEstablished) ++est_peers_[s.remote.address];
   if (st == tcp_state::kTimeWait && !in) ++tw_dest_[s.remote.to_string()];

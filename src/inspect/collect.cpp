@@ -237,7 +237,10 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
   {
     auto r = dump_into(dumps, request(AF_UNSPEC, tcp_state_bit(tcp_state::kListen), false, o),
                        [&](const SocketRecord& s) {
-                         if (!owned_by_filter(s)) return;
+                         if (!owned_by_filter(s)) {
+                           agg.know_listener(s);  // still tells the shown sockets' directions
+                           return;
+                         }
                          first_queue[s.local.to_string()] = s.rqueue;
                          note_inode(s);
                          agg.add_listener(s);
