@@ -54,10 +54,12 @@ void Aggregator::remember(const SocketRecord& s, std::size_t row) {
   l.any = l.address == "::";
   l.row = row;
   listening_[s.local.port].push_back(std::move(l));
+  listening_bits_.set(s.local.port);
 }
 
 const Aggregator::Listening* Aggregator::listener_for(std::string_view address,
                                                       std::uint16_t port) const {
+  if (!listening_bits_.test(port)) return nullptr;
   const auto it = listening_.find(port);
   if (it == listening_.end()) return nullptr;
   const Listening* wildcard = nullptr;

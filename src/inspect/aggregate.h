@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <array>
+#include <bitset>
 #include <cstdint>
 #include <map>
 #include <optional>
@@ -138,6 +139,9 @@ class Aggregator {
   std::size_t top_peers_;
   Snapshot snap_;
   std::unordered_map<std::uint16_t, std::vector<Listening>> listening_;  // by port
+  // The ports in listening_: most sockets' ports (a client's) listen nowhere, and a bit test
+  // answers that without hashing (8 KiB).
+  std::bitset<65536> listening_bits_;
   std::map<std::pair<bool, std::uint16_t>, StateCounts> ports_;
   std::map<pid_t, ProcessRow> processes_;
   std::unordered_map<std::string, std::uint64_t> syn_sources_;

@@ -22,6 +22,13 @@ SocketRecord sock(int state, const char* local, std::uint16_t lport, const char*
   return s;
 }
 
+// ESTABLISHED sockets by (outgoing, port), for every port row.
+std::map<std::pair<bool, int>, std::uint64_t> established_by_row(const Snapshot& snap) {
+  std::map<std::pair<bool, int>, std::uint64_t> rows;
+  for (const auto& p : snap.ports) rows[{p.outgoing, p.port}] += p.states[tcp_state::kEstablished];
+  return rows;
+}
+
 TEST(Aggregate, StatesListenersPortsAndPeers) {
   Aggregator agg(nullptr, 2, 2);
   agg.add_listener(sock(tcp_state::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 9, 8));
@@ -157,13 +164,10 @@ TEST(Aggregate, WildcardAndMappedListeners) {
   // A 0.0.0.0 listener accepts no IPv6 connection: an IPv6 socket on its port is judged by the
   // port range (the lower port, 39000, is the service: this end is the client).
   agg.add(sock(tcp_state::kEstablished, "2001:db8::1", 45000, "2001:db8::9", 39000));
-  const Snapshot snap = agg.finish();
-  std::map<std::pair<bool, int>, std::uint64_t> seen;
-  for (const auto& p : snap.ports) seen[{p.outgoing, p.port}] = p.states[tcp_state::kEstablished];
   const std::map<std::pair<bool, int>, std::uint64_t> want{
       {{false, 41000}, 2}, {{true, 41000}, 2}, {{false, 45000}, 1}, {{true, 45000}, 1},
       {{false, 38000}, 1}, {{true, 39000}, 1}};
-  EXPECT_EQ(seen, want);
+  EXPECT_EQ(established_by_row(agg.finish()), want);
 }
 
 // A listener's port on another address is not that listener's; a listener this view does not
@@ -182,11 +186,9 @@ TEST(Aggregate, ListenerAddressAndHiddenListeners) {
   agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 8080, "127.0.0.1", 80));
   agg.add(sock(tcp_state::kNewSynRecv, "10.0.0.1", 80, "10.0.0.9", 50000));  // no listener's
   const Snapshot snap = agg.finish();
-  std::map<std::pair<bool, int>, std::uint64_t> seen;
-  for (const auto& p : snap.ports) seen[{p.outgoing, p.port}] += p.states[tcp_state::kEstablished];
   const std::map<std::pair<bool, int>, std::uint64_t> want{
       {{true, 41000}, 1}, {{false, 80}, 1}, {{true, 80}, 1}, {{false, 8080}, 0}};
-  EXPECT_EQ(seen, want);
+  EXPECT_EQ(established_by_row(snap), want);
   ASSERT_EQ(snap.listeners.size(), 2u);  // the hidden one is not shown
   EXPECT_EQ(snap.listeners[0].syn_recv, 0u);
   EXPECT_EQ(snap.sockets, 6u);
