@@ -70,9 +70,18 @@ const Aggregator::Listening* Aggregator::listener_for(std::string_view address,
   return wildcard;
 }
 
+void Aggregator::KeyCounter::add(std::string_view key) {
+  if (last_count == nullptr || key != last) {
+    last_count = &counts[std::string(key)];
+    last = key;
+  }
+  ++*last_count;
+}
+
 bool Aggregator::incoming(const SocketRecord& s) const {
-  const std::string_view local = plain(s.local.address);
-  const std::string_view remote = plain(s.remote.address);
+  const bool v4 = s.family == AF_INET;  // only an IPv6 socket has IPv4-mapped addresses
+  const std::string_view local = v4 ? std::string_view(s.local.address) : plain(s.local.address);
+  const std::string_view remote = v4 ? std::string_view(s.remote.address) : plain(s.remote.address);
   const bool accepted = listener_for(local, s.local.port) != nullptr;
   const bool to_own_listener = on_this_host(local, remote) && listener_for(remote, s.remote.port) != nullptr;
   if (accepted != to_own_listener) return accepted;
@@ -121,15 +130,20 @@ void Aggregator::add(const SocketRecord& s) {
   ++snap_.sockets;
 
   const bool in = incoming(s);
-  ++ports_[{!in, in ? s.local.port : s.remote.port}][st];
+  const std::pair<bool, std::uint16_t> port_key{!in, in ? s.local.port : s.remote.port};
+  if (last_port_counts_ == nullptr || port_key != last_port_key_) {
+    last_port_counts_ = &ports_[port_key];  // std::map: the node stays where it is
+    last_port_key_ = port_key;
+  }
+  ++(*last_port_counts_)[st];
 
   if (st == tcp_state::kSynRecv) {
-    ++syn_sources_[s.remote.address];
+    syn_sources_.add(s.remote.address);
     const Listening* l = listener_for(plain(s.local.address), s.local.port);
     if (l != nullptr && l->row < snap_.listeners.size()) ++snap_.listeners[l->row].syn_recv;
   }
-  if (st == tcp_state::kEstablished) ++est_peers_[s.remote.address];
-  if (st == tcp_state::kTimeWait && !in) ++tw_dest_[s.remote.to_string()];
+  if (st == tcp_state::kEstablished) est_peers_.add(s.remote.address);
+  if (st == tcp_state::kTimeWait && !in) tw_dest_.add(s.remote.to_string());
 
   const ProcessEntry* owner = owner_of(s);
   if (owner != nullptr) {
@@ -180,9 +194,9 @@ Snapshot Aggregator::finish() {
   std::stable_sort(snap_.ports.begin(), snap_.ports.end(),
                    [&](const PortRow& a, const PortRow& b) { return total(a) > total(b); });
   for (auto& [pid, row] : processes_) snap_.processes.push_back(std::move(row));
-  snap_.syn_recv_by_source = top_of(syn_sources_, top_peers_);
-  snap_.established_by_peer = top_of(est_peers_, top_peers_);
-  snap_.time_wait_by_destination = top_of(tw_dest_, top_peers_);
+  snap_.syn_recv_by_source = top_of(syn_sources_.counts, top_peers_);
+  snap_.established_by_peer = top_of(est_peers_.counts, top_peers_);
+  snap_.time_wait_by_destination = top_of(tw_dest_.counts, top_peers_);
   for (auto& [key, cw] : close_wait_) snap_.close_wait.push_back(std::move(cw));
   std::sort(snap_.close_wait.begin(), snap_.close_wait.end(),
             [](const Snapshot::CloseWait& a, const Snapshot::CloseWait& b) {

@@ -93,6 +93,9 @@ class Aggregator {
   // `ephemeral` is net.ipv4.ip_local_port_range: a port in it is a client's, not a service's.
   explicit Aggregator(const OwnerTable* owners, std::size_t top_n = 10, std::size_t top_peers = 5,
                       std::pair<std::uint16_t, std::uint16_t> ephemeral = {32768, 60999});
+  // Not copyable: it keeps pointers into its own maps.
+  Aggregator(const Aggregator&) = delete;
+  Aggregator& operator=(const Aggregator&) = delete;
 
   // Listeners first (a LISTEN-only dump), so that other sockets can be told incoming from
   // outgoing by them; a LISTEN record given to add() is taken as a listener too, but only the
@@ -144,9 +147,20 @@ class Aggregator {
   std::bitset<65536> listening_bits_;
   std::map<std::pair<bool, std::uint16_t>, StateCounts> ports_;
   std::map<pid_t, ProcessRow> processes_;
-  std::unordered_map<std::string, std::uint64_t> syn_sources_;
-  std::unordered_map<std::string, std::uint64_t> est_peers_;
-  std::unordered_map<std::string, std::uint64_t> tw_dest_;
+  // Counts by key, remembering the last key: a dump often brings many sockets of one peer in a
+  // row (a proxy, a load balancer, loopback), and a compare is cheaper than a hash lookup.
+  struct KeyCounter {
+    std::unordered_map<std::string, std::uint64_t> counts;
+    std::string last;
+    std::uint64_t* last_count = nullptr;  // node-based map: stays valid as it grows
+    void add(std::string_view key);
+  };
+  KeyCounter syn_sources_;
+  KeyCounter est_peers_;
+  KeyCounter tw_dest_;
+  // The row of the last socket's (outgoing, port), for the same reason.
+  std::pair<bool, std::uint16_t> last_port_key_{};
+  StateCounts* last_port_counts_ = nullptr;
   std::map<std::pair<pid_t, std::uint16_t>, Snapshot::CloseWait> close_wait_;
 };
 
