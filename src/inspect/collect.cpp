@@ -319,8 +319,8 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
     }
     second = std::move(*again);
   }
-  out.counters = second.counters;
-  out.sockstat = second.sockstat;
+  out.counters = std::move(second.counters);
+  out.sockstat = std::move(second.sockstat);
 
   out.snapshot = agg.finish();
   if (two_samples) {
