@@ -89,6 +89,10 @@ bool Aggregator::incoming(const SocketRecord& s) const {
   const bool local_eph = eph(s.local.port);
   const bool remote_eph = eph(s.remote.port);
   if (local_eph != remote_eph) return remote_eph;
+  // Both in the range and neither end a listener's: the local port was most likely the kernel's
+  // pick for a connection to a service elsewhere that listens on a high port (gRPC's 50051, an
+  // application server's 41000); an accepted socket outliving its listener is the rarer case.
+  if (local_eph && !accepted) return false;
   return s.local.port <= s.remote.port;
 }
 

@@ -40,7 +40,9 @@ struct ListenerRow {
 // address) and the peer's address and port are a listener's: the client end of a connection
 // from this host to itself. Only when both or neither hold does the port range break the tie: a
 // connection is incoming when its remote port, and not its local one, is ephemeral (in
-// ip_local_port_range); with both or neither ephemeral, the lower port is taken as the service.
+// ip_local_port_range); with both ephemeral and no listener on either end it is outgoing (a
+// client's port, to a service elsewhere on a high port); otherwise the lower port is taken as
+// the service.
 struct PortRow {
   std::uint16_t port = 0;
   bool outgoing = false;

@@ -101,16 +101,17 @@ TEST(Aggregate, IncomingOrOutgoingWithoutAListener) {
   agg.add(sock(tcp_state::kTimeWait, "10.0.0.1", 8443, "10.0.0.9", 45000));
   // This host's client connection to a database.
   agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 51000, "10.0.0.5", 5432));
-  // Both ports ephemeral: the lower is taken as the service.
-  agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 40000, "127.0.0.1", 50000));
+  // Both ports ephemeral, no listener at either end: this end's port was the kernel's pick, for
+  // a service elsewhere on a high port, whichever port is lower.
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 40000, "10.0.0.5", 50051));
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 55000, "10.0.0.5", 50051));
+  // Neither port ephemeral, no listener: the lower port is the service.
+  agg.add(sock(tcp_state::kTimeWait, "10.0.0.1", 80, "10.0.0.9", 8080));
   const Snapshot snap = agg.finish();
-  ASSERT_EQ(snap.ports.size(), 3u);
-  std::map<std::pair<bool, int>, std::uint64_t> seen;
-  for (const auto& p : snap.ports) seen[{p.outgoing, p.port}] = 1;
-  EXPECT_TRUE(seen.contains({false, 8443}));
-  EXPECT_TRUE(seen.contains({true, 5432}));
-  EXPECT_TRUE(seen.contains({false, 40000}));
-  EXPECT_TRUE(snap.time_wait_by_destination.empty());  // 8443 was incoming
+  const std::map<std::pair<bool, int>, std::uint64_t> want{
+      {{false, 8443}, 0}, {{true, 5432}, 1}, {{true, 50051}, 2}, {{false, 80}, 0}};
+  EXPECT_EQ(established_by_row(snap), want);
+  EXPECT_TRUE(snap.time_wait_by_destination.empty());  // 8443 and 80 were incoming
 }
 
 // Both ends of each connection on this host, the service on 41000, inside ip_local_port_range,
@@ -158,15 +159,14 @@ TEST(Aggregate, WildcardAndMappedListeners) {
   // To this host's own non-loopback address, through a 0.0.0.0 listener.
   agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 45000, "10.0.0.1", 37000));
   agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 37000, "10.0.0.1", 45000));
-  // Another host's 45000 is not known to listen: the port range decides (both ephemeral, the
-  // lower port is taken as the service).
+  // Another host's 45000: no listener here at either end, both ports ephemeral: outgoing.
   agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 38000, "10.0.0.5", 45000));
   // A 0.0.0.0 listener accepts no IPv6 connection: an IPv6 socket on its port is judged by the
-  // port range (the lower port, 39000, is the service: this end is the client).
+  // port range (both ephemeral, no listener of its own: this end is the client).
   agg.add(sock(tcp_state::kEstablished, "2001:db8::1", 45000, "2001:db8::9", 39000));
   const std::map<std::pair<bool, int>, std::uint64_t> want{
-      {{false, 41000}, 2}, {{true, 41000}, 2}, {{false, 45000}, 1}, {{true, 45000}, 1},
-      {{false, 38000}, 1}, {{true, 39000}, 1}};
+      {{false, 41000}, 2}, {{true, 41000}, 2}, {{false, 45000}, 1}, {{true, 45000}, 2},
+      {{true, 39000}, 1}};
   EXPECT_EQ(established_by_row(agg.finish()), want);
 }
 
