@@ -1,14 +1,19 @@
 // `connscope inspect` on loopback: a real listener with a full queue, a CLOSE_WAIT leak,
-// record and replay, and bad input. Assertions look only at the test's own port: other tests
+// record and replay, a service inside the ephemeral port range, the streamed JSON and a closed
+// stdout, and bad input. Assertions look only at the test's own port: other tests
 // run in parallel on the same host.
 
 #include <gtest/gtest.h>
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
+#include <spawn.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -260,12 +265,41 @@ TEST(Inspect, StreamedJsonIsTheCompactDump) {
 }
 
 // A reader that is gone: one line on stderr and exit 3, not a signal or an internal error.
+// The pipe's read end is closed before connscope starts, so its first write meets EPIPE.
 TEST(Inspect, ClosedStdoutIsAOneLineError) {
-  const std::string script = std::string("{ sleep 0.5; ") + CONNSCOPE_BIN +
-                             " --json inspect --interval 0 --no-owners; echo status=$? >&2; } | head -c 0";
-  const auto r = run({"/bin/sh", "-c", script}, 10s);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.err, "connscope: write standard output: Broken pipe\nstatus=3\n");
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ::close(fds[0]);
+  UniqueFd write_end(fds[1]);
+  const fs::path err = fs::temp_directory_path() / ("connscope-epipe-" + std::to_string(::getpid()));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<std::string> args{CONNSCOPE_BIN, "--json", "inspect", "--interval", "0", "--no-owners"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  ASSERT_EQ(::posix_spawn(&pid, CONNSCOPE_BIN, &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  write_end.reset();
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL() << "connscope did not end";
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::ifstream in(err);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(err);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  EXPECT_EQ(text, "connscope: write standard output: Broken pipe\n");
 }
 
 TEST(Inspect, BadInput) {
