@@ -159,9 +159,10 @@ class InspectLab : public LabTest {
 
   // The server namespace's TCP sockets with local port kPort, read from /proc/thread-self/net
   // (that thread's namespace) and counted by pred.
-  std::size_t server_sockets(Family f,
-                             const std::function<bool(const sys::ProcNetTcpEntry&)>& pred) {
-    return lab().in_ns(Node::server, [&] {
+  // TCP sockets of family f in a node's namespace that satisfy pred, from /proc/thread-self/net.
+  std::size_t count_sockets(Node node, Family f,
+                            const std::function<bool(const sys::ProcNetTcpEntry&)>& pred) {
+    return lab().in_ns(node, [&] {
       const char* file =
           f == Family::v4 ? "/proc/thread-self/net/tcp" : "/proc/thread-self/net/tcp6";
       auto text = sys::read_file(file);
@@ -169,8 +170,16 @@ class InspectLab : public LabTest {
       auto entries = sys::parse_proc_net_tcp(*text, af(f));
       if (!entries) throw std::runtime_error(entries.error().message());
       std::size_t n = 0;
-      for (const auto& e : *entries) n += e.local_port == kPortNumber && pred(e) ? 1 : 0;
+      for (const auto& e : *entries) n += pred(e) ? 1 : 0;
       return n;
+    });
+  }
+
+  // The server namespace's sockets on kPort that satisfy pred.
+  std::size_t server_sockets(Family f,
+                             const std::function<bool(const sys::ProcNetTcpEntry&)>& pred) {
+    return count_sockets(Node::server, f, [&](const sys::ProcNetTcpEntry& e) {
+      return e.local_port == kPortNumber && pred(e);
     });
   }
 
@@ -216,14 +225,8 @@ TEST_F(InspectLab, TimeWaitTowardOneDestinationAgainstThePortRange) {
   // The last closes may still be in FIN_WAIT2 until the server's FIN arrives (later on a busy
   // machine): wait for all 60 TIME_WAIT in the client namespace rather than for a fixed time.
   const auto client_time_wait = [&] {
-    return lab().in_ns(Node::client, [&] {
-      auto text = sys::read_file("/proc/thread-self/net/tcp");
-      if (!text) throw std::runtime_error(text.error().message());
-      auto entries = sys::parse_proc_net_tcp(*text, AF_INET);
-      if (!entries) throw std::runtime_error(entries.error().message());
-      std::size_t n = 0;
-      for (const auto& e : *entries) n += e.remote_port == kPortNumber && e.state == kTcpTimeWait ? 1 : 0;
-      return n;
+    return count_sockets(Node::client, Family::v4, [](const sys::ProcNetTcpEntry& e) {
+      return e.remote_port == kPortNumber && e.state == kTcpTimeWait;
     });
   };
   const auto settled_by = std::chrono::steady_clock::now() + 5s;
@@ -275,14 +278,8 @@ TEST_F(InspectLab, ServiceInsideTheEphemeralRangeFromBothEnds) {
   ASSERT_GT(above, 0);
   // The clients' last ACKs may still be on their way: wait for every server-side socket.
   const auto established_on_server = [&] {
-    return lab().in_ns(Node::server, [&] {
-      auto text = sys::read_file("/proc/thread-self/net/tcp");
-      if (!text) throw std::runtime_error(text.error().message());
-      auto entries = sys::parse_proc_net_tcp(*text, AF_INET);
-      if (!entries) throw std::runtime_error(entries.error().message());
-      int n = 0;
-      for (const auto& e : *entries) n += e.local_port == kService && e.state == kTcpEstablished ? 1 : 0;
-      return n;
+    return count_sockets(Node::server, Family::v4, [](const sys::ProcNetTcpEntry& e) {
+      return e.local_port == kService && e.state == kTcpEstablished;
     });
   };
   ASSERT_TRUE(poll_until(3s, [&] { return established_on_server() == kClients; })) << established_on_server();
