@@ -19,18 +19,8 @@ for b in "$BIN" "$MANY" "$FLOOR"; do
   [ -x "$b" ] || { echo "inspect_bench: $b missing; build first (cmake --build $BUILD)" >&2; exit 3; }
 done
 
-tmp=$(mktemp -d)
-pids=()
-cleanup() {
-  exec 3>&- 2>/dev/null || true            # holders see EOF on stdin and exit
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
 . bench/holders.sh
+holders_init
 t0=$(date +%s.%N)
 holders_start
 echo "sockets up in $(echo "$(date +%s.%N) - $t0" | bc) s; $(grep TCP: /proc/net/sockstat)" >&2

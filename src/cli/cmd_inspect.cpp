@@ -3,6 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
+#include <iterator>
 #include <filesystem>
 #include <memory>
 #include <optional>
@@ -12,6 +14,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "cli/json_stream.h"
 #include "rules/findings_json.h"
 
 #include "core/duration.h"
@@ -57,37 +60,6 @@ std::string owner_text(const inspect::ProcessEntry* p) {
   return p == nullptr ? std::string("-") : fmt::format("{}/{}", p->command, p->pid);
 }
 
-nlohmann::json owner_json(const inspect::ProcessEntry* p) {
-  if (p == nullptr) return {{"pid", nullptr}, {"command", nullptr}};
-  return {{"pid", p->pid}, {"command", p->command}};
-}
-
-nlohmann::json states_json(const StateCounts& c) {
-  nlohmann::json j = nlohmann::json::object();
-  for (int s : kStateOrder) j[std::string(inspect::tcp_state_name(s))] = at(c, s);
-  return j;
-}
-
-nlohmann::json socket_json(const inspect::SocketRecord& s, const inspect::ProcessEntry* owner) {
-  nlohmann::json j{{"family", s.family == AF_INET6 ? "ipv6" : "ipv4"},
-                   {"state", s.state_name()},
-                   {"local", s.local.to_string()},
-                   {"remote", s.remote.to_string()},
-                   {"recv_q", s.rqueue},
-                   {"send_q", s.wqueue}};
-  j.update(owner_json(owner));
-  if (s.tcp_info) {
-    const auto& t = *s.tcp_info;
-    nlohmann::json ti = nlohmann::json::object();
-    if (t.rtt_us) ti["rtt_us"] = *t.rtt_us;
-    if (t.total_retrans) ti["retransmits_total"] = *t.total_retrans;
-    if (t.snd_cwnd) ti["cwnd"] = *t.snd_cwnd;
-    if (t.unacked) ti["unacked"] = *t.unacked;
-    j["tcp_info"] = ti;
-  }
-  return j;
-}
-
 std::string tcp_info_text(const inspect::SocketRecord& s) {
   if (!s.tcp_info) return "-";
   const auto& t = *s.tcp_info;
@@ -105,86 +77,216 @@ const inspect::ProcessEntry* owner_of(const Collected& c, const inspect::SocketR
   return c.owners->owner(*s.inode);
 }
 
-nlohmann::json to_json(const Collected& c, const std::vector<rules::Finding>& findings) {
-  const auto& snap = c.snapshot;
-  nlohmann::json j;
-  StateCounts total{};
-  for (std::size_t i = 0; i < total.size(); ++i) total[i] = snap.v4[i] + snap.v6[i];
-  j["states"] = states_json(total);
-  j["states_by_family"] = {{"ipv4", states_json(snap.v4)}, {"ipv6", states_json(snap.v6)}};
-  j["sockets"] = snap.sockets;
-  j["listeners"] = nlohmann::json::array();
-  for (const auto& l : snap.listeners) {
-    nlohmann::json lj{{"address", l.local.address},
-                      {"port", l.local.port},
-                      {"family", l.local.family == AF_INET6 ? "ipv6" : "ipv4"},
-                      {"accept_queue", l.accept_queue},
-                      {"accept_queue_limit", l.accept_queue_limit},
-                      {"syn_recv", l.syn_recv}};
-    lj.update(owner_json(l.owner));
-    j["listeners"].push_back(lj);
+// The JSON of docs/json.md, written as it is rendered (a --all listing of 200,000 sockets is
+// never held whole). Keys are written in sorted order, as the nlohmann::json tree this replaced
+// did, so the bytes are unchanged.
+class InspectJson {
+ public:
+  InspectJson(JsonStream& w, const Collected& c) : w_(w), c_(c) {
+    // The state names in key order.
+    for (std::size_t i = 0; i < state_keys_.size(); ++i) state_keys_[i] = {inspect::tcp_state_name(kStateOrder[i]), kStateOrder[i]};
+    std::sort(state_keys_.begin(), state_keys_.end());
   }
-  j["udp_listeners"] = nlohmann::json::array();
-  for (const auto& u : c.udp_listeners) {
-    nlohmann::json uj{{"address", u.local.address},
-                      {"port", u.local.port},
-                      {"family", u.family == AF_INET6 ? "ipv6" : "ipv4"},
-                      {"recv_q", u.rqueue}};
-    uj.update(owner_json(owner_of(c, u)));
-    j["udp_listeners"].push_back(uj);
+
+  void write(const std::vector<rules::Finding>& findings) {
+    const auto& snap = c_.snapshot;
+    w_.begin_object();
+    counters();
+    w_.key("findings");
+    w_.value(rules::findings_json(findings));
+    w_.member("interval_s", c_.interval_s);
+    w_.key("listeners");
+    w_.begin_array();
+    for (const auto& l : snap.listeners) {
+      w_.begin_object();
+      w_.member("accept_queue", l.accept_queue);
+      w_.member("accept_queue_limit", l.accept_queue_limit);
+      w_.member("address", l.local.address);
+      command(l.owner);
+      w_.member("family", family(l.local.family));
+      pid(l.owner);
+      w_.member("port", l.local.port);
+      w_.member("syn_recv", l.syn_recv);
+      w_.end_object();
+    }
+    w_.end_array();
+    w_.key("notes");
+    w_.begin_array();
+    for (const auto& n : c_.notes) w_.value(n);
+    w_.end_array();
+    w_.key("ports");
+    w_.begin_array();
+    for (const auto& p : snap.ports) {
+      w_.begin_object();
+      w_.member("direction", p.outgoing ? "outgoing" : "incoming");
+      w_.member("port", p.port);
+      w_.key("states");
+      states(p.states);
+      w_.end_object();
+    }
+    w_.end_array();
+    w_.key("processes");
+    w_.begin_array();
+    for (const auto& p : snap.processes) {
+      w_.begin_object();
+      w_.member("command", p.command);
+      w_.member("pid", p.pid);
+      w_.key("states");
+      states(p.states);
+      w_.end_object();
+    }
+    w_.end_array();
+    if (!c_.sockets.empty()) {
+      w_.key("socket_list");
+      w_.begin_array();
+      for (const auto& s : c_.sockets) socket(s, owner_of(c_, s));
+      w_.end_array();
+    }
+    w_.member("sockets", snap.sockets);
+    StateCounts total{};
+    for (std::size_t i = 0; i < total.size(); ++i) total[i] = snap.v4[i] + snap.v6[i];
+    w_.key("states");
+    states(total);
+    w_.key("states_by_family");
+    w_.begin_object();
+    w_.key("ipv4");
+    states(snap.v4);
+    w_.key("ipv6");
+    states(snap.v6);
+    w_.end_object();
+    w_.key("top_peers");
+    w_.begin_object();
+    peers("established", snap.established_by_peer);
+    peers("syn_recv", snap.syn_recv_by_source);
+    peers("time_wait_destinations", snap.time_wait_by_destination);
+    w_.end_object();
+    w_.key("top_recv_q");
+    w_.begin_array();
+    for (const auto& t : snap.top_recv_q) socket(t.socket, t.owner);
+    w_.end_array();
+    w_.key("top_send_q");
+    w_.begin_array();
+    for (const auto& t : snap.top_send_q) socket(t.socket, t.owner);
+    w_.end_array();
+    w_.key("udp_listeners");
+    w_.begin_array();
+    for (const auto& u : c_.udp_listeners) {
+      const auto* owner = owner_of(c_, u);
+      w_.begin_object();
+      w_.member("address", u.local.address);
+      command(owner);
+      w_.member("family", family(u.family));
+      pid(owner);
+      w_.member("port", u.local.port);
+      w_.member("recv_q", u.rqueue);
+      w_.end_object();
+    }
+    w_.end_array();
+    w_.end_object();
   }
-  j["ports"] = nlohmann::json::array();
-  for (const auto& p : snap.ports) {
-    j["ports"].push_back({{"port", p.port},
-                          {"direction", p.outgoing ? "outgoing" : "incoming"},
-                          {"states", states_json(p.states)}});
-  }
-  j["processes"] = nlohmann::json::array();
-  for (const auto& p : snap.processes) {
-    j["processes"].push_back({{"pid", p.pid}, {"command", p.command}, {"states", states_json(p.states)}});
-  }
-  auto peers = [](const std::vector<inspect::PeerCount>& v) {
-    nlohmann::json a = nlohmann::json::array();
-    for (const auto& p : v) a.push_back({{"address", p.address}, {"count", p.count}});
-    return a;
-  };
-  j["top_peers"] = {{"syn_recv", peers(snap.syn_recv_by_source)},
-                    {"established", peers(snap.established_by_peer)},
-                    {"time_wait_destinations", peers(snap.time_wait_by_destination)}};
-  j["top_recv_q"] = nlohmann::json::array();
-  for (const auto& t : snap.top_recv_q) j["top_recv_q"].push_back(socket_json(t.socket, t.owner));
-  j["top_send_q"] = nlohmann::json::array();
-  for (const auto& t : snap.top_send_q) j["top_send_q"].push_back(socket_json(t.socket, t.owner));
-  j["interval_s"] = c.interval_s;
-  nlohmann::json counters = nlohmann::json::object();
-  for (std::size_t i = 0; i < sys::kRateCounterCount; ++i) {
-    const auto rc = static_cast<sys::RateCounter>(i);
-    const std::string key(sys::rate_counter_key(rc));
-    const std::string name = key.substr(key.find('.') + 1);
-    nlohmann::json cj;
-    if (auto it = c.counters.find(key); it != c.counters.end()) {
-      cj["total"] = it->second;
+
+ private:
+  static const char* family(int f) { return f == AF_INET6 ? "ipv6" : "ipv4"; }
+
+  void command(const inspect::ProcessEntry* p) {
+    w_.key("command");
+    if (p == nullptr) {
+      w_.null();
     } else {
-      cj["total"] = nullptr;
+      w_.value(p->command);
     }
-    if (c.rates) {
-      const auto& r = (*c.rates)[rc];
-      cj["per_second"] = r.status == sys::RateStatus::ok ? nlohmann::json(r.per_second) : nlohmann::json(nullptr);
-      cj["status"] = r.status == sys::RateStatus::ok ? "ok"
-                     : r.status == sys::RateStatus::went_backwards ? "went_backwards"
-                                                                   : "missing";
+  }
+  void pid(const inspect::ProcessEntry* p) {
+    w_.key("pid");
+    if (p == nullptr) {
+      w_.null();
+    } else {
+      w_.value(p->pid);
     }
-    counters[name] = cj;
   }
-  j["counters"] = counters;
-  j["findings"] = rules::findings_json(findings);
-  j["notes"] = c.notes;
-  if (!c.sockets.empty()) {
-    j["socket_list"] = nlohmann::json::array();
-    for (const auto& s : c.sockets) j["socket_list"].push_back(socket_json(s, owner_of(c, s)));
+
+  void states(const StateCounts& counts) {
+    w_.begin_object();
+    for (const auto& [name, state] : state_keys_) w_.member(name, at(counts, state));
+    w_.end_object();
   }
-  return j;
-}
+
+  void peers(std::string_view name, const std::vector<inspect::PeerCount>& v) {
+    w_.key(name);
+    w_.begin_array();
+    for (const auto& p : v) {
+      w_.begin_object();
+      w_.member("address", p.address);
+      w_.member("count", p.count);
+      w_.end_object();
+    }
+    w_.end_array();
+  }
+
+  void socket(const inspect::SocketRecord& s, const inspect::ProcessEntry* owner) {
+    w_.begin_object();
+    command(owner);
+    w_.member("family", family(s.family));
+    w_.member("local", s.local.to_string());
+    pid(owner);
+    w_.member("recv_q", s.rqueue);
+    w_.member("remote", s.remote.to_string());
+    w_.member("send_q", s.wqueue);
+    w_.member("state", s.state_name());
+    if (s.tcp_info) {
+      const auto& t = *s.tcp_info;
+      w_.key("tcp_info");
+      w_.begin_object();
+      if (t.snd_cwnd) w_.member("cwnd", *t.snd_cwnd);
+      if (t.total_retrans) w_.member("retransmits_total", *t.total_retrans);
+      if (t.rtt_us) w_.member("rtt_us", *t.rtt_us);
+      if (t.unacked) w_.member("unacked", *t.unacked);
+      w_.end_object();
+    }
+    w_.end_object();
+  }
+
+  void counters() {
+    // By short name, in key order.
+    std::vector<std::pair<std::string, sys::RateCounter>> names;
+    for (std::size_t i = 0; i < sys::kRateCounterCount; ++i) {
+      const auto rc = static_cast<sys::RateCounter>(i);
+      const std::string_view key = sys::rate_counter_key(rc);
+      names.emplace_back(std::string(key.substr(key.find('.') + 1)), rc);
+    }
+    std::sort(names.begin(), names.end());
+    w_.key("counters");
+    w_.begin_object();
+    for (const auto& [name, rc] : names) {
+      w_.key(name);
+      w_.begin_object();
+      if (c_.rates) {
+        const auto& r = (*c_.rates)[rc];
+        w_.key("per_second");
+        if (r.status == sys::RateStatus::ok) {
+          w_.value(r.per_second);
+        } else {
+          w_.null();
+        }
+        w_.member("status", r.status == sys::RateStatus::ok               ? "ok"
+                            : r.status == sys::RateStatus::went_backwards ? "went_backwards"
+                                                                          : "missing");
+      }
+      w_.key("total");
+      if (auto it = c_.counters.find(std::string(sys::rate_counter_key(rc))); it != c_.counters.end()) {
+        w_.value(it->second);
+      } else {
+        w_.null();
+      }
+      w_.end_object();
+    }
+    w_.end_object();
+  }
+
+  JsonStream& w_;
+  const Collected& c_;
+  std::array<std::pair<std::string_view, int>, std::size(kStateOrder)> state_keys_{};
+};
 
 std::string bar(std::uint64_t n, std::uint64_t max, std::size_t width = 30) {
   if (max == 0 || n == 0) return {};
@@ -194,8 +296,8 @@ std::string bar(std::uint64_t n, std::uint64_t max, std::size_t width = 30) {
   return out;
 }
 
-void render_human(const GlobalOptions& g, const Collected& c, const std::vector<rules::Finding>& findings,
-                  bool listen_only) {
+std::string render_human(const GlobalOptions& g, const Collected& c, const std::vector<rules::Finding>& findings,
+                         bool listen_only) {
   const Style st{g.color};
   const auto& snap = c.snapshot;
   std::string out;
@@ -331,7 +433,7 @@ void render_human(const GlobalOptions& g, const Collected& c, const std::vector<
     line("    fix: " + f.fix);
   }
   for (const auto& n : c.notes) line(st.dim("note: " + n));
-  fmt::print("{}", out);
+  return out;
 }
 
 int run_inspect(const GlobalOptions& g, const InspectFlags& f) {
@@ -418,11 +520,17 @@ int run_inspect(const GlobalOptions& g, const InspectFlags& f) {
     std::fclose(out);
   }
   const auto findings = rules::inspect_findings(*collected, g.lang);
+  Result<void> written;
   if (g.json) {
-    fmt::print("{}\n", to_json(*collected, findings).dump());
+    JsonStream out(STDOUT_FILENO, "standard output");
+    InspectJson(out, *collected).write(findings);
+    written = out.finish("\n");
   } else {
-    render_human(g, *collected, findings, f.listen);
+    written = write_all(STDOUT_FILENO, render_human(g, *collected, findings, f.listen), "standard output");
   }
+  // A reader that went away (connscope inspect --json | head -c 100) or a full disk: one line,
+  // exit 3; what was written before stays a cut-off document, as with any writer.
+  if (!written) return report(g, written.error(), ExitCode::could_not_run);
   const bool problems = std::any_of(findings.begin(), findings.end(), [](const rules::Finding& x) {
     return x.severity != rules::Severity::info;
   });

@@ -47,17 +47,16 @@ void format_ipv4(std::uint32_t addr_be, std::string& out) {
   out.assign(text.data(), n);
 }
 
-Endpoint endpoint_from(int family, const std::uint32_t (&addr)[4], std::uint16_t port_be) {
-  Endpoint ep;
+// Fills `ep` in place: a socket's two endpoints are filled for every message of a dump.
+void fill_endpoint(Endpoint& ep, int family, const std::uint32_t (&addr)[4], std::uint16_t port_be) {
   ep.family = family;
   ep.port = ntohs(port_be);
   if (family == AF_INET) {
     format_ipv4(addr[0], ep.address);
-    return ep;
+    return;
   }
   char text[INET6_ADDRSTRLEN] = {};
   if (inet_ntop(family, addr, text, sizeof text) != nullptr) ep.address = text;
-  return ep;
 }
 
 // The fields of tcp_info that lie wholly inside the `len` bytes the kernel sent.
@@ -117,12 +116,14 @@ Result<SocketRecord> parse_sock_diag_message(std::span<const std::byte> message,
     return fail(std::string(kOp), fmt::format("unknown address family {}", d.idiag_family));
   }
 
-  SocketRecord rec;
+  // Built in place in the result (no move of the record on return).
+  Result<SocketRecord> out(std::in_place);
+  SocketRecord& rec = *out;
   rec.family = d.idiag_family;
   rec.protocol = protocol;
   rec.state = d.idiag_state;
-  rec.local = endpoint_from(rec.family, d.id.idiag_src, d.id.idiag_sport);
-  rec.remote = endpoint_from(rec.family, d.id.idiag_dst, d.id.idiag_dport);
+  fill_endpoint(rec.local, rec.family, d.id.idiag_src, d.id.idiag_sport);
+  fill_endpoint(rec.remote, rec.family, d.id.idiag_dst, d.id.idiag_dport);
   rec.rqueue = d.idiag_rqueue;
   rec.wqueue = d.idiag_wqueue;
   rec.cookie = std::uint64_t{d.id.idiag_cookie[0]} | (std::uint64_t{d.id.idiag_cookie[1]} << 32);
@@ -179,7 +180,7 @@ Result<SocketRecord> parse_sock_diag_message(std::span<const std::byte> message,
   } else {
     rec.tcp_info.reset();
   }
-  return rec;
+  return out;
 }
 
 std::vector<std::byte> bytecode_local_port(std::uint16_t port) {

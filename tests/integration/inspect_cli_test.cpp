@@ -1,13 +1,22 @@
 // `connscope inspect` on loopback: a real listener with a full queue, a CLOSE_WAIT leak,
-// record and replay, and bad input. Assertions look only at the test's own port: other tests
+// record and replay, a service inside the ephemeral port range, the streamed JSON and a closed
+// stdout, and bad input. Assertions look only at the test's own port: other tests
 // run in parallel on the same host.
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -191,6 +200,106 @@ TEST(Inspect, ReplayMatchesTheGoldenOutput) {
   const auto json = run({CONNSCOPE_BIN, "--json", "inspect", "--replay", fixtures + "/inspect_replay"}, 10s);
   EXPECT_EQ(json.exit_code, 1) << json.err;
   EXPECT_EQ(json.out, read(fixtures + "/inspect_replay.golden.json"));
+}
+
+// A listener on 127.0.0.1 at a port inside ip_local_port_range, as application servers often
+// use, and 20 clients whose own ports come from the same range, some below the service's and
+// some above: the clients' sockets are this host's outgoing connections to the service, never
+// "incoming on their own port", and the service has one incoming row.
+TEST(Inspect, LoopbackServiceInsideTheEphemeralRange) {
+  std::ifstream range_file("/proc/sys/net/ipv4/ip_local_port_range");
+  int lo = 0;
+  int hi = 0;
+  range_file >> lo >> hi;
+  ASSERT_GT(hi - lo, 2000) << lo << "-" << hi;
+  // A free port in the upper half, so that most clients' ports fall below it.
+  UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  ASSERT_TRUE(listener);
+  std::uint16_t service = 0;
+  for (int p = hi - 1000 - (::getpid() % 1000); p > (lo + hi) / 2 && service == 0; p -= 7) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(p));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) service = static_cast<std::uint16_t>(p);
+  }
+  ASSERT_NE(service, 0);
+  ASSERT_EQ(::listen(listener.get(), 64), 0);
+  std::vector<UniqueFd> clients;
+  std::set<int> client_ports;
+  for (int i = 0; i < 20; ++i) {
+    clients.push_back(connect_tcp("127.0.0.1", service));
+    ASSERT_TRUE(clients.back());
+    sockaddr_in a{};
+    socklen_t len = sizeof a;
+    ASSERT_EQ(::getsockname(clients.back().get(), reinterpret_cast<sockaddr*>(&a), &len), 0);
+    client_ports.insert(ntohs(a.sin_port));
+  }
+  // Not accepted: queued connections are ESTABLISHED on the server side already.
+  const auto r = inspect({"--interval", "0", "--no-owners"});
+  ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  int service_rows = 0;
+  for (const auto& p : j.at("ports")) {
+    const int port = p.at("port");
+    const bool incoming = p.at("direction") == "incoming";
+    EXPECT_FALSE(incoming && client_ports.contains(port)) << "client port " << port << " taken as a service";
+    if (port != service) continue;
+    ++service_rows;
+    EXPECT_EQ(p.at("states").at("ESTABLISHED"), 20) << p;
+  }
+  EXPECT_EQ(service_rows, 2) << "one incoming, one outgoing row for port " << service;
+}
+
+// The JSON is written as it is rendered, key by key: the bytes must be what nlohmann::json
+// (whose objects keep their keys sorted) would print for the same document.
+TEST(Inspect, StreamedJsonIsTheCompactDump) {
+  auto s = start_serve({"--mode", "no-close"});
+  std::vector<UniqueFd> clients;
+  for (int i = 0; i < 3; ++i) clients.push_back(connect_tcp(s.address, s.port));
+  const auto r = inspect({"--all", "--interval", "100ms"});
+  ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j.at("socket_list").empty());
+  EXPECT_EQ(j.dump() + "\n", r.out);
+}
+
+// A reader that is gone: one line on stderr and exit 3, not a signal or an internal error.
+// The pipe's read end is closed before connscope starts, so its first write meets EPIPE.
+TEST(Inspect, ClosedStdoutIsAOneLineError) {
+  int fds[2];
+  ASSERT_EQ(::pipe2(fds, O_CLOEXEC), 0);
+  ::close(fds[0]);
+  UniqueFd write_end(fds[1]);
+  const fs::path err = fs::temp_directory_path() / ("connscope-epipe-" + std::to_string(::getpid()));
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, write_end.get(), STDOUT_FILENO);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  std::vector<std::string> args{CONNSCOPE_BIN, "--json", "inspect", "--interval", "0", "--no-owners"};
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  ASSERT_EQ(::posix_spawn(&pid, CONNSCOPE_BIN, &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  write_end.reset();
+  int status = 0;
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (::waitpid(pid, &status, WNOHANG) == 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, &status, 0);
+      FAIL() << "connscope did not end";
+    }
+    std::this_thread::sleep_for(10ms);
+  }
+  std::ifstream in(err);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(err);
+  ASSERT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 3);
+  EXPECT_EQ(text, "connscope: write standard output: Broken pipe\n");
 }
 
 TEST(Inspect, BadInput) {

@@ -1,7 +1,8 @@
 // `connscope inspect` in the lab: a SYN flood from the client namespace (hping3, bounded count)
 // against `connscope serve` in the server namespace, with syncookies on and off; TIME_WAIT
-// toward one destination; a full accept queue and a CLOSE_WAIT leak, both families, with
-// clients in the client namespace and inspect in the server's.
+// toward one destination; a service inside the ephemeral port range seen from both ends; a full
+// accept queue and a CLOSE_WAIT leak, both families, with clients in the client namespace and
+// inspect in the server's.
 
 #include <gtest/gtest.h>
 
@@ -35,6 +36,7 @@ constexpr std::uint16_t kPortNumber = 8080;
 constexpr int kTcpListen = 10;     // kernel state numbers, as /proc/net/tcp shows them
 constexpr int kTcpCloseWait = 8;
 constexpr int kTcpTimeWait = 6;
+constexpr int kTcpEstablished = 1;
 
 int af(Family f) { return f == Family::v4 ? AF_INET : AF_INET6; }
 
@@ -43,11 +45,11 @@ std::string host_port(Family f, const std::string& address) {
   return Endpoint{af(f), address, kPortNumber}.to_string();
 }
 
-// A nonblocking connect to address:kPort from the calling thread's namespace; invalid on an
+// A nonblocking connect to address:port from the calling thread's namespace; invalid on an
 // immediate failure.
-UniqueFd start_connect(Family f, const std::string& address) {
+UniqueFd start_connect(Family f, const std::string& address, std::uint16_t port = kPortNumber) {
   sockaddr_storage ss{};
-  const socklen_t len = Endpoint{af(f), address, kPortNumber}.to_sockaddr(ss);
+  const socklen_t len = Endpoint{af(f), address, port}.to_sockaddr(ss);
   UniqueFd fd(::socket(af(f), SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0));
   if (!fd) return fd;
   if (::connect(fd.get(), reinterpret_cast<sockaddr*>(&ss), len) != 0 && errno != EINPROGRESS) {
@@ -157,9 +159,10 @@ class InspectLab : public LabTest {
 
   // The server namespace's TCP sockets with local port kPort, read from /proc/thread-self/net
   // (that thread's namespace) and counted by pred.
-  std::size_t server_sockets(Family f,
-                             const std::function<bool(const sys::ProcNetTcpEntry&)>& pred) {
-    return lab().in_ns(Node::server, [&] {
+  // TCP sockets of family f in a node's namespace that satisfy pred, from /proc/thread-self/net.
+  std::size_t count_sockets(Node node, Family f,
+                            const std::function<bool(const sys::ProcNetTcpEntry&)>& pred) {
+    return lab().in_ns(node, [&] {
       const char* file =
           f == Family::v4 ? "/proc/thread-self/net/tcp" : "/proc/thread-self/net/tcp6";
       auto text = sys::read_file(file);
@@ -167,8 +170,16 @@ class InspectLab : public LabTest {
       auto entries = sys::parse_proc_net_tcp(*text, af(f));
       if (!entries) throw std::runtime_error(entries.error().message());
       std::size_t n = 0;
-      for (const auto& e : *entries) n += e.local_port == kPortNumber && pred(e) ? 1 : 0;
+      for (const auto& e : *entries) n += pred(e) ? 1 : 0;
       return n;
+    });
+  }
+
+  // The server namespace's sockets on kPort that satisfy pred.
+  std::size_t server_sockets(Family f,
+                             const std::function<bool(const sys::ProcNetTcpEntry&)>& pred) {
+    return count_sockets(Node::server, f, [&](const sys::ProcNetTcpEntry& e) {
+      return e.local_port == kPortNumber && pred(e);
     });
   }
 
@@ -214,14 +225,8 @@ TEST_F(InspectLab, TimeWaitTowardOneDestinationAgainstThePortRange) {
   // The last closes may still be in FIN_WAIT2 until the server's FIN arrives (later on a busy
   // machine): wait for all 60 TIME_WAIT in the client namespace rather than for a fixed time.
   const auto client_time_wait = [&] {
-    return lab().in_ns(Node::client, [&] {
-      auto text = sys::read_file("/proc/thread-self/net/tcp");
-      if (!text) throw std::runtime_error(text.error().message());
-      auto entries = sys::parse_proc_net_tcp(*text, AF_INET);
-      if (!entries) throw std::runtime_error(entries.error().message());
-      std::size_t n = 0;
-      for (const auto& e : *entries) n += e.remote_port == kPortNumber && e.state == kTcpTimeWait ? 1 : 0;
-      return n;
+    return count_sockets(Node::client, Family::v4, [](const sys::ProcNetTcpEntry& e) {
+      return e.remote_port == kPortNumber && e.state == kTcpTimeWait;
     });
   };
   const auto settled_by = std::chrono::steady_clock::now() + 5s;
@@ -238,6 +243,62 @@ TEST_F(InspectLab, TimeWaitTowardOneDestinationAgainstThePortRange) {
   EXPECT_EQ(f->at("evidence").at("destination"), lab().server_v4() + ":" + kPort);
   EXPECT_EQ(f->at("evidence").at("time_wait"), "60");
   EXPECT_EQ(f->at("evidence").at("local_ports"), "100");
+}
+
+// A service on 41000, inside ip_local_port_range, and clients on another host whose ports
+// come from 40900-41099, so some lie below the service's port and some above: from the server
+// namespace every connection is incoming on 41000 (its listener), from the client namespace
+// every one is outgoing to 41000 (no listener there, both ports ephemeral: the client's was the
+// kernel's pick). The port range alone made each client port below 41000 a service of its own.
+TEST_F(InspectLab, ServiceInsideTheEphemeralRangeFromBothEnds) {
+  constexpr int kClients = 40;
+  constexpr std::uint16_t kService = 41000;
+  lab().sysctl(Node::client, "net.ipv4.ip_local_port_range", "40900 41099");
+  server_ = lab().spawn(Node::server, {CONNSCOPE_BIN, "serve", "--listen",
+                                       lab().server_v4() + ":" + std::to_string(kService), "--mode", "echo"});
+  ASSERT_TRUE(lab().wait_for_tcp_listen(Node::server, kService, 3s)) << server_.err();
+  std::vector<UniqueFd> clients;
+  int below = 0;
+  int above = 0;
+  lab().in_ns(Node::client, [&] {
+    for (int i = 0; i < kClients; ++i) {
+      UniqueFd fd = start_connect(Family::v4, lab().server_v4(), kService);
+      if (!fd || !wait_connected(fd.get(), 2s)) continue;
+      sockaddr_storage ss{};
+      socklen_t len = sizeof ss;
+      if (::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
+      const auto port = endpoint_from_sockaddr(reinterpret_cast<sockaddr*>(&ss)).port;
+      ++(port < kService ? below : above);
+      clients.push_back(std::move(fd));
+    }
+    return 0;
+  });
+  ASSERT_EQ(clients.size(), static_cast<std::size_t>(kClients));
+  ASSERT_GT(below, 0);  // the case that went wrong: a client port below the service's
+  ASSERT_GT(above, 0);
+  // The clients' last ACKs may still be on their way: wait for every server-side socket.
+  const auto established_on_server = [&] {
+    return count_sockets(Node::server, Family::v4, [](const sys::ProcNetTcpEntry& e) {
+      return e.local_port == kService && e.state == kTcpEstablished;
+    });
+  };
+  ASSERT_TRUE(poll_until(3s, [&] { return established_on_server() == kClients; })) << established_on_server();
+
+  auto rows = [&](Node node) {
+    auto r = lab().exec(node, {CONNSCOPE_BIN, "--json", "inspect", "--interval", "0", "--no-owners"}, 10s);
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    return nlohmann::json::parse(r.out).at("ports");
+  };
+  const auto server_rows = rows(Node::server);
+  ASSERT_EQ(server_rows.size(), 1u) << server_rows.dump();
+  EXPECT_EQ(server_rows[0].at("port"), kService);
+  EXPECT_EQ(server_rows[0].at("direction"), "incoming");
+  EXPECT_EQ(server_rows[0].at("states").at("ESTABLISHED"), kClients);
+  const auto client_rows = rows(Node::client);
+  ASSERT_EQ(client_rows.size(), 1u) << client_rows.dump();
+  EXPECT_EQ(client_rows[0].at("port"), kService);
+  EXPECT_EQ(client_rows[0].at("direction"), "outgoing");
+  EXPECT_EQ(client_rows[0].at("states").at("ESTABLISHED"), kClients);
 }
 
 // The same two scenarios over IPv4 and IPv6: serve on the server's lab address of the family,

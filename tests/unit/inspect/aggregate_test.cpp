@@ -22,6 +22,13 @@ SocketRecord sock(int state, const char* local, std::uint16_t lport, const char*
   return s;
 }
 
+// ESTABLISHED sockets by (outgoing, port), for every port row.
+std::map<std::pair<bool, int>, std::uint64_t> established_by_row(const Snapshot& snap) {
+  std::map<std::pair<bool, int>, std::uint64_t> rows;
+  for (const auto& p : snap.ports) rows[{p.outgoing, p.port}] += p.states[tcp_state::kEstablished];
+  return rows;
+}
+
 TEST(Aggregate, StatesListenersPortsAndPeers) {
   Aggregator agg(nullptr, 2, 2);
   agg.add_listener(sock(tcp_state::kListen, "0.0.0.0", 80, "0.0.0.0", 0, 9, 8));
@@ -94,16 +101,97 @@ TEST(Aggregate, IncomingOrOutgoingWithoutAListener) {
   agg.add(sock(tcp_state::kTimeWait, "10.0.0.1", 8443, "10.0.0.9", 45000));
   // This host's client connection to a database.
   agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 51000, "10.0.0.5", 5432));
-  // Both ports ephemeral: the lower is taken as the service.
-  agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 40000, "127.0.0.1", 50000));
+  // Both ports ephemeral, no listener at either end: this end's port was the kernel's pick, for
+  // a service elsewhere on a high port, whichever port is lower.
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 40000, "10.0.0.5", 50051));
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 55000, "10.0.0.5", 50051));
+  // Neither port ephemeral, no listener: the lower port is the service.
+  agg.add(sock(tcp_state::kTimeWait, "10.0.0.1", 80, "10.0.0.9", 8080));
   const Snapshot snap = agg.finish();
-  ASSERT_EQ(snap.ports.size(), 3u);
-  std::map<std::pair<bool, int>, std::uint64_t> seen;
-  for (const auto& p : snap.ports) seen[{p.outgoing, p.port}] = 1;
-  EXPECT_TRUE(seen.contains({false, 8443}));
-  EXPECT_TRUE(seen.contains({true, 5432}));
-  EXPECT_TRUE(seen.contains({false, 40000}));
-  EXPECT_TRUE(snap.time_wait_by_destination.empty());  // 8443 was incoming
+  const std::map<std::pair<bool, int>, std::uint64_t> want{
+      {{false, 8443}, 0}, {{true, 5432}, 1}, {{true, 50051}, 2}, {{false, 80}, 0}};
+  EXPECT_EQ(established_by_row(snap), want);
+  EXPECT_TRUE(snap.time_wait_by_destination.empty());  // 8443 and 80 were incoming
+}
+
+// Both ends of each connection on this host, the service on 41000, inside ip_local_port_range,
+// and clients' ports on either side of it: one incoming row and one outgoing row, whatever the
+// ports (the port-range rule alone made each client port below 41000 a service of its own).
+TEST(Aggregate, LoopbackServiceInsideTheEphemeralRange) {
+  Aggregator agg(nullptr, 10, 5, {32768, 60999});
+  agg.add_listener(sock(tcp_state::kListen, "127.0.0.1", 41000, "0.0.0.0", 0, 0, 4096));
+  const std::uint16_t clients[] = {32768, 33000, 40999, 41001, 60999};
+  for (auto port : clients) {
+    agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 41000, "127.0.0.1", port));  // accepted
+    agg.add(sock(tcp_state::kEstablished, "127.0.0.1", port, "127.0.0.1", 41000));  // connected
+  }
+  agg.add(sock(tcp_state::kTimeWait, "127.0.0.1", 34000, "127.0.0.1", 41000));  // the client closed first
+  agg.add(sock(tcp_state::kNewSynRecv, "127.0.0.1", 41000, "127.0.0.1", 35000));
+  agg.add(sock(tcp_state::kSynSent, "127.0.0.1", 35000, "127.0.0.1", 41000));
+  const Snapshot snap = agg.finish();
+  ASSERT_EQ(snap.ports.size(), 2u);
+  std::map<bool, StateCounts> by_direction;
+  for (const auto& p : snap.ports) {
+    EXPECT_EQ(p.port, 41000);
+    by_direction[p.outgoing] = p.states;
+  }
+  EXPECT_EQ(by_direction[false][tcp_state::kEstablished], 5u);
+  EXPECT_EQ(by_direction[false][tcp_state::kSynRecv], 1u);
+  EXPECT_EQ(by_direction[true][tcp_state::kEstablished], 5u);
+  EXPECT_EQ(by_direction[true][tcp_state::kTimeWait], 1u);
+  EXPECT_EQ(by_direction[true][tcp_state::kSynSent], 1u);
+  ASSERT_EQ(snap.time_wait_by_destination.size(), 1u);
+  EXPECT_EQ(snap.time_wait_by_destination[0].address, "127.0.0.1:41000");
+  ASSERT_EQ(snap.listeners.size(), 1u);
+  EXPECT_EQ(snap.listeners[0].syn_recv, 1u);
+}
+
+// A dual-stack listener on :: accepts IPv4 clients as IPv4-mapped IPv6 sockets; the clients'
+// own sockets are plain IPv4 (or IPv6 to ::1).
+TEST(Aggregate, WildcardAndMappedListeners) {
+  Aggregator agg(nullptr, 10, 5, {32768, 60999});
+  agg.add_listener(sock(tcp_state::kListen, "::", 41000, "::", 0));
+  agg.add_listener(sock(tcp_state::kListen, "0.0.0.0", 45000, "0.0.0.0", 0));
+  agg.add(sock(tcp_state::kEstablished, "::ffff:127.0.0.1", 41000, "::ffff:127.0.0.1", 35000));
+  agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 35000, "127.0.0.1", 41000));
+  agg.add(sock(tcp_state::kEstablished, "::1", 41000, "::1", 36000));
+  agg.add(sock(tcp_state::kEstablished, "::1", 36000, "::1", 41000));
+  // To this host's own non-loopback address, through a 0.0.0.0 listener.
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 45000, "10.0.0.1", 37000));
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 37000, "10.0.0.1", 45000));
+  // Another host's 45000: no listener here at either end, both ports ephemeral: outgoing.
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 38000, "10.0.0.5", 45000));
+  // A 0.0.0.0 listener accepts no IPv6 connection: an IPv6 socket on its port is judged by the
+  // port range (both ephemeral, no listener of its own: this end is the client).
+  agg.add(sock(tcp_state::kEstablished, "2001:db8::1", 45000, "2001:db8::9", 39000));
+  const std::map<std::pair<bool, int>, std::uint64_t> want{
+      {{false, 41000}, 2}, {{true, 41000}, 2}, {{false, 45000}, 1}, {{true, 45000}, 2},
+      {{true, 39000}, 1}};
+  EXPECT_EQ(established_by_row(agg.finish()), want);
+}
+
+// A listener's port on another address is not that listener's; a listener this view does not
+// show (another process's, under --pid) still tells directions.
+TEST(Aggregate, ListenerAddressAndHiddenListeners) {
+  Aggregator agg(nullptr, 10, 5, {32768, 60999});
+  agg.add_listener(sock(tcp_state::kListen, "127.0.0.1", 80, "0.0.0.0", 0));
+  agg.know_listener(sock(tcp_state::kListen, "127.0.0.1", 41000, "0.0.0.0", 0));
+  agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 40000, "127.0.0.1", 41000));
+  // Bound to port 80 on another address, connected out to a service on 8080 elsewhere: the
+  // 127.0.0.1:80 listener did not accept it; neither port is ephemeral, the lower is the service.
+  agg.add(sock(tcp_state::kEstablished, "10.0.0.1", 80, "10.0.0.9", 8080));
+  // Both ends listen (a connection from one local service's port to another's): a tie, which
+  // the port range breaks (neither ephemeral: the lower port, 80, is the service).
+  agg.add_listener(sock(tcp_state::kListen, "127.0.0.1", 8080, "0.0.0.0", 0));
+  agg.add(sock(tcp_state::kEstablished, "127.0.0.1", 8080, "127.0.0.1", 80));
+  agg.add(sock(tcp_state::kNewSynRecv, "10.0.0.1", 80, "10.0.0.9", 50000));  // no listener's
+  const Snapshot snap = agg.finish();
+  const std::map<std::pair<bool, int>, std::uint64_t> want{
+      {{true, 41000}, 1}, {{false, 80}, 1}, {{true, 80}, 1}, {{false, 8080}, 0}};
+  EXPECT_EQ(established_by_row(snap), want);
+  ASSERT_EQ(snap.listeners.size(), 2u);  // the hidden one is not shown
+  EXPECT_EQ(snap.listeners[0].syn_recv, 0u);
+  EXPECT_EQ(snap.sockets, 6u);
 }
 
 TEST(Aggregate, FinInRecvQIsNotData) {
