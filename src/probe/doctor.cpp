@@ -387,7 +387,13 @@ asio::awaitable<void> connect_onwards(asio::any_io_executor ex, const DoctorOpti
 
   // talk
   if (options.identify && !options.tls && options.protocol == AppProtocol::banner) {
+    t0 = Clock::now();
     co_await identify_and_talk(ex, remote, std::move(*connected.socket), options, report);
+    if (report.talk && mtu_retry_wanted(*report.talk)) {
+      report.mtu_retry = co_await retry_with_small_mss(
+          ex, remote, StageId::talk, *report.talk->out_of_order_at_deadline, options);
+      set_stage(report, StageId::talk, talk_status(*report.talk), Clock::now() - t0);
+    }
     co_return;
   }
   t0 = Clock::now();

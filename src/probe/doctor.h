@@ -54,8 +54,9 @@ struct DoctorOptions {
 };
 
 // What a service with no known protocol turned out to speak. nmap's service probes are the
-// model: wait for a greeting for part of the deadline (kGreetingWait or a third of it); if none
-// came, send a TLS ClientHello and an HTTP request at once, each on a fresh connection.
+// model: wait for a greeting (on the first connection, for the whole deadline); if none came
+// within kGreetingWait or a third of the deadline, send a TLS ClientHello and an HTTP request
+// at once, each on a fresh connection.
 enum class Speaks {
   greeting,  // it spoke first (SSH, SMTP, a banner, ...), or closed: judged as before
   tls,       // a ServerHello or a TLS alert came back: judged as TLS, then HTTP inside it

@@ -9,7 +9,10 @@
 #include <utility>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,12 +33,20 @@ bool speaks_tls(const TlsResult& t) {
          (t.alert_received && t.outcome != TlsOutcome::closed_by_peer);
 }
 
-// The two probes' results.
+// What the greeting wait and the two probes found.
 struct Probes {
+  std::optional<TalkResult> greeting;  // the first connection, waiting for the server to speak
+  bool greeting_cancelled = false;     // the wait ended because a probe had the answer
   std::optional<TlsResult> tls;
+  bool tls_done = false;  // the TLS probe ended (also when it could not connect)
   std::optional<TalkResult> http;
   std::optional<tcp::socket> http_socket;  // the HTTP probe's connection, for the close stage
 };
+
+// The greeting came (or the connection ended): the service answered by itself.
+bool greeted(const Probes& p) {
+  return p.greeting && !p.greeting_cancelled && p.greeting->outcome != TalkOutcome::no_response;
+}
 
 // What is left until `deadline`, at least a millisecond (a deadline must be positive).
 std::chrono::milliseconds left(Clock::time_point deadline) {
@@ -52,8 +63,16 @@ asio::awaitable<std::optional<tcp::socket>> probe_connection(asio::any_io_execut
   co_return std::move(conn.socket);
 }
 
-asio::awaitable<void> probe_tls(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
-                                Clock::time_point deadline, Probes* p) {
+// The probes start once the greeting wait is over; cancelled before, they send nothing.
+asio::awaitable<bool> after(asio::any_io_executor ex, Clock::time_point start) {
+  asio::steady_timer wait(ex, start);
+  auto [ec] = co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
+  co_return !ec;
+}
+
+asio::awaitable<void> handshake_probe(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
+                                      Clock::time_point start, Clock::time_point deadline, Probes* p) {
+  if (!co_await after(ex, start)) co_return;
   auto socket = co_await probe_connection(ex, std::move(remote), deadline);
   if (!socket) co_return;
   // HTTP is what most TLS services without a scheme carry: offer http/1.1 in ALPN.
@@ -66,14 +85,28 @@ asio::awaitable<void> probe_tls(asio::any_io_executor ex, Endpoint remote, Docto
   p->tls = co_await secure(std::move(*socket), std::move(*ctx), secure_options(o));
 }
 
+asio::awaitable<void> probe_tls(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
+                                Clock::time_point start, Clock::time_point deadline, Probes* p) {
+  co_await handshake_probe(ex, std::move(remote), std::move(o), start, deadline, p);
+  p->tls_done = true;
+}
+
 asio::awaitable<void> probe_http(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
-                                 Clock::time_point deadline, Probes* p) {
+                                 Clock::time_point start, Clock::time_point deadline, Probes* p) {
+  if (!co_await after(ex, start)) co_return;
   auto socket = co_await probe_connection(ex, std::move(remote), deadline);
   if (!socket) co_return;
   o.protocol = AppProtocol::http;
   o.timeout = left(deadline);
   p->http = co_await run_talk(&*socket, nullptr, o);
   p->http_socket = std::move(socket);
+}
+
+// The first connection waits for a greeting for the whole deadline: a slow greeting still counts.
+asio::awaitable<void> await_greeting(tcp::socket& socket, const DoctorOptions& options, Probes* p) {
+  p->greeting = co_await run_talk(&socket, nullptr, options);
+  const auto state = co_await asio::this_coro::cancellation_state;
+  p->greeting_cancelled = state.cancelled() != asio::cancellation_type::none;
 }
 
 }  // namespace
@@ -85,38 +118,42 @@ asio::awaitable<void> identify_and_talk(asio::any_io_executor ex, Endpoint remot
   id.greeting_wait = std::max(std::chrono::milliseconds(1), std::min(kGreetingWait, options.timeout / 3));
   id.tried.push_back("greeting");
 
-  DoctorOptions greeting = options;
-  greeting.timeout = id.greeting_wait;
-  TalkResult first = co_await run_talk(&socket, nullptr, greeting);
-  if (first.outcome != TalkOutcome::no_response) {
-    // It spoke first, closed or reset: that is its answer, judged as any banner.
+  // The greeting wait on the first connection for the whole deadline; after a part of it (no
+  // greeting yet), a TLS ClientHello and an HTTP request at once on fresh connections. A parallel
+  // group: cancelling the run (the agent stopping a probe) cancels them all, and it ends as soon
+  // as the answer is clear: a greeting, a TLS answer, or an HTTP answer once the TLS probe has
+  // ended. Not an HTTP answer alone: many TLS servers answer plain HTTP too (nginx's "400 The
+  // plain HTTP request was sent to HTTPS port"), and TLS is what they speak; the TLS probe ends
+  // quickly on a plain server.
+  const auto deadline = t0 + options.timeout;
+  const auto probes_at = t0 + id.greeting_wait;
+  auto probes = std::make_unique<Probes>();
+  const auto answered = [p = probes.get()](std::exception_ptr) {
+    const bool tls = p->tls && speaks_tls(*p->tls);
+    const bool http = p->tls_done && p->http && p->http->bytes_received > 0;
+    return greeted(*p) || tls || http ? asio::cancellation_type::terminal : asio::cancellation_type::none;
+  };
+  co_await asio::experimental::make_parallel_group(
+      asio::co_spawn(ex, await_greeting(socket, options, probes.get()), asio::deferred),
+      asio::co_spawn(ex, probe_tls(ex, remote, options, probes_at, deadline, probes.get()), asio::deferred),
+      asio::co_spawn(ex, probe_http(ex, remote, options, probes_at, deadline, probes.get()), asio::deferred))
+      .async_wait(answered, asio::use_awaitable);
+  const auto probed = Clock::now();
+  if (greeted(*probes)) {
+    // It spoke first (perhaps late), closed or reset: that is its answer, judged as any banner.
     id.speaks = Speaks::greeting;
     report.identified = std::move(id);
-    report.talk = std::move(first);
-    set_stage(report, StageId::talk, talk_status(*report.talk), Clock::now() - t0);
+    report.talk = std::move(probes->greeting);
+    set_stage(report, StageId::talk, talk_status(*report.talk), probed - t0);
     co_await run_close(socket, options, report);
     co_return;
   }
   boost::system::error_code ignored;
   socket.close(ignored);
-
-  // Both probes at once, each connect and exchange within what is left of the stage's deadline.
-  const auto deadline = t0 + options.timeout;
-  // A parallel group: cancelling the run (the agent stopping a probe) cancels both, and the
-  // first probe that gets an answer cancels the other (a TLS server never answers our HTTP
-  // request; waiting for it would cost the whole deadline).
-  auto probes = std::make_unique<Probes>();
-  const auto answered = [p = probes.get()](std::exception_ptr) {
-    const bool decided = (p->tls && speaks_tls(*p->tls)) || (p->http && p->http->bytes_received > 0);
-    return decided ? asio::cancellation_type::terminal : asio::cancellation_type::none;
-  };
-  co_await asio::experimental::make_parallel_group(
-      asio::co_spawn(ex, probe_tls(ex, remote, options, deadline, probes.get()), asio::deferred),
-      asio::co_spawn(ex, probe_http(ex, remote, options, deadline, probes.get()), asio::deferred))
-      .async_wait(answered, asio::use_awaitable);
-  id.tried.push_back("TLS ClientHello");
-  id.tried.push_back("HTTP request");
-  const auto probed = Clock::now();
+  if (probed >= probes_at) {
+    id.tried.push_back("TLS ClientHello");
+    id.tried.push_back("HTTP request");
+  }
 
   if (probes->tls && speaks_tls(*probes->tls)) {
     // Judged as TLS, then as HTTP inside it, each stage with its full deadline as for https://.
@@ -157,11 +194,12 @@ asio::awaitable<void> identify_and_talk(asio::any_io_executor ex, Endpoint remot
     if (probes->http_socket) co_await run_close(*probes->http_socket, options, report);
     co_return;
   }
-  // Nothing answered anything: up (the handshake completed), but silent.
+  // Nothing answered anything: up (the handshake completed), but silent, unless the greeting
+  // stalled behind a gap (an MTU black hole): the caller's retry decides then.
   id.speaks = Speaks::nothing;
   report.identified = std::move(id);
-  first.outcome = TalkOutcome::silent;
-  report.talk = std::move(first);
+  report.talk = probes->greeting ? std::move(*probes->greeting) : TalkResult{};
+  if (!mtu_retry_wanted(*report.talk)) report.talk->outcome = TalkOutcome::silent;
   set_stage(report, StageId::talk, talk_status(*report.talk), probed - t0);
 }
 
