@@ -118,12 +118,8 @@ Result<probe::DoctorOptions> make_options(const GlobalOptions& g, const DoctorFl
   if (!f.ca_file.empty()) o.ca_file = f.ca_file;
   if (f.cert.empty() != f.key.empty()) return fail(f.cert.empty() ? "--key" : "--cert", "needs --cert and --key together");
   if (!f.cert.empty()) o.client_cert = probe::ClientCertificate{f.cert, f.key};
-  if (o.ca_file || o.client_cert) {
-    // Loaded here once so that a wrong file is a usage error naming it; the secure stage loads
-    // them again inside its own time, as curl does.
-    auto check = probe::make_tls_context(o.ca_file, o.client_cert);
-    if (!check) return std::unexpected(check.error());
-  }
+  // Checked here so that a wrong file is a usage error naming it; the secure stage loads them.
+  if (auto check = probe::check_tls_files(o.ca_file, o.client_cert); !check) return std::unexpected(check.error());
   if (f.repeat < 1 || f.repeat > 1000) {
     return fail("--repeat \"" + std::to_string(f.repeat) + "\"", "must be 1 to 1000");
   }

@@ -233,7 +233,7 @@ int run_probe_cmd(const GlobalOptions& g, const ProbeFlags& f) {
   if (stages.ca_file || stages.client_cert) {
     if (!f.tls && !f.talk) return usage(Error{"--ca-file, --cert and --key", 0, "go with --tls or --talk"});
     // Loaded once here so that a wrong file is a usage error naming it.
-    if (auto ctx = probe::make_tls_context(stages.ca_file, stages.client_cert); !ctx) return usage(ctx.error());
+    if (auto ok = probe::check_tls_files(stages.ca_file, stages.client_cert); !ok) return usage(ok.error());
   }
 
   // Targets: the command line's, then the file's, in order.

@@ -17,6 +17,8 @@
 #include <cerrno>
 #include <ctime>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <system_error>
 
 #include <boost/asio/as_tuple.hpp>
@@ -239,6 +241,22 @@ Result<void> load_client_certificate(SSL_CTX* ctx, const ClientCertificate& c) {
 }
 
 }  // namespace
+
+Result<void> check_tls_files(const std::optional<std::string>& ca_file,
+                             const std::optional<ClientCertificate>& client) {
+  if (client) {
+    auto ctx = make_tls_context(ca_file, client);
+    if (!ctx) return std::unexpected(ctx.error());
+    return {};
+  }
+  if (!ca_file) return {};
+  const std::string op = fmt::format("--ca-file \"{}\"", *ca_file);
+  if (auto ok = check_readable(op, *ca_file); !ok) return ok;
+  std::ifstream in(*ca_file, std::ios::binary);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) return fail(op, "no PEM certificate in it");
+  return {};
+}
 
 Result<TlsContext> make_tls_context(const std::optional<std::string>& ca_file,
                                     const std::optional<ClientCertificate>& client) {

@@ -199,6 +199,14 @@ struct ClientCertificate {
 Result<TlsContext> make_tls_context(const std::optional<std::string>& ca_file,
                                     const std::optional<ClientCertificate>& client = std::nullopt);
 
+// The usage check of the TLS files a command was given, before any stage runs: a wrong path is a
+// usage error naming it. With a client certificate the whole context is loaded (the key must
+// match). With a CA file alone only the file is read, for a PEM certificate: OpenSSL's first
+// load of a trust store also initialises its decoders, work that belongs in the secure stage's
+// time as it is in curl's time_appconnect.
+Result<void> check_tls_files(const std::optional<std::string>& ca_file,
+                             const std::optional<ClientCertificate>& client);
+
 // The stage. Runs on the socket's executor, which must be single-threaded (an io_context run by
 // one thread, or a strand). Never throws for network or TLS errors: they are the result. On the
 // deadline the socket is closed, which ends the handshake wherever it is.
