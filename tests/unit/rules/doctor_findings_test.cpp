@@ -110,5 +110,58 @@ TEST(DoctorFindings, RefusedConnectNamesTheEndpointOnce) {
   EXPECT_EQ(fs[1].finding.evidence.at("endpoint"), "198.18.3.3:443");
 }
 
+TEST(DoctorFindings, ASilentPortOnAPathThatRateLimitsIcmpSaysARejectCanLookLikeADrop) {
+  DoctorReport r;
+  r.options.target.host = "198.18.3.2";
+  r.options.port = 443;
+  ConnectAttempt a;
+  a.remote = Endpoint{AF_INET, "198.18.3.2", 443};
+  a.failure = ConnectFailure::filtered;
+  a.timed_out = true;
+  a.syn_retransmits = 1;
+  r.connect.push_back(a);
+  TraceResult t;
+  t.destination = a.remote;
+  t.verdict = TraceVerdict::stopped;
+  TraceHop h1;
+  h1.ttl = 1;
+  h1.loss = HopLoss::rate_limited;
+  TraceHop h2;
+  h2.ttl = 2;
+  h2.loss = HopLoss::no_answer;
+  t.hops = {h1, h2};
+  r.trace = t;
+  auto fs = doctor_findings(r, Lang::en);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].finding.id, "tcp.filtered");
+  EXPECT_NE(fs[0].finding.cause.find("Hop 1 answered only some probes of the trace: ICMP errors on this path are "
+                                     "rate-limited, and a reject whose ICMP error such a limit swallows looks "
+                                     "exactly like a drop."),
+            std::string::npos)
+      << fs[0].finding.cause;
+  // Without that sign, the cause says nothing of it.
+  r.trace->hops.front().loss = HopLoss::none;
+  fs = doctor_findings(r, Lang::en);
+  EXPECT_EQ(fs[0].finding.cause.find("rate-limited"), std::string::npos);
+}
+
+TEST(DoctorFindings, AnIcmpErrorMetOnlyByTheTraceSaysSo) {
+  DoctorReport r;
+  r.options.target.host = "198.18.3.2";
+  r.options.port = 443;
+  ConnectAttempt a;
+  a.remote = Endpoint{AF_INET, "198.18.3.2", 443};
+  a.failure = ConnectFailure::rejected_icmp;
+  a.queued = QueuedError{ErrOrigin::icmp, 3, 3, 111, 0, "198.18.3.2"};
+  a.icmp_from_trace = true;
+  r.connect.push_back(a);
+  const auto fs = doctor_findings(r, Lang::en);
+  ASSERT_EQ(fs.size(), 1u);
+  EXPECT_EQ(fs[0].finding.id, "tcp.rejected_icmp");
+  EXPECT_NE(fs[0].finding.summary.find("port unreachable"), std::string::npos) << fs[0].finding.summary;
+  EXPECT_NE(fs[0].finding.summary.find("not our SYN: the sender rate-limits its ICMP errors"), std::string::npos)
+      << fs[0].finding.summary;
+}
+
 }  // namespace
 }  // namespace connscope::rules
