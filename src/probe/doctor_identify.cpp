@@ -54,26 +54,22 @@ std::chrono::milliseconds left(Clock::time_point deadline) {
                   std::chrono::ceil<std::chrono::milliseconds>(deadline - Clock::now()));
 }
 
-// A fresh connection for a probe, within the probes' deadline.
+// A probe's fresh connection: made once the greeting wait is over (`start`; cancelled before,
+// a probe sends nothing), within the probes' deadline.
 asio::awaitable<std::optional<tcp::socket>> probe_connection(asio::any_io_executor ex, Endpoint remote,
+                                                             Clock::time_point start,
                                                              Clock::time_point deadline) {
+  asio::steady_timer wait(ex, start);
+  if (auto [ec] = co_await wait.async_wait(asio::as_tuple(asio::use_awaitable)); ec) co_return std::nullopt;
   ConnectOptions c;
   c.timeout = left(deadline);
   ConnectOutcome conn = co_await connect_one(ex, std::move(remote), c);
   co_return std::move(conn.socket);
 }
 
-// The probes start once the greeting wait is over; cancelled before, they send nothing.
-asio::awaitable<bool> after(asio::any_io_executor ex, Clock::time_point start) {
-  asio::steady_timer wait(ex, start);
-  auto [ec] = co_await wait.async_wait(asio::as_tuple(asio::use_awaitable));
-  co_return !ec;
-}
-
 asio::awaitable<void> handshake_probe(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
                                       Clock::time_point start, Clock::time_point deadline, Probes* p) {
-  if (!co_await after(ex, start)) co_return;
-  auto socket = co_await probe_connection(ex, std::move(remote), deadline);
+  auto socket = co_await probe_connection(ex, std::move(remote), start, deadline);
   if (!socket) co_return;
   // HTTP is what most TLS services without a scheme carry: offer http/1.1 in ALPN.
   o.protocol = AppProtocol::http;
@@ -93,8 +89,7 @@ asio::awaitable<void> probe_tls(asio::any_io_executor ex, Endpoint remote, Docto
 
 asio::awaitable<void> probe_http(asio::any_io_executor ex, Endpoint remote, DoctorOptions o,
                                  Clock::time_point start, Clock::time_point deadline, Probes* p) {
-  if (!co_await after(ex, start)) co_return;
-  auto socket = co_await probe_connection(ex, std::move(remote), deadline);
+  auto socket = co_await probe_connection(ex, std::move(remote), start, deadline);
   if (!socket) co_return;
   o.protocol = AppProtocol::http;
   o.timeout = left(deadline);
