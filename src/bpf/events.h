@@ -1,0 +1,96 @@
+/* The records and maps' keys the kernel programs (connscope.bpf.c) and user space share.
+ * C, fixed-width fields only: this header is compiled by clang -target bpf (with vmlinux.h) and by
+ * g++ (with linux/types.h). Change a layout only together with both sides. */
+#ifndef CONNSCOPE_BPF_EVENTS_H
+#define CONNSCOPE_BPF_EVENTS_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+enum cs_event_kind {
+  CS_EV_STATE = 1,             /* sock:inet_sock_set_state */
+  CS_EV_RESET_SENT = 2,        /* tcp:tcp_send_reset */
+  CS_EV_RESET_RECEIVED = 3,    /* tcp:tcp_receive_reset */
+  CS_EV_RETRANSMIT = 4,        /* tcp:tcp_retransmit_skb */
+  CS_EV_SYNACK_RETRANSMIT = 5, /* tcp:tcp_retransmit_synack */
+  CS_EV_DROP = 6,              /* skb:kfree_skb */
+  CS_EV_ACCEPT_OVERFLOW = 7,   /* a SYN or the handshake's last ACK dropped: accept queue full */
+  CS_EV_SYN_QUEUE_DROP = 8,    /* a SYN dropped: SYN queue full and no syncookies */
+  CS_EV_KIND_MAX = 9,
+};
+
+/* The bits of cs_config.event_mask: 1 << kind. */
+#define CS_EVENT_BIT(kind) (1u << (kind))
+
+/* cs_event.flags */
+#define CS_F_PACKET 0x1       /* the addresses are a packet's (src → dst), not a socket's */
+#define CS_F_HANDSHAKE_ACK 0x2 /* accept overflow: the handshake's last ACK, not a SYN */
+#define CS_F_HAS_REASON 0x4   /* reason is the kernel's (drop reason, reset reason) */
+#define CS_F_COOKIES 0x8      /* syncookies were on for the listener's namespace */
+
+/* One event, one ring-buffer record. For a socket's event, saddr/sport is the local end and
+ * daddr/dport the remote one; for a packet's (CS_F_PACKET), the packet's source and destination.
+ * Ports are in host byte order; addresses in network byte order (IPv4 in the first 4 bytes). */
+struct cs_event {
+  __u64 ts_ns;        /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+  __u64 location;     /* drops: the kernel address that freed the packet */
+  __u32 kind;         /* enum cs_event_kind */
+  __u32 pid;          /* 0: not known (softirq, no socket owner recorded) */
+  __u32 reason;       /* drop: enum skb_drop_reason; reset sent: enum sk_rst_reason */
+  __u32 flags;        /* CS_F_* */
+  __u32 backlog;      /* overflows: the listener's accept queue (or SYN queue) length */
+  __u32 max_backlog;  /* overflows: the listener's backlog */
+  __u32 ifindex;      /* drops: the packet's device, 0 when none */
+  __u16 family;       /* AF_INET, AF_INET6, 0 for a packet that is not IP */
+  __u16 protocol;     /* IPPROTO_TCP, IPPROTO_UDP, ... (0 when not known) */
+  __u16 sport;
+  __u16 dport;
+  __u16 old_state;    /* state changes: TCP_* of the kernel (1 ESTABLISHED ... 12 NEW_SYN_RECV) */
+  __u16 new_state;
+  __u8 saddr[16];
+  __u8 daddr[16];
+  char comm[16];      /* with pid */
+};
+
+/* The one entry of the cs_config array map: what user space wants. Filters apply to events, not
+ * to the counters (those are host-wide, for the agent). */
+struct cs_config {
+  __u32 event_mask;   /* CS_EVENT_BIT(kind) for each kind to stream; 0: no events at all */
+  __u32 pid;          /* 0: any process */
+  __u16 port;         /* 0: any; else the local or the remote port (a packet's source or dest) */
+  __u16 peer_family;  /* 0: any peer; AF_INET/AF_INET6: peer must equal one end's address */
+  __u8 peer[16];
+};
+
+/* Counter keys (per-CPU maps; user space sums the CPUs). */
+#define CS_TCP_STATES 16 /* TCP states index 0..15; transitions are from * 16 + to */
+
+enum cs_counter {
+  CS_C_RESET_SENT = 0,
+  CS_C_RESET_RECEIVED = 1,
+  CS_C_RETRANSMIT = 2,
+  CS_C_SYNACK_RETRANSMIT = 3,
+  CS_C_ACCEPT_OVERFLOW = 4,
+  CS_C_SYN_QUEUE_DROP = 5,
+  CS_C_RING_LOST = 6,       /* events that did not fit the ring buffer */
+  CS_C_TIME_WAIT_OPENED = 7,  /* timewait sockets hashed (for the census) */
+  CS_C_TIME_WAIT_CLOSED = 8,  /* timewait sockets freed */
+  CS_C_MAX = 9,
+};
+
+struct cs_drop_key {
+  __u32 reason;   /* enum skb_drop_reason */
+  __u16 port;     /* TCP/UDP: the local port (the socket's, else the packet's destination) */
+  __u16 protocol; /* IPPROTO_*; 0 when not IP */
+};
+
+/* Overflows per listener. */
+struct cs_listener_key {
+  __u8 addr[16];
+  __u16 family;
+  __u16 port;
+  __u32 kind;     /* CS_EV_ACCEPT_OVERFLOW or CS_EV_SYN_QUEUE_DROP */
+};
+
+#endif
