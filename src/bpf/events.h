@@ -15,8 +15,9 @@ enum cs_event_kind {
   CS_EV_RETRANSMIT = 4,        /* tcp:tcp_retransmit_skb */
   CS_EV_SYNACK_RETRANSMIT = 5, /* tcp:tcp_retransmit_synack */
   CS_EV_DROP = 6,              /* skb:kfree_skb */
-  CS_EV_ACCEPT_OVERFLOW = 7,   /* a SYN or the handshake's last ACK dropped: accept queue full */
-  CS_EV_SYN_QUEUE_DROP = 8,    /* a SYN dropped: SYN queue full and no syncookies */
+  /* Made in user space from the listeners' drop counters (src/watch/listener_drops.h): */
+  CS_EV_ACCEPT_OVERFLOW = 7,   /* SYNs or handshake ACKs dropped: accept queue full */
+  CS_EV_SYN_QUEUE_DROP = 8,    /* SYNs dropped: SYN queue full and no syncookies */
   CS_EV_KIND_MAX = 9,
 };
 
@@ -25,9 +26,7 @@ enum cs_event_kind {
 
 /* cs_event.flags */
 #define CS_F_PACKET 0x1       /* the addresses are a packet's (src → dst), not a socket's */
-#define CS_F_HANDSHAKE_ACK 0x2 /* accept overflow: the handshake's last ACK, not a SYN */
 #define CS_F_HAS_REASON 0x4   /* reason is the kernel's (drop reason, reset reason) */
-#define CS_F_COOKIES 0x8      /* syncookies were on for the listener's namespace */
 
 /* One event, one ring-buffer record. For a socket's event, saddr/sport is the local end and
  * daddr/dport the remote one; for a packet's (CS_F_PACKET), the packet's source and destination.
@@ -39,8 +38,6 @@ struct cs_event {
   __u32 pid;          /* 0: not known (softirq, no socket owner recorded) */
   __u32 reason;       /* drop: enum skb_drop_reason; reset sent: enum sk_rst_reason */
   __u32 flags;        /* CS_F_* */
-  __u32 backlog;      /* overflows: the listener's accept queue (or SYN queue) length */
-  __u32 max_backlog;  /* overflows: the listener's backlog */
   __u32 ifindex;      /* drops: the packet's device, 0 when none */
   __u16 family;       /* AF_INET, AF_INET6, 0 for a packet that is not IP */
   __u16 protocol;     /* IPPROTO_TCP, IPPROTO_UDP, ... (0 when not known) */
@@ -71,26 +68,14 @@ enum cs_counter {
   CS_C_RESET_RECEIVED = 1,
   CS_C_RETRANSMIT = 2,
   CS_C_SYNACK_RETRANSMIT = 3,
-  CS_C_ACCEPT_OVERFLOW = 4,
-  CS_C_SYN_QUEUE_DROP = 5,
-  CS_C_RING_LOST = 6,       /* events that did not fit the ring buffer */
-  CS_C_TIME_WAIT_OPENED = 7,  /* timewait sockets hashed (for the census) */
-  CS_C_TIME_WAIT_CLOSED = 8,  /* timewait sockets freed */
-  CS_C_MAX = 9,
+  CS_C_RING_LOST = 4,       /* events that did not fit the ring buffer */
+  CS_C_MAX = 5,
 };
 
 struct cs_drop_key {
   __u32 reason;   /* enum skb_drop_reason */
   __u16 port;     /* TCP/UDP: the local port (the socket's, else the packet's destination) */
   __u16 protocol; /* IPPROTO_*; 0 when not IP */
-};
-
-/* Overflows per listener. */
-struct cs_listener_key {
-  __u8 addr[16];
-  __u16 family;
-  __u16 port;
-  __u32 kind;     /* CS_EV_ACCEPT_OVERFLOW or CS_EV_SYN_QUEUE_DROP */
 };
 
 #endif

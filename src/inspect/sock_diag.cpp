@@ -151,6 +151,11 @@ Result<SocketRecord> parse_sock_diag_message(std::span<const std::byte> message,
     if (type == INET_DIAG_INFO) {
       if (protocol == IPPROTO_TCP) rec.tcp_info = parse_tcp_info(payload);
       full_socket_attr = true;
+    } else if (type == INET_DIAG_SKMEMINFO) {
+      // An array of u32 indexed by SK_MEMINFO_*; older kernels send fewer entries.
+      if (payload.size() >= (SK_MEMINFO_DROPS + 1) * sizeof(std::uint32_t))
+        rec.drops = load<std::uint32_t>(payload, SK_MEMINFO_DROPS * sizeof(std::uint32_t));
+      full_socket_attr = true;
     } else if (type == INET_DIAG_SHUTDOWN) {
       // Sent for every full socket and never for a minisocket.
       full_socket_attr = true;

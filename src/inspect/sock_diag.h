@@ -78,6 +78,9 @@ struct SocketRecord {
   std::uint32_t timer_expires_ms = 0;
   std::uint8_t retrans = 0;
   std::optional<TcpInfo> tcp_info;  // present when asked for and the socket has one
+  // Packets the socket dropped (sk_drops, from INET_DIAG_SKMEMINFO when asked for): for a
+  // listener, every SYN or handshake ACK refused because its SYN or accept queue was full.
+  std::optional<std::uint32_t> drops;
 
   [[nodiscard]] std::string_view state_name() const { return tcp_state_name(state); }
 };

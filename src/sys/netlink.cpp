@@ -243,7 +243,8 @@ Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const Mes
   nlh->nlmsg_type = unspec ? TCPDIAG_GETSOCK : SOCK_DIAG_BY_FAMILY;
   nlh->nlmsg_flags = request.exact ? NLM_F_REQUEST : NLM_F_REQUEST | NLM_F_DUMP;
   nlh->nlmsg_seq = ++seq_;
-  const auto ext = request.tcp_info ? std::uint8_t{1} << (INET_DIAG_INFO - 1) : 0;
+  const auto ext = (request.tcp_info ? std::uint8_t{1} << (INET_DIAG_INFO - 1) : 0) |
+                   (request.meminfo ? std::uint8_t{1} << (INET_DIAG_SKMEMINFO - 1) : 0);
   if (unspec) {
     auto* req = static_cast<inet_diag_req*>(mnl_nlmsg_put_extra_header(nlh, req_len));
     req->idiag_family = AF_UNSPEC;

@@ -49,6 +49,7 @@ struct InetDiagRequest {
   int protocol = IPPROTO_TCP;          // IPPROTO_TCP or IPPROTO_UDP
   std::uint32_t states = kAllTcpStates;  // a mask of tcp_state_bit()s
   bool tcp_info = false;               // ask for INET_DIAG_INFO (struct tcp_info) per socket
+  bool meminfo = false;                // ask for INET_DIAG_SKMEMINFO (memory and drop counts)
   // An INET_DIAG_REQ_BYTECODE filter run by the kernel (see inspect/sock_diag.h for a builder);
   // empty: no filter. The kernel rejects invalid bytecode with EINVAL.
   std::vector<std::byte> bytecode;

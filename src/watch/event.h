@@ -55,7 +55,7 @@ struct Event {
   bool packet = false;
   std::optional<Endpoint> source;       // empty for a packet that is not IP
   std::optional<Endpoint> destination;
-  std::string old_state;                // state changes: ss's names ("SYN-SENT", "ESTAB", ...)
+  std::string old_state;                // state changes: inspect's names ("SYN_SENT", "ESTABLISHED")
   std::string new_state;
   std::optional<std::uint32_t> pid;     // the process, when known
   std::string comm;

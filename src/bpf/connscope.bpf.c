@@ -1,0 +1,373 @@
+// SPDX-License-Identifier: GPL-2.0
+/* connscope's kernel programs: TCP state changes, resets, retransmissions, packet drops with the
+ * kernel's reason, and accept/SYN queue overflows attributed to their listener.
+ *
+ * Each hook does two things: it adds to per-CPU counters (host-wide within one network
+ * namespace; the agent reads them every second at a cost that does not depend on the number of
+ * sockets), and, when user space asked for that kind and the event passes its filters, it writes
+ * one record to the ring buffer (connscope watch). Built CO-RE against the build machine's
+ * vmlinux.h; the attach points are BTF tracepoints (tp_btf) and fentry/fexit, which need no
+ * tracefs. Arguments a kernel may lack (the reset reason) are read only when user space, having
+ * looked at the running kernel's BTF, says they exist (has_reset_reason).
+ *
+ * Only tracepoints: fentry/kprobes would see the SYNs a full accept queue drops, but need BPF
+ * trampolines or kprobes, which kernels (this project's CI among them) may lack. Those drops are
+ * counted per listener by the kernel itself (sk_drops, read through sock_diag: src/watch). */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+
+#include "events.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+#define AF_INET 2
+#define AF_INET6 10
+#define ETH_P_IP 0x0800
+#define ETH_P_IPV6 0x86DD
+#define IPPROTO_TCP 6
+#define IPPROTO_UDP 17
+#define TCP_ESTABLISHED 1
+#define TCP_SYN_SENT 2
+#define TCP_FIN_WAIT1 4
+#define TCP_CLOSE 7
+#define TCP_LAST_ACK 9
+#define TCP_LISTEN 10
+
+/* Set by user space before load from the running kernel's BTF. */
+const volatile bool has_reset_reason = false;
+
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct cs_config);
+} cs_config_map SEC(".maps");
+
+/* Only this network namespace (inode number of its net ns; 0: every namespace). Kept apart from
+ * cs_config so that the agent, which streams no events, sets it alone. */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} cs_netns_map SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_RINGBUF);
+  __uint(max_entries, 4 * 1024 * 1024); /* user space may change it before load */
+} cs_events SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, CS_TCP_STATES * CS_TCP_STATES);
+  __type(key, __u32);
+  __type(value, __u64);
+} cs_transitions SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, CS_C_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} cs_counters SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct cs_drop_key);
+  __type(value, __u64);
+} cs_drops SEC(".maps");
+
+struct owner {
+  __u32 pid;
+  char comm[16];
+};
+
+/* The process behind a socket, recorded where the kernel runs in its context (connect, listen,
+ * close), because most state changes happen in softirq where "current" is whoever ran. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 65536);
+  __type(key, __u64);
+  __type(value, struct owner);
+} cs_owners SEC(".maps");
+
+static __always_inline void count(__u32 index) {
+  __u64 *v = bpf_map_lookup_elem(&cs_counters, &index);
+  if (v) *v += 1;
+}
+
+static __always_inline __u32 netns_of_sock(const struct sock *sk) {
+  return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+}
+
+static __always_inline bool netns_wanted(__u32 inum) {
+  __u32 zero = 0;
+  __u32 *want = bpf_map_lookup_elem(&cs_netns_map, &zero);
+  return !want || *want == 0 || *want == inum;
+}
+
+static __always_inline struct cs_config *config_for(__u32 kind) {
+  __u32 zero = 0;
+  struct cs_config *cfg = bpf_map_lookup_elem(&cs_config_map, &zero);
+  if (!cfg || !(cfg->event_mask & CS_EVENT_BIT(kind))) return 0;
+  return cfg;
+}
+
+static __always_inline bool same16(const __u8 *a, const __u8 *b, __u16 family) {
+  int n = family == AF_INET ? 4 : 16;
+#pragma unroll
+  for (int i = 0; i < 16; i++) {
+    if (i < n && a[i] != b[i]) return false;
+  }
+  return true;
+}
+
+static __always_inline bool passes(const struct cs_config *cfg, const struct cs_event *e) {
+  if (cfg->port && cfg->port != e->sport && cfg->port != e->dport) return false;
+  if (cfg->pid && cfg->pid != e->pid) return false;
+  if (cfg->peer_family) {
+    if (cfg->peer_family != e->family) return false;
+    if (!same16(cfg->peer, e->saddr, e->family) && !same16(cfg->peer, e->daddr, e->family)) return false;
+  }
+  return true;
+}
+
+/* Fills addresses and ports from a socket (local = s, remote = d). Works for full, request and
+ * timewait sockets: all begin with struct sock_common. */
+static __always_inline void from_sock_common(struct cs_event *e, const struct sock_common *c) {
+  e->family = BPF_CORE_READ(c, skc_family);
+  e->sport = BPF_CORE_READ(c, skc_num);
+  e->dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+  if (e->family == AF_INET) {
+    __u32 s = BPF_CORE_READ(c, skc_rcv_saddr);
+    __u32 d = BPF_CORE_READ(c, skc_daddr);
+    __builtin_memcpy(e->saddr, &s, 4);
+    __builtin_memcpy(e->daddr, &d, 4);
+  } else if (e->family == AF_INET6) {
+    BPF_CORE_READ_INTO(&e->saddr, c, skc_v6_rcv_saddr.in6_u.u6_addr8);
+    BPF_CORE_READ_INTO(&e->daddr, c, skc_v6_daddr.in6_u.u6_addr8);
+  }
+}
+
+/* A full socket: the local port from inet_sport, which the kernel keeps after it unhashes the
+ * socket on its way to CLOSE (skc_num is then 0). */
+static __always_inline void from_sock(struct cs_event *e, const struct sock *sk) {
+  from_sock_common(e, &sk->__sk_common);
+  e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+}
+
+static __always_inline void owner_into(struct cs_event *e, const void *sk) {
+  __u64 key = (__u64)sk;
+  struct owner *o = bpf_map_lookup_elem(&cs_owners, &key);
+  if (o) {
+    e->pid = o->pid;
+    __builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
+  }
+}
+
+static __always_inline void remember_owner(const void *sk) {
+  struct owner o = {};
+  __u64 key = (__u64)sk;
+  o.pid = bpf_get_current_pid_tgid() >> 32;
+  bpf_get_current_comm(&o.comm, sizeof(o.comm));
+  bpf_map_update_elem(&cs_owners, &key, &o, BPF_ANY);
+}
+
+/* Reads the IP and TCP/UDP headers of a packet into e (src = s, dst = d). */
+static __always_inline void from_packet(struct cs_event *e, const struct sk_buff *skb) {
+  e->flags |= CS_F_PACKET;
+  unsigned char *head = BPF_CORE_READ(skb, head);
+  __u16 nh = BPF_CORE_READ(skb, network_header);
+  __u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+  __u8 *l4 = 0;
+  if (proto == ETH_P_IP) {
+    struct iphdr ip;
+    if (bpf_probe_read_kernel(&ip, sizeof(ip), head + nh) || ip.version != 4) return;
+    e->family = AF_INET;
+    e->protocol = ip.protocol;
+    __builtin_memcpy(e->saddr, &ip.saddr, 4);
+    __builtin_memcpy(e->daddr, &ip.daddr, 4);
+    l4 = head + nh + ip.ihl * 4;
+  } else if (proto == ETH_P_IPV6) {
+    struct ipv6hdr ip6;
+    if (bpf_probe_read_kernel(&ip6, sizeof(ip6), head + nh) || ip6.version != 6) return;
+    e->family = AF_INET6;
+    e->protocol = ip6.nexthdr;
+    __builtin_memcpy(e->saddr, &ip6.saddr, 16);
+    __builtin_memcpy(e->daddr, &ip6.daddr, 16);
+    l4 = head + nh + sizeof(ip6);
+  } else {
+    return;
+  }
+  if (e->protocol == IPPROTO_TCP || e->protocol == IPPROTO_UDP) {
+    __be16 ports[2];
+    if (!bpf_probe_read_kernel(ports, sizeof(ports), l4)) {
+      e->sport = bpf_ntohs(ports[0]);
+      e->dport = bpf_ntohs(ports[1]);
+    }
+  }
+}
+
+static __always_inline void stamp(struct cs_event *e, __u32 kind) {
+  e->ts_ns = bpf_ktime_get_ns();
+  e->kind = kind;
+}
+
+static __always_inline void submit(const struct cs_config *cfg, const struct cs_event *e) {
+  if (!passes(cfg, e)) return;
+  struct cs_event *out = bpf_ringbuf_reserve(&cs_events, sizeof(*out), 0);
+  if (!out) {
+    count(CS_C_RING_LOST);
+    return;
+  }
+  __builtin_memcpy(out, e, sizeof(*out));
+  bpf_ringbuf_submit(out, 0);
+}
+
+/* Events are built on the stack (a struct cs_event is 112 bytes, well inside the 512-byte
+ * limit) so that filters can look at them before the ring buffer is touched. */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int newstate) {
+  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
+  if (!netns_wanted(netns_of_sock(sk))) return 0;
+  __u32 from = oldstate & (CS_TCP_STATES - 1), to = newstate & (CS_TCP_STATES - 1);
+  __u32 index = from * CS_TCP_STATES + to;
+  __u64 *v = bpf_map_lookup_elem(&cs_transitions, &index);
+  if (v) *v += 1;
+
+  /* These changes are made by the socket's own process (connect, listen, close). */
+  if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
+      newstate == TCP_LAST_ACK)
+    remember_owner(sk);
+
+  struct cs_config *cfg = config_for(CS_EV_STATE);
+  if (cfg) {
+    struct cs_event e = {};
+    stamp(&e, CS_EV_STATE);
+    e.protocol = IPPROTO_TCP;
+    e.old_state = oldstate;
+    e.new_state = newstate;
+    from_sock(&e, sk);
+    owner_into(&e, sk);
+    submit(cfg, &e);
+  }
+  if (newstate == TCP_CLOSE) {
+    __u64 key = (__u64)sk;
+    bpf_map_delete_elem(&cs_owners, &key);
+  }
+  return 0;
+}
+
+SEC("tp_btf/tcp_send_reset")
+int BPF_PROG(cs_reset_sent, const struct sock *sk, const struct sk_buff *skb) {
+  /* With no socket (nothing listens), the reset answers the packet in skb. */
+  if (sk) {
+    if (!netns_wanted(netns_of_sock(sk))) return 0;
+  } else if (skb) {
+    if (!netns_wanted(BPF_CORE_READ(skb, dev, nd_net.net, ns.inum))) return 0;
+  }
+  count(CS_C_RESET_SENT);
+  struct cs_config *cfg = config_for(CS_EV_RESET_SENT);
+  if (!cfg) return 0;
+  struct cs_event e = {};
+  stamp(&e, CS_EV_RESET_SENT);
+  e.protocol = IPPROTO_TCP;
+  if (sk) {
+    from_sock(&e, sk);
+    if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN) owner_into(&e, sk);
+  } else if (skb) {
+    from_packet(&e, skb);
+  }
+  if (has_reset_reason) {
+    e.reason = (__u32)ctx[2];
+    e.flags |= CS_F_HAS_REASON;
+  }
+  submit(cfg, &e);
+  return 0;
+}
+
+SEC("tp_btf/tcp_receive_reset")
+int BPF_PROG(cs_reset_received, struct sock *sk) {
+  if (!netns_wanted(netns_of_sock(sk))) return 0;
+  count(CS_C_RESET_RECEIVED);
+  struct cs_config *cfg = config_for(CS_EV_RESET_RECEIVED);
+  if (!cfg) return 0;
+  struct cs_event e = {};
+  stamp(&e, CS_EV_RESET_RECEIVED);
+  e.protocol = IPPROTO_TCP;
+  e.old_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+  from_sock(&e, sk);
+  owner_into(&e, sk);
+  submit(cfg, &e);
+  return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_skb")
+int BPF_PROG(cs_retransmit, const struct sock *sk, const struct sk_buff *skb) {
+  if (!netns_wanted(netns_of_sock(sk))) return 0;
+  count(CS_C_RETRANSMIT);
+  struct cs_config *cfg = config_for(CS_EV_RETRANSMIT);
+  if (!cfg) return 0;
+  struct cs_event e = {};
+  stamp(&e, CS_EV_RETRANSMIT);
+  e.protocol = IPPROTO_TCP;
+  e.old_state = BPF_CORE_READ(sk, __sk_common.skc_state);
+  from_sock(&e, sk);
+  owner_into(&e, sk);
+  submit(cfg, &e);
+  return 0;
+}
+
+SEC("tp_btf/tcp_retransmit_synack")
+int BPF_PROG(cs_synack_retransmit, const struct sock *sk, const struct request_sock *req) {
+  if (!netns_wanted(netns_of_sock(sk))) return 0;
+  count(CS_C_SYNACK_RETRANSMIT);
+  struct cs_config *cfg = config_for(CS_EV_SYNACK_RETRANSMIT);
+  if (!cfg) return 0;
+  struct cs_event e = {};
+  stamp(&e, CS_EV_SYNACK_RETRANSMIT);
+  e.protocol = IPPROTO_TCP;
+  from_sock_common(&e, &req->__req_common);
+  owner_into(&e, sk); /* the listener's process */
+  submit(cfg, &e);
+  return 0;
+}
+
+SEC("tp_btf/kfree_skb")
+int BPF_PROG(cs_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason) {
+  if (reason <= SKB_CONSUMED) return 0;
+  struct sock *sk = BPF_CORE_READ(skb, sk);
+  struct net_device *dev = BPF_CORE_READ(skb, dev);
+  __u32 inum = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : (sk ? netns_of_sock(sk) : 0);
+  if (!netns_wanted(inum)) return 0;
+
+  struct cs_event e = {};
+  from_packet(&e, skb);
+  struct cs_drop_key key = {.reason = reason, .protocol = e.protocol};
+  if (e.protocol == IPPROTO_TCP || e.protocol == IPPROTO_UDP)
+    key.port = sk ? BPF_CORE_READ(sk, __sk_common.skc_num) : e.dport;
+  __u64 *v = bpf_map_lookup_elem(&cs_drops, &key);
+  if (v) {
+    *v += 1;
+  } else {
+    __u64 one = 1;
+    bpf_map_update_elem(&cs_drops, &key, &one, BPF_NOEXIST);
+  }
+
+  struct cs_config *cfg = config_for(CS_EV_DROP);
+  if (!cfg) return 0;
+  stamp(&e, CS_EV_DROP);
+  e.reason = reason;
+  e.flags |= CS_F_HAS_REASON;
+  e.location = (__u64)location;
+  e.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+  if (sk) owner_into(&e, sk);
+  submit(cfg, &e);
+  return 0;
+}

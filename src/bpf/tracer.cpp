@@ -1,0 +1,275 @@
+#include "bpf/tracer.h"
+
+#include <arpa/inet.h>
+#include <sys/stat.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <cerrno>
+#include <cstdarg>
+#include <cstring>
+#include <cstdio>
+#include <cstdlib>
+#include <string_view>
+
+// bpftool's generated C is not held to the project's warnings.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wold-style-cast"
+#pragma GCC diagnostic ignored "-Wconversion"
+#pragma GCC diagnostic ignored "-Wsign-conversion"
+#pragma GCC diagnostic ignored "-Wpedantic"
+#pragma GCC diagnostic ignored "-Wcast-align"
+#pragma GCC diagnostic ignored "-Wmissing-field-initializers"
+#include "bpf/connscope.skel.h"
+#pragma GCC diagnostic pop
+#include "bpf/kernel_btf.h"
+
+namespace connscope::bpf {
+
+namespace {
+
+struct HookSpec {
+  const char* program;
+  const char* name;      // the BTF tracepoint (without its group)
+  const char* group;     // its group, for messages
+  int min_args;          // the arguments the program reads
+  std::uint32_t kinds;
+};
+
+constexpr HookSpec kHooks[] = {
+    {"cs_state", "inet_sock_set_state", "sock", 3, CS_EVENT_BIT(CS_EV_STATE)},
+    {"cs_reset_sent", "tcp_send_reset", "tcp", 2, CS_EVENT_BIT(CS_EV_RESET_SENT)},
+    {"cs_reset_received", "tcp_receive_reset", "tcp", 1, CS_EVENT_BIT(CS_EV_RESET_RECEIVED)},
+    {"cs_retransmit", "tcp_retransmit_skb", "tcp", 2, CS_EVENT_BIT(CS_EV_RETRANSMIT)},
+    {"cs_synack_retransmit", "tcp_retransmit_synack", "tcp", 2,
+     CS_EVENT_BIT(CS_EV_SYNACK_RETRANSMIT)},
+    {"cs_drop", "kfree_skb", "skb", 3, CS_EVENT_BIT(CS_EV_DROP)},
+};
+
+std::string target_text(const HookSpec& h) { return std::string("tracepoint ") + h.group + ":" + h.name; }
+
+// libbpf prints its warnings on stderr unless told otherwise; its print hook is process-wide by
+// its API. connscope reports what failed itself (hooks(), the verifier's log), so libbpf's lines
+// are not printed; while a Tracer loads on this thread, the name of a program libbpf says it
+// failed to load is kept, because a refusal that is not the verifier's (EPERM)
+// leaves no other trace of which program it was.
+thread_local std::string* g_refused_program = nullptr;
+
+int quiet_libbpf(enum libbpf_print_level level, const char* format, va_list args) {
+  if (g_refused_program == nullptr || level == LIBBPF_DEBUG) return 0;
+  char line[512];
+  va_list copy;
+  va_copy(copy, args);
+  std::vsnprintf(line, sizeof line, format, copy);
+  va_end(copy);
+  const std::string_view text(line);
+  constexpr std::string_view kProg = "prog '";
+  if (const auto at = text.find(kProg); at != std::string_view::npos && text.find("failed to load") != std::string_view::npos) {
+    const auto name = text.substr(at + kProg.size());
+    *g_refused_program = std::string(name.substr(0, name.find('\'')));
+  }
+  return 0;
+}
+
+// The last lines of a verifier log, which say why it refused.
+std::string log_tail(std::string_view log, std::size_t lines) {
+  while (!log.empty() && (log.back() == '\n' || log.back() == '\0')) log.remove_suffix(1);
+  std::size_t pos = log.size();
+  for (std::size_t n = 0; n < lines && pos > 0; ++n) {
+    const auto nl = log.rfind('\n', pos - 1);
+    if (nl == std::string_view::npos) {
+      pos = 0;
+      break;
+    }
+    pos = nl;
+  }
+  std::string out(log.substr(pos == 0 ? 0 : pos + 1));
+  for (auto& c : out)
+    if (c == '\n') c = ';';
+  return out;
+}
+
+// ctx is the Tracer's on_record_ slot, which poll() points at its caller's function.
+int on_ring_record(void* ctx, void* data, std::size_t size) {
+  const auto* fn = *static_cast<const Tracer::RecordFn* const*>(ctx);
+  if (fn != nullptr) (*fn)(std::span<const std::byte>(static_cast<const std::byte*>(data), size));
+  return 0;
+}
+
+}  // namespace
+
+Result<std::uint32_t> netns_inode(int pid) {
+  const std::string path = pid == 0 ? "/proc/self/ns/net" : "/proc/" + std::to_string(pid) + "/ns/net";
+  struct stat st{};
+  if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path, errno);
+  return static_cast<std::uint32_t>(st.st_ino);
+}
+
+Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
+  if (auto p = check_privilege(); !p) return std::unexpected(p.error());
+  auto btf = KernelBtf::load();
+  if (!btf) return std::unexpected(btf.error());
+  std::uint32_t netns = 0;
+  if (options.netns) {
+    netns = *options.netns;
+  } else {
+    auto own = netns_inode();
+    if (!own) return std::unexpected(own.error());
+    netns = *own;
+  }
+
+  libbpf_set_print(quiet_libbpf);
+  std::unique_ptr<Tracer> t(new Tracer());
+  t->asked_ = options.event_mask;
+  t->netns_ = netns;
+  t->ncpus_ = libbpf_num_possible_cpus();
+  if (t->ncpus_ <= 0) return fail_errno("count the possible CPUs", -t->ncpus_);
+  for (const HookSpec& h : kHooks) {
+    Hook hook{h.program, target_text(h), h.kinds, std::nullopt};
+    const bool present = btf->tracepoint_args(h.name) >= h.min_args;
+    if (!present) hook.error = Error{hook.target, ENOENT, "this kernel does not have it"};
+    t->hooks_.push_back(std::move(hook));
+  }
+
+  // A kernel may refuse one program (a verifier may reject what another accepts). libbpf loads an object whole, so the refused
+  // program is turned off, with its reason, and the object opened and loaded again without it.
+  for (std::size_t attempt = 0;; ++attempt) {
+    t->skel_ = connscope_bpf__open();
+    if (t->skel_ == nullptr) return fail_errno("open the BPF object", errno);
+    t->skel_->rodata->has_reset_reason = btf->tracepoint_args("tcp_send_reset") >= 3;
+    if (bpf_map__set_max_entries(t->skel_->maps.cs_events, static_cast<std::uint32_t>(options.ring_bytes)) != 0)
+      return fail_errno("size the ring buffer", errno);
+    std::vector<std::vector<char>> logs(std::size(kHooks));
+    for (std::size_t i = 0; i < std::size(kHooks); ++i) {
+      struct bpf_program* prog = bpf_object__find_program_by_name(t->skel_->obj, kHooks[i].program);
+      if (prog == nullptr) return fail("find BPF program " + std::string(kHooks[i].program), "not in the object");
+      if (t->hooks_[i].error) {
+        bpf_program__set_autoload(prog, false);
+        continue;
+      }
+      logs[i].resize(std::size_t{256} << 10);
+      bpf_program__set_log_buf(prog, logs[i].data(), logs[i].size());
+    }
+    std::string refused_name;
+    g_refused_program = &refused_name;
+    const int err = connscope_bpf__load(t->skel_);
+    g_refused_program = nullptr;
+    if (err == 0) break;
+    // On failure libbpf closes every program. The refused one is the one whose log the kernel
+    // filled (libbpf retries a verifier's refusal with logging on), else the one libbpf named.
+    std::optional<std::size_t> refused;
+    for (std::size_t i = 0; i < std::size(kHooks) && !refused; ++i)
+      if (!logs[i].empty() && logs[i][0] != '\0') refused = i;
+    for (std::size_t i = 0; i < std::size(kHooks) && !refused; ++i)
+      if (refused_name == kHooks[i].program) refused = i;
+    connscope_bpf__destroy(t->skel_);
+    t->skel_ = nullptr;
+    if (!refused || attempt >= std::size(kHooks)) return fail_errno("load the BPF programs", -err);
+    const std::string log(logs[*refused].data());
+    // A log that ends in the verifier's statistics means it accepted the program and the kernel
+    // refused it after; otherwise the tail says what it rejected.
+    const bool verified = log.find("processed ") != std::string::npos && log.find("insns") != std::string::npos;
+    t->hooks_[*refused].error =
+        Error{t->hooks_[*refused].target, -err,
+              verified || log.empty() ? "the kernel refused the program" : "the verifier refused it: " + log_tail(log, 4)};
+  }
+
+  for (std::size_t i = 0; i < std::size(kHooks); ++i) {
+    if (t->hooks_[i].error) continue;
+    struct bpf_program* prog = bpf_object__find_program_by_name(t->skel_->obj, kHooks[i].program);
+    struct bpf_link* link = bpf_program__attach(prog);
+    if (link == nullptr) {
+      t->hooks_[i].error = Error{t->hooks_[i].target, errno, "could not attach"};
+      continue;
+    }
+    t->links_.push_back(link);
+  }
+  bool any = false;
+  for (const auto& h : t->hooks_) any = any || !h.error;
+  if (!any) return fail("load the BPF programs", "the kernel refused every one: " + t->hooks_.front().error->message());
+
+  const std::uint32_t zero = 0;
+  if (bpf_map__update_elem(t->skel_->maps.cs_netns_map, &zero, sizeof zero, &netns, sizeof netns, BPF_ANY) != 0)
+    return fail_errno("set the namespace filter", errno);
+  cs_config cfg{};
+  cfg.event_mask = options.event_mask;
+  cfg.pid = options.pid;
+  cfg.port = options.port;
+  if (options.peer) {
+    sockaddr_storage ss{};
+    options.peer->to_sockaddr(ss);
+    cfg.peer_family = static_cast<std::uint16_t>(options.peer->family);
+    if (options.peer->family == AF_INET)
+      std::memcpy(cfg.peer, &reinterpret_cast<sockaddr_in*>(&ss)->sin_addr, 4);
+    else
+      std::memcpy(cfg.peer, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
+  }
+  if (bpf_map__update_elem(t->skel_->maps.cs_config_map, &zero, sizeof zero, &cfg, sizeof cfg, BPF_ANY) != 0)
+    return fail_errno("set the event filters", errno);
+
+  if (options.event_mask != 0) {
+    t->ring_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.cs_events), on_ring_record, &t->on_record_, nullptr);
+    if (t->ring_ == nullptr) return fail_errno("open the ring buffer", errno);
+  }
+  return t;
+}
+
+Tracer::~Tracer() {
+  if (ring_ != nullptr) ring_buffer__free(ring_);
+  for (auto* l : links_) bpf_link__destroy(l);
+  if (skel_ != nullptr) connscope_bpf__destroy(skel_);
+}
+
+std::uint32_t Tracer::kinds_off() const {
+  std::uint32_t on = 0;
+  for (const auto& h : hooks_)
+    if (!h.error) on |= h.kinds;
+  return asked_ & ~on;
+}
+
+Result<int> Tracer::poll(std::chrono::milliseconds timeout, const RecordFn& on_record) {
+  if (ring_ == nullptr) return fail("poll the ring buffer", "no events were asked for");
+  on_record_ = &on_record;
+  const int n = ring_buffer__consume(ring_);
+  if (n > 0) {
+    on_record_ = nullptr;
+    return n;
+  }
+  const int r = ring_buffer__poll(ring_, static_cast<int>(timeout.count()));
+  on_record_ = nullptr;
+  if (r == -EINTR) return 0;
+  if (r < 0) return fail_errno("poll the ring buffer", -r);
+  return r;
+}
+
+Result<KernelCounters> Tracer::counters() const {
+  KernelCounters out;
+  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus_));
+  const auto sum = [&] {
+    std::uint64_t s = 0;
+    for (auto v : per_cpu) s += v;
+    return s;
+  };
+  const std::size_t value_size = per_cpu.size() * sizeof(std::uint64_t);
+  const auto read_array = [&](const struct bpf_map* map, std::span<std::uint64_t> into) -> Result<void> {
+    for (std::uint32_t i = 0; i < into.size(); ++i) {
+      if (bpf_map__lookup_elem(map, &i, sizeof i, per_cpu.data(), value_size, 0) != 0)
+        return fail_errno(std::string("read BPF map ") + bpf_map__name(map), errno);
+      into[i] = sum();
+    }
+    return {};
+  };
+  if (auto r = read_array(skel_->maps.cs_transitions, out.transitions); !r) return std::unexpected(r.error());
+  if (auto r = read_array(skel_->maps.cs_counters, out.totals); !r) return std::unexpected(r.error());
+
+  cs_drop_key dk{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(skel_->maps.cs_drops, prev, &dk, sizeof dk) == 0) {
+    if (bpf_map__lookup_elem(skel_->maps.cs_drops, &dk, sizeof dk, per_cpu.data(), value_size, 0) == 0)
+      out.drops.push_back(DropCount{dk.reason, dk.port, dk.protocol, sum()});
+    prev = &dk;
+  }
+  return out;
+}
+
+}  // namespace connscope::bpf

@@ -1,0 +1,95 @@
+#pragma once
+// connscope's kernel programs, loaded and attached: the ring buffer of events and the per-CPU
+// counters (src/bpf/connscope.bpf.c). One Tracer per process; it detaches everything when
+// destroyed.
+
+#include <array>
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "bpf/events.h"
+#include "core/endpoint.h"
+#include "core/error.h"
+
+struct connscope_bpf;
+struct ring_buffer;
+struct bpf_link;
+
+namespace connscope::bpf {
+
+struct TracerOptions {
+  std::uint32_t event_mask = 0;  // CS_EVENT_BIT(kind)s to stream; 0: counters only (the agent)
+  std::uint32_t pid = 0;         // filters on the events (not the counters); 0: any
+  std::uint16_t port = 0;
+  std::optional<Endpoint> peer;
+  // The network namespace to watch (its /proc/PID/ns/net inode); nullopt: this process's own.
+  std::optional<std::uint32_t> netns;
+  std::size_t ring_bytes = std::size_t{4} << 20;  // a power of two, at least a page
+};
+
+// One attach point and whether it works on this kernel.
+struct Hook {
+  std::string program;  // the BPF program's name, e.g. "cs_drop"
+  std::string target;   // "tracepoint skb:kfree_skb"
+  std::uint32_t kinds = 0;  // CS_EVENT_BIT()s it produces (0: support only)
+  std::optional<Error> error;  // why it is off
+};
+
+struct DropCount {
+  std::uint32_t reason = 0;  // enum skb_drop_reason of the running kernel
+  std::uint16_t port = 0;
+  std::uint16_t protocol = 0;
+  std::uint64_t count = 0;
+};
+
+// Running totals since the programs were attached, summed over CPUs.
+struct KernelCounters {
+  std::array<std::uint64_t, CS_TCP_STATES * CS_TCP_STATES> transitions{};  // [from * 16 + to]
+  std::array<std::uint64_t, CS_C_MAX> totals{};                           // [enum cs_counter]
+  std::vector<DropCount> drops;
+};
+
+class Tracer {
+ public:
+  // Checks privilege and BTF, loads and attaches. Errors: privilege (EPERM), no BTF (ENOENT, naming
+  // the file), a verifier rejection (its log's tail in detail). A hook whose attach point the
+  // kernel lacks is off, listed in hooks() with its reason; the others run.
+  static Result<std::unique_ptr<Tracer>> open(const TracerOptions& options);
+  ~Tracer();
+  Tracer(const Tracer&) = delete;
+  Tracer& operator=(const Tracer&) = delete;
+
+  using RecordFn = std::function<void(std::span<const std::byte>)>;
+  // Hands every record the ring buffer holds to on_record, waiting up to `timeout` for the first.
+  // Returns how many records were consumed; EINTR is not an error (0 records).
+  Result<int> poll(std::chrono::milliseconds timeout, const RecordFn& on_record);
+
+  [[nodiscard]] Result<KernelCounters> counters() const;
+  [[nodiscard]] const std::vector<Hook>& hooks() const { return hooks_; }
+  // The event kinds asked for whose every hook is off.
+  [[nodiscard]] std::uint32_t kinds_off() const;
+  [[nodiscard]] std::uint32_t netns() const { return netns_; }
+
+ private:
+  Tracer() = default;
+  struct connscope_bpf* skel_ = nullptr;
+  struct ring_buffer* ring_ = nullptr;
+  std::vector<struct bpf_link*> links_;
+  std::vector<Hook> hooks_;
+  std::uint32_t asked_ = 0;
+  std::uint32_t netns_ = 0;
+  const RecordFn* on_record_ = nullptr;  // set during poll(): the ring buffer's callback context
+  int ncpus_ = 1;
+};
+
+// The inode of a process's network namespace (/proc/self/ns/net when pid is 0).
+Result<std::uint32_t> netns_inode(int pid = 0);
+
+}  // namespace connscope::bpf

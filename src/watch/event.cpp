@@ -1,0 +1,123 @@
+#include "watch/event.h"
+
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <fmt/format.h>
+
+#include "bpf/events.h"
+#include "inspect/sock_diag.h"
+
+namespace connscope::watch {
+
+namespace {
+
+constexpr std::array<std::string_view, 8> kKindNames = {
+    "state", "reset_sent", "reset_received", "retransmit", "synack_retransmit", "drop", "accept_overflow",
+    "syn_queue_drop"};
+constexpr std::array<std::string_view, 5> kGroupNames = {"state", "reset", "retransmit", "drop", "overflow"};
+
+std::optional<Endpoint> endpoint_of(std::uint16_t family, const std::uint8_t* addr, std::uint16_t port) {
+  sockaddr_storage ss{};
+  if (family == AF_INET) {
+    sockaddr_in s4{};
+    s4.sin_family = AF_INET;
+    std::memcpy(&s4.sin_addr, addr, 4);
+    s4.sin_port = htons(port);
+    std::memcpy(&ss, &s4, sizeof s4);
+  } else if (family == AF_INET6) {
+    sockaddr_in6 s6{};
+    s6.sin6_family = AF_INET6;
+    std::memcpy(&s6.sin6_addr, addr, 16);
+    s6.sin6_port = htons(port);
+    std::memcpy(&ss, &s6, sizeof s6);
+  } else {
+    return std::nullopt;
+  }
+  return endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
+}
+
+std::string reason_name(const std::map<std::uint32_t, std::string>& names, std::uint32_t value) {
+  if (auto it = names.find(value); it != names.end()) return it->second;
+  return fmt::format("reason {}", value);
+}
+
+}  // namespace
+
+std::string_view kind_name(EventKind kind) { return kKindNames[static_cast<std::size_t>(kind)]; }
+
+EventGroup group_of(EventKind kind) {
+  switch (kind) {
+    case EventKind::state: return EventGroup::state;
+    case EventKind::reset_sent:
+    case EventKind::reset_received: return EventGroup::reset;
+    case EventKind::retransmit:
+    case EventKind::synack_retransmit: return EventGroup::retransmit;
+    case EventKind::drop: return EventGroup::drop;
+    case EventKind::accept_overflow:
+    case EventKind::syn_queue_drop: return EventGroup::overflow;
+  }
+  return EventGroup::state;
+}
+
+std::string_view group_name(EventGroup group) { return kGroupNames[static_cast<std::size_t>(group)]; }
+
+Result<std::vector<EventGroup>> parse_groups(std::string_view text, std::string_view what) {
+  std::vector<EventGroup> out;
+  while (true) {
+    const auto comma = text.find(',');
+    const std::string_view item = text.substr(0, comma);
+    bool found = false;
+    for (std::size_t i = 0; i < kGroupNames.size(); ++i) {
+      if (item == kGroupNames[i]) {
+        const auto g = static_cast<EventGroup>(i);
+        if (std::find(out.begin(), out.end(), g) == out.end()) out.push_back(g);
+        found = true;
+      }
+    }
+    if (!found)
+      return fail(std::string(what), fmt::format("unknown event kind \"{}\" (known: state, reset, retransmit, "
+                                                 "drop, overflow)", item));
+    if (comma == std::string_view::npos) break;
+    text.remove_prefix(comma + 1);
+  }
+  return out;
+}
+
+Result<Event> decode_event(std::span<const std::byte> record, const ReasonNames& names,
+                           std::chrono::nanoseconds monotonic_to_wall) {
+  cs_event raw{};
+  if (record.size() < sizeof raw)
+    return fail("kernel event", fmt::format("record of {} bytes, expected {}", record.size(), sizeof raw));
+  std::memcpy(&raw, record.data(), sizeof raw);
+  if (raw.kind < CS_EV_STATE || raw.kind >= CS_EV_KIND_MAX)
+    return fail("kernel event", fmt::format("unknown kind {}", raw.kind));
+
+  Event e;
+  e.kind = static_cast<EventKind>(raw.kind - CS_EV_STATE);
+  e.time = std::chrono::system_clock::time_point(std::chrono::duration_cast<std::chrono::system_clock::duration>(
+      std::chrono::nanoseconds(raw.ts_ns) + monotonic_to_wall));
+  e.protocol = raw.protocol;
+  e.packet = (raw.flags & CS_F_PACKET) != 0;
+  e.source = endpoint_of(raw.family, raw.saddr, raw.sport);
+  e.destination = endpoint_of(raw.family, raw.daddr, raw.dport);
+  if (e.kind == EventKind::state) {
+    e.old_state = std::string(inspect::tcp_state_name(raw.old_state));
+    e.new_state = std::string(inspect::tcp_state_name(raw.new_state));
+  }
+  if (raw.pid != 0) {
+    e.pid = raw.pid;
+    e.comm.assign(raw.comm, strnlen(raw.comm, sizeof raw.comm));
+  }
+  if ((raw.flags & CS_F_HAS_REASON) != 0) {
+    e.reason_code = raw.reason;
+    e.reason = reason_name(e.kind == EventKind::drop ? names.drop : names.reset, raw.reason);
+  }
+  e.location = raw.location;
+  e.ifindex = raw.ifindex;
+  return e;
+}
+
+}  // namespace connscope::watch
