@@ -41,10 +41,6 @@ std::map<std::uint32_t, std::string> KernelBtf::enum_names(std::string_view enum
   return out;
 }
 
-bool KernelBtf::has_function(std::string_view name) const {
-  return btf__find_by_name_kind(btf_.get(), std::string(name).c_str(), BTF_KIND_FUNC) > 0;
-}
-
 int KernelBtf::tracepoint_args(std::string_view name) const {
   const std::string typedef_name = "btf_trace_" + std::string(name);
   const int id = btf__find_by_name_kind(btf_.get(), typedef_name.c_str(), BTF_KIND_TYPEDEF);

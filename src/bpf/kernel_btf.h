@@ -1,7 +1,7 @@
 #pragma once
 // What the running kernel offers the BPF programs, read from its own BTF
 // (/sys/kernel/btf/vmlinux): the names of its enums (drop and reset reasons change between
-// kernels), which tracepoints and functions exist, and how many arguments a tracepoint passes.
+// kernels), which tracepoints exist, and how many arguments a tracepoint passes.
 
 #include <cstdint>
 #include <map>
@@ -26,7 +26,6 @@ class KernelBtf {
   // has no such enum.
   [[nodiscard]] std::map<std::uint32_t, std::string> enum_names(std::string_view enum_name,
                                                                 std::string_view prefix) const;
-  [[nodiscard]] bool has_function(std::string_view name) const;
   // The arguments a BTF tracepoint passes (its btf_trace_<name> prototype, less the context);
   // -1 when the kernel has no such tracepoint.
   [[nodiscard]] int tracepoint_args(std::string_view name) const;
