@@ -65,10 +65,12 @@ struct Event {
   std::optional<std::uint32_t> reason_code;
   std::uint64_t location = 0;           // drops: the kernel address that freed the packet
   std::uint32_t ifindex = 0;            // drops: the device, 0 when none
-  bool handshake_ack = false;           // accept overflow: the handshake's last ACK, not a SYN
-  bool syncookies = false;              // overflows: syncookies on in the listener's namespace
-  std::uint32_t backlog = 0;            // overflows: the queue's length and its limit
+  std::uint32_t backlog = 0;            // overflows: the accept queue's length and its limit
   std::uint32_t max_backlog = 0;
+  // Overflows: how many packets the listener dropped since the previous look (once a second);
+  // 1 for every other event.
+  std::uint64_t count = 1;
+  std::optional<std::uint64_t> inode;   // overflows: the listener's socket inode, for its owner
 };
 
 // Decodes one ring-buffer record. `boot_to_wall` turns CLOCK_MONOTONIC nanoseconds into wall time
