@@ -138,7 +138,7 @@
   X(wr_disconnect_data_m, "the application disconnected the socket while data was still unread or unsent") \
   X(wr_error_m, "an unexpected error inside the kernel's TCP")                                             \
   X(wr_error_f, "Rare; look in dmesg for TCP warnings around this time.")                                  \
-  X(wr_none_m, "this host reset the connection (this kernel does not say why: reset reasons need Linux 6.10)") \
+  X(wr_none_m, "this host reset the connection (this kernel does not say why: reset reasons need Linux 6.10, and 6.12 for the resets this host starts itself)") \
   X(wr_none_f, "Common causes: nothing listens on port {port}, the application closed with unread data or SO_LINGER 0, or the accept queue overflowed with net.ipv4.tcp_abort_on_overflow=1.") \
   X(we_reset_received_m, "{peer} aborted the connection (RST)")                                            \
   X(we_reset_received_f, "The peer's application or a firewall between ended it; its logs say why. A reset right after connecting means nothing listens there.") \

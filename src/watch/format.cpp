@@ -135,7 +135,7 @@ std::string format_line(const Event& e, Lang lang, const LineOptions& o) {
   std::string middle = fmt::format(" {} {} → {}", protocol_text(e.protocol), end_text(e.source),
                                    end_text(e.destination));
   if (e.kind == EventKind::state) middle += fmt::format(" {} → {}", e.old_state, e.new_state);
-  if (e.pid) middle += fmt::format(" {}/{}", e.comm, *e.pid);
+  if (e.pid) middle += e.comm.empty() ? fmt::format(" pid {}", *e.pid) : fmt::format(" {}/{}", e.comm, *e.pid);
   std::string reason;
   if (!e.reason.empty()) reason = " " + e.reason;
 
