@@ -42,7 +42,7 @@
   X(wd_tcp_flags_f, "A few are scans or stray packets; many from {peer} point to a middlebox that mangles TCP.") \
   X(wd_tcp_abort_on_data_m, "data arrived for a connection the application had already closed, so the kernel reset it") \
   X(wd_tcp_abort_on_data_f, "The application on port {port} closes while the peer still sends: read until EOF before close(), or shutdown(SHUT_WR) first and drain.") \
-  X(wd_tcp_zerowindow_m, "the receive window was zero: the application is not reading and its buffer is full") \
+  X(wd_tcp_zerowindow_m, "zero receive window: the application does not read and its buffer is full") \
   X(wd_tcp_zerowindow_f, "The application on port {port} reads too slowly or is stuck; Recv-Q in ss -tnm 'sport = :{port}' shows it; raise net.ipv4.tcp_rmem if it reads in bursts.") \
   X(wd_tcp_old_data_m, "data that had already arrived came again (a spurious retransmission: an ACK was late or lost)") \
   X(wd_dup_f, "Harmless in small numbers; many point to loss, delay or reordering on the path to {peer}.") \
@@ -111,7 +111,7 @@
   X(wd_tcp_minttl_f, "{peer} is more hops away than the socket allows; check the application's minimum-TTL setting (BGP ttl-security).") \
   X(wd_security_hook_m, "a security module (SELinux, AppArmor, Smack) refused it")                      \
   X(wd_security_hook_f, "Read the denials: ausearch -m avc -ts recent, or journalctl -k | grep -i denied.") \
-  X(wr_no_socket_m, "nothing listens on port {port} (or the connection is gone), so this host refused with a reset") \
+  X(wr_no_socket_m, "nothing listens on port {port}, or the connection is gone") \
   X(wr_no_socket_f, "ss -ltnp 'sport = :{port}' shows whether and where it listens; start the service or point clients elsewhere. Scans cause these too.") \
   X(wr_invalid_ack_m, "{peer} acknowledged data outside what this host sent: the two ends disagree about the connection") \
   X(wr_desync_f, "A stale connection after a restart, or a middlebox that rewrites sequence numbers; if it repeats, tcpdump -ni any host {peer} shows both sides.") \
@@ -138,8 +138,8 @@
   X(wr_disconnect_data_m, "the application disconnected the socket while data was still unread or unsent") \
   X(wr_error_m, "an unexpected error inside the kernel's TCP")                                             \
   X(wr_error_f, "Rare; look in dmesg for TCP warnings around this time.")                                  \
-  X(wr_none_m, "this host reset the connection (this kernel does not say why: reset reasons need Linux 6.10, and 6.12 for the resets this host starts itself)") \
-  X(wr_none_f, "Common causes: nothing listens on port {port}, the application closed with unread data or SO_LINGER 0, or the accept queue overflowed with net.ipv4.tcp_abort_on_overflow=1.") \
+  X(wr_none_m, "no reason given (Linux 6.10 and later name one)") \
+  X(wr_none_f, "The resets this host starts itself are named from Linux 6.12. Common causes: nothing listens on port {port}, the application closed with unread data or SO_LINGER 0, or the accept queue overflowed with net.ipv4.tcp_abort_on_overflow=1.") \
   X(we_reset_received_m, "{peer} aborted the connection (RST)")                                            \
   X(we_reset_received_f, "The peer's application or a firewall between ended it; its logs say why. A reset right after connecting means nothing listens there.") \
   X(we_retransmit_m, "a segment was sent again: {peer} did not acknowledge it in time (loss or delay on the path)") \
@@ -164,7 +164,7 @@
   X(watch_summary_col_window, "last {window}")                                                            \
   X(watch_summary_col_total, "total")                                                                     \
   X(watch_summary_overflow_row, "{listener} (queue {backlog}/{max_backlog})")                              \
-  X(watch_summary_more, "… {count} more")                                                                 \
+  X(watch_summary_more, "(+{count} more)")                                                                 \
   X(watch_summary_empty, "no events yet")                                                                 \
   X(f_firewall_drop_summary,                                                                               \
     "a firewall rule on this host dropped {drops_per_second} packets/s to port {port}, where {who} listens; top sources: {peers}") \

@@ -80,6 +80,34 @@ std::vector<Section> sections_of(const Tally& w, const Tally& t) {
   return out;
 }
 
+// How many rows each section shows: each takes a blank line and its header, and at least one row
+// (even past the height); the lines left are dealt out one row at a time, so that one long section
+// does not starve the others. Height 0: kDefaultRows each.
+std::vector<std::size_t> fit_rows(const std::vector<Section>& sections, std::size_t height) {
+  std::vector<std::size_t> rows(sections.size(), 0);
+  if (height == 0) {
+    for (std::size_t i = 0; i < sections.size(); ++i) rows[i] = std::min(sections[i].rows.size(), kDefaultRows);
+    return rows;
+  }
+  const std::size_t fixed = 1 + 2 * sections.size();
+  std::size_t left = height > fixed ? height - fixed : 0;
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    rows[i] = std::min<std::size_t>(sections[i].rows.size(), 1);
+    left -= std::min(left, rows[i]);
+  }
+  for (bool dealt = true; dealt && left > 0;) {
+    dealt = false;
+    for (std::size_t i = 0; i < sections.size() && left > 0; ++i) {
+      if (rows[i] < std::min(sections[i].rows.size(), kMaxRows)) {
+        ++rows[i];
+        --left;
+        dealt = true;
+      }
+    }
+  }
+  return rows;
+}
+
 template <class Key, class Fill>
 json counts_json(const BoundedCounts<Key>& c, Fill fill) {
   json a = json::array();
@@ -240,27 +268,25 @@ std::string render_summary_text(const Summary& s, Lang lang, bool colour, std::s
   std::erase_if(sections, [](const Section& x) { return x.rows.empty(); });
   if (sections.empty()) return out + "  " + tr(lang, Msg::watch_summary_empty) + "\n";
 
-  // Each section takes a blank line, its header and its rows: fit the rows to the height.
-  const std::size_t fixed = 1 + 2 * sections.size();
-  std::size_t k = kDefaultRows;
-  if (height > 0) k = height > fixed ? std::clamp<std::size_t>((height - fixed) / sections.size(), 1, kMaxRows) : 1;
-
+  const std::vector<std::size_t> rows = fit_rows(sections, height);
   const std::string col_window = tr(lang, Msg::watch_summary_col_window, fmt::arg("window", window));
   const std::string col_total = tr(lang, Msg::watch_summary_col_total);
-  for (auto& section : sections) {
+  for (std::size_t i = 0; i < sections.size(); ++i) {
+    auto& section = sections[i];
     sort_rows(section.rows);
-    out += "\n";
-    out += paint(colour, "1", pad_right(tr(lang, section.title), kLabelColumns + 2)) +
-           pad_left(col_window, kCountColumns) + pad_left(col_total, kCountColumns) + "\n";
-    // With more rows than fit, the last line says how many were left out.
-    const bool cut = section.rows.size() > k;
-    const std::size_t shown = cut ? k - 1 : section.rows.size();
-    for (std::size_t i = 0; i < shown; ++i) {
-      const Row& r = section.rows[i];
-      out += "  " + pad_right(r.label, kLabelColumns) + pad_left(std::to_string(r.window), kCountColumns) +
-             pad_left(std::to_string(r.total), kCountColumns) + "\n";
+    std::string title = tr(lang, section.title);
+    // With more rows than fit, the header says how many were left out.
+    if (rows[i] < section.rows.size()) {
+      title += fmt::format(" {}", tr(lang, Msg::watch_summary_more, fmt::arg("count", section.rows.size() - rows[i])));
     }
-    if (cut) out += "  " + tr(lang, Msg::watch_summary_more, fmt::arg("count", section.rows.size() - shown)) + "\n";
+    out += "\n";
+    out += paint(colour, "1", pad_right(title, kLabelColumns + 2)) + pad_left(col_window, kCountColumns) +
+           pad_left(col_total, kCountColumns) + "\n";
+    for (std::size_t r = 0; r < rows[i]; ++r) {
+      const Row& row = section.rows[r];
+      out += "  " + pad_right(row.label, kLabelColumns) + pad_left(std::to_string(row.window), kCountColumns) +
+             pad_left(std::to_string(row.total), kCountColumns) + "\n";
+    }
   }
   return out;
 }

@@ -138,7 +138,7 @@ TEST(EventText, ASocketEventsLocalEndIsItsSource) {
   EXPECT_EQ(args.peer, "198.51.100.9");
   const auto t = event_text(Lang::en, e);
   ASSERT_TRUE(t);
-  EXPECT_EQ(t->meaning, "nothing listens on port 8080 (or the connection is gone), so this host refused with a reset");
+  EXPECT_EQ(t->meaning, "nothing listens on port 8080, or the connection is gone");
 }
 
 TEST(EventText, AResetWithoutAKernelReasonStillSaysSomething) {
@@ -149,7 +149,7 @@ TEST(EventText, AResetWithoutAKernelReasonStillSaysSomething) {
     e.reason = reason;
     const auto t = event_text(Lang::en, e);
     ASSERT_TRUE(t) << reason;
-    EXPECT_NE(t->meaning.find("does not say why"), std::string::npos) << t->meaning;
+    EXPECT_EQ(t->meaning.find("no reason given"), 0u) << t->meaning;
   }
 }
 

@@ -180,12 +180,27 @@ TEST(Summary, TheTextBlockSortsEachSectionAndFitsTheHeight) {
   EXPECT_NE(text.find("  NETFILTER_DROP :22 "), std::string::npos) << text;
   EXPECT_EQ(text.find('\x1b'), std::string::npos);
 
-  // A short terminal: one row per section, the rest counted.
+  // A short terminal: one row per section, the rest counted in the header.
   const auto small = lines_of(render_summary_text(s, Lang::en, true, 8));
   const auto t2 = std::find_if(small.begin(), small.end(), [](const std::string& l) { return l.find("State") != std::string::npos; });
   ASSERT_NE(t2, small.end());
-  EXPECT_EQ(t2[1], "  … 3 more");
+  EXPECT_NE(t2->find("State transitions (+2 more)"), std::string::npos) << *t2;
+  EXPECT_TRUE(t2[1].starts_with("  ESTAB → FIN-WAIT-1 ")) << t2[1];
+  EXPECT_EQ(t2[2], "");
   EXPECT_NE(small[0].find("\x1b[1m"), std::string::npos);
+  EXPECT_EQ(small.size(), 1 + 4 * 3u);  // four sections of one row each: one past the height
+
+  // 16 lines: the 7 left after the headers are dealt out a row at a time, so transitions get all
+  // three of theirs and the peers two of three.
+  const auto mid = lines_of(render_summary_text(s, Lang::en, false, 16));
+  EXPECT_EQ(mid.size(), 16u);
+  const auto t3 = std::find_if(mid.begin(), mid.end(), [](const std::string& l) { return l.starts_with("State"); });
+  ASSERT_NE(t3, mid.end());
+  EXPECT_EQ(t3->find("more"), std::string::npos) << *t3;
+  EXPECT_TRUE(t3[3].starts_with("  SYN-RECV → ESTAB ")) << t3[3];
+  const auto p3 = std::find_if(mid.begin(), mid.end(), [](const std::string& l) { return l.starts_with("Top peers"); });
+  ASSERT_NE(p3, mid.end());
+  EXPECT_TRUE(p3->starts_with("Top peers, by events (+1 more) ")) << *p3;
 }
 
 TEST(Summary, NothingYet) {
