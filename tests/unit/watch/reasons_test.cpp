@@ -96,11 +96,31 @@ TEST(Reasons, WithoutArgumentsTheTextsShowWhatToReplace) {
   EXPECT_NE(t->meaning.find("port PORT"), std::string::npos) << t->meaning;
 }
 
-TEST(Reasons, EveryCatalogTextOfTheWatchIsNonEmpty) {
-  // Msg is dense: every id from the first watch message to the last has an English text.
-  for (auto id = static_cast<int>(Msg::wd_no_socket_m); id <= static_cast<int>(Msg::f_event_no_peers); ++id) {
-    EXPECT_FALSE(text_template(Lang::en, static_cast<Msg>(id)).empty()) << id;
+struct NamedMsg {
+  std::string_view name;
+  Msg id;
+};
+
+constexpr NamedMsg kWatchMessages[] = {
+#define WATCH_MSG(id, english) {#id, Msg::id},
+    CONNSCOPE_WATCH_MESSAGES(WATCH_MSG)
+#undef WATCH_MSG
+};
+
+TEST(Reasons, EveryReasonAndKindTextFormatsWithTheArgumentsItIsGiven) {
+  // A reason's or a kind's text may quote only {port}, {peer}, {backlog} and {max_backlog}: fmt
+  // throws on any other name.
+  int checked = 0;
+  for (const auto& [name, id] : kWatchMessages) {
+    EXPECT_FALSE(text_template(Lang::en, id).empty()) << name;
+    const auto prefix = name.substr(0, 3);
+    if (prefix != "wd_" && prefix != "wr_" && prefix != "we_") continue;
+    ++checked;
+    EXPECT_NO_THROW((void)tr(Lang::en, id, fmt::arg("port", 80), fmt::arg("peer", "192.0.2.1"),
+                             fmt::arg("backlog", 1), fmt::arg("max_backlog", 2)))
+        << name;
   }
+  EXPECT_GT(checked, 100);
 }
 
 Event drop_event(std::string reason) {
