@@ -92,6 +92,40 @@ std::string fit(std::string_view text, std::size_t budget) {
 
 }  // namespace
 
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto b0 = static_cast<unsigned char>(text[i]);
+    if (b0 < 0x80) {
+      out += (b0 < 0x20 || b0 == 0x7F) ? '?' : static_cast<char>(b0);
+      ++i;
+      continue;
+    }
+    // A well-formed multi-byte sequence is kept whole; anything else becomes U+FFFD.
+    std::size_t len = 0;  // 0x80-0xC1 and 0xF5-0xFF never start a sequence
+    if (b0 >= 0xC2 && b0 <= 0xDF) len = 2;
+    if (b0 >= 0xE0 && b0 <= 0xEF) len = 3;
+    if (b0 >= 0xF0 && b0 <= 0xF4) len = 4;
+    bool ok = len != 0 && i + len <= text.size();
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0u) == 0x80u;
+    std::size_t j = i;
+    // Overlong forms, surrogates and C1 controls are not printable either.
+    const char32_t c = ok ? next_code_point(text, j) : 0;
+    ok = ok && !(len == 3 && c < 0x800) && !(len == 4 && (c < 0x10000 || c > 0x10FFFF)) &&
+         !(c >= 0xD800 && c <= 0xDFFF) && !(c >= 0x80 && c < 0xA0);
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\uFFFD";
+      ++i;
+    }
+  }
+  return out;
+}
+
 std::string paint(bool on, std::string_view code, std::string_view s) {
   if (!on || s.empty()) return std::string(s);
   return fmt::format("\x1b[{}m{}\x1b[0m", code, s);
@@ -135,7 +169,7 @@ std::string format_line(const Event& e, Lang lang, const LineOptions& o) {
   std::string middle = fmt::format(" {} {} → {}", protocol_text(e.protocol), end_text(e.source),
                                    end_text(e.destination));
   if (e.kind == EventKind::state) middle += fmt::format(" {} → {}", e.old_state, e.new_state);
-  if (e.pid) middle += e.comm.empty() ? fmt::format(" pid {}", *e.pid) : fmt::format(" {}/{}", e.comm, *e.pid);
+  if (e.pid) middle += e.comm.empty() ? fmt::format(" pid {}", *e.pid) : fmt::format(" {}/{}", printable(e.comm), *e.pid);
   std::string reason;
   if (!e.reason.empty()) reason = " " + e.reason;
 
@@ -186,7 +220,7 @@ nlohmann::json event_json(const Event& e, Lang lang) {
     j["new_state"] = e.new_state;
   }
   j["pid"] = e.pid ? json(*e.pid) : json(nullptr);
-  j["comm"] = e.pid && !e.comm.empty() ? json(e.comm) : json(nullptr);
+  j["comm"] = e.pid && !e.comm.empty() ? json(printable(e.comm)) : json(nullptr);
   j["reason"] = e.reason.empty() ? json(nullptr) : json(e.reason);
   j["reason_code"] = e.reason_code ? json(*e.reason_code) : json(nullptr);
   if (const auto text = event_text(lang, e)) {

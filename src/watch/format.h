@@ -34,6 +34,10 @@ std::string rfc3339_ms(std::chrono::system_clock::time_point t);
 // The event object of docs/json.md.
 nlohmann::json event_json(const Event& e, Lang lang);
 
+// A process name as the kernel keeps it (any 15 bytes, cut anywhere) made safe to show and to put
+// in JSON: control characters become '?', bytes that are not well-formed UTF-8 become U+FFFD.
+std::string printable(std::string_view text);
+
 // `s` in the ANSI style `code` ("1" bold, "31" red, ...) when `on`; as it is otherwise.
 std::string paint(bool on, std::string_view code, std::string_view s);
 

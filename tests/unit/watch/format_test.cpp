@@ -118,6 +118,22 @@ TEST_F(Format, Columns) {
   EXPECT_EQ(columns("连接"), 4u);  // CJK takes two columns each
 }
 
+TEST_F(Format, AProcessNameCannotWriteToTheTerminalOrBreakTheJson) {
+  // A name with an escape sequence, cut by the kernel in the middle of a three-byte character.
+  EXPECT_EQ(printable("ab\x1b[2Jc\xe8\xbf"), "ab?[2Jc\uFFFD\uFFFD");
+  EXPECT_EQ(printable("连接池"), "连接池");
+  EXPECT_EQ(printable("\xff\x80\x80"), "\uFFFD\uFFFD\uFFFD");
+  EXPECT_EQ(printable("\xf0\x9f\x98\x80"), "\xf0\x9f\x98\x80");  // U+1F600
+  EXPECT_EQ(printable("\xc0\xaf\xed\xa0\x80\xc2\x85"), "\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD\uFFFD");
+  auto e = state_event();
+  e.comm = "evil\x1b]0;x\x07\xff";
+  const auto line = format_line(e, Lang::en);
+  EXPECT_EQ(line.find('\x1b'), std::string::npos) << line;
+  EXPECT_TRUE(line.ends_with(" evil?]0;x?\uFFFD/1234")) << line;
+  EXPECT_EQ(event_json(e, Lang::en).dump().find("\\u001b"), std::string::npos);
+  EXPECT_EQ(event_json(e, Lang::en)["comm"], "evil?]0;x?\uFFFD");
+}
+
 TEST_F(Format, UnknownEndsAndProcesses) {
   Event e;
   e.time = at_ms(kT);

@@ -26,24 +26,25 @@ Event state(std::string from, std::string to, std::uint16_t local_port = 8080) {
   return e;
 }
 
-Event drop(std::string reason, std::string from, std::uint16_t to_port) {
+// A packet from `from` to this host (192.0.2.1) at `to_port`.
+Event packet(EventKind kind, std::string from, std::uint16_t to_port) {
   Event e;
-  e.kind = EventKind::drop;
+  e.kind = kind;
   e.protocol = IPPROTO_TCP;
   e.packet = true;
   e.source = Endpoint{AF_INET, std::move(from), 50000};
   e.destination = Endpoint{AF_INET, "192.0.2.1", to_port};
+  return e;
+}
+
+Event drop(std::string reason, std::string from, std::uint16_t to_port) {
+  Event e = packet(EventKind::drop, std::move(from), to_port);
   e.reason = std::move(reason);
   return e;
 }
 
 Event overflow(std::string peer, bool ack, std::uint16_t port = 80) {
-  Event e;
-  e.kind = EventKind::accept_overflow;
-  e.protocol = IPPROTO_TCP;
-  e.packet = true;
-  e.source = Endpoint{AF_INET, std::move(peer), 40000};
-  e.destination = Endpoint{AF_INET, "192.0.2.1", port};
+  Event e = packet(EventKind::accept_overflow, std::move(peer), port);
   e.handshake_ack = ack;
   e.backlog = 129;
   e.max_backlog = 128;
