@@ -20,6 +20,7 @@ enum class Lang { en };
 #include "core/text_probe.h"
 #include "core/text_agent.h"
 #include "core/text_doctor.h"
+#include "core/text_watch.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -631,7 +632,8 @@ enum class Lang { en };
   CONNSCOPE_TRACE_MESSAGES(X)                                                                     \
   CONNSCOPE_PROBE_MESSAGES(X)                                                                     \
   CONNSCOPE_AGENT_MESSAGES(X)                                                                     \
-  CONNSCOPE_DOCTOR_MESSAGES(X)
+  CONNSCOPE_DOCTOR_MESSAGES(X)                                                                    \
+  CONNSCOPE_WATCH_MESSAGES(X)
 
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,

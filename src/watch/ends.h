@@ -1,0 +1,35 @@
+#pragma once
+// Which end of an event is this host's: a socket's event carries (source = local, destination =
+// remote); a packet's (drops, resets sent without a socket) is taken as addressed to this host, so
+// its destination is the local end. Pure, header-only.
+
+#include <optional>
+#include <string>
+
+#include "core/endpoint.h"
+#include "watch/event.h"
+
+namespace connscope::watch {
+
+inline const std::optional<Endpoint>& local_end(const Event& e) {
+  return e.packet ? e.destination : e.source;
+}
+
+inline const std::optional<Endpoint>& remote_end(const Event& e) {
+  return e.packet ? e.source : e.destination;
+}
+
+inline std::uint16_t local_port(const Event& e) {
+  const auto& l = local_end(e);
+  return l ? l->port : 0;
+}
+
+// The remote address, or "" when there is none (a listener's own event has the unspecified
+// address as its remote end).
+inline std::string remote_address(const Event& e) {
+  const auto& r = remote_end(e);
+  if (!r || r->address.empty() || r->address == "0.0.0.0" || r->address == "::") return {};
+  return r->address;
+}
+
+}  // namespace connscope::watch

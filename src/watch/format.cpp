@@ -1,0 +1,242 @@
+#include "watch/format.h"
+
+#include <ctime>
+#include <netinet/in.h>
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+
+#include "watch/reasons.h"
+
+namespace connscope::watch {
+
+namespace {
+
+using std::chrono::system_clock;
+
+const char* kind_colour(EventKind k) {
+  if (k == EventKind::drop || k == EventKind::reset_sent || k == EventKind::reset_received) return "31";
+  if (k == EventKind::accept_overflow || k == EventKind::syn_queue_drop) return "1;31";
+  if (k == EventKind::retransmit || k == EventKind::synack_retransmit) return "33";
+  return "2";
+}
+
+std::string protocol_text(int protocol) {
+  if (protocol == IPPROTO_TCP) return "tcp";
+  if (protocol == IPPROTO_UDP) return "udp";
+  if (protocol == 0) return "-";
+  return std::to_string(protocol);
+}
+
+std::string end_text(const std::optional<Endpoint>& e) { return e ? e->to_string() : std::string("-"); }
+
+// Whether a line carries the explanation's meaning after "—" (retransmits only in verbose mode:
+// they are routine and the line's count says enough).
+bool meaning_on_line(EventKind k) {
+  return k == EventKind::drop || k == EventKind::reset_sent || k == EventKind::reset_received ||
+         k == EventKind::accept_overflow || k == EventKind::syn_queue_drop;
+}
+
+std::size_t width_of(char32_t c) {
+  // East Asian wide and fullwidth ranges take two columns.
+  const bool wide = (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 && c <= 0xA4CF) ||
+                    (c >= 0xAC00 && c <= 0xD7A3) || (c >= 0xF900 && c <= 0xFAFF) ||
+                    (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF60) ||
+                    (c >= 0xFFE0 && c <= 0xFFE6) || (c >= 0x20000 && c <= 0x3FFFD);
+  return wide ? 2 : 1;
+}
+
+// Decodes one UTF-8 sequence at s[i]; returns the code point and advances i. Invalid bytes count
+// as one column each.
+char32_t next_code_point(std::string_view s, std::size_t& i) {
+  const auto b0 = static_cast<unsigned char>(s[i]);
+  std::size_t len = 1;
+  char32_t c = b0;
+  if (b0 >= 0xF0) {
+    len = 4;
+    c = b0 & 0x07u;
+  } else if (b0 >= 0xE0) {
+    len = 3;
+    c = b0 & 0x0Fu;
+  } else if (b0 >= 0xC0) {
+    len = 2;
+    c = b0 & 0x1Fu;
+  }
+  if (i + len > s.size()) len = 1;
+  for (std::size_t k = 1; k < len; ++k) c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
+  i += len;
+  return len == 1 ? char32_t{b0} : c;
+}
+
+// The longest prefix of `text` that fits `budget` columns, cut at a space when one is near, with
+// "…" appended when anything was cut.
+std::string fit(std::string_view text, std::size_t budget) {
+  if (columns(text) <= budget) return std::string(text);
+  if (budget < 2) return {};
+  std::size_t used = 0;
+  std::size_t i = 0;
+  std::size_t last_space = std::string_view::npos;
+  while (i < text.size()) {
+    std::size_t j = i;
+    const char32_t c = next_code_point(text, j);
+    const std::size_t w = width_of(c);
+    if (used + w > budget - 1) break;  // room for the "…"
+    if (c == U' ') last_space = i;
+    used += w;
+    i = j;
+  }
+  // A cut in the middle of a word reads worse than a slightly shorter line.
+  if (last_space != std::string_view::npos && last_space + 20 >= i) i = last_space;
+  return std::string(text.substr(0, i)) + "…";
+}
+
+}  // namespace
+
+std::string printable(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto b0 = static_cast<unsigned char>(text[i]);
+    if (b0 < 0x80) {
+      out += (b0 < 0x20 || b0 == 0x7F) ? '?' : static_cast<char>(b0);
+      ++i;
+      continue;
+    }
+    // A well-formed multi-byte sequence is kept whole; anything else becomes U+FFFD.
+    std::size_t len = 0;  // 0x80-0xC1 and 0xF5-0xFF never start a sequence
+    if (b0 >= 0xC2 && b0 <= 0xDF) len = 2;
+    if (b0 >= 0xE0 && b0 <= 0xEF) len = 3;
+    if (b0 >= 0xF0 && b0 <= 0xF4) len = 4;
+    bool ok = len != 0 && i + len <= text.size();
+    for (std::size_t k = 1; ok && k < len; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xC0u) == 0x80u;
+    std::size_t j = i;
+    // Overlong forms, surrogates and C1 controls are not printable either.
+    const char32_t c = ok ? next_code_point(text, j) : 0;
+    ok = ok && !(len == 3 && c < 0x800) && !(len == 4 && (c < 0x10000 || c > 0x10FFFF)) &&
+         !(c >= 0xD800 && c <= 0xDFFF) && !(c >= 0x80 && c < 0xA0);
+    if (ok) {
+      out.append(text.substr(i, len));
+      i += len;
+    } else {
+      out += "\uFFFD";
+      ++i;
+    }
+  }
+  return out;
+}
+
+std::string paint(bool on, std::string_view code, std::string_view s) {
+  if (!on || s.empty()) return std::string(s);
+  return fmt::format("\x1b[{}m{}\x1b[0m", code, s);
+}
+
+std::size_t columns(std::string_view text) {
+  std::size_t n = 0;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {
+      // CSI ... final byte in 0x40-0x7E.
+      i += 2;
+      while (i < text.size() && !(text[i] >= 0x40 && text[i] <= 0x7E)) ++i;
+      if (i < text.size()) ++i;
+      continue;
+    }
+    n += width_of(next_code_point(text, i));
+  }
+  return n;
+}
+
+std::string clock_time(system_clock::time_point t) {
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
+  const std::time_t tt = system_clock::to_time_t(secs);
+  std::tm tm{};
+  localtime_r(&tt, &tm);
+  return fmt::format("{:02}:{:02}:{:02}.{:03}", tm.tm_hour, tm.tm_min, tm.tm_sec, ms);
+}
+
+std::string rfc3339_ms(system_clock::time_point t) {
+  const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
+  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
+  return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, ms);
+}
+
+std::string format_line(const Event& e, Lang lang, const LineOptions& o) {
+  // The parts before the explanation, plain, to measure; colour is added to the same parts.
+  const std::string time = clock_time(e.time);
+  const std::string kind = fmt::format("{:<17}", kind_name(e.kind));
+  std::string middle = fmt::format(" {} {} → {}", protocol_text(e.protocol), end_text(e.source),
+                                   end_text(e.destination));
+  if (e.kind == EventKind::state) middle += fmt::format(" {} → {}", e.old_state, e.new_state);
+  if (e.pid) middle += e.comm.empty() ? fmt::format(" pid {}", *e.pid) : fmt::format(" {}/{}", printable(e.comm), *e.pid);
+  std::string reason;
+  if (!e.reason.empty()) reason = " " + e.reason;
+
+  const auto text = event_text(lang, e);
+  std::string explanation;
+  if (text && meaning_on_line(e.kind)) {
+    const std::size_t used = columns(time) + 1 + columns(kind) + columns(middle) + columns(reason) + 3;
+    const std::size_t budget = used < kLineColumns ? kLineColumns - used : 0;
+    explanation = fit(text->meaning, budget);
+  }
+
+  std::string line = fmt::format("{} {}{}", time, paint(o.colour, kind_colour(e.kind), kind), middle);
+  if (!reason.empty()) line += fmt::format(" {}", paint(o.colour, "1", e.reason));
+  if (!explanation.empty()) line += fmt::format(" — {}", explanation);
+  if (o.verbose && text) {
+    if (!meaning_on_line(e.kind)) {
+      line += fmt::format("\n{}", tr(lang, Msg::watch_line_meaning, fmt::arg("meaning", text->meaning)));
+    }
+    line += fmt::format("\n{}", paint(o.colour, "2", tr(lang, Msg::watch_line_fix, fmt::arg("fix", text->fix))));
+  }
+  return line;
+}
+
+nlohmann::json event_json(const Event& e, Lang lang) {
+  using nlohmann::json;
+  auto end = [](const std::optional<Endpoint>& p) -> json {
+    if (!p) return nullptr;
+    return json{{"address", p->address}, {"port", p->port}};
+  };
+  json j;
+  j["time"] = rfc3339_ms(e.time);
+  j["kind"] = std::string(kind_name(e.kind));
+  j["group"] = std::string(group_name(group_of(e.kind)));
+  if (e.protocol == IPPROTO_TCP) {
+    j["protocol"] = "tcp";
+  } else if (e.protocol == IPPROTO_UDP) {
+    j["protocol"] = "udp";
+  } else if (e.protocol == 0) {
+    j["protocol"] = nullptr;
+  } else {
+    j["protocol"] = e.protocol;
+  }
+  j["packet"] = e.packet;
+  j["source"] = end(e.source);
+  j["destination"] = end(e.destination);
+  if (e.kind == EventKind::state) {
+    j["old_state"] = e.old_state;
+    j["new_state"] = e.new_state;
+  }
+  j["pid"] = e.pid ? json(*e.pid) : json(nullptr);
+  j["comm"] = e.pid && !e.comm.empty() ? json(printable(e.comm)) : json(nullptr);
+  j["reason"] = e.reason.empty() ? json(nullptr) : json(e.reason);
+  j["reason_code"] = e.reason_code ? json(*e.reason_code) : json(nullptr);
+  if (const auto text = event_text(lang, e)) {
+    j["explanation"] = json{{"meaning", text->meaning}, {"fix", text->fix}};
+  } else {
+    j["explanation"] = nullptr;
+  }
+  j["location"] = e.location != 0 ? json(fmt::format("{:#x}", e.location)) : json(nullptr);
+  j["ifindex"] = e.ifindex;
+  if (e.kind == EventKind::accept_overflow || e.kind == EventKind::syn_queue_drop) {
+    j["handshake_ack"] = e.handshake_ack;
+    j["syncookies"] = e.syncookies;
+    j["backlog"] = e.backlog;
+    j["max_backlog"] = e.max_backlog;
+  }
+  return j;
+}
+
+}  // namespace connscope::watch
