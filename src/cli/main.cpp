@@ -23,6 +23,7 @@
 #include "cli/cmd_serve.h"
 #include "cli/cmd_trace.h"
 #include "cli/cmd_agent.h"
+#include "cli/cmd_watch.h"
 #include "cli/context.h"
 #include "core/duration.h"
 
@@ -83,6 +84,7 @@ int run(int argc, char** argv) {
   commands.push_back(connscope::cli::register_doctor(app, global));
   commands.push_back(connscope::cli::register_trace(app, global));
   commands.push_back(connscope::cli::register_agent(app, global));
+  commands.push_back(connscope::cli::register_watch(app, global));
 
   try {
     app.parse(argc, argv);

@@ -146,9 +146,8 @@
   X(we_retransmit_f, "A few are normal; many to one peer point to loss on its path: connscope trace {peer}; ss -ti dst {peer} shows retrans per connection.") \
   X(we_synack_retransmit_m, "the SYN-ACK was sent again: the client's final ACK did not arrive")           \
   X(we_synack_retransmit_f, "Loss toward {peer}, or a SYN flood of spoofed sources (many SYN-ACK retransmits to many peers): see net.ipv4.tcp_synack_retries.") \
-  X(we_accept_overflow_syn_m, "accept queue full ({backlog}/{max_backlog}): the application does not call accept() fast enough; a SYN was dropped") \
-  X(we_accept_overflow_ack_m, "accept queue full ({backlog}/{max_backlog}): the application does not call accept() fast enough; the handshake's last ACK was dropped") \
-  X(we_syn_queue_drop_m, "SYN queue full ({backlog}/{max_backlog}) and syncookies off: a SYN was dropped")  \
+  X(we_accept_overflow_m, "accept queue full ({backlog}/{max_backlog}): the application does not call accept() fast enough; {count} SYNs or handshake ACKs dropped") \
+  X(we_syn_queue_drop_m, "SYN queue full and syncookies off: {count} SYNs dropped")            \
   X(we_syn_queue_drop_f, "sysctl -w net.ipv4.tcp_syncookies=1; raise net.ipv4.tcp_max_syn_backlog and the listen backlog of port {port}; many sources at once are a SYN flood.") \
   X(watch_line_fix, "    fix: {fix}")                                                                       \
   X(watch_line_meaning, "    why: {meaning}")                                                               \
@@ -177,5 +176,17 @@
     "nft monitor trace with a rule that sets meta nftrace for tcp dport {port} names the rule that drops. " \
     "If the drop is intended, nothing is wrong; else allow the port (nft add rule inet filter input tcp "   \
     "dport {port} accept).")                                                                               \
-  X(f_event_no_peers, "none recorded")
+  X(f_event_no_peers, "none recorded")                                                         \
+  X(help_watch, "Stream the kernel's own events on connections: state changes, resets, retransmissions, drops with their reason, queue overflows (eBPF; root or CAP_BPF+CAP_PERFMON)") \
+  X(help_watch_port, "Only events whose local or remote port is PORT")                           \
+  X(help_watch_pid, "Only events of this process's sockets")                                     \
+  X(help_watch_peer, "Only events with this address at either end")                             \
+  X(help_watch_events, "The kinds to show, comma-separated: state, reset, retransmit, drop, overflow (default: all)") \
+  X(help_watch_summary, "A table refreshed every second instead of one line per event")         \
+  X(help_watch_duration, "Stop after this long (default: until Ctrl-C)")                       \
+  X(help_watch_rate, "At most N lines a second on a terminal; the rest are counted (default 50; 0: no limit)") \
+  X(watch_kind_off, "{kinds} off: {why}")                                                       \
+  X(watch_lost, "{count} events lost: the ring buffer was full")                                \
+  X(watch_started, "watching {what} in this network namespace; Ctrl-C to stop")                \
+  X(watch_not_address, "not an IP address")
 // clang-format on

@@ -48,7 +48,7 @@ void add_owner(Finding& f, const ListenerOwner* owner) {
 void accept_queue_rules(const EventEvidence& e, Lang lang, std::vector<Finding>& out) {
   if (e.window_s <= 0) return;
   for (const auto& l : e.overflows) {
-    const double rate = static_cast<double>(l.syns + l.handshake_acks) / e.window_s;
+    const double rate = static_cast<double>(l.accept_overflows) / e.window_s;
     if (rate < T::kAcceptDropsPerSecond) continue;
     const ListenerOwner* owner = owner_of(e, l.port);
     Finding f;
@@ -61,8 +61,7 @@ void accept_queue_rules(const EventEvidence& e, Lang lang, std::vector<Finding>&
                   {"accept_queue", std::to_string(l.backlog)},
                   {"accept_queue_limit", std::to_string(l.max_backlog)},
                   {"drops_per_second", per_second(rate)},
-                  {"syns", std::to_string(l.syns)},
-                  {"handshake_acks", std::to_string(l.handshake_acks)},
+                  {"accept_overflows", std::to_string(l.accept_overflows)},
                   {"window_s", per_second(e.window_s)},
                   {"peers", peer_list(lang, l.peers)}};
     add_owner(f, owner);

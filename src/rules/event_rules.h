@@ -29,8 +29,9 @@ struct ListenerOwner {
 struct ListenerOverflows {
   std::string listener;              // "0.0.0.0:80", "[::]:443"
   std::uint16_t port = 0;
-  std::uint64_t syns = 0;            // SYNs dropped because the accept queue was full
-  std::uint64_t handshake_acks = 0;  // the handshake's last ACKs dropped for the same reason
+  // SYNs and handshake ACKs the listener dropped because its accept queue was full (the
+  // kernel counts both on the listener, sk_drops)
+  std::uint64_t accept_overflows = 0;
   std::uint32_t backlog = 0;         // the queue at the last overflow, and its limit
   std::uint32_t max_backlog = 0;
   std::vector<PeerCount> peers;      // whose connections were dropped, most first

@@ -1,5 +1,7 @@
 #include "watch/census.h"
 
+#include "sys/netlink.h"
+
 namespace connscope::watch {
 
 namespace {
@@ -59,6 +61,26 @@ std::vector<StateDrift> Census::check(const DumpCensus& dump, const Transitions&
   last_ = at_dump;
   requests_as_of_ = when;
   return drift;
+}
+
+}  // namespace connscope::watch
+
+namespace connscope::watch {
+
+Result<DumpCensus> dump_census(sys::DumpSource& dumps) {
+  DumpCensus out;
+  sys::InetDiagRequest req;
+  req.family = AF_UNSPEC;
+  // States 1-12: the dump's CLOSE sockets (bound, never connected) are not in the census.
+  req.states = 0x1FFEu & ~sys::tcp_state_bit(kClose);
+  auto r = dumps.dump(req, [&](std::span<const std::byte> m) -> Result<void> {
+    auto rec = inspect::parse_sock_diag_message(m, IPPROTO_TCP);
+    if (!rec) return std::unexpected(rec.error());
+    count_socket(out, *rec);
+    return {};
+  });
+  if (!r) return std::unexpected(r.error());
+  return out;
 }
 
 }  // namespace connscope::watch

@@ -18,6 +18,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/error.h"
 #include "inspect/sock_diag.h"
 
 namespace connscope::watch {
@@ -71,5 +72,16 @@ class Census {
   Transitions last_{};
   std::chrono::system_clock::time_point requests_as_of_;
 };
+
+}  // namespace connscope::watch
+
+namespace connscope::sys {
+class DumpSource;
+}
+
+namespace connscope::watch {
+
+// One dump of every TCP socket (states 1-12, both families in one walk) counted for the census.
+Result<DumpCensus> dump_census(sys::DumpSource& dumps);
 
 }  // namespace connscope::watch

@@ -231,8 +231,7 @@ nlohmann::json event_json(const Event& e, Lang lang) {
   j["location"] = e.location != 0 ? json(fmt::format("{:#x}", e.location)) : json(nullptr);
   j["ifindex"] = e.ifindex;
   if (e.kind == EventKind::accept_overflow || e.kind == EventKind::syn_queue_drop) {
-    j["handshake_ack"] = e.handshake_ack;
-    j["syncookies"] = e.syncookies;
+    j["count"] = e.count;
     j["backlog"] = e.backlog;
     j["max_backlog"] = e.max_backlog;
   }

@@ -133,7 +133,7 @@ std::optional<ReasonText> lookup(const std::array<Entry, N>& table, Lang lang, s
 }
 
 std::string overflow_text(Lang lang, Msg id, const Event& e) {
-  return tr(lang, id, fmt::arg("backlog", e.backlog), fmt::arg("max_backlog", e.max_backlog));
+  return tr(lang, id, fmt::arg("backlog", e.backlog), fmt::arg("max_backlog", e.max_backlog), fmt::arg("count", e.count));
 }
 
 }  // namespace
@@ -173,8 +173,7 @@ std::optional<ReasonText> event_text(Lang lang, const Event& e) {
     return render(lang, Msg::we_synack_retransmit_m, Msg::we_synack_retransmit_f, a);
   }
   if (e.kind == EventKind::accept_overflow) {
-    const Msg m = e.handshake_ack ? Msg::we_accept_overflow_ack_m : Msg::we_accept_overflow_syn_m;
-    return ReasonText{overflow_text(lang, m, e),
+    return ReasonText{overflow_text(lang, Msg::we_accept_overflow_m, e),
                       tr(lang, Msg::wd_accept_f, fmt::arg("port", a.port), fmt::arg("peer", a.peer))};
   }
   if (e.kind == EventKind::syn_queue_drop) {

@@ -154,8 +154,7 @@ json tally_json(const Tally& t, std::chrono::nanoseconds length) {
   for (const auto& [name, l] : listeners) {
     j["overflows"].push_back({{"listener", name},
                               {"port", l->port},
-                              {"syns", l->syns},
-                              {"handshake_acks", l->handshake_acks},
+                              {"accept_overflows", l->accept_overflows},
                               {"syn_queue_drops", l->syn_queue_drops},
                               {"backlog", l->backlog},
                               {"max_backlog", l->max_backlog},
@@ -214,11 +213,9 @@ void Tally::add(const Event& e) {
     auto& l = overflows[name];
     l.port = port;
     if (e.kind == EventKind::syn_queue_drop) {
-      ++l.syn_queue_drops;
-    } else if (e.handshake_ack) {
-      ++l.handshake_acks;
+      l.syn_queue_drops += e.count;
     } else {
-      ++l.syns;
+      l.accept_overflows += e.count;
     }
     l.backlog = e.backlog;
     l.max_backlog = e.max_backlog;
@@ -300,8 +297,8 @@ rules::EventEvidence event_evidence(const Tally& window, std::chrono::nanosecond
   rules::EventEvidence e;
   e.window_s = seconds(length);
   for (const auto& [name, l] : window.overflows) {
-    if (l.syns + l.handshake_acks == 0) continue;
-    e.overflows.push_back({name, l.port, l.syns, l.handshake_acks, l.backlog, l.max_backlog, top_peers(l.peers)});
+    if (l.accept_overflows == 0) continue;
+    e.overflows.push_back({name, l.port, l.accept_overflows, l.backlog, l.max_backlog, top_peers(l.peers)});
   }
   for (const auto& [key, n] : window.drops.map()) {
     if (key.reason != "NETFILTER_DROP" || key.port == 0) continue;

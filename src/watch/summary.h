@@ -73,14 +73,13 @@ struct DropKey {
 };
 
 struct ListenerTally {
-  std::uint64_t syns = 0;             // accept overflows on a SYN
-  std::uint64_t handshake_acks = 0;   // accept overflows on the handshake's last ACK
-  std::uint64_t syn_queue_drops = 0;  // SYNs dropped, SYN queue full
+  std::uint64_t accept_overflows = 0;  // SYNs and handshake ACKs dropped, accept queue full
+  std::uint64_t syn_queue_drops = 0;   // SYNs dropped, SYN queue full
   std::uint32_t backlog = 0;          // the last overflow's queue and limit
   std::uint32_t max_backlog = 0;
   std::uint16_t port = 0;
   BoundedCounts<std::string> peers{256};
-  [[nodiscard]] std::uint64_t total() const { return syns + handshake_acks + syn_queue_drops; }
+  [[nodiscard]] std::uint64_t total() const { return accept_overflows + syn_queue_drops; }
 };
 
 // What one window (or the whole run) saw.

@@ -11,8 +11,7 @@ ListenerOverflows web_overflows(std::uint64_t syns, std::uint64_t acks) {
   ListenerOverflows l;
   l.listener = "0.0.0.0:80";
   l.port = 80;
-  l.syns = syns;
-  l.handshake_acks = acks;
+  l.accept_overflows = syns + acks;
   l.backlog = 129;
   l.max_backlog = 128;
   l.peers = {{"198.51.100.20", 30}, {"198.51.100.21", 8}, {"198.51.100.22", 2}, {"198.51.100.23", 1}};
@@ -44,8 +43,7 @@ TEST(EventRules, AFullAcceptQueueIsNamedPerListenerWithItsProcess) {
   EXPECT_EQ(f.evidence.at("address"), "0.0.0.0:80");
   EXPECT_EQ(f.evidence.at("port"), "80");
   EXPECT_EQ(f.evidence.at("drops_per_second"), "20.5");
-  EXPECT_EQ(f.evidence.at("syns"), "30");
-  EXPECT_EQ(f.evidence.at("handshake_acks"), "11");
+  EXPECT_EQ(f.evidence.at("accept_overflows"), "41");
   EXPECT_EQ(f.evidence.at("accept_queue"), "129");
   EXPECT_EQ(f.evidence.at("accept_queue_limit"), "128");
   EXPECT_EQ(f.evidence.at("peers"), "198.51.100.20 (30), 198.51.100.21 (8), 198.51.100.22 (2)");

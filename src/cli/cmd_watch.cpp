@@ -1,0 +1,315 @@
+// `connscope watch`: the kernel's events on connections, as they happen (src/bpf), one line (or
+// one JSON object) each, or a table refreshed every second (--summary).
+
+#include "cli/cmd_watch.h"
+
+#include <arpa/inet.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <ctime>
+#include <fmt/format.h>
+#include <map>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "bpf/kernel_btf.h"
+#include "bpf/tracer.h"
+#include "core/duration.h"
+#include "core/number.h"
+#include "inspect/owners.h"
+#include "sys/unique_fd.h"
+#include "watch/event.h"
+#include "watch/format.h"
+#include "watch/listener_drops.h"
+#include "watch/rate_limit.h"
+#include "watch/summary.h"
+
+namespace connscope::cli {
+
+namespace {
+
+struct WatchFlags {
+  std::string port;
+  std::string pid;
+  std::string peer;
+  std::string events;
+  std::string duration;
+  bool summary = false;
+  std::uint32_t rate = watch::RateLimiter::kDefaultPerSecond;
+};
+
+// What the command line asked for, validated.
+struct WatchPlan {
+  bpf::TracerOptions tracer;
+  bool overflow = false;  // listener drops asked for (made in user space)
+  std::optional<std::chrono::nanoseconds> duration;
+};
+
+Result<WatchPlan> plan_from(const WatchFlags& f) {
+  WatchPlan plan;
+  if (!f.port.empty()) {
+    auto p = parse_port(f.port, "--port");
+    if (!p) return std::unexpected(p.error());
+    plan.tracer.port = *p;
+  }
+  if (!f.pid.empty()) {
+    auto p = parse_int(f.pid, "--pid", 1, 4194304);
+    if (!p) return std::unexpected(p.error());
+    plan.tracer.pid = static_cast<std::uint32_t>(*p);
+  }
+  if (!f.peer.empty()) {
+    Endpoint peer;
+    in6_addr a6{};
+    in_addr a4{};
+    if (::inet_pton(AF_INET, f.peer.c_str(), &a4) == 1) {
+      peer.family = AF_INET;
+    } else if (::inet_pton(AF_INET6, f.peer.c_str(), &a6) == 1) {
+      peer.family = AF_INET6;
+    } else {
+      return fail("--peer \"" + f.peer + "\"", tr(Lang::en, Msg::watch_not_address));
+    }
+    peer.address = f.peer;
+    plan.tracer.peer = peer;
+  }
+  std::vector<watch::EventGroup> groups = {watch::EventGroup::state, watch::EventGroup::reset,
+                                           watch::EventGroup::retransmit, watch::EventGroup::drop,
+                                           watch::EventGroup::overflow};
+  if (!f.events.empty()) {
+    auto g = watch::parse_groups(f.events, "--events");
+    if (!g) return std::unexpected(g.error());
+    groups = *g;
+  }
+  for (auto g : groups) {
+    for (std::uint32_t kind = CS_EV_STATE; kind < CS_EV_KIND_MAX; ++kind) {
+      if (watch::group_of(static_cast<watch::EventKind>(kind - CS_EV_STATE)) != g) continue;
+      if (kind == CS_EV_ACCEPT_OVERFLOW || kind == CS_EV_SYN_QUEUE_DROP)
+        plan.overflow = true;
+      else
+        plan.tracer.event_mask |= CS_EVENT_BIT(kind);
+    }
+  }
+  if (!f.duration.empty()) {
+    auto d = parse_duration(f.duration, "--duration");
+    if (!d) return std::unexpected(d.error());
+    plan.duration = *d;
+  }
+  return plan;
+}
+
+// SIGINT and SIGTERM as a descriptor the loop polls, so that Ctrl-C ends the watch between
+// two events with the summary line, not in the middle of one.
+Result<sys::UniqueFd> stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno("sigprocmask", errno);
+  const int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+  if (fd < 0) return fail_errno("signalfd", errno);
+  return sys::UniqueFd(fd);
+}
+
+bool stop_requested(const sys::UniqueFd& fd) {
+  signalfd_siginfo info{};
+  return ::read(fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info);
+}
+
+std::chrono::nanoseconds monotonic_to_wall() {
+  timespec mono{}, real{};
+  ::clock_gettime(CLOCK_MONOTONIC, &mono);
+  ::clock_gettime(CLOCK_REALTIME, &real);
+  return std::chrono::seconds(real.tv_sec - mono.tv_sec) + std::chrono::nanoseconds(real.tv_nsec - mono.tv_nsec);
+}
+
+std::size_t terminal_rows() {
+  winsize ws{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row > 0) return ws.ws_row;
+  return 24;
+}
+
+// The filters the kernel applies to its events, applied here to the listener drops (which come
+// from sock_diag): the listener's port, its process; a peer is not known for them.
+bool listener_event_passes(const bpf::TracerOptions& t, const watch::Event& e) {
+  if (t.peer) return false;
+  if (t.port != 0 && (!e.source || e.source->port != t.port)) return false;
+  if (t.pid != 0 && e.pid != t.pid) return false;
+  return true;
+}
+
+// A listener's owner, looked up once per listener (a scan of /proc, only when it drops).
+class ListenerOwners {
+ public:
+  void fill(watch::Event& e) {
+    if (!e.inode) return;
+    auto it = cache_.find(*e.inode);
+    if (it == cache_.end()) {
+      std::optional<std::pair<std::uint32_t, std::string>> owner;
+      if (auto table = inspect::scan_owners(); table) {
+        if (const auto* p = table->owner(*e.inode); p != nullptr)
+          owner = std::pair{static_cast<std::uint32_t>(p->pid), p->command};
+      }
+      it = cache_.emplace(*e.inode, owner).first;
+    }
+    if (it->second) {
+      e.pid = it->second->first;
+      e.comm = it->second->second;
+    }
+  }
+
+ private:
+  std::map<std::uint64_t, std::optional<std::pair<std::uint32_t, std::string>>> cache_;
+};
+
+int run_watch(const GlobalOptions& g, const WatchFlags& f) {
+  auto plan = plan_from(f);
+  if (!plan) return report(g, plan.error(), ExitCode::usage);
+  if (f.summary) plan->tracer.ring_bytes = std::size_t{16} << 20;
+
+  auto btf = bpf::KernelBtf::load();
+  if (!btf) return report(g, btf.error(), ExitCode::could_not_run);
+  auto tracer = bpf::Tracer::open(plan->tracer);
+  if (!tracer) return report(g, tracer.error(), ExitCode::could_not_run);
+  watch::ReasonNames names{btf->enum_names("skb_drop_reason", "SKB_DROP_REASON_"),
+                           btf->enum_names("sk_rst_reason", "SK_RST_REASON_")};
+
+  std::optional<watch::ListenerSampler> listeners;
+  std::optional<watch::ListenerSample> last_listeners;
+  if (plan->overflow) {
+    auto s = watch::ListenerSampler::open();
+    if (!s) return report(g, s.error(), ExitCode::could_not_run);
+    listeners.emplace(std::move(*s));
+    auto first = listeners->sample();
+    if (!first) return report(g, first.error(), ExitCode::could_not_run);
+    last_listeners = std::move(*first);
+  }
+
+  // Each kind asked for whose hooks the kernel refused is said once, on stderr.
+  for (const auto& h : (*tracer)->hooks()) {
+    if (!h.error || (h.kinds & plan->tracer.event_mask) == 0) continue;
+    std::string kinds;
+    for (std::uint32_t k = CS_EV_STATE; k < CS_EV_KIND_MAX; ++k) {
+      if ((h.kinds & CS_EVENT_BIT(k)) == 0) continue;
+      if (!kinds.empty()) kinds += ", ";
+      kinds += watch::kind_name(static_cast<watch::EventKind>(k - CS_EV_STATE));
+    }
+    fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_kind_off, fmt::arg("kinds", kinds),
+                                             fmt::arg("why", h.error->message())));
+  }
+
+  auto signals = stop_signals();
+  if (!signals) return report(g, signals.error(), ExitCode::could_not_run);
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  const auto offset = monotonic_to_wall();
+  const auto start = std::chrono::steady_clock::now();
+  const auto wall_start = std::chrono::system_clock::now();
+  watch::RateLimiter limiter(terminal && !g.json ? f.rate : 0);
+  watch::Summary summary(wall_start);
+  ListenerOwners owners;
+  std::uint64_t lost_seen = 0;
+  auto next_second = start + std::chrono::seconds(1);
+
+  const auto emit = [&](const watch::Event& e) {
+    if (f.summary) {
+      summary.add(e);
+    } else if (g.json) {
+      fmt::print("{}\n", watch::event_json(e, g.lang).dump());
+    } else {
+      if (auto held = limiter.flush(e.time, g.lang)) fmt::print("{}\n", *held);
+      if (f.rate == 0 || !terminal || limiter.admit(e.time, e.kind))
+        fmt::print("{}\n", watch::format_line(e, g.lang, watch::LineOptions{g.color, g.verbose > 0}));
+    }
+  };
+  while (!stop_requested(*signals)) {
+    const auto now = std::chrono::steady_clock::now();
+    if (plan->duration && now - start >= *plan->duration) break;
+    auto wait = std::chrono::duration_cast<std::chrono::milliseconds>(next_second - now);
+    if (plan->duration)
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(start + *plan->duration - now));
+    wait = std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(200));
+    if (plan->tracer.event_mask != 0) {
+      auto polled = (*tracer)->poll(wait, [&](std::span<const std::byte> r) {
+        auto e = watch::decode_event(r, names, offset);
+        if (e) emit(*e);
+      });
+      if (!polled) return report(g, polled.error(), ExitCode::could_not_run);
+    } else {
+      ::poll(nullptr, 0, static_cast<int>(wait.count()));
+    }
+    if (std::chrono::steady_clock::now() < next_second) continue;
+    next_second += std::chrono::seconds(1);
+
+    // Once a second: the listeners' drops, the ring buffer's losses, the summary's refresh.
+    if (listeners) {
+      auto s = listeners->sample();
+      if (!s) return report(g, s.error(), ExitCode::could_not_run);
+      for (auto& e : watch::listener_drop_events(*last_listeners, *s)) {
+        owners.fill(e);
+        if (listener_event_passes(plan->tracer, e)) emit(e);
+      }
+      last_listeners = std::move(*s);
+    }
+    if (auto c = (*tracer)->counters(); c) {
+      const auto lost = c->totals[CS_C_RING_LOST];
+      if (lost > lost_seen) {
+        const auto n = lost - lost_seen;
+        lost_seen = lost;
+        if (f.summary) {
+          summary.add_lost(n);
+        } else if (g.json) {
+          fmt::print("{}\n", nlohmann::json{{"kind", "lost"},
+                                            {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
+                                            {"count", n}}
+                                 .dump());
+        } else {
+          fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
+        }
+      }
+    }
+    if (f.summary) {
+      summary.roll(std::chrono::system_clock::now());
+      if (g.json) {
+        fmt::print("{}\n", watch::summary_json(summary).dump());
+      } else {
+        if (terminal) fmt::print("\x1b[H\x1b[2J");
+        fmt::print("{}\n", watch::render_summary_text(summary, g.lang, g.color, terminal ? terminal_rows() - 1 : 200));
+      }
+    } else if (!g.json) {
+      if (auto held = limiter.flush(std::chrono::system_clock::now(), g.lang)) fmt::print("{}\n", *held);
+    }
+    std::fflush(stdout);
+  }
+  if (!f.summary && !g.json) {
+    if (auto held = limiter.flush(std::chrono::system_clock::now() + std::chrono::seconds(2), g.lang))
+      fmt::print("{}\n", *held);
+  }
+  std::fflush(stdout);
+  return static_cast<int>(ExitCode::healthy);
+}
+
+}  // namespace
+
+std::function<int()> register_watch(CLI::App& app, const GlobalOptions& global) {
+  auto flags = std::make_shared<WatchFlags>();
+  const Lang lang = global.lang;
+  auto* cmd = app.add_subcommand("watch", tr(lang, Msg::help_watch));
+  cmd->add_option("-p,--port", flags->port, tr(lang, Msg::help_watch_port))->type_name("PORT");
+  cmd->add_option("--pid", flags->pid, tr(lang, Msg::help_watch_pid))->type_name("PID");
+  cmd->add_option("--peer", flags->peer, tr(lang, Msg::help_watch_peer))->type_name("ADDR");
+  cmd->add_option("-e,--events", flags->events, tr(lang, Msg::help_watch_events))->type_name("LIST");
+  cmd->add_flag("-s,--summary", flags->summary, tr(lang, Msg::help_watch_summary));
+  cmd->add_option("-d,--duration", flags->duration, tr(lang, Msg::help_watch_duration))->type_name("DURATION");
+  cmd->add_option("--rate", flags->rate, tr(lang, Msg::help_watch_rate))->type_name("N");
+  return [cmd, flags, &global]() -> int {
+    if (!cmd->parsed()) return -1;
+    return run_watch(global, *flags);
+  };
+}
+
+}  // namespace connscope::cli
