@@ -139,23 +139,20 @@ struct MaintenanceStats {
   bool more = false;  // a bound was reached: call again
 };
 
-// Owns one SQLite connection and its prepared statements. Not thread-safe: one thread makes
-// every call on a store, including open and destruction. The writer (open) belongs to the
-// agent's sampling thread; a thread that serves queries opens its own reader (open_reader) on
-// the same file. Movable.
+namespace detail {
+struct HistoryConnection;  // one SQLite connection and its prepared statements (history.cpp)
+}  // namespace detail
+
+// The writing connection: creates the file, upgrades its schema, writes, maintains, and may
+// query what it wrote. There is one per file (the data dir's lock sees to that); HistoryWriter
+// (history_writer.h) owns it on a thread of its own. Not thread-safe: the first thread to use
+// it owns it (checked in debug builds, core/thread_owner.h). Movable.
 class HistoryStore {
  public:
   // Opens or creates `file` (its directory must exist). Runs `PRAGMA quick_check` first: a file
   // that is not an SQLite database, or a damaged one, is an error naming the file, never
   // silently recreated.
   static Result<HistoryStore> open(const std::filesystem::path& file, HistoryOptions options = {});
-  // A second connection on a file the writer (open) has created, for the queries: query,
-  // series_names, findings, probes. It runs no quick_check and writes nothing (SQLite's
-  // read-only mode; the writing calls return an error); each query sees every commit the writer
-  // made before it started (WAL readers never wait for the writer, nor it for them). Open one
-  // per thread: a reader, like the writer, is used by one thread at a time.
-  static Result<HistoryStore> open_reader(const std::filesystem::path& file,
-                                          HistoryOptions options = {});
 
   HistoryStore(HistoryStore&&) noexcept;
   HistoryStore& operator=(HistoryStore&&) noexcept;
@@ -165,11 +162,8 @@ class HistoryStore {
   // A time already stored for a series is overwritten.
   Result<void> append_samples(HistoryTime time, std::span<const SeriesValue> batch);
 
-  // Every series ever written and not yet fully expired, sorted. The writer answers from its
-  // copy; a reader reads the table, and an error reading it gives an empty list (use
-  // read_series_names to see the error).
+  // Every series ever written and not yet fully expired, sorted (from the writer's copy).
   [[nodiscard]] std::vector<std::string> series_names() const;
-  Result<std::vector<std::string>> read_series_names() const;
 
   Result<HistorySeries> query(const HistoryQuery& q);
 
@@ -187,12 +181,44 @@ class HistoryStore {
 
   [[nodiscard]] const std::filesystem::path& file() const;
 
+  // The owning thread gives the connection up: the next thread to use it owns it.
+  void hand_over();
+
  private:
-  struct Impl;
-  explicit HistoryStore(std::unique_ptr<Impl> impl);
-  static Result<std::unique_ptr<Impl>> connect(const std::filesystem::path& file, const HistoryOptions& options,
-                                               bool reader);
-  std::unique_ptr<Impl> impl_;
+  explicit HistoryStore(std::unique_ptr<detail::HistoryConnection> impl);
+  std::unique_ptr<detail::HistoryConnection> impl_;
+};
+
+// A reading connection on a file the writer (HistoryStore::open) has created, for the queries.
+// It has no writing calls, and its connection is opened read-only (SQLite's SQLITE_OPEN_READONLY):
+// it runs no quick_check and never creates the file. Each query sees every commit the writer
+// made before it started (WAL readers never wait for the writer, nor it for them). Open one per
+// thread: the first thread to use a reader owns it (checked in debug builds). Movable.
+class HistoryReader {
+ public:
+  static Result<HistoryReader> open(const std::filesystem::path& file, HistoryOptions options = {});
+
+  HistoryReader(HistoryReader&&) noexcept;
+  HistoryReader& operator=(HistoryReader&&) noexcept;
+  ~HistoryReader();
+
+  // Every series ever written and not yet fully expired, sorted, read from the table: an
+  // error reading it gives an empty list (read_series_names gives the error).
+  [[nodiscard]] std::vector<std::string> series_names() const;
+  Result<std::vector<std::string>> read_series_names() const;
+
+  Result<HistorySeries> query(const HistoryQuery& q);
+  Result<std::vector<FindingEvent>> findings(const EventQuery& q);  // as HistoryStore's
+  Result<std::vector<ProbeEvent>> probes(const EventQuery& q);       // as HistoryStore's
+
+  [[nodiscard]] const std::filesystem::path& file() const;
+
+  // The owning thread gives the connection up: the next thread to use it owns it.
+  void hand_over();
+
+ private:
+  explicit HistoryReader(std::unique_ptr<detail::HistoryConnection> impl);
+  std::unique_ptr<detail::HistoryConnection> impl_;
 };
 
 }  // namespace connscope::agent
