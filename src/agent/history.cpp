@@ -379,21 +379,13 @@ struct detail::HistoryConnection {
   };
 };
 
-HistoryStore::HistoryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HistoryStore::HistoryStore(HistoryStore&&) noexcept = default;
-HistoryStore& HistoryStore::operator=(HistoryStore&&) noexcept = default;
-HistoryStore::~HistoryStore() = default;
+HistoryQueries::HistoryQueries(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HistoryQueries::HistoryQueries(HistoryQueries&&) noexcept = default;
+HistoryQueries& HistoryQueries::operator=(HistoryQueries&&) noexcept = default;
+HistoryQueries::~HistoryQueries() = default;
 
-const std::filesystem::path& HistoryStore::file() const { return impl_->file; }
-void HistoryStore::hand_over() { impl_->owner.release(); }
-
-HistoryReader::HistoryReader(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HistoryReader::HistoryReader(HistoryReader&&) noexcept = default;
-HistoryReader& HistoryReader::operator=(HistoryReader&&) noexcept = default;
-HistoryReader::~HistoryReader() = default;
-
-const std::filesystem::path& HistoryReader::file() const { return impl_->file; }
-void HistoryReader::hand_over() { impl_->owner.release(); }
+const std::filesystem::path& HistoryQueries::file() const { return impl_->file; }
+void HistoryQueries::hand_over() { impl_->owner.release(); }
 
 namespace {
 
@@ -951,27 +943,15 @@ Result<std::vector<ProbeEvent>> run_probes(Impl& d, const EventQuery& q) {
 
 }  // namespace
 
-Result<HistorySeries> HistoryStore::query(const HistoryQuery& q) {
+Result<HistorySeries> HistoryQueries::query(const HistoryQuery& q) {
   impl_->owner.check();
   return run_query(*impl_, q);
 }
-Result<std::vector<FindingEvent>> HistoryStore::findings(const EventQuery& q) {
+Result<std::vector<FindingEvent>> HistoryQueries::findings(const EventQuery& q) {
   impl_->owner.check();
   return run_findings(*impl_, q);
 }
-Result<std::vector<ProbeEvent>> HistoryStore::probes(const EventQuery& q) {
-  impl_->owner.check();
-  return run_probes(*impl_, q);
-}
-Result<HistorySeries> HistoryReader::query(const HistoryQuery& q) {
-  impl_->owner.check();
-  return run_query(*impl_, q);
-}
-Result<std::vector<FindingEvent>> HistoryReader::findings(const EventQuery& q) {
-  impl_->owner.check();
-  return run_findings(*impl_, q);
-}
-Result<std::vector<ProbeEvent>> HistoryReader::probes(const EventQuery& q) {
+Result<std::vector<ProbeEvent>> HistoryQueries::probes(const EventQuery& q) {
   impl_->owner.check();
   return run_probes(*impl_, q);
 }

@@ -4,23 +4,18 @@
 
 #include <gtest/gtest.h>
 
-#include <algorithm>
+#include "http_support.h"
 
 namespace connscope::agent {
 namespace {
 
+using test::header;
+
 HttpRequest get(std::string target, std::string authorization = "", std::string cookie = "") {
-  HttpRequest r;
-  r.method = "GET";
-  r.target = std::move(target);
+  HttpRequest r = test::request("GET", std::move(target));
   r.authorization = std::move(authorization);
   r.cookie = std::move(cookie);
   return r;
-}
-
-std::string header(const HttpResponse& res, std::string_view name) {
-  const auto it = std::find_if(res.headers.begin(), res.headers.end(), [&](const auto& h) { return h.first == name; });
-  return it == res.headers.end() ? std::string("<absent>") : it->second;
 }
 
 TEST(AgentAuth, LoopbackBindsAreTheOnesWithoutAToken) {

@@ -591,6 +591,27 @@ TEST(HistoryStore, AReaderOnAnotherThreadSeesTheWritersCommits) {
   EXPECT_EQ(query_ok(r, "a", kT0 + 95s, kT0 + 95s, 1s).points.size(), 1u);
 }
 
+#ifndef NDEBUG
+// A reader belongs to the thread that used it first: another thread's query fails in a debug
+// build (Release has no check).
+TEST(HistoryReaderDeathTest, AnotherThreadsQueryFailsInADebugBuild) {
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
+  TempDir dir;
+  {
+    auto w = open_ok(dir.db());
+    append_ok(w, kT0, {{"a", 1.0}});
+  }
+  EXPECT_DEATH(
+      {
+        auto r = HistoryReader::open(dir.db());
+        if (!r) std::abort();
+        (void)r->series_names();
+        std::thread([&] { (void)r->series_names(); }).join();
+      },
+      "thread other than its owner");
+}
+#endif
+
 TEST(HistoryStore, AReaderNeedsAHistoryTheWriterMade) {
   TempDir dir;
   const auto missing = HistoryReader::open(dir.db());

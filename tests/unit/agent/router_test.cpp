@@ -7,9 +7,8 @@
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
 
-#include <algorithm>
-
 #include "agent/prometheus.h"
+#include "http_support.h"
 #include "temp_dir.h"
 
 namespace connscope::agent {
@@ -20,17 +19,9 @@ using nlohmann::json;
 
 const HistoryTime kNow{std::chrono::milliseconds{1'700'000'040'000}};
 
-HttpRequest get(std::string target, std::string method = "GET") {
-  HttpRequest r;
-  r.method = std::move(method);
-  r.target = std::move(target);
-  return r;
-}
+using test::header;
 
-std::string header(const HttpResponse& res, std::string_view name) {
-  const auto it = std::find_if(res.headers.begin(), res.headers.end(), [&](const auto& h) { return h.first == name; });
-  return it == res.headers.end() ? std::string("<absent>") : it->second;
-}
+HttpRequest get(std::string target, std::string method = "GET") { return test::request(std::move(method), std::move(target)); }
 
 json body_json(const HttpResponse& res) {
   EXPECT_EQ(res.content_type, "application/json");

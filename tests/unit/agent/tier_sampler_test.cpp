@@ -21,11 +21,16 @@ TEST(TierSampler, TheFullTierStretchesItsIntervalToStayWithinItsCpuBudget) {
   EXPECT_EQ(full_wait(1s, 0ms, 0.0125), 1s);
 }
 
+TierSamplerOptions intervals(std::chrono::milliseconds fast, std::chrono::milliseconds full) {
+  TierSamplerOptions o;
+  o.fast_interval = fast;
+  o.full_interval = full;
+  return o;
+}
+
 TEST(TierSampler, DescribesItselfWithTheReasonItWasGiven) {
   boost::asio::io_context io(1);
-  TierSamplerOptions o;
-  o.fast_interval = 1s;
-  o.full_interval = 10s;
+  auto o = intervals(1s, 10s);
   auto plain = TierSampler::create(io.get_executor(), o);
   ASSERT_TRUE(plain.has_value()) << plain.error().message();
   const auto info = (*plain)->info();
@@ -42,10 +47,7 @@ TEST(TierSampler, DescribesItselfWithTheReasonItWasGiven) {
 
 TEST(TierSampler, DeliversOnTheServersThreadAndNothingAfterStop) {
   boost::asio::io_context io(1);
-  TierSamplerOptions o;
-  o.fast_interval = 20ms;
-  o.full_interval = 1s;
-  auto made = TierSampler::create(io.get_executor(), o);
+  auto made = TierSampler::create(io.get_executor(), intervals(20ms, 1s));
   ASSERT_TRUE(made.has_value()) << made.error().message();
   auto& sampler = **made;
   const auto server_thread = std::this_thread::get_id();
