@@ -1,7 +1,5 @@
 #include "agent/history.h"
 
-#include "core/thread_owner.h"
-
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -15,6 +13,8 @@
 #include <unordered_map>
 #include <unordered_set>
 #include <utility>
+
+#include "core/thread_owner.h"
 
 namespace connscope::agent {
 
