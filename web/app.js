@@ -288,6 +288,15 @@
     const last = Math.max(fast ? fast.time_ms : 0, full ? full.time_ms : 0);
     $('updated').textContent = last ? `sample ${clock(last)}` : '';
   }
+  // How the agent samples (the snapshot's `sampler`): "sampling: tiers (fast 1 s, full 10 s) —
+  // BPF off: <reason>".
+  function renderSampler(s) {
+    if (!s) return;
+    const secs = (ms) => `${Number.isInteger(ms / 1000) ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
+    let text = `sampling: ${s.kind} (fast ${secs(s.fast_interval_ms)}, full ${secs(s.full_interval_ms)})`;
+    if (s.bpf && !s.bpf.enabled) text += s.bpf.reason ? ` — BPF off: ${s.bpf.reason}` : ' — BPF off';
+    $('sampling').textContent = text;
+  }
   function setStatus(s) {
     cs.status = s;
     const e = $('conn');
@@ -458,6 +467,7 @@
       }
       if (snap.full) { cs.latest.full = snap.full; renderFindings(snap.full.findings); }
       renderHeader();
+      renderSampler(snap.sampler);
       setError('fast', snap.fast_error ? `fast tier: ${snap.fast_error}` : null);
       setError('full', snap.full_error ? `full tier: ${snap.full_error}` : null);
     } catch (e) {

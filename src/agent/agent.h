@@ -1,14 +1,13 @@
 #pragma once
-// `connscope agent`: samples this machine (the fast tier every second on the server's thread,
-// the full tier on a thread of its own), keeps a history (history_writer.h), and serves what it
-// saw over HTTP (docs/json.md):
-//   /api/v1/snapshot  the latest fast and full samples
-//   /api/v1/events    the same, live: Server-Sent Events
-//   /api/v1/history   series over time (history_series.h names them)
-//   /api/v1/findings  the current findings and their events over time
-//   /api/v1/probes    the continuous probes (probes.h): each target's latest doctor run
-//   /                 the dashboard (dashboard.h), embedded
-//   /metrics          Prometheus metrics (metrics.h)
+// `connscope agent`: samples this machine (a Sampler: sampler.h; today the tiers of
+// tier_sampler.h), keeps a history (history_writer.h), probes targets and its own listeners
+// (probes.h), and serves what it saw over HTTP (the routes: router.h; docs/json.md).
+//
+// The Agent is the composition, and nothing else: options → auth (auth.h) + router (router.h) +
+// sampler + history + probes + HTTP server (http_server.h). Its core keeps the latest samples in
+// the view the router reads, hands them to the history writer, the probes and the event
+// streams, and is touched on the server's thread only.
+//
 // Security: a bind to anything but a loopback address requires the bearer token on every
 // request (401 without it).
 
@@ -19,9 +18,11 @@
 #include <optional>
 #include <string>
 
+#include "agent/auth.h"
 #include "agent/history.h"
 #include "agent/http_server.h"
 #include "agent/probes.h"
+#include "agent/sampler.h"
 #include "core/endpoint.h"
 #include "core/error.h"
 #include "core/text.h"
@@ -45,21 +46,21 @@ struct AgentOptions {
   HistoryOptions history;
   ProbeSchedulerOptions probes;  // the configured targets and the own listeners' settings
   Lang lang = Lang::en;
+  // Why BPF sampling is off, for the snapshot's `sampler.bpf.reason` and the dashboard; empty:
+  // not said (null).
+  std::string bpf_off_reason;
 };
 
-// How long the full tier waits after a dump that cost `cost` of CPU: `interval`, or longer so
-// that its average stays within `budget` of a core (0: no budget).
-std::chrono::milliseconds full_wait(std::chrono::milliseconds interval, std::chrono::nanoseconds cost, double budget);
-
-// Is this a loopback address (127.0.0.0/8, ::1)? The only binds that need no token.
-bool is_loopback(const Endpoint& e);
-
-// Owns the HTTP server, the sampling timer and the full-tier thread. Start and stop on the
-// thread that runs `io` (or before it runs); the full-tier thread hands its samples over under
-// a mutex.
+// Owns the HTTP server, the sampler, the history, the probes. Start and stop on the thread that
+// runs `io` (or before it runs): the agent's state is that thread's (checked in debug builds).
 class Agent {
  public:
+  // With the sampler by tiers (tier_sampler.h), made from `options`.
   static Result<std::unique_ptr<Agent>> start(boost::asio::io_context& io, AgentOptions options);
+  // With a sampler of the caller's, made on `io`'s executor and not started yet. The options'
+  // sampling fields (intervals, budget, owners) are the sampler's business then, not the agent's.
+  static Result<std::unique_ptr<Agent>> start(boost::asio::io_context& io, AgentOptions options,
+                                              std::unique_ptr<Sampler> sampler);
   ~Agent();
   Agent(const Agent&) = delete;
   Agent& operator=(const Agent&) = delete;

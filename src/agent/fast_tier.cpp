@@ -10,6 +10,7 @@
 namespace connscope::agent {
 
 Result<FastSample> FastTier::sample() {
+  owner_.check();
   const auto cpu0 = cpu_time(CLOCK_THREAD_CPUTIME_ID);
   const auto wall0 = std::chrono::steady_clock::now();
   FastSample s;

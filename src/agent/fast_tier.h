@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/thread_owner.h"
 #include "inspect/aggregate.h"
 #include "sys/netlink.h"
 #include "sys/proc_counters.h"
@@ -36,7 +37,8 @@ struct FastSample {
 };
 
 // Takes fast samples from `dumps` and the /proc files under `proc_root`. Keeps the previous
-// sample's counters for the rates. Not thread-safe: one thread (the agent's sampling thread).
+// sample's counters for the rates. Not thread-safe: the first thread to sample owns it (the
+// agent's server thread; checked in debug builds).
 class FastTier {
  public:
   explicit FastTier(sys::DumpSource& dumps, std::string proc_root = "/proc")
@@ -51,6 +53,7 @@ class FastTier {
   std::string proc_root_;
   std::optional<sys::Counters> previous_;
   std::chrono::steady_clock::time_point previous_at_{};
+  ThreadOwner owner_;
 };
 
 }  // namespace connscope::agent

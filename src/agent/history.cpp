@@ -14,6 +14,8 @@
 #include <unordered_set>
 #include <utility>
 
+#include "core/thread_owner.h"
+
 namespace connscope::agent {
 
 namespace {
@@ -112,31 +114,23 @@ std::string_view history_source_name(HistorySource s) {
   return "raw";
 }
 
-struct HistoryStore::Impl {
+using Impl = detail::HistoryConnection;
+
+struct detail::HistoryConnection {
   std::filesystem::path file;
   HistoryOptions options;
   DbPtr db;  // declared before the statements: destroyed after them
   std::unordered_map<std::string, StmtPtr> statements;
-  // A reader (open_reader) never writes, and keeps no copy of the series table: the writer on
-  // another connection adds and forgets series, and a forgotten id may be given again.
-  bool reader = false;
-  SeriesIds series;  // the writer's copy of the series table
+  // The writer's copy of the series table; a reader keeps none (the writer on another
+  // connection adds and forgets series, and a forgotten id may be given again).
+  SeriesIds series;
+  ThreadOwner owner;
   // The writer's boundary of the last move from `recent` to `samples` (see the schema).
   std::int64_t moved_until = std::numeric_limits<std::int64_t>::min();
 
-  Result<void> writable(std::string_view op) const {
-    if (!reader) return {};
-    return fail(fmt::format("history {}: {}", file.string(), op),
-                "a reader connection cannot write (the writer is HistoryStore::open)");
-  }
-
-  // The id of a series, or nullopt when there is no such series.
+  // The id of a series, or nullopt when there is no such series. Read from the table, inside
+  // the query's read transaction, on either kind of connection.
   Result<std::optional<std::int64_t>> series_id(std::string_view name) {
-    if (!reader) {
-      auto it = series.find(name);
-      if (it == series.end()) return std::optional<std::int64_t>{};
-      return std::optional<std::int64_t>{it->second};
-    }
     auto s = stmt("SELECT id FROM series WHERE name = ?1");
     if (!s) return std::unexpected(s.error());
     Use use(*s);
@@ -149,12 +143,6 @@ struct HistoryStore::Impl {
 
   Result<std::vector<std::string>> read_series_names() {
     std::vector<std::string> names;
-    if (!reader) {
-      names.reserve(series.size());
-      for (const auto& [name, id] : series) names.push_back(name);
-      std::sort(names.begin(), names.end());
-      return names;
-    }
     auto s = stmt("SELECT name FROM series ORDER BY name");
     if (!s) return std::unexpected(s.error());
     Use use(*s);
@@ -391,12 +379,13 @@ struct HistoryStore::Impl {
   };
 };
 
-HistoryStore::HistoryStore(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
-HistoryStore::HistoryStore(HistoryStore&&) noexcept = default;
-HistoryStore& HistoryStore::operator=(HistoryStore&&) noexcept = default;
-HistoryStore::~HistoryStore() = default;
+HistoryQueries::HistoryQueries(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HistoryQueries::HistoryQueries(HistoryQueries&&) noexcept = default;
+HistoryQueries& HistoryQueries::operator=(HistoryQueries&&) noexcept = default;
+HistoryQueries::~HistoryQueries() = default;
 
-const std::filesystem::path& HistoryStore::file() const { return impl_->file; }
+const std::filesystem::path& HistoryQueries::file() const { return impl_->file; }
+void HistoryQueries::hand_over() { impl_->owner.release(); }
 
 namespace {
 
@@ -415,18 +404,14 @@ Result<void> check_options(const std::string& op, const HistoryOptions& options)
 constexpr const char* kNotADatabase =
     "not an SQLite database (move it aside or choose another --data-dir)";
 
-}  // namespace
-
 // The connection of either kind, before any statement: the writer's creates a missing file, a
 // reader's never does. Both wait up to 2 s for a lock another connection holds briefly (a
 // reader, the sqlite3 CLI or a backup beside the writer; the writer's checkpoint beside a reader).
-Result<std::unique_ptr<HistoryStore::Impl>> HistoryStore::connect(const std::filesystem::path& file,
-                                                                  const HistoryOptions& options, bool reader) {
+Result<std::unique_ptr<Impl>> connect(const std::filesystem::path& file, const HistoryOptions& options, bool reader) {
   if (auto r = check_options(fmt::format("history {}", file.string()), options); !r) return std::unexpected(r.error());
   auto impl = std::make_unique<Impl>();
   impl->file = file;
   impl->options = options;
-  impl->reader = reader;
   sqlite3* raw = nullptr;
   const int flags = (reader ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) | SQLITE_OPEN_NOMUTEX;
   const int rc = sqlite3_open_v2(file.c_str(), &raw, flags, nullptr);
@@ -436,6 +421,8 @@ Result<std::unique_ptr<HistoryStore::Impl>> HistoryStore::connect(const std::fil
   sqlite3_busy_timeout(raw, 2000);
   return impl;
 }
+
+}  // namespace
 
 Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
                                         HistoryOptions options) {
@@ -535,8 +522,7 @@ Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
   return HistoryStore(std::move(impl));
 }
 
-Result<HistoryStore> HistoryStore::open_reader(const std::filesystem::path& file,
-                                               HistoryOptions options) {
+Result<HistoryReader> HistoryReader::open(const std::filesystem::path& file, HistoryOptions options) {
   const std::string op = fmt::format("history {}", file.string());
   auto opened = connect(file, options, true);
   if (!opened) return std::unexpected(opened.error());
@@ -562,12 +548,12 @@ Result<HistoryStore> HistoryStore::open_reader(const std::filesystem::path& file
     if (*mode != "wal") return fail(op, fmt::format("journal_mode is {}, not wal", *mode));
   }
   impl->statements.clear();
-  return HistoryStore(std::move(impl));
+  return HistoryReader(std::move(impl));
 }
 
 Result<void> HistoryStore::append_samples(HistoryTime time, std::span<const SeriesValue> batch) {
   Impl& d = *impl_;
-  if (auto r = d.writable("append"); !r) return r;
+  d.owner.check();
   for (const auto& sv : batch) {
     if (sv.series.empty() || sv.series.size() > kMaxNameBytes) {
       return fail("history append", fmt::format("series name of {} bytes (1 .. {})",
@@ -621,15 +607,28 @@ Result<void> HistoryStore::append_samples(HistoryTime time, std::span<const Seri
 }
 
 std::vector<std::string> HistoryStore::series_names() const {
-  return impl_->read_series_names().value_or(std::vector<std::string>{});
+  impl_->owner.check();
+  std::vector<std::string> names;
+  names.reserve(impl_->series.size());
+  for (const auto& [name, id] : impl_->series) names.push_back(name);
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
-Result<std::vector<std::string>> HistoryStore::read_series_names() const {
+std::vector<std::string> HistoryReader::series_names() const {
+  return read_series_names().value_or(std::vector<std::string>{});
+}
+
+Result<std::vector<std::string>> HistoryReader::read_series_names() const {
+  impl_->owner.check();
   return impl_->read_series_names();
 }
 
-Result<HistorySeries> HistoryStore::query(const HistoryQuery& q) {
-  Impl& d = *impl_;
+namespace {
+
+// The queries, the same on either kind of connection.
+
+Result<HistorySeries> run_query(Impl& d, const HistoryQuery& q) {
   const std::string op = "history query";
   // One read transaction: a reader sees the writer's commits as of its first statement, so the
   // watermark and the rows below agree even if the writer commits in between.
@@ -758,11 +757,13 @@ Result<HistorySeries> HistoryStore::query(const HistoryQuery& q) {
   return out;
 }
 
+}  // namespace
+
 Result<void> HistoryStore::record_findings(HistoryTime now,
                                            std::span<const FindingObservation> present) {
   Impl& d = *impl_;
   const std::string op = "history findings";
-  if (auto r = d.writable("record findings"); !r) return r;
+  d.owner.check();
   std::unordered_set<std::string_view> keys;
   for (const auto& f : present) {
     if (f.finding_id.empty()) return fail(op, "a finding without an id");
@@ -844,10 +845,7 @@ Result<void> check_event_query(const EventQuery& q, const HistoryOptions& o, std
   return {};
 }
 
-}  // namespace
-
-Result<std::vector<FindingEvent>> HistoryStore::findings(const EventQuery& q) {
-  Impl& d = *impl_;
+Result<std::vector<FindingEvent>> run_findings(Impl& d, const EventQuery& q) {
   if (auto r = check_event_query(q, d.options, "history findings query"); !r) {
     return std::unexpected(r.error());
   }
@@ -879,9 +877,11 @@ Result<std::vector<FindingEvent>> HistoryStore::findings(const EventQuery& q) {
   return out;
 }
 
+}  // namespace
+
 Result<void> HistoryStore::append_probe(const ProbeEvent& e) {
   Impl& d = *impl_;
-  if (auto r = d.writable("append probe result"); !r) return r;
+  d.owner.check();
   if (e.target.empty()) return fail("history probe", "a probe result without a target");
   if (!nlohmann::json::accept(e.stages_json)) {
     return fail("history probe", fmt::format("{}: stages are not JSON", e.target));
@@ -903,8 +903,9 @@ Result<void> HistoryStore::append_probe(const ProbeEvent& e) {
   return {};
 }
 
-Result<std::vector<ProbeEvent>> HistoryStore::probes(const EventQuery& q) {
-  Impl& d = *impl_;
+namespace {
+
+Result<std::vector<ProbeEvent>> run_probes(Impl& d, const EventQuery& q) {
   if (auto r = check_event_query(q, d.options, "history probes query"); !r) {
     return std::unexpected(r.error());
   }
@@ -940,9 +941,24 @@ Result<std::vector<ProbeEvent>> HistoryStore::probes(const EventQuery& q) {
   return out;
 }
 
+}  // namespace
+
+Result<HistorySeries> HistoryQueries::query(const HistoryQuery& q) {
+  impl_->owner.check();
+  return run_query(*impl_, q);
+}
+Result<std::vector<FindingEvent>> HistoryQueries::findings(const EventQuery& q) {
+  impl_->owner.check();
+  return run_findings(*impl_, q);
+}
+Result<std::vector<ProbeEvent>> HistoryQueries::probes(const EventQuery& q) {
+  impl_->owner.check();
+  return run_probes(*impl_, q);
+}
+
 Result<MaintenanceStats> HistoryStore::maintain(HistoryTime now) {
   Impl& d = *impl_;
-  if (auto r = d.writable("maintain"); !r) return std::unexpected(r.error());
+  d.owner.check();
   MaintenanceStats stats;
   const std::int64_t t = ms(now);
   Impl::Transaction txn(d);

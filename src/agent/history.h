@@ -139,60 +139,77 @@ struct MaintenanceStats {
   bool more = false;  // a bound was reached: call again
 };
 
-// Owns one SQLite connection and its prepared statements. Not thread-safe: one thread makes
-// every call on a store, including open and destruction. The writer (open) belongs to the
-// agent's sampling thread; a thread that serves queries opens its own reader (open_reader) on
-// the same file. Movable.
-class HistoryStore {
+namespace detail {
+struct HistoryConnection;  // one SQLite connection and its prepared statements (history.cpp)
+}  // namespace detail
+
+// What both kinds of connection answer: the queries. Not thread-safe: the first thread to use a
+// connection owns it (checked in debug builds, core/thread_owner.h), until it hands it over.
+class HistoryQueries {
+ public:
+  Result<HistorySeries> query(const HistoryQuery& q);
+  // Events overlapping [from, to], newest last_seen first.
+  Result<std::vector<FindingEvent>> findings(const EventQuery& q);
+  // Results in [from, to], newest first.
+  Result<std::vector<ProbeEvent>> probes(const EventQuery& q);
+
+  [[nodiscard]] const std::filesystem::path& file() const;
+  // The owning thread gives the connection up: the next thread to use it owns it.
+  void hand_over();
+
+ protected:
+  explicit HistoryQueries(std::unique_ptr<detail::HistoryConnection> impl);
+  HistoryQueries(HistoryQueries&&) noexcept;
+  HistoryQueries& operator=(HistoryQueries&&) noexcept;
+  ~HistoryQueries();
+  std::unique_ptr<detail::HistoryConnection> impl_;
+};
+
+// The writing connection: creates the file, upgrades its schema, writes, maintains, and may
+// query what it wrote. There is one per file (the data dir's lock sees to that); HistoryWriter
+// (history_writer.h) owns it on a thread of its own. Movable.
+class HistoryStore : public HistoryQueries {
  public:
   // Opens or creates `file` (its directory must exist). Runs `PRAGMA quick_check` first: a file
   // that is not an SQLite database, or a damaged one, is an error naming the file, never
   // silently recreated.
   static Result<HistoryStore> open(const std::filesystem::path& file, HistoryOptions options = {});
-  // A second connection on a file the writer (open) has created, for the queries: query,
-  // series_names, findings, probes. It runs no quick_check and writes nothing (SQLite's
-  // read-only mode; the writing calls return an error); each query sees every commit the writer
-  // made before it started (WAL readers never wait for the writer, nor it for them). Open one
-  // per thread: a reader, like the writer, is used by one thread at a time.
-  static Result<HistoryStore> open_reader(const std::filesystem::path& file,
-                                          HistoryOptions options = {});
-
-  HistoryStore(HistoryStore&&) noexcept;
-  HistoryStore& operator=(HistoryStore&&) noexcept;
-  ~HistoryStore();
 
   // One transaction: all of the batch or none. A series name not seen before is registered.
   // A time already stored for a series is overwritten.
   Result<void> append_samples(HistoryTime time, std::span<const SeriesValue> batch);
 
-  // Every series ever written and not yet fully expired, sorted. The writer answers from its
-  // copy; a reader reads the table, and an error reading it gives an empty list (use
-  // read_series_names to see the error).
+  // Every series ever written and not yet fully expired, sorted (from the writer's copy).
   [[nodiscard]] std::vector<std::string> series_names() const;
-  Result<std::vector<std::string>> read_series_names() const;
-
-  Result<HistorySeries> query(const HistoryQuery& q);
 
   // The findings present now: extends the open event of each key (if seen within finding_gap),
   // opens new ones, and closes the open events whose key is absent. One transaction.
   Result<void> record_findings(HistoryTime now, std::span<const FindingObservation> present);
-  // Events overlapping [from, to], newest last_seen first.
-  Result<std::vector<FindingEvent>> findings(const EventQuery& q);
 
   Result<void> append_probe(const ProbeEvent& e);
-  // Results in [from, to], newest first.
-  Result<std::vector<ProbeEvent>> probes(const EventQuery& q);
 
   Result<MaintenanceStats> maintain(HistoryTime now);
 
-  [[nodiscard]] const std::filesystem::path& file() const;
+ private:
+  using HistoryQueries::HistoryQueries;
+};
+
+// A reading connection on a file the writer (HistoryStore::open) has created, for the queries.
+// It has no writing calls, and its connection is opened read-only (SQLITE_OPEN_READONLY): it
+// runs no quick_check and never creates the file. Each query sees every commit the writer made
+// before it started (WAL readers never wait for the writer, nor it for them). Open one per
+// thread. Movable.
+class HistoryReader : public HistoryQueries {
+ public:
+  static Result<HistoryReader> open(const std::filesystem::path& file, HistoryOptions options = {});
+
+  // Every series ever written and not yet fully expired, sorted, read from the table: an
+  // error reading it gives an empty list (read_series_names gives the error).
+  [[nodiscard]] std::vector<std::string> series_names() const;
+  Result<std::vector<std::string>> read_series_names() const;
 
  private:
-  struct Impl;
-  explicit HistoryStore(std::unique_ptr<Impl> impl);
-  static Result<std::unique_ptr<Impl>> connect(const std::filesystem::path& file, const HistoryOptions& options,
-                                               bool reader);
-  std::unique_ptr<Impl> impl_;
+  using HistoryQueries::HistoryQueries;
 };
 
 }  // namespace connscope::agent

@@ -7,6 +7,7 @@ Result<std::unique_ptr<HistoryWriter>> HistoryWriter::start(const std::filesyste
   auto store = HistoryStore::open(file, options);
   if (!store) return std::unexpected(store.error());
   std::unique_ptr<HistoryWriter> w(new HistoryWriter(std::move(*store), maintain_every));
+  w->store_.hand_over();  // opened here, used on the writer's thread only from now on
   w->thread_ = std::thread([p = w.get()] { p->run(); });
   return w;
 }

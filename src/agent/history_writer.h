@@ -1,8 +1,9 @@
 #pragma once
-// The agent's history writes, off the sampling thread: a thread of its own owns the writing
-// HistoryStore and takes jobs from a queue (sample batches, findings, probe results), and calls
-// maintain() about once a minute. A write that fails is counted and kept as the last error; the
-// agent goes on sampling and serving (history is not what it must never stop doing).
+// The agent's history writes, off the server's thread: a thread of its own owns the writing
+// HistoryStore (the one connection that writes; its thread is checked in debug builds), takes
+// jobs from a queue (sample batches, findings, probe results), and calls maintain() about once
+// a minute. A write that fails is counted and kept as the last error; the agent goes on
+// sampling and serving (history is not what it must never stop doing).
 //
 // The queue is bounded: a disk that stalls for minutes costs the newest jobs (counted as
 // dropped), not the agent's memory.

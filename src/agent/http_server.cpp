@@ -1,7 +1,5 @@
 #include "agent/http_server.h"
 
-#include <openssl/crypto.h>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -147,9 +145,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         keep_alive = req.keep_alive();
         head = req.method() == http::verb::head;
         if (req.method() != http::verb::get && !head) {
-          res.status = 405;
-          res.body = "read-only: GET and HEAD only\n";
-          res.headers.emplace_back("Allow", "GET, HEAD");
+          res = method_not_allowed();
         } else {
           HttpRequest r;
           r.method = head ? "HEAD" : "GET";
@@ -309,28 +305,12 @@ void HttpServer::publish(std::string_view event) {
   if (impl_ && !impl_->stopped) impl_->publish(event);
 }
 
-bool bearer_matches(std::string_view authorization, std::string_view token) {
-  constexpr std::string_view kScheme = "Bearer ";
-  if (token.empty() || authorization.size() != kScheme.size() + token.size()) return false;
-  if (authorization.substr(0, kScheme.size()) != kScheme) return false;
-  return CRYPTO_memcmp(authorization.data() + kScheme.size(), token.data(), token.size()) == 0;
-}
-
-bool cookie_matches(std::string_view cookie_header, std::string_view token) {
-  if (token.empty()) return false;
-  bool match = false;
-  while (!cookie_header.empty()) {
-    const auto end = cookie_header.find(';');
-    std::string_view pair = cookie_header.substr(0, end);
-    cookie_header = end == std::string_view::npos ? std::string_view{} : cookie_header.substr(end + 1);
-    while (!pair.empty() && pair.front() == ' ') pair.remove_prefix(1);
-    const auto eq = pair.find('=');
-    if (eq == std::string_view::npos || pair.substr(0, eq) != kTokenCookie) continue;
-    const auto value = pair.substr(eq + 1);
-    // Every cookie of that name is compared, in constant time each.
-    if (value.size() == token.size() && CRYPTO_memcmp(value.data(), token.data(), token.size()) == 0) match = true;
-  }
-  return match;
+HttpResponse method_not_allowed() {
+  HttpResponse res;
+  res.status = 405;
+  res.body = "read-only: GET and HEAD only\n";
+  res.headers.emplace_back("Allow", "GET, HEAD");
+  return res;
 }
 
 }  // namespace connscope::agent

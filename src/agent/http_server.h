@@ -98,13 +98,7 @@ class HttpServer {
   std::shared_ptr<Impl> impl_;
 };
 
-// The bearer token check of a non-loopback bind: "Bearer <token>", compared in constant time.
-bool bearer_matches(std::string_view authorization, std::string_view token);
-
-// The same token in a Cookie header ("a=b; connscope_token=<token>"): a browser cannot put a
-// header on the page or on an EventSource, so the dashboard's first visit to /?token=<token>
-// sets this cookie (HttpOnly, SameSite=Strict) and every later request carries it.
-inline constexpr std::string_view kTokenCookie = "connscope_token";
-bool cookie_matches(std::string_view cookie_header, std::string_view token);
+// 405 with `Allow: GET, HEAD`: the API is read-only.
+HttpResponse method_not_allowed();
 
 }  // namespace connscope::agent

@@ -17,6 +17,7 @@
 
 #include "agent/history.h"
 #include "core/target.h"
+#include "core/thread_owner.h"
 #include "probe/talk.h"
 #include "rules/findings_json.h"
 
@@ -329,6 +330,7 @@ struct ProbeScheduler::Impl : std::enable_shared_from_this<ProbeScheduler::Impl>
   bool started = false;
   bool stopped = false;
   std::optional<Clock::time_point> armed_for;  // the timer's expiry while it waits
+  ThreadOwner owner;  // the executor's thread
 
   void launch(const std::shared_ptr<Entry>& e) {
     e->running = true;
@@ -353,6 +355,7 @@ struct ProbeScheduler::Impl : std::enable_shared_from_this<ProbeScheduler::Impl>
 
   void finished(Entry& e, Clock::time_point started_at, std::exception_ptr error,
                 probe::DoctorReport report) {
+    owner.check();
     if (stopped || e.removed) return;
     e.due = std::max(started_at + std::chrono::duration_cast<Clock::duration>(e.status.interval),
                      Clock::now());
@@ -496,6 +499,7 @@ Result<std::unique_ptr<ProbeScheduler>> ProbeScheduler::create(asio::any_io_exec
 ProbeScheduler::~ProbeScheduler() { stop(); }
 
 void ProbeScheduler::start() {
+  impl_->owner.check();
   if (impl_->started || impl_->stopped) return;
   impl_->started = true;
   const auto now = Clock::now();
@@ -506,6 +510,7 @@ void ProbeScheduler::start() {
 
 void ProbeScheduler::stop() {
   if (!impl_ || impl_->stopped) return;
+  impl_->owner.check();
   impl_->stopped = true;
   impl_->timer.cancel();
   impl_->armed_for.reset();
@@ -515,6 +520,7 @@ void ProbeScheduler::stop() {
 }
 
 void ProbeScheduler::set_own_listeners(std::span<const inspect::ListenerRow> listeners) {
+  impl_->owner.check();
   if (!impl_->options.probe_own_listeners || impl_->stopped) return;
   std::vector<Endpoint> listening;
   listening.reserve(listeners.size());
@@ -534,11 +540,13 @@ void ProbeScheduler::set_own_listeners(std::span<const inspect::ListenerRow> lis
 }
 
 void ProbeScheduler::set_own_listener_addresses(std::span<const Endpoint> listening) {
+  impl_->owner.check();
   if (!impl_->options.probe_own_listeners || impl_->stopped) return;
   impl_->set_listeners(own_listener_targets(listening, impl_->options.probes, impl_->options.max_listeners));
 }
 
 std::vector<ProbeStatus> ProbeScheduler::snapshot() const {
+  impl_->owner.check();
   std::vector<ProbeStatus> out;
   out.reserve(impl_->configured.size() + impl_->listeners.size());
   for (const auto& e : impl_->configured) out.push_back(e->status);
@@ -546,6 +554,9 @@ std::vector<ProbeStatus> ProbeScheduler::snapshot() const {
   return out;
 }
 
-std::size_t ProbeScheduler::in_flight() const { return impl_->running; }
+std::size_t ProbeScheduler::in_flight() const {
+  impl_->owner.check();
+  return impl_->running;
+}
 
 }  // namespace connscope::agent

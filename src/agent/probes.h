@@ -150,9 +150,9 @@ ProbeSchedulerOptions probe_scheduler_options(const AgentConfig& config);
 
 // Owns the probes' schedules, their in-flight doctor runs and their statuses. Every member,
 // create() included, is called on the one thread that runs the executor's io_context (or before
-// it runs); on_result is called on that thread too. Nothing here blocks that thread for long:
-// the runs are coroutines with the doctor's per-stage deadlines (the route lookup, one netlink
-// request, is the one synchronous call).
+// it runs; checked in debug builds); on_result is called on that thread too. Nothing here
+// blocks that thread for long: the runs are coroutines with the doctor's per-stage deadlines
+// (the route lookup, one netlink request, is the one synchronous call).
 //
 // Scheduling: a probe's first run comes within its first interval, spread over it so that 50
 // targets do not start at once (the i-th of n after i/n of the interval: the first at once);

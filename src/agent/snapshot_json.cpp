@@ -88,4 +88,12 @@ json full_json(const FullSample& s) {
   return j;
 }
 
+json sampler_json(const SamplerInfo& s) {
+  const bool reason = !s.bpf && !s.bpf_off_reason.empty();
+  return {{"kind", s.kind},
+          {"fast_interval_ms", s.fast_interval.count()},
+          {"full_interval_ms", s.full_interval.count()},
+          {"bpf", {{"enabled", s.bpf}, {"reason", reason ? json(s.bpf_off_reason) : json(nullptr)}}}};
+}
+
 }  // namespace connscope::agent

@@ -5,10 +5,14 @@
 
 #include "agent/fast_tier.h"
 #include "agent/full_tier.h"
+#include "agent/sampler.h"
 
 namespace connscope::agent {
 
 nlohmann::json fast_json(const FastSample& s);
 nlohmann::json full_json(const FullSample& s);
+// {"kind", "fast_interval_ms", "full_interval_ms", "bpf": {"enabled", "reason"}}; the reason is
+// null when BPF is on or no reason was given.
+nlohmann::json sampler_json(const SamplerInfo& s);
 
 }  // namespace connscope::agent

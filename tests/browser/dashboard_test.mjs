@@ -165,6 +165,9 @@ async function main() {
   await page.waitForFunction(() => window.connscope.status === 'live', null, {timeout: 10_000})
     .catch(async () => { throw new Failure(`the event stream did not go live within 10 s (status: ${await page.evaluate(() => window.connscope.status)})`); });
   log('page loaded, event stream live');
+  // The snapshot's sampler, as the header's line (the agent runs with --full-interval 1s and no BPF reason).
+  const sampling = await page.textContent('#sampling');
+  check(sampling === 'sampling: tiers (fast 1 s, full 1 s) — BPF off', `the sampling line says "${sampling}"`);
 
   // 2. A baseline from a full sample that came over the event stream.
   await page.waitForFunction(() => window.connscope.counts.full >= 1, null, {timeout: 10_000})
