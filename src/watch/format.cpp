@@ -24,11 +24,18 @@ const char* kind_colour(EventKind k) {
 std::string protocol_text(int protocol) {
   if (protocol == IPPROTO_TCP) return "tcp";
   if (protocol == IPPROTO_UDP) return "udp";
+  if (protocol == IPPROTO_ICMP) return "icmp";
+  if (protocol == IPPROTO_ICMPV6) return "icmpv6";
   if (protocol == 0) return "-";
   return std::to_string(protocol);
 }
 
-std::string end_text(const std::optional<Endpoint>& e) { return e ? e->to_string() : std::string("-"); }
+// Ports only where the protocol has them (an ICMP packet's would read ":0").
+std::string end_text(const std::optional<Endpoint>& e, int protocol) {
+  if (!e) return "-";
+  if (protocol == IPPROTO_TCP || protocol == IPPROTO_UDP) return e->to_string();
+  return e->address;
+}
 
 // Whether a line carries the explanation's meaning after "—" (retransmits only in verbose mode:
 // they are routine and the line's count says enough).
@@ -166,8 +173,11 @@ std::string format_line(const Event& e, Lang lang, const LineOptions& o) {
   // The parts before the explanation, plain, to measure; colour is added to the same parts.
   const std::string time = clock_time(e.time);
   const std::string kind = fmt::format("{:<17}", kind_name(e.kind));
-  std::string middle = fmt::format(" {} {} → {}", protocol_text(e.protocol), end_text(e.source),
-                                   end_text(e.destination));
+  // An overflow names its listener only: the kernel's count does not say whose packets it was.
+  const bool overflow = e.kind == EventKind::accept_overflow || e.kind == EventKind::syn_queue_drop;
+  std::string middle = !overflow || e.destination ? fmt::format(" {} {} → {}", protocol_text(e.protocol),
+                                                   end_text(e.source, e.protocol), end_text(e.destination, e.protocol))
+                                     : fmt::format(" {} {}", protocol_text(e.protocol), end_text(e.source, e.protocol));
   if (e.kind == EventKind::state) middle += fmt::format(" {} → {}", e.old_state, e.new_state);
   if (e.pid) middle += e.comm.empty() ? fmt::format(" pid {}", *e.pid) : fmt::format(" {}/{}", printable(e.comm), *e.pid);
   std::string reason;
