@@ -1,4 +1,5 @@
 #include "cli/cmd_inspect.h"
+#include "cli/findings_text.h"
 
 #include <unistd.h>
 
@@ -425,13 +426,7 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
 
   line(st.bold(tr(g.lang, Msg::inspect_findings_title)));
   if (findings.empty()) line("  " + st.green(tr(g.lang, Msg::inspect_no_findings)));
-  for (const auto& f : findings) {
-    const std::string sev(rules::severity_name(f.severity));
-    line(fmt::format("  {} {}: {}", f.severity == rules::Severity::critical ? st.red(sev) : st.yellow(sev),
-                     st.bold(f.id), f.summary));
-    line("    why: " + f.cause);
-    line("    fix: " + f.fix);
-  }
+  for (const auto& f : findings) line(finding_text(f, st));
   for (const auto& n : c.notes) line(st.dim("note: " + n));
   return out;
 }

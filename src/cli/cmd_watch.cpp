@@ -2,6 +2,7 @@
 // one JSON object) each, or a table refreshed every second (--summary).
 
 #include "cli/cmd_watch.h"
+#include "cli/findings_text.h"
 
 #include <arpa/inet.h>
 #include <poll.h>
@@ -10,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <fmt/format.h>
@@ -24,6 +26,8 @@
 #include "core/duration.h"
 #include "core/number.h"
 #include "inspect/owners.h"
+#include "rules/event_rules.h"
+#include "rules/findings_json.h"
 #include "sys/unique_fd.h"
 #include "watch/event.h"
 #include "watch/format.h"
@@ -146,26 +150,46 @@ bool listener_event_passes(const bpf::TracerOptions& t, const watch::Event& e) {
 // A listener's owner, looked up once per listener (a scan of /proc, only when it drops).
 class ListenerOwners {
  public:
-  void fill(watch::Event& e) {
-    if (!e.inode) return;
-    auto it = cache_.find(*e.inode);
+  using Owner = std::optional<std::pair<std::uint32_t, std::string>>;
+  const Owner& of(std::uint64_t inode) {
+    auto it = cache_.find(inode);
     if (it == cache_.end()) {
-      std::optional<std::pair<std::uint32_t, std::string>> owner;
+      Owner owner;
       if (auto table = inspect::scan_owners(); table) {
-        if (const auto* p = table->owner(*e.inode); p != nullptr)
+        if (const auto* p = table->owner(inode); p != nullptr)
           owner = std::pair{static_cast<std::uint32_t>(p->pid), p->command};
       }
-      it = cache_.emplace(*e.inode, owner).first;
+      it = cache_.emplace(inode, owner).first;
     }
-    if (it->second) {
-      e.pid = it->second->first;
-      e.comm = it->second->second;
+    return it->second;
+  }
+  void fill(watch::Event& e) {
+    if (!e.inode) return;
+    if (const auto& o = of(*e.inode)) {
+      e.pid = o->first;
+      e.comm = o->second;
     }
   }
 
  private:
-  std::map<std::uint64_t, std::optional<std::pair<std::uint32_t, std::string>>> cache_;
+  std::map<std::uint64_t, Owner> cache_;
 };
+
+// The summary window's findings: the events' counts, with the listening ports and their owners
+// from the listeners' last look.
+std::vector<rules::Finding> window_findings(const watch::Summary& summary, const watch::ListenerSample* listeners,
+                                            ListenerOwners& owners, Lang lang) {
+  auto evidence = watch::event_evidence(summary.last_window(), summary.last_window_length());
+  if (listeners != nullptr) {
+    for (const auto& l : listeners->listeners) {
+      evidence.listening_ports.insert(l.local.port);
+      if (!l.inode) continue;
+      if (const auto& o = owners.of(*l.inode))
+        evidence.owners[l.local.port] = rules::ListenerOwner{static_cast<pid_t>(o->first), o->second};
+    }
+  }
+  return rules::evaluate_events(evidence, lang);
+}
 
 int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   auto plan = plan_from(f);
@@ -181,7 +205,9 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
 
   std::optional<watch::ListenerSampler> listeners;
   std::optional<watch::ListenerSample> last_listeners;
-  if (plan->overflow) {
+  // The listeners are looked at once a second for their drops (overflow events) and, in
+  // --summary, for the findings (which ports listen, and whose they are).
+  if (plan->overflow || f.summary) {
     auto s = watch::ListenerSampler::open();
     if (!s) return report(g, s.error(), ExitCode::could_not_run);
     listeners.emplace(std::move(*s));
@@ -213,6 +239,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   watch::Summary summary(wall_start);
   ListenerOwners owners;
   std::uint64_t lost_seen = 0;
+  bool found = false;  // a finding in some --summary window: exit 1
   auto next_second = start + std::chrono::seconds(1);
 
   const auto emit = [&](const watch::Event& e) {
@@ -249,9 +276,11 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
     if (listeners) {
       auto s = listeners->sample();
       if (!s) return report(g, s.error(), ExitCode::could_not_run);
-      for (auto& e : watch::listener_drop_events(*last_listeners, *s)) {
-        owners.fill(e);
-        if (listener_event_passes(plan->tracer, e)) emit(e);
+      if (plan->overflow) {
+        for (auto& e : watch::listener_drop_events(*last_listeners, *s)) {
+          owners.fill(e);
+          if (listener_event_passes(plan->tracer, e)) emit(e);
+        }
       }
       last_listeners = std::move(*s);
     }
@@ -274,11 +303,21 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
     }
     if (f.summary) {
       summary.roll(std::chrono::system_clock::now());
+      const auto findings =
+          window_findings(summary, last_listeners ? &*last_listeners : nullptr, owners, g.lang);
+      found = found || !findings.empty();
       if (g.json) {
-        fmt::print("{}\n", watch::summary_json(summary).dump());
+        auto j = watch::summary_json(summary);
+        j["findings"] = rules::findings_json(findings);
+        fmt::print("{}\n", j.dump());
       } else {
+        std::string block;
+        for (const auto& finding : findings) block += finding_text(finding, Style{g.color}) + "\n";
+        const auto rows = terminal ? terminal_rows() - 1 : 200;
+        const auto finding_rows = static_cast<std::size_t>(std::count(block.begin(), block.end(), '\n'));
         if (terminal) fmt::print("\x1b[H\x1b[2J");
-        fmt::print("{}\n", watch::render_summary_text(summary, g.lang, g.color, terminal ? terminal_rows() - 1 : 200));
+        fmt::print("{}\n{}", watch::render_summary_text(summary, g.lang, g.color, rows > finding_rows + 4 ? rows - finding_rows : 4),
+                   block);
       }
     } else if (!g.json) {
       if (auto held = limiter.flush(std::chrono::system_clock::now(), g.lang)) fmt::print("{}\n", *held);
@@ -290,7 +329,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       fmt::print("{}\n", *held);
   }
   std::fflush(stdout);
-  return static_cast<int>(ExitCode::healthy);
+  return static_cast<int>(found ? ExitCode::problems : ExitCode::healthy);
 }
 
 }  // namespace
