@@ -23,6 +23,8 @@
 #include "core/target.h"
 #include "probe/doctor.h"
 #include "rules/doctor_findings.h"
+#include "watch/format.h"
+#include "watch/host_events.h"
 
 namespace connscope::cli {
 
@@ -535,6 +537,19 @@ std::string stage_summary(const probe::DoctorReport& r, StageId id, Lang lang) {
   return "";
 }
 
+// The target's addresses when it is this host (an address of it, or localhost), with the port.
+std::vector<Endpoint> local_targets(const probe::DoctorOptions& o) {
+  std::vector<Endpoint> out;
+  if (o.target.kind == HostKind::ipv4 || o.target.kind == HostKind::ipv6) {
+    Endpoint e{o.target.kind == HostKind::ipv4 ? AF_INET : AF_INET6, o.target.host, o.port};
+    if (watch::is_local_address(e)) out.push_back(e);
+  } else if (o.target.host == "localhost") {
+    out.push_back(Endpoint{AF_INET, "127.0.0.1", o.port});
+    out.push_back(Endpoint{AF_INET6, "::1", o.port});
+  }
+  return out;
+}
+
 int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   auto options = make_options(g, f);
   if (!options) return report(g, options.error(), ExitCode::usage);
@@ -549,6 +564,18 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     io.run();
     return future.get();
   };
+  // A target on this host: the kernel's drops and resets of the doctor's own connections are
+  // evidence (a firewall rule here, nothing listening). Needs the privilege to load BPF.
+  std::optional<watch::ConnectionEvents> host_events;
+  std::optional<Error> host_events_off;
+  if (auto targets = local_targets(*options); !targets.empty()) {
+    auto started = watch::ConnectionEvents::start(std::move(targets));
+    if (started) {
+      host_events.emplace(std::move(*started));
+    } else {
+      host_events_off = started.error();
+    }
+  }
   probe::DoctorReport r = run_once(*options);
   // --follow: each 3xx with a Location starts a new run at the URL it names. Options that name
   // this target (--port, --sni, --http-path, --proto) do not carry over to the next.
@@ -593,18 +620,26 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   }
   const std::string current = chain.final_target;
   if (f.follow) probe::apply_redirects(r, std::move(chain));
-  const auto findings = rules::doctor_findings(r, g.lang);
+  auto findings = rules::doctor_findings(r, g.lang);
+  std::vector<watch::Event> kernel_events;
+  if (host_events) {
+    std::vector<std::uint16_t> ports;
+    for (const auto& a : r.connect)
+      if (a.local) ports.push_back(a.local->port);
+    kernel_events = host_events->collect(ports);
+  }
 
   const auto verdict_stage = r.verdict_stage();
   const StageStatus verdict = r.verdict();
   // The finding that speaks for the verdict: the first of the deciding stage.
-  const rules::StageFinding* lead = nullptr;
-  for (const auto& sf : findings) {
+  rules::StageFinding* lead = nullptr;
+  for (auto& sf : findings) {
     if (verdict_stage && sf.stage == *verdict_stage) {
       lead = &sf;
       break;
     }
   }
+  if (lead != nullptr && !kernel_events.empty()) lead->finding.evidence["host_kernel_events"] = watch::events_summary(kernel_events);
 
   if (g.json) {
     json j;
@@ -659,6 +694,12 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       fj[i]["stage"] = probe::stage_name(findings[i].stage);
     }
     j["findings"] = fj;
+    if (host_events || host_events_off) {
+      json ev = json::array();
+      for (const auto& e : kernel_events) ev.push_back(watch::event_json(e, g.lang));
+      j["host_events"] = {{"events", ev},
+                          {"off", host_events_off ? json(host_events_off->message()) : json(nullptr)}};
+    }
     j["duration_ms"] = ms(r.total);
     fmt::print("{}\n", j.dump(2));
   } else {
@@ -708,6 +749,12 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
                    probe::stage_name(sf.stage), fd.summary);
         fmt::print("    why: {}\n    fix: {}\n", fd.cause, fd.fix);
       }
+    }
+    if (!kernel_events.empty()) {
+      fmt::print("\n{}\n", st.bold(tr(g.lang, Msg::doctor_host_events_title)));
+      for (const auto& e : kernel_events) fmt::print("  {}\n", watch::format_line(e, g.lang, watch::LineOptions{g.color, false}));
+    } else if (host_events_off && g.verbose > 0) {
+      fmt::print("{}\n", st.dim(tr(g.lang, Msg::doctor_host_events_off, host_events_off->message())));
     }
   }
   return static_cast<int>(verdict == StageStatus::ok ? ExitCode::healthy : ExitCode::problems);

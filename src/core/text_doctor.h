@@ -119,5 +119,7 @@
     "many libraries and command-line tools do not.")                                             \
   X(c_net_some_addresses_fail_fix,                                                                \
     "Serve on {address} too (listen on both families, open its firewall) or remove its {record} " \
-    "record from DNS; connscope doctor {flag} {name}:{port} tests that family alone.")
+    "record from DNS; connscope doctor {flag} {name}:{port} tests that family alone.")            \
+  X(doctor_host_events_title, "What this host's kernel did with the doctor's packets")          \
+  X(doctor_host_events_off, "this host's kernel events were not watched: {}")
 // clang-format on

@@ -65,6 +65,7 @@
   X(wd_tcp_reset_f, "The kernel ignores blind resets (RFC 5961); many of them mean someone injects resets, or a middlebox sends stale ones.") \
   X(wd_tcp_invalid_syn_m, "a SYN arrived on a connection that is already open")                      \
   X(wd_tcp_invalid_syn_f, "Usually {peer} restarted and reconnects from the same port; the kernel answers with a challenge ACK and the peer resets its stale side.") \
+  X(wd_queue_purge_m, "it was still queued on a socket when the socket was torn down (closed or reset) and its queues were emptied") \
   X(wd_tcp_close_m, "the socket was already in CLOSE state")                                           \
   X(wd_tcp_close_f, "Packets of a connection that just ended; harmless in small numbers.")            \
   X(wd_tcp_fastopen_m, "a TCP Fast Open request socket dropped it")                                   \

@@ -86,6 +86,7 @@ constexpr std::array kDrop{
     Entry{"IP_INVALID_SOURCE", Msg::wd_ip_invalid_source_m, Msg::wd_ip_source_f},
     Entry{"PKT_TOO_BIG", Msg::wd_pkt_too_big_m, Msg::wd_pkt_too_big_f},
     Entry{"TCP_MINTTL", Msg::wd_tcp_minttl_m, Msg::wd_tcp_minttl_f},
+    Entry{"QUEUE_PURGE", Msg::wd_queue_purge_m, Msg::wd_socket_close_f},
 };
 
 // enum sk_rst_reason: why this host sent a reset.
@@ -108,6 +109,14 @@ constexpr std::array kReset{
     Entry{"TCP_DISCONNECT_WITH_DATA", Msg::wr_disconnect_data_m, Msg::wr_abort_data_f},
     Entry{"ERROR", Msg::wr_error_m, Msg::wr_error_f},
 };
+
+}  // namespace
+
+bool is_teardown_drop(std::string_view name) {
+  return name == "SOCKET_CLOSE" || name == "TCP_CLOSE" || name == "QUEUE_PURGE";
+}
+
+namespace {
 
 template <std::size_t N>
 constexpr std::array<std::string_view, N> names_of(const std::array<Entry, N>& table) {

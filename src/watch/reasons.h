@@ -31,6 +31,10 @@ struct ReasonArgs {
 std::optional<ReasonText> drop_reason_text(Lang lang, std::string_view name, const ReasonArgs& args = {});
 std::optional<ReasonText> reset_reason_text(Lang lang, std::string_view name, const ReasonArgs& args = {});
 
+// A drop that belongs to a socket's own end (it was closed, or its queues purged), not to a
+// packet lost on its way: harmless one at a time, noise in one connection's evidence.
+bool is_teardown_drop(std::string_view name);
+
 // The names the catalog knows, in the kernel's order (for tests and docs).
 std::span<const std::string_view> known_drop_reasons();
 std::span<const std::string_view> known_reset_reasons();

@@ -1,0 +1,112 @@
+// The doctor against an address of its own host attaches the kernel's drop and reset tracers
+// (BPF) to its own connections: what the kernel did with its packets is evidence. Run in the
+// lab's server namespace against the server's own address, for both families.
+
+#include <gtest/gtest.h>
+
+#include <cstdint>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "doctor_fixture.h"
+
+namespace connscope::lab {
+namespace {
+
+class DoctorHostEvents : public DoctorLab {
+ protected:
+  // `connscope --json doctor TARGET` run on the server itself.
+  DoctorRun doctor_here(const std::string& target, const std::string& timeout) {
+    const auto r = lab().exec(Node::server, {CONNSCOPE_BIN, "--json", "--timeout", timeout, "doctor", target}, 20s);
+    DoctorRun run;
+    run.exit_code = r.exit_code;
+    run.err = r.err;
+    try {
+      run.out = json::parse(r.out);
+    } catch (const json::exception& e) {
+      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << r.out << r.err;
+    }
+    return run;
+  }
+
+  // The local ports of the doctor's connect attempts.
+  static std::set<std::uint16_t> doctor_ports(const DoctorRun& r) {
+    std::set<std::uint16_t> ports;
+    for (const auto& a : stage(r, "connect").at("evidence").at("attempts")) {
+      if (!a.contains("local") || a.at("local").is_null()) continue;
+      const auto local = parse_endpoint(a.at("local").get<std::string>(), "local");
+      if (local) ports.insert(local->port);
+    }
+    return ports;
+  }
+
+  // Every host event must belong to the doctor's own connections to the target.
+  void expect_own_connections(const DoctorRun& r, std::uint16_t port) {
+    const auto ports = doctor_ports(r);
+    ASSERT_FALSE(ports.empty()) << r.out.dump(2);
+    for (const auto& e : r.out.at("host_events").at("events")) {
+      EXPECT_EQ(e.at("destination").at("address"), server_addr()) << e.dump();
+      EXPECT_EQ(e.at("destination").at("port"), port) << e.dump();
+      EXPECT_TRUE(ports.contains(e.at("source").at("port").get<std::uint16_t>())) << e.dump();
+    }
+  }
+
+  static int count(const DoctorRun& r, const std::string& kind, const std::string& reason) {
+    int n = 0;
+    for (const auto& e : r.out.at("host_events").at("events")) {
+      if (e.at("kind") == kind && e.value("reason", json()).is_string() && e.at("reason") == reason) ++n;
+    }
+    return n;
+  }
+};
+
+TEST_P(DoctorHostEvents, ClosedPortShowsTheResetThisHostSent) {
+  const auto r = doctor_here(server_target(8081), "1s");
+  expect_verdict(r, "fail", "connect", "tcp.refused");
+  ASSERT_TRUE(r.out.contains("host_events")) << r.out.dump(2);
+  EXPECT_TRUE(r.out.at("host_events").at("off").is_null()) << r.out.dump(2);
+  expect_own_connections(r, 8081);
+  EXPECT_EQ(count(r, "drop", "NO_SOCKET"), 1) << r.out.dump(2);
+  EXPECT_EQ(count(r, "reset_sent", "NO_SOCKET"), 1) << r.out.dump(2);
+  const json* f = finding(r, "tcp.refused");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->at("evidence").at("host_kernel_events"), "reset_sent NO_SOCKET; drop NO_SOCKET; reset_received") << f->dump(2);
+}
+
+TEST_P(DoctorHostEvents, FirewallDropOnThisHostIsTheEvidenceOfTheSilence) {
+  serve("echo");
+  lab().drop(Node::server, fam(), kPort);
+  const auto r = doctor_here(server_target(), "2s");
+  expect_verdict(r, "fail", "connect", "tcp.filtered");
+  expect_own_connections(r, kPort);
+  // Every SYN the doctor sent was dropped by the rule, and the kernel said so each time.
+  int syns = 0;
+  for (const auto& a : stage(r, "connect").at("evidence").at("attempts")) syns += a.at("syns_sent").get<int>();
+  ASSERT_GT(syns, 1);
+  EXPECT_EQ(count(r, "drop", "NETFILTER_DROP"), syns) << r.out.dump(2);
+  const json* f = finding(r, "tcp.filtered");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->at("evidence").at("host_kernel_events"), "drop NETFILTER_DROP ×" + std::to_string(syns))
+      << f->dump(2);
+}
+
+TEST_P(DoctorHostEvents, AHealthyConnectionHasNoHostEvents) {
+  serve("http");
+  const auto r = doctor_here(server_target(), "1s");
+  EXPECT_EQ(r.out.at("verdict").at("status"), "ok") << r.out.dump(2);
+  ASSERT_TRUE(r.out.contains("host_events")) << r.out.dump(2);
+  EXPECT_TRUE(r.out.at("host_events").at("events").empty()) << r.out.dump(2);
+}
+
+TEST_P(DoctorHostEvents, AnotherHostGetsNoTracer) {
+  const auto r = doctor(std::vector<std::string>{server_target(8081)});
+  expect_verdict(r, "fail", "connect", "tcp.refused");
+  EXPECT_FALSE(r.out.contains("host_events")) << r.out.dump(2);
+}
+
+INSTANTIATE_TEST_SUITE_P(Families, DoctorHostEvents, ::testing::Values(Family::v4, Family::v6),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
+
+}  // namespace
+}  // namespace connscope::lab
