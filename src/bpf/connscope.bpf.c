@@ -341,7 +341,11 @@ int BPF_PROG(cs_synack_retransmit, const struct sock *sk, const struct request_s
 
 SEC("tp_btf/kfree_skb")
 int BPF_PROG(cs_drop, struct sk_buff *skb, void *location, enum skb_drop_reason reason) {
-  if (reason <= SKB_CONSUMED) return 0;
+  /* Not a drop: the values move between kernels (SKB_CONSUMED came in 6.1; before it every
+   * reason was a drop), so the running kernel's value is relocated, not the build machine's. */
+  if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED)) {
+    if (reason <= bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED)) return 0;
+  }
   struct sock *sk = BPF_CORE_READ(skb, sk);
   struct net_device *dev = BPF_CORE_READ(skb, dev);
   __u32 inum = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : (sk ? netns_of_sock(sk) : 0);
