@@ -53,10 +53,15 @@ class DoctorLab : public LabTest, public ::testing::WithParamInterface<Family> {
   // `limit`: how long the test lets the process run before killing it.
   DoctorRun doctor(std::vector<std::string> args, const std::string& timeout = "1s",
                    std::chrono::milliseconds limit = 20s) {
+    return doctor_on(Node::client, std::move(args), timeout, limit);
+  }
+  // The same, run on `node`.
+  DoctorRun doctor_on(Node node, std::vector<std::string> args, const std::string& timeout = "1s",
+                      std::chrono::milliseconds limit = 20s) {
     std::vector<std::string> argv{CONNSCOPE_BIN, "--json", "--timeout", timeout, "doctor"};
     argv.insert(argv.end(), args.begin(), args.end());
     const auto t0 = Clock::now();
-    auto r = lab().exec(Node::client, argv, limit);
+    auto r = lab().exec(node, argv, limit);
     DoctorRun run;
     run.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - t0);
     run.exit_code = r.exit_code;

@@ -18,16 +18,7 @@ class DoctorHostEvents : public DoctorLab {
  protected:
   // `connscope --json doctor TARGET` run on the server itself.
   DoctorRun doctor_here(const std::string& target, const std::string& timeout) {
-    const auto r = lab().exec(Node::server, {CONNSCOPE_BIN, "--json", "--timeout", timeout, "doctor", target}, 20s);
-    DoctorRun run;
-    run.exit_code = r.exit_code;
-    run.err = r.err;
-    try {
-      run.out = json::parse(r.out);
-    } catch (const json::exception& e) {
-      ADD_FAILURE() << "not JSON: " << e.what() << "\n" << r.out << r.err;
-    }
-    return run;
+    return doctor_on(Node::server, {target}, timeout);
   }
 
   // The local ports of the doctor's connect attempts.
