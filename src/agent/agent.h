@@ -1,6 +1,6 @@
 #pragma once
-// `connscope agent`: samples this machine (a Sampler: sampler.h; today the tiers of
-// tier_sampler.h), keeps a history (history_writer.h), probes targets and its own listeners
+// `connscope agent`: samples this machine (a Sampler: sampler.h; eBPF, bpf_sampler.h, or the
+// tiers of tier_sampler.h), keeps a history (history_writer.h), probes targets and its own listeners
 // (probes.h), and serves what it saw over HTTP (the routes: router.h; docs/json.md).
 //
 // The Agent is the composition, and nothing else: options → auth (auth.h) + router (router.h) +
