@@ -355,7 +355,7 @@ TEST(Agent, ADamagedHistoryABusyDataDirOrABusyPortIsOneLineAndExitThree) {
 TEST(Agent, BadOptionsAreOneLineAndExitTwo) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--listen", "nonsense"}, {"--listen", "127.0.0.1:70000"}, {"--full-interval", "0s"},
-           {"--full-interval", "abc"}}) {
+           {"--full-interval", "abc"}, {"--check-interval", "500ms"}, {"--check-interval", "soon"}}) {
     std::vector<std::string> argv{CONNSCOPE_BIN, "agent"};
     argv.insert(argv.end(), args.begin(), args.end());
     const auto r = run(argv, 5s);
