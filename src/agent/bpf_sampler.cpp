@@ -47,6 +47,19 @@ Result<CensusDump> stable_census_dump(const std::function<Result<bpf::KernelCoun
   return std::move(*best);
 }
 
+CensusCheck check_census(watch::Census& census, const CensusDump& d, const watch::Transitions& now,
+                         std::chrono::system_clock::time_point when) {
+  const auto time_wait = census.current().time_wait;
+  watch::Census fresh(d.dump, transitions_of(d.at), when);
+  fresh.advance(now, time_wait);
+  CensusCheck c;
+  c.time = when;
+  c.drift = census.check(fresh.current(), now, when);
+  c.exact = d.exact;
+  c.moved = d.moved;
+  return c;
+}
+
 struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
   Impl(asio::any_io_executor executor, BpfSamplerOptions o, std::unique_ptr<bpf::Tracer> t,
        ReasonNames reason_names, sys::SockDiagSocket fast_dumps, CensusDump base)
@@ -154,13 +167,7 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
     auto now = tracer->counters();
     if (!now) return std::unexpected(now.error());
     advance_to(std::move(*now), census.current().time_wait);
-    watch::Census fresh(d.dump, transitions_of(d.at), when);
-    fresh.advance(transitions_of(last_raw), census.current().time_wait);
-    CensusCheck c;
-    c.time = when;
-    c.drift = census.check(fresh.current(), transitions_of(last_raw), when);
-    c.exact = d.exact;
-    c.moved = d.moved;
+    auto c = agent::check_census(census, d, transitions_of(last_raw), when);
     last_check = std::move(c);
     // The dump is the census's base now: its uncertainty replaces the first one's.
     base_exact = d.exact;

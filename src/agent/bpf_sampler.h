@@ -52,6 +52,12 @@ struct CensusDump {
 Result<CensusDump> stable_census_dump(const std::function<Result<bpf::KernelCounters>()>& read_counters,
                                       sys::DumpSource& dumps, int attempts);
 
+// Checks `census`, which has applied the transition counters `now`, against the dump `d` (taken
+// after its counters `d.at`, which are at or before `now`): the dump is brought to `now` by the
+// transitions between, the states compared (the drift), and the result becomes the census.
+CensusCheck check_census(watch::Census& census, const CensusDump& d, const watch::Transitions& now,
+                         std::chrono::system_clock::time_point when);
+
 // Owns the tracer, the census, the fast tier (the server's thread) and the full thread. Every
 // member is called on the server's thread (see Sampler).
 class BpfSampler final : public Sampler {

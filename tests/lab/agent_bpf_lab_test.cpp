@@ -204,5 +204,54 @@ TEST_F(AgentBpfLab, ExactStatesEverySecondAndTheDropsOfAFirewallRule) {
   EXPECT_EQ(agent.stop(), 0) << agent.err();
 }
 
+// Checks every 2 s while connections open and close all the time: each check compares the
+// census with a dump brought to the same counters, so a right census shows no drift (or at most
+// the transitions that happened during the dump, when no still dump could be had).
+TEST_F(AgentBpfLab, TheChecksFindNoDriftUnderChurn) {
+  auto echo = lab().spawn(Node::server, {CONNSCOPE_BIN, "serve", "--mode", "echo", "--listen", "0.0.0.0:8080"});
+  ASSERT_TRUE(lab().wait_for_tcp_listen(Node::server, 8080, 3s)) << echo.err();
+  const auto config = lab().dir() / "agent.toml";
+  std::ofstream(config) << "listen = \"127.0.0.1:9600\"\nprobe_own_listeners = false\n"
+                        << "[sampling]\ncheck_interval = \"2s\"\n";
+  auto agent = lab().spawn(Node::server, {CONNSCOPE_BIN, "--json", "agent", "--config", config.string(),
+                                          "--data-dir", (lab().dir() / "data").string()});
+  const auto hello_line = agent.wait_for_line(0, 10s);
+  ASSERT_FALSE(hello_line.empty()) << agent.err();
+  ASSERT_EQ(json::parse(hello_line).at("sampler").at("full_interval_ms"), 2000) << hello_line;
+  auto stream = lab().spawn(Node::server, {"curl", "-sN", "--max-time", "60", "http://127.0.0.1:9600/api/v1/events"});
+
+  // About 7 s of connections opened and closed at once, from the client namespace.
+  const int made = lab().in_ns(Node::client, [&] {
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_port = htons(8080);
+    ::inet_pton(AF_INET, lab().server_v4().c_str(), &to.sin_addr);
+    int n = 0;
+    const auto until = std::chrono::steady_clock::now() + 7s;
+    while (std::chrono::steady_clock::now() < until) {
+      UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) == 0) ++n;
+      std::this_thread::sleep_for(2ms);
+    }
+    return n;
+  });
+  EXPECT_GT(made, 500);
+  std::this_thread::sleep_for(1500ms);
+
+  std::map<std::int64_t, json> checks;  // by time
+  for (const auto& e : fast_events(stream.out())) {
+    const auto& c = e.at("kernel").at("check");
+    if (!c.is_null()) checks[c.at("time_ms").get<std::int64_t>()] = c;
+  }
+  EXPECT_GE(checks.size(), 3u) << agent.err();
+  for (const auto& [t, c] : checks) {
+    EXPECT_LE(c.at("total_drift").get<std::int64_t>(), c.at("moved").get<std::int64_t>()) << c.dump();
+    if (c.at("exact") == true) {
+      EXPECT_TRUE(c.at("drift").empty()) << c.dump();
+    }
+  }
+  EXPECT_EQ(agent.stop(), 0) << agent.err();
+}
+
 }  // namespace
 }  // namespace connscope::lab

@@ -174,6 +174,72 @@ TEST(CensusBase, AReadErrorIsReturned) {
   EXPECT_EQ(base.error().op, "read BPF map cs_transitions");
 }
 
+// The census has reached counters past the check's dump: the dump is brought forward by the
+// transitions between before the comparison, so a right census has no drift.
+TEST(CensusCheck, TheDumpIsBroughtToTheCensusCountersBeforeComparing) {
+  const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(1'764'100'000));
+  watch::DumpCensus base;
+  base.full[kEstablished] = 10;
+  base.full[kListen] = 2;
+  watch::Census census(base, watch::Transitions{}, at);
+  // Counters at the check's dump: 5 connects done; the dump shows 15 ESTABLISHED.
+  watch::Transitions t_dump{};
+  t_dump[kClose * 16 + kSynSent] = 5;
+  t_dump[kSynSent * 16 + kEstablished] = 5;
+  // Later, when the server's thread handles the check: 3 of them closed by the peer.
+  watch::Transitions t_now = t_dump;
+  t_now[kEstablished * 16 + kCloseWait] = 3;
+  census.advance(t_now, 0);
+  ASSERT_EQ(census.states()[kEstablished], 12);
+  ASSERT_EQ(census.states()[kCloseWait], 3);
+
+  CensusDump d;
+  d.dump.full[kEstablished] = 15;
+  d.dump.full[kListen] = 2;
+  d.dump.requests = 4;
+  for (std::size_t i = 0; i < t_dump.size(); ++i) d.at.transitions[i] = t_dump[i];
+  d.exact = true;
+  const auto c = check_census(census, d, t_now, at + std::chrono::minutes(10));
+  EXPECT_TRUE(c.drift.empty()) << c.total_drift();
+  EXPECT_EQ(c.total_drift(), 0);
+  EXPECT_TRUE(c.exact);
+  // Rebased on the dump: its request sockets, its time.
+  EXPECT_EQ(census.states()[kSynRecv], 4);
+  EXPECT_EQ(census.requests_as_of(), at + std::chrono::minutes(10));
+  // And it goes on from `t_now`, not from the dump's counters.
+  watch::Transitions t_later = t_now;
+  t_later[kCloseWait * 16 + kLastAck] = 3;
+  census.advance(t_later, 0);
+  EXPECT_EQ(census.states()[kEstablished], 12);
+  EXPECT_EQ(census.states()[kCloseWait], 0);
+  EXPECT_EQ(census.states()[kLastAck], 3);
+}
+
+TEST(CensusCheck, AWrongCensusShowsItsDriftAndIsCorrected) {
+  const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(1'764'100'000));
+  watch::DumpCensus base;
+  base.full[kEstablished] = 10;
+  watch::Census census(base, watch::Transitions{}, at);
+  census.advance(watch::Transitions{}, 0);
+  // The dump says 7 ESTABLISHED and 3 CLOSE_WAIT: three moves the counters missed.
+  CensusDump d;
+  d.dump.full[kEstablished] = 7;
+  d.dump.full[kCloseWait] = 3;
+  d.exact = false;
+  d.moved = 1;
+  const auto c = check_census(census, d, watch::Transitions{}, at);
+  ASSERT_EQ(c.drift.size(), 2u);
+  EXPECT_EQ(c.drift[0].state, kEstablished);
+  EXPECT_EQ(c.drift[0].census, 10);
+  EXPECT_EQ(c.drift[0].dump, 7);
+  EXPECT_EQ(c.drift[1].state, kCloseWait);
+  EXPECT_EQ(c.total_drift(), 6);
+  EXPECT_FALSE(c.exact);
+  EXPECT_EQ(c.moved, 1u);
+  EXPECT_EQ(census.states()[kEstablished], 7);
+  EXPECT_EQ(census.states()[kCloseWait], 3);
+}
+
 // A recorded second: a census of 2 ESTABLISHED and 1 LISTEN, then 3 connects that completed,
 // one that closed, and their counters.
 FastSample recorded_sample() {
