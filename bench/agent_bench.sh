@@ -9,8 +9,11 @@
 #   - /metrics latency (wrk, one keep-alive connection, after the CPU window) and page size,
 #   - the scrape time of node_exporter's tcpstat collector (Debian's prometheus-node-exporter)
 #     against the agent's /metrics, alternating, in the same run.
-# The agent keeps its history in a temporary data dir (removed at the end).
-# Usage: bench/agent_bench.sh [BUILD_DIR] [PAIRS] [PER_PAIR]
+# The agent keeps its history in a temporary data dir (removed at the end). As root the agent
+# samples with eBPF (its default: exact states every second, a full dump at start and then every
+# 10 minutes): the script then also reports the census's ESTABLISHED against the full dump's, and
+# the full dump's cost spread over the check interval. AGENT_ARGS=--no-bpf measures the tiers.
+# Usage: [AGENT_ARGS=...] bench/agent_bench.sh [BUILD_DIR] [PAIRS] [PER_PAIR]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
@@ -39,7 +42,8 @@ trap 'exit 130' INT TERM
 holders_start
 echo "sockets up: $(grep TCP: /proc/net/sockstat)" >&2
 
-"$BIN" --json agent --listen 127.0.0.1:0 --data-dir "$tmp/data" > "$tmp/agent.out" 2>"$tmp/agent.err" 3>&- &
+# shellcheck disable=SC2086  # AGENT_ARGS: words
+"$BIN" --json agent --listen 127.0.0.1:0 --data-dir "$tmp/data" ${AGENT_ARGS:-} > "$tmp/agent.out" 2>"$tmp/agent.err" 3>&- &
 agent=$!
 pids+=("$agent")
 until grep -q listening "$tmp/agent.out" 2>/dev/null; do
@@ -47,13 +51,14 @@ until grep -q listening "$tmp/agent.out" 2>/dev/null; do
   sleep 0.1
 done
 port=$(sed -n 's/.*"port":\([0-9]*\).*/\1/p' "$tmp/agent.out")
+echo "sampler: $(python3 -c 'import json,sys; print(json.dumps(json.loads(open(sys.argv[1]).readline())["sampler"]))' "$tmp/agent.out")"
 ticks=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 sleep 2  # past the first samples
 c0=$(cpu_of "$agent"); t0=$(date +%s.%N)
 for _ in $(seq 1 "$DURATION"); do
   curl -s "http://127.0.0.1:$port/api/v1/snapshot" |
-    python3 -c 'import json,sys; j=json.load(sys.stdin); f=j["fast"]; u=j["full"]; print(f["time_ms"], f["cost"]["cpu_ms"], u["time_ms"] if u else 0, u["cost"]["cpu_ms"] if u else 0, u["sockets"] if u else 0, j["full_wait_ms"])' >> "$tmp/samples"
+    python3 -c 'import json,sys; j=json.load(sys.stdin); f=j["fast"]; u=j["full"]; k=f.get("kernel"); print(f["time_ms"], f["cost"]["cpu_ms"], u["time_ms"] if u else 0, u["cost"]["cpu_ms"] if u else 0, u["sockets"] if u else 0, j["full_wait_ms"], k["states"]["ESTABLISHED"] if k else -1, sum(u["states"][x]["ESTABLISHED"] for x in ("ipv4", "ipv6")) if u else -1, k["check"]["total_drift"] if k and k["check"] else -1)' >> "$tmp/samples"
   sleep 1
 done
 c1=$(cpu_of "$agent"); t1=$(date +%s.%N)
@@ -94,4 +99,12 @@ if u:
     print(f"full tier wait after a dump (CPU budget): min {waits[0] / 1000:.1f} s, median {statistics.median(waits) / 1000:.1f} s, max {waits[-1] / 1000:.1f} s")
 print(f"agent average CPU: {100 * (c1 - c0) / tck / (t1 - t0):.2f} % of one core over {t1 - t0:.0f} s (including {len(rows)} snapshot requests)")
 print(f"agent peak RSS: {rss / 1024:.1f} MiB")
+census = [int(r[6]) for r in rows]
+if census[-1] >= 0:
+    print(f"eBPF census ESTABLISHED: first {census[0]}, last {census[-1]} (the full dump at start: {rows[-1][7]})")
+    drifts = sorted({int(r[8]) for r in rows if int(r[8]) >= 0})
+    print(f"census drift at its checks (sockets, summed over states): {drifts if drifts else 'no check in the run'}")
+    if u:
+        wait_s = int(rows[-1][5]) / 1000
+        print(f"full dump + census check every {wait_s:.0f} s: {u[-1]:.0f} ms of CPU = {100 * u[-1] / 1000 / wait_s:.3f} % of one core on average")
 PY

@@ -9,6 +9,10 @@
 //                             (series[i].label is the state name; data[i] its values)
 //   connscope.charts.queues   accept-queue fill per listener, percent of its limit
 //   connscope.charts.rates    kernel counter rates, per second
+//   connscope.charts.drops    with eBPF: drops per second by the kernel's drop reason
+//   connscope.charts.resets   with eBPF: resets sent/received, retransmits of data/SYN-ACKs, per second
+//   connscope.kernel          true once a sample had eBPF data (fast.kernel): the state chart is
+//                             then per second from the census, not from the full dumps
 //   connscope.latest          {fast, full}: the last samples received
 //   connscope.probes          Map target -> PROBE (as /api/v1/probes gives it)
 //   connscope.status          "connecting" | "live" | "stale" | "reconnecting" | "offline"
@@ -27,13 +31,18 @@
   const PALETTE = ['#2f81f7', '#e5534b', '#3fb950', '#d29922', '#a371f7', '#db61a2', '#39c5cf',
     '#f0883e', '#8b949e', '#6e7781', '#b083f0', '#56d364'];
 
+  // The resets-and-retransmits chart's series: name -> [history series, label].
+  const KERNEL_COUNTS = {
+    'resets sent': 'resets{direction="sent"}', 'resets received': 'resets{direction="received"}',
+    'retransmits': 'retransmits{kind="data"}', 'SYN-ACK retransmits': 'retransmits{kind="synack"}',
+  };
   const $ = (id) => document.getElementById(id);
   // The agent's clock (its latest sample's time), not the browser's: the charts' right edge.
   let agentNowS = null;
   const nowS = () => agentNowS ?? Date.now() / 1000;
   const cs = window.connscope = {
     charts: {}, latest: {fast: null, full: null}, probes: new Map(), status: 'connecting',
-    counts: {fast: 0, full: 0, probe: 0},
+    counts: {fast: 0, full: 0, probe: 0}, kernel: false,
   };
 
   // ---- small helpers ----
@@ -176,7 +185,40 @@
     states: new Chart('states', $('chart-states'), STATES, {label: (n) => n, unit: '', strong: 'ESTABLISHED'}),
     queues: new Chart('queues', $('chart-queues'), [], {label: (n) => n, unit: '%', yRange: [0, 100]}),
     rates: new Chart('rates', $('chart-rates'), RATES, {label: short, unit: '/s', strong: 'TcpExt.ListenOverflows'}),
+    drops: new Chart('drops', $('chart-drops'), [], {label: (n) => n, unit: '/s'}),
+    resets: new Chart('resets', $('chart-resets'), Object.keys(KERNEL_COUNTS), {label: (n) => n, unit: '/s', strong: 'resets sent'}),
   };
+
+  // With eBPF (fast.kernel): the states every second, and the kernel's drops, resets and
+  // retransmits. The panels appear with the first such sample.
+  function kernelOn() {
+    if (cs.kernel) return;
+    cs.kernel = true;
+    $('states-source').textContent = 'sockets per state, both families, last 15 min (every second: eBPF census)';
+    $('panel-drops').hidden = false;
+    $('panel-resets').hidden = false;
+  }
+  const dropReasons = new Set();  // every reason seen: the drops chart's series
+  function addKernel(t, k) {
+    kernelOn();
+    charts.states.put(t, k.states);
+    charts.states.redraw();
+    for (const d of (k.totals && k.totals.drops) || []) dropReasons.add(d.reason);
+    charts.drops.setNames([...dropReasons].sort());
+    if (k.per_second) {
+      const byReason = {};
+      for (const r of dropReasons) byReason[r] = 0;
+      for (const d of k.per_second.drops || []) byReason[d.reason] = (byReason[d.reason] || 0) + d.rate;
+      charts.drops.put(t, byReason);
+      const p = k.per_second;
+      charts.resets.put(t, {
+        'resets sent': p.resets.sent, 'resets received': p.resets.received,
+        'retransmits': p.retransmits.data, 'SYN-ACK retransmits': p.retransmits.synack,
+      });
+    }
+    charts.drops.redraw();
+    charts.resets.redraw();
+  }
 
   // ---- samples -> charts ----
   function stateCounts(full) {
@@ -193,6 +235,7 @@
   }
   function addFull(full) {
     agentNowS = Math.max(agentNowS ?? 0, full.time_ms / 1000);
+    if (cs.kernel) return;  // the census has the states every second
     charts.states.put(full.time_ms / 1000, stateCounts(full));
     charts.states.redraw();
   }
@@ -224,6 +267,7 @@
       charts.rates.put(t, fast.rates_per_second);
       charts.rates.redraw();
     }
+    if (fast.kernel) addKernel(t, fast.kernel);
   }
 
   async function loadHistory() {
@@ -233,6 +277,8 @@
     for (const n of all) {
       const m = /^listen_queue\{listener="(.*)"\}$/.exec(n);
       if (m) listeners.add(m[1]);
+      const d = /^drops\{reason="(.*)"\}$/.exec(n);
+      if (d) dropReasons.add(d[1]);
     }
     // The listeners the chart will show (the snapshot's fullest, else the stored ones by name):
     // a busy server has hundreds, and every name lengthens the query.
@@ -243,12 +289,15 @@
       ...STATES.map((s) => `tcp_sockets{state="${s}"}`),
       ...RATES.map((r) => `rate{counter="${r}"}`),
       ...shown.flatMap((l) => [`listen_queue{listener="${l}"}`, `listen_queue_limit{listener="${l}"}`]),
+      ...[...dropReasons].map((r) => `drops{reason="${r}"}`),
+      ...Object.values(KERNEL_COUNTS),
     ];
     // Only what the store has (a young agent has nothing yet; an unknown name is a 400).
     for (const w of wanted) if (all.includes(w)) q.append('series', w);
     if (!q.has('series')) return;
     const h = await getJSON(`api/v1/history?${q}`);
-    const rows = {states: new Map(), rates: new Map(), queue: new Map(), limit: new Map()};
+    const rows = {states: new Map(), rates: new Map(), queue: new Map(), limit: new Map(), drops: new Map(), resets: new Map()};
+    const countName = new Map(Object.entries(KERNEL_COUNTS).map(([label, series]) => [series, label]));
     const row = (m, t) => { if (!m.has(t)) m.set(t, {}); return m.get(t); };
     for (const s of h.series || []) {
       let m;
@@ -256,7 +305,13 @@
       else if ((m = /^rate\{counter="(.*)"\}$/.exec(s.name))) for (const p of s.points) row(rows.rates, p.t)[m[1]] = p.avg;
       else if ((m = /^listen_queue\{listener="(.*)"\}$/.exec(s.name))) for (const p of s.points) row(rows.queue, p.t)[m[1]] = p.avg;
       else if ((m = /^listen_queue_limit\{listener="(.*)"\}$/.exec(s.name))) for (const p of s.points) row(rows.limit, p.t)[m[1]] = p.avg;
+      else if ((m = /^drops\{reason="(.*)"\}$/.exec(s.name))) for (const p of s.points) row(rows.drops, p.t)[m[1]] = p.avg;
+      else if (countName.has(s.name)) for (const p of s.points) row(rows.resets, p.t)[countName.get(s.name)] = p.avg;
     }
+    if (rows.drops.size > 0 || rows.resets.size > 0) kernelOn();
+    charts.drops.setNames([...dropReasons].sort());
+    for (const [t, v] of rows.drops) charts.drops.put(t / 1000, v);
+    for (const [t, v] of rows.resets) charts.resets.put(t / 1000, v);
     for (const [t, v] of rows.states) charts.states.put(t / 1000, v);
     for (const [t, v] of rows.rates) charts.rates.put(t / 1000, v);
     charts.queues.setNames(chooseListeners());
@@ -272,6 +327,7 @@
   // ---- header ----
   function renderHeader() {
     const {fast, full} = cs.latest;
+    const k = fast && fast.kernel;
     if (full) {
       const c = stateCounts(full);
       $('fig-sockets').textContent = fmtInt(full.sockets);
@@ -283,6 +339,11 @@
     if (fast && fast.sockstat && typeof fast.sockstat.tcp_time_wait === 'number') {
       $('fig-time-wait').textContent = fmtInt(fast.sockstat.tcp_time_wait);  // fresher: every second
     }
+    if (k) {  // exact every second: the census
+      $('fig-sockets').textContent = fmtInt(Object.values(k.states).reduce((a, b) => a + b, 0));
+      $('fig-established').textContent = fmtInt(k.states.ESTABLISHED);
+      $('fig-close-wait').textContent = fmtInt(k.states.CLOSE_WAIT);
+    }
     const listeners = fast ? fast.listeners : (full ? full.listeners : null);
     if (listeners) $('fig-listeners').textContent = fmtInt(listeners.length);
     const last = Math.max(fast ? fast.time_ms : 0, full ? full.time_ms : 0);
@@ -292,8 +353,10 @@
   // BPF off: <reason>".
   function renderSampler(s) {
     if (!s) return;
-    const secs = (ms) => `${Number.isInteger(ms / 1000) ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
+    const secs = (ms) => ms >= 60000 && ms % 60000 === 0 ? `${ms / 60000} min`
+      : `${Number.isInteger(ms / 1000) ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
     let text = `sampling: ${s.kind} (fast ${secs(s.fast_interval_ms)}, full ${secs(s.full_interval_ms)})`;
+    if (s.bpf && s.bpf.enabled) text += ' — BPF on: exact states every second';
     if (s.bpf && !s.bpf.enabled) text += s.bpf.reason ? ` — BPF off: ${s.bpf.reason}` : ' — BPF off';
     $('sampling').textContent = text;
   }

@@ -1,5 +1,6 @@
 #include "agent/agent.h"
 
+#include "agent/bpf_sampler.h"
 #include "agent/history_series.h"
 #include "agent/history_writer.h"
 #include "agent/router.h"
@@ -50,7 +51,8 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
     view.full_wait = sampler->full_wait();
     if (history) {
       const auto t = history_time(view.full->time);
-      history->samples(t, full_series(*view.full));
+      // With BPF the census writes the states every second (fast_series): not twice.
+      if (!view.sampler.bpf) history->samples(t, full_series(*view.full));
       history->findings(t, finding_observations(view.full->findings));
     }
     if (has_streams()) server->publish(sse_event("full", full_json(*view.full)));
@@ -93,6 +95,16 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
 };
 
 Result<std::unique_ptr<Agent>> Agent::start(boost::asio::io_context& io, AgentOptions options) {
+  if (options.bpf) {
+    BpfSamplerOptions b;
+    b.fast_interval = options.fast_interval;
+    b.check_interval = options.check_interval;
+    b.full.owners = options.owners;
+    b.full.lang = options.lang;
+    auto sampler = BpfSampler::create(io.get_executor(), std::move(b));
+    if (sampler) return start(io, std::move(options), std::move(*sampler));
+    options.bpf_off_reason = sampler.error().message();
+  }
   TierSamplerOptions t;
   t.fast_interval = options.fast_interval;
   t.full_interval = options.full_interval;
@@ -152,6 +164,8 @@ Result<std::unique_ptr<Agent>> Agent::start(boost::asio::io_context& io, AgentOp
 }
 
 Endpoint Agent::local() const { return state_->server->local(); }
+
+SamplerInfo Agent::sampler() const { return state_->view.sampler; }
 
 void Agent::stop() {
   if (!state_ || state_->stopped) return;

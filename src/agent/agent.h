@@ -1,6 +1,6 @@
 #pragma once
-// `connscope agent`: samples this machine (a Sampler: sampler.h; today the tiers of
-// tier_sampler.h), keeps a history (history_writer.h), probes targets and its own listeners
+// `connscope agent`: samples this machine (a Sampler: sampler.h; eBPF, bpf_sampler.h, or the
+// tiers of tier_sampler.h), keeps a history (history_writer.h), probes targets and its own listeners
 // (probes.h), and serves what it saw over HTTP (the routes: router.h; docs/json.md).
 //
 // The Agent is the composition, and nothing else: options → auth (auth.h) + router (router.h) +
@@ -46,6 +46,11 @@ struct AgentOptions {
   HistoryOptions history;
   ProbeSchedulerOptions probes;  // the configured targets and the own listeners' settings
   Lang lang = Lang::en;
+  // Sample with eBPF (bpf_sampler.h) when it can: start() tries it and, when the kernel programs
+  // cannot run (no privilege, no BTF, a load error), falls back to the tiers with the error as
+  // bpf_off_reason.
+  bool bpf = false;
+  std::chrono::milliseconds check_interval{600'000};  // with eBPF: the full dump's interval
   // Why BPF sampling is off, for the snapshot's `sampler.bpf.reason` and the dashboard; empty:
   // not said (null).
   std::string bpf_off_reason;
@@ -55,7 +60,8 @@ struct AgentOptions {
 // runs `io` (or before it runs): the agent's state is that thread's (checked in debug builds).
 class Agent {
  public:
-  // With the sampler by tiers (tier_sampler.h), made from `options`.
+  // With the BPF sampler when options.bpf and it can run, else the sampler by tiers
+  // (tier_sampler.h), made from `options`.
   static Result<std::unique_ptr<Agent>> start(boost::asio::io_context& io, AgentOptions options);
   // With a sampler of the caller's, made on `io`'s executor and not started yet. The options'
   // sampling fields (intervals, budget, owners) are the sampler's business then, not the agent's.
@@ -66,6 +72,8 @@ class Agent {
   Agent& operator=(const Agent&) = delete;
 
   [[nodiscard]] Endpoint local() const;
+  // How it samples (the snapshot's `sampler`): eBPF or tiers, and why eBPF is off.
+  [[nodiscard]] SamplerInfo sampler() const;
   void stop();
 
   struct State;

@@ -258,7 +258,8 @@ class Reader {
 Result<void> read_sampling(const Reader& r, const toml::table* t, SamplingConfig& out,
                            std::optional<Located<Ms>>& fast_at) {
   if (t == nullptr) return {};
-  CONNSCOPE_TRY(keys, r.check_keys(*t, "sampling.", {"fast_interval", "full_interval", "full_cpu_budget"}));
+  CONNSCOPE_TRY(keys, r.check_keys(*t, "sampling.", {"fast_interval", "full_interval", "full_cpu_budget",
+                                                         "check_interval", "bpf"}));
   CONNSCOPE_TRY(budget, r.number(*t, "full_cpu_budget", "sampling.full_cpu_budget", 0.0, 100.0));
   if (*budget) out.full_cpu_budget_percent = (*budget)->value;
   CONNSCOPE_TRY(fast, r.duration(*t, "fast_interval", "sampling.fast_interval", Ms{100},
@@ -268,6 +269,13 @@ Result<void> read_sampling(const Reader& r, const toml::table* t, SamplingConfig
   if (*fast) out.fast_interval = (*fast)->value;
   fast_at = *fast;
   if (*full) out.full_interval = (*full)->value;
+  CONNSCOPE_TRY(check, r.duration(*t, "check_interval", "sampling.check_interval", Ms{1000},
+                                  Ms{86'400'000}));
+  if (*check) out.check_interval = (*check)->value;
+  CONNSCOPE_TRY(bpf, r.boolean(*t, "bpf", "sampling.bpf"));
+  if (*bpf) out.bpf = (*bpf)->value;
+  CONNSCOPE_TRY(check_order, r.ordered("sampling.fast_interval", out.fast_interval, *fast,
+                                       "sampling.check_interval", out.check_interval, *check));
   return r.ordered("sampling.fast_interval", out.fast_interval, *fast, "sampling.full_interval",
                    out.full_interval, *full);
 }

@@ -19,6 +19,8 @@
 // full_interval = "10s"       # the full socket dump: fast_interval .. 1h
 // full_cpu_budget = 1.25      # percent of a core the full dumps may use on average; a dump
 //                             # that costs more stretches the wait after it. 0: no budget
+// bpf = true                  # sample with eBPF when the privilege and BTF allow (--no-bpf: false)
+// check_interval = "10m"      # with eBPF: the full dump that checks the census: 1s .. 24h
 //
 // [history]
 // raw_retention = "1h"        # one row per fast sample: fast_interval .. 24h
@@ -71,6 +73,10 @@ struct SamplingConfig {
   std::chrono::milliseconds fast_interval{1000};
   std::chrono::milliseconds full_interval{10'000};
   double full_cpu_budget_percent = 1.25;
+  // With eBPF (bpf_sampler.h) the state distribution comes every second from the census, and
+  // the full dump, which checks it, only every check_interval.
+  bool bpf = true;
+  std::chrono::milliseconds check_interval{600'000};
 };
 
 struct HistoryConfig {

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "agent/kernel_sample.h"
 #include "core/error.h"
 #include "core/thread_owner.h"
 #include "inspect/aggregate.h"
@@ -31,6 +32,9 @@ struct FastSample {
   std::optional<sys::CounterRates> rates;
   // Owners are not looked up here (that is a /proc/<pid>/fd scan): `owner` stays null.
   std::vector<inspect::ListenerRow> listeners;
+  // The BPF sampler's part (bpf_sampler.h): the exact state distribution and the kernel
+  // programs' counters. Absent with the tiers.
+  std::optional<KernelSample> kernel;
   // The sample's own cost: CPU time of the calling thread (user + system) and wall time.
   std::chrono::nanoseconds cpu{};
   std::chrono::nanoseconds wall{};

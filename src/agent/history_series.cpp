@@ -1,5 +1,6 @@
 #include "agent/history_series.h"
 
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "inspect/sock_diag.h"
@@ -25,6 +26,30 @@ std::string series_name(std::string_view name, std::string_view label, std::stri
   return out;
 }
 
+namespace {
+
+// The BPF sampler's part: the exact states every second, and per second the drops by reason
+// (every reason seen so far, 0 in a second without one, so that a chart comes back down), the
+// resets by direction and the retransmits by kind.
+void kernel_series(const KernelSample& k, std::vector<SeriesValue>& out) {
+  for (int st = 1; st <= 11; ++st) {
+    out.push_back({series_name("tcp_sockets", "state", inspect::tcp_state_name(st)),
+                   static_cast<double>(k.states[static_cast<std::size_t>(st)])});
+  }
+  if (!k.per_second) return;
+  const auto& r = *k.per_second;
+  std::map<std::string, double> by_reason;
+  for (const auto& [label, total] : k.totals.drops) by_reason[label.reason] += 0;
+  for (const auto& [label, rate] : r.drops) by_reason[label.reason] += rate;
+  for (const auto& [reason, rate] : by_reason) out.push_back({series_name("drops", "reason", reason), rate});
+  out.push_back({series_name("resets", "direction", "sent"), r.resets_sent});
+  out.push_back({series_name("resets", "direction", "received"), r.resets_received});
+  out.push_back({series_name("retransmits", "kind", "data"), r.retransmits});
+  out.push_back({series_name("retransmits", "kind", "synack"), r.synack_retransmits});
+}
+
+}  // namespace
+
 std::vector<SeriesValue> fast_series(const FastSample& s) {
   std::vector<SeriesValue> out;
   out.reserve(4 + sys::kRateCounterCount + 2 * s.listeners.size());
@@ -47,6 +72,7 @@ std::vector<SeriesValue> fast_series(const FastSample& s) {
       }
     }
   }
+  if (s.kernel) kernel_series(*s.kernel, out);
   for (const auto& l : s.listeners) {
     const std::string local = l.local.to_string();
     out.push_back({series_name("listen_queue", "listener", local), static_cast<double>(l.accept_queue)});

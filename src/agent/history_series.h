@@ -7,7 +7,11 @@
 //     tcp_established_or_close_wait    Tcp.CurrEstab
 //     rate{counter="TcpExt.ListenOverflows"}   per second, one per rate counter (sys::RateCounter)
 //     listen_queue{listener="0.0.0.0:80"}, listen_queue_limit{listener="0.0.0.0:80"}
-//   every full sample (10 s):
+//   every fast sample with the BPF sampler's part (FastSample::kernel):
+//     tcp_sockets{state="ESTABLISHED"}  the census: exact, both families, the 11 states ss shows
+//     drops{reason="NETFILTER_DROP"}    per second, every reason seen since the agent started
+//     resets{direction="sent"|"received"}, retransmits{kind="data"|"synack"}   per second
+//   every full sample (10 s), without the BPF sampler (with it, the census has them every second):
 //     tcp_sockets{state="ESTABLISHED"}  both families summed, the 11 states ss shows
 // A figure the sample does not have (no sockstat, a rate before the second sample) is left out.
 

@@ -23,6 +23,54 @@ MetricFamily family(std::string name, std::string help, MetricType type) {
 
 double seconds(std::chrono::nanoseconds d) { return std::chrono::duration<double>(d).count(); }
 
+// The BPF sampler's part: the census's states and the kernel programs' counters. Label sets are
+// bounded: 11 states, the transitions that happened (at most 16 x 16), drops by the kernel's
+// reasons x (listening TCP ports + "other") x 5 protocols, 2 directions, 2 kinds.
+void kernel_families(const KernelSample& k, std::vector<MetricFamily>& out) {
+  auto states = family("connscope_tcp_census_sockets",
+                       "TCP sockets by state, both families, exact every second (eBPF census: a dump kept by the kernel's transition counters)",
+                       MetricType::gauge);
+  for (int st = 1; st <= 11; ++st) {
+    states.samples.push_back(Sample{{Label{"state", std::string(inspect::tcp_state_name(st))}},
+                                    static_cast<double>(k.states[static_cast<std::size_t>(st)])});
+  }
+  out.push_back(std::move(states));
+  const auto& t = k.totals;
+  auto drops = family("connscope_drops_total",
+                      "Packets the kernel dropped, by drop reason, protocol and local port (a listening TCP port, else \"other\")",
+                      MetricType::counter);
+  for (const auto& [label, count] : t.drops) {
+    drops.samples.push_back(Sample{{Label{"reason", label.reason}, Label{"port", label.port}, Label{"protocol", label.protocol}},
+                                   static_cast<double>(count)});
+  }
+  out.push_back(std::move(drops));
+  auto resets = family("connscope_resets_total", "TCP resets sent and received", MetricType::counter);
+  resets.samples.push_back(Sample{{Label{"direction", "sent"}}, static_cast<double>(t.resets_sent)});
+  resets.samples.push_back(Sample{{Label{"direction", "received"}}, static_cast<double>(t.resets_received)});
+  out.push_back(std::move(resets));
+  auto retrans = family("connscope_retransmits_total", "TCP retransmissions: data segments and SYN-ACKs",
+                        MetricType::counter);
+  retrans.samples.push_back(Sample{{Label{"kind", "data"}}, static_cast<double>(t.retransmits)});
+  retrans.samples.push_back(Sample{{Label{"kind", "synack"}}, static_cast<double>(t.synack_retransmits)});
+  out.push_back(std::move(retrans));
+  auto trans = family("connscope_state_transitions_total", "TCP state changes, by old and new state",
+                      MetricType::counter);
+  for (std::size_t i = 0; i < t.transitions.size(); ++i) {
+    if (t.transitions[i] == 0) continue;
+    trans.samples.push_back(Sample{{Label{"from", transition_state_name(static_cast<int>(i / watch::kTcpStates))},
+                                    Label{"to", transition_state_name(static_cast<int>(i % watch::kTcpStates))}},
+                                   static_cast<double>(t.transitions[i])});
+  }
+  out.push_back(std::move(trans));
+  if (k.last_check) {
+    auto drift = family("connscope_census_drift_sockets",
+                        "Sockets by which the census differed from the last checking dump, summed over states",
+                        MetricType::gauge);
+    drift.samples.push_back(Sample{{}, static_cast<double>(k.last_check->total_drift())});
+    out.push_back(std::move(drift));
+  }
+}
+
 }  // namespace
 
 std::string snake_case_counter(std::string_view key) {
@@ -124,6 +172,7 @@ std::vector<MetricFamily> metric_families(const FastSample* fast, const FullSamp
       c.samples.push_back(Sample{{}, static_cast<double>(value)});
       out.push_back(std::move(c));
     }
+    if (fast->kernel) kernel_families(*fast->kernel, out);
     auto cost = family("connscope_sample_cpu_seconds", "CPU time the last sample of each tier cost", MetricType::gauge);
     cost.samples.push_back(Sample{{Label{"tier", "fast"}}, seconds(fast->cpu)});
     if (full != nullptr) cost.samples.push_back(Sample{{Label{"tier", "full"}}, seconds(full->cpu)});

@@ -12,6 +12,13 @@
 //                                                 connscope_kernel_tcp_ext_listen_overflows_total)
 //   connscope_findings{id,severity}              gauge, 1 per finding the last full sample raised
 //   connscope_sample_cpu_seconds{tier}           gauge, what the last sample of each tier cost
+// With the BPF sampler (FastSample::kernel, every second):
+//   connscope_tcp_census_sockets{state}          gauge, the exact state distribution (both families)
+//   connscope_drops_total{reason,port,protocol}  counter; port is a listening TCP port or "other"
+//   connscope_resets_total{direction}            counter, sent / received
+//   connscope_retransmits_total{kind}            counter, data / synack
+//   connscope_state_transitions_total{from,to}   counter, the transitions that happened
+//   connscope_census_drift_sockets               gauge, |census - dump| at the last check
 
 #include <string>
 #include <string_view>

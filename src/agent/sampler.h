@@ -5,13 +5,12 @@
 // always on the server's thread; how and when samples are taken, on which threads, and at what
 // cost, is the sampler's business.
 //
-// Today's sampler is TierSampler (tier_sampler.h): the fast tier every second on the server's
-// thread, a full sock_diag dump every 10 s on a thread of its own. A sampler built on eBPF (kernel
-// events, per-CPU counters, the state distribution kept by transition counters) fits the same
-// shape: its per-second census is its fast sample (FastSample may grow an optional state
-// distribution for it), and its occasional full dump, a check on the counters, is its full
-// sample (FullSample may grow optional fields, such as the drift between the two). The core
-// renders whatever optional fields are present.
+// Two samplers: BpfSampler (bpf_sampler.h), the default when the kernel programs load: its
+// fast sample carries the exact state distribution kept by the eBPF census
+// (FastSample::kernel), and its full sample, every check interval, is also the census's check;
+// and TierSampler (tier_sampler.h): the fast tier every second on the server's thread, a full
+// sock_diag dump every 10 s on a thread of its own. The core renders whatever optional fields
+// are present.
 
 #include <chrono>
 #include <functional>
@@ -29,7 +28,7 @@ enum class SampleTier { fast, full };
 // What a sampler says about itself: the snapshot's `sampler` object (docs/json.md) and the
 // dashboard's "sampling" line.
 struct SamplerInfo {
-  std::string kind;                           // "tiers"
+  std::string kind;                           // "bpf" or "tiers"
   std::chrono::milliseconds fast_interval{};  // how often a fast sample comes
   std::chrono::milliseconds full_interval{};  // how often a full sample comes (at the least)
   bool bpf = false;                           // whether BPF sampling is on

@@ -22,6 +22,71 @@ json states_json(const inspect::StateCounts& counts) {
   return j;
 }
 
+json drop_label_json(const DropLabel& l) {
+  return {{"reason", l.reason}, {"port", l.port == "other" ? json(nullptr) : json(std::stoi(l.port))},
+          {"protocol", l.protocol}};
+}
+
+json kernel_json(const KernelSample& k) {
+  json j;
+  json states = json::object();
+  for (int st = 1; st <= 11; ++st) {
+    states[std::string(inspect::tcp_state_name(st))] = k.states[static_cast<std::size_t>(st)];
+  }
+  j["states"] = states;
+  j["requests_as_of_ms"] = unix_ms(k.requests_as_of);
+  j["base"] = {{"exact", k.base_exact}, {"moved", k.base_moved}};
+  const auto& t = k.totals;
+  json drops = json::array();
+  for (const auto& [label, count] : t.drops) {
+    auto d = drop_label_json(label);
+    d["count"] = count;
+    drops.push_back(std::move(d));
+  }
+  json transitions = json::array();
+  for (std::size_t i = 0; i < t.transitions.size(); ++i) {
+    if (t.transitions[i] == 0) continue;
+    transitions.push_back({{"from", transition_state_name(static_cast<int>(i / watch::kTcpStates))},
+                           {"to", transition_state_name(static_cast<int>(i % watch::kTcpStates))},
+                           {"count", t.transitions[i]}});
+  }
+  j["totals"] = {{"resets", {{"sent", t.resets_sent}, {"received", t.resets_received}}},
+                 {"retransmits", {{"data", t.retransmits}, {"synack", t.synack_retransmits}}},
+                 {"drops", drops},
+                 {"transitions", transitions}};
+  if (k.per_second) {
+    const auto& r = *k.per_second;
+    json rdrops = json::array();
+    for (const auto& [label, v] : r.drops) {
+      auto d = drop_label_json(label);
+      d["rate"] = v;
+      rdrops.push_back(std::move(d));
+    }
+    json rtrans = json::array();
+    for (const auto& [ft, v] : r.transitions) {
+      rtrans.push_back({{"from", transition_state_name(ft.first)}, {"to", transition_state_name(ft.second)}, {"rate", v}});
+    }
+    j["per_second"] = {{"resets", {{"sent", r.resets_sent}, {"received", r.resets_received}}},
+                       {"retransmits", {{"data", r.retransmits}, {"synack", r.synack_retransmits}}},
+                       {"drops", rdrops},
+                       {"transitions", rtrans}};
+  } else {
+    j["per_second"] = nullptr;
+  }
+  if (k.last_check) {
+    const auto& c = *k.last_check;
+    json drift = json::array();
+    for (const auto& d : c.drift) {
+      drift.push_back({{"state", std::string(inspect::tcp_state_name(d.state))}, {"census", d.census}, {"dump", d.dump}});
+    }
+    j["check"] = {{"time_ms", unix_ms(c.time)}, {"exact", c.exact}, {"moved", c.moved},
+                  {"drift", drift}, {"total_drift", c.total_drift()}};
+  } else {
+    j["check"] = nullptr;
+  }
+  return j;
+}
+
 }  // namespace
 
 json fast_json(const FastSample& s) {
@@ -57,6 +122,7 @@ json fast_json(const FastSample& s) {
                          {"accept_queue_limit", l.accept_queue_limit}});
   }
   j["listeners"] = listeners;
+  j["kernel"] = s.kernel ? kernel_json(*s.kernel) : json(nullptr);
   j["cost"] = {{"cpu_ms", ms(s.cpu)}, {"wall_ms", ms(s.wall)}};
   return j;
 }

@@ -16,6 +16,7 @@
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "agent/snapshot_json.h"
 #include "agent/token.h"
 #include "core/duration.h"
 #include "core/endpoint.h"
@@ -29,7 +30,9 @@ struct AgentFlags {
   std::string listen;         // empty: the config's, else 127.0.0.1:9600
   std::string data_dir;       // empty: the config's, else default_data_dir()
   std::string full_interval;  // empty: the config's, else 10s
+  std::string check_interval;  // empty: the config's, else 10m
   bool owners = false;
+  bool no_bpf = false;
 };
 
 std::string default_data_dir() {
@@ -64,8 +67,21 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
     }
     config.sampling.full_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*full);
   }
+  if (!f.check_interval.empty()) {
+    auto check = parse_duration(f.check_interval, "--check-interval");
+    if (!check) return report(g, check.error(), ExitCode::usage);
+    if (*check < std::chrono::seconds(1)) {
+      return report(g, Error{fmt::format("--check-interval \"{}\"", f.check_interval), 0, "must be at least 1s"},
+                    ExitCode::usage);
+    }
+    config.sampling.check_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*check);
+  }
   agent::AgentOptions o;
   o.listen = config.listen;
+  // eBPF by default; Agent::start falls back to the tiers, with the reason, when it cannot run.
+  o.bpf = config.sampling.bpf && !f.no_bpf;
+  if (!o.bpf) o.bpf_off_reason = tr(g.lang, Msg::agent_bpf_turned_off);
+  o.check_interval = config.sampling.check_interval;
   o.fast_interval = config.sampling.fast_interval;
   o.full_interval = config.sampling.full_interval;
   o.full_cpu_budget = config.sampling.full_cpu_budget_percent / 100.0;
@@ -105,7 +121,8 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
                      {"address", address},
                      {"port", (*running)->local().port},
                      {"token_path", token ? nlohmann::json(token->path) : nlohmann::json(nullptr)},
-                     {"token", token && token->created ? nlohmann::json(token->token) : nlohmann::json(nullptr)}};
+                     {"token", token && token->created ? nlohmann::json(token->token) : nlohmann::json(nullptr)},
+                     {"sampler", agent::sampler_json((*running)->sampler())}};
     fmt::print("{}\n", j.dump());
   } else {
     if (token && token->created) {
@@ -113,6 +130,13 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
     }
     if (token) fmt::print("{}\n", tr(g.lang, Msg::agent_token_required, fmt::arg("address", address), fmt::arg("path", token->path)));
     fmt::print("{}\n", tr(g.lang, Msg::agent_listening, fmt::arg("address", address)));
+    const auto sampler = (*running)->sampler();
+    if (sampler.bpf) {
+      fmt::print("{}\n", tr(g.lang, Msg::agent_bpf_on, fmt::arg("interval", format_duration(sampler.full_interval))));
+    } else {
+      fmt::print("{}\n", tr(g.lang, Msg::agent_bpf_off, fmt::arg("reason", sampler.bpf_off_reason),
+                            fmt::arg("interval", format_duration(sampler.full_interval))));
+    }
   }
   std::fflush(stdout);
 
@@ -136,7 +160,9 @@ std::function<int()> register_agent(CLI::App& app, const GlobalOptions& global) 
   cmd->add_option("--listen", flags->listen, tr(lang, Msg::help_agent_listen))->type_name("ADDR:PORT");
   cmd->add_option("--data-dir", flags->data_dir, tr(lang, Msg::help_agent_data_dir))->type_name("DIR");
   cmd->add_option("--full-interval", flags->full_interval, tr(lang, Msg::help_agent_full_interval))->type_name("DURATION");
+  cmd->add_option("--check-interval", flags->check_interval, tr(lang, Msg::help_agent_check_interval))->type_name("DURATION");
   cmd->add_flag("--owners", flags->owners, tr(lang, Msg::help_agent_owners));
+  cmd->add_flag("--no-bpf", flags->no_bpf, tr(lang, Msg::help_agent_no_bpf));
   return [cmd, flags, &global]() -> int {
     if (!cmd->parsed()) return -1;
     return run_agent_cmd(global, *flags);

@@ -1,12 +1,18 @@
 // The dashboard in a real browser (ctest: browser.dashboard). playwright-core drives Debian's
-// chromium, headless. Starts `connscope agent` on a loopback port with a probe of a closed
+// chromium, headless. Starts `connscope agent --no-bpf` on a loopback port with a probe of a closed
 // loopback port and a full dump every second, then checks that:
-//   - the page loads: three charts, no console errors, no request to anything but the agent;
+//   - the page loads: its charts (the eBPF ones hidden), no console errors, no request to anything but the agent;
 //   - the state chart's ESTABLISHED series rises by at least 500 within 10 s of this test opening
 //     500 connections to a listener it owns (both ends are ESTABLISHED: +1000 expected);
 //   - the failing probe's finding (its summary, as /api/v1/probes gives it) is shown;
-// and saves a screenshot (--screenshot, and $CONNSCOPE_SCREENSHOT when set). Every step has a
-// deadline; the whole run stops within 60 s and exits non-zero with the reason on any failure.
+// and saves a screenshot (--screenshot, and $CONNSCOPE_SCREENSHOT when set). Then, as root, the
+// agent again with eBPF (its default; a full dump only every 10 minutes), and checks that:
+//   - five charts (drops by reason, resets and retransmits beside the three), the sampling line
+//     says BPF is on;
+//   - the state chart moves every second: points 1 s apart, and ESTABLISHED rises by at least 400
+//     within 4 s of this test opening 200 more connections (no full dump comes in that time);
+// and saves its screenshot beside the first (NAME-bpf.png). Every step has a deadline; the whole
+// run stops within 85 s and exits non-zero with the reason on any failure.
 //
 // node dashboard_test.mjs --connscope BIN --modules DIR/node_modules --screenshot FILE.png
 import {spawn} from 'node:child_process';
@@ -17,7 +23,9 @@ import os from 'node:os';
 import path from 'node:path';
 import readline from 'node:readline';
 
-const TOTAL_DEADLINE_MS = 60_000;
+const TOTAL_DEADLINE_MS = 85_000;
+const BPF_CONNECTIONS = 200;
+const BPF_RISE_DEADLINE_MS = 4_000;
 const CONNECTIONS = 500;
 const RISE_DEADLINE_MS = 10_000;
 
@@ -77,10 +85,20 @@ async function closedPort() {
   return port;
 }
 
-async function startAgent(config) {
+async function stopAgent() {
+  if (!agent || agent.exitCode !== null || agent.signalCode !== null) return;
+  agent.kill('SIGTERM');
+  const exited = await Promise.race([
+    new Promise((r) => agent.once('exit', () => r(true))),
+    new Promise((r) => setTimeout(() => r(false), 5000)),
+  ]);
+  check(exited, 'the agent did not stop within 5 s of SIGTERM');
+}
+
+async function startAgent(config, args, dataDir) {
   const stderr = [];
-  agent = spawn(connscope, ['agent', '--listen', '127.0.0.1:0', '--json', '--data-dir', path.join(tmp, 'data'),
-    '--config', config, '--full-interval', '1s'], {stdio: ['ignore', 'pipe', 'pipe']});
+  agent = spawn(connscope, ['agent', '--listen', '127.0.0.1:0', '--json', '--data-dir', path.join(tmp, dataDir),
+    '--config', config, ...args], {stdio: ['ignore', 'pipe', 'pipe']});
   agent.stderr.on('data', (d) => stderr.push(d));
   const exited = new Promise((_, reject) => agent.once('exit', (code, sig) =>
     reject(new Failure(`the agent exited (${code ?? sig}) before listening: ${Buffer.concat(stderr).toString().trim()}`))));
@@ -133,7 +151,7 @@ async function main() {
     'timeout = "1s"',
     '',
   ].join('\n'));
-  const port = await startAgent(config);
+  const port = await startAgent(config, ['--full-interval', '1s', '--no-bpf'], 'data');
   const origin = `http://127.0.0.1:${port}`;
   log(`agent at ${origin}, probing ${target} (closed)`);
 
@@ -159,15 +177,19 @@ async function main() {
   const resp = await page.goto(`${origin}/`, {waitUntil: 'load', timeout: 10_000});
   check(resp && resp.status() === 200, `GET / answered ${resp && resp.status()}`);
   check(/text\/html/.test(resp.headers()['content-type'] || ''), `GET / is not HTML: ${resp.headers()['content-type']}`);
-  await page.waitForFunction(() => document.querySelectorAll('.uplot').length === 3 &&
+  // Five charts; without eBPF the drops and resets panels stay hidden.
+  await page.waitForFunction(() => document.querySelectorAll('.uplot').length === 5 &&
     window.connscope && ['states', 'queues', 'rates'].every((k) => window.connscope.charts[k]), null, {timeout: 10_000})
-    .catch(() => { throw new Failure('the three charts did not appear within 10 s'); });
+    .catch(() => { throw new Failure('the charts did not appear within 10 s'); });
   await page.waitForFunction(() => window.connscope.status === 'live', null, {timeout: 10_000})
     .catch(async () => { throw new Failure(`the event stream did not go live within 10 s (status: ${await page.evaluate(() => window.connscope.status)})`); });
   log('page loaded, event stream live');
-  // The snapshot's sampler, as the header's line (the agent runs with --full-interval 1s and no BPF reason).
+  check(await page.evaluate(() => document.getElementById('panel-drops').hidden && !window.connscope.kernel),
+    'without eBPF the drops panel is shown');
+  // The snapshot's sampler, as the header's line (the agent runs with --full-interval 1s and --no-bpf).
   const sampling = await page.textContent('#sampling');
-  check(sampling === 'sampling: tiers (fast 1 s, full 1 s) — BPF off', `the sampling line says "${sampling}"`);
+  check(sampling === 'sampling: tiers (fast 1 s, full 1 s) — BPF off: turned off (--no-bpf, or [sampling] bpf = false)',
+    `the sampling line says "${sampling}"`);
 
   // 2. A baseline from a full sample that came over the event stream.
   await page.waitForFunction(() => window.connscope.counts.full >= 1, null, {timeout: 10_000})
@@ -237,6 +259,78 @@ async function main() {
     fs.writeFileSync(process.env.CONNSCOPE_SCREENSHOT, png);
     log(`screenshot: ${process.env.CONNSCOPE_SCREENSHOT}`);
   }
+
+  if (process.getuid && process.getuid() === 0) {
+    await withBpf(config);
+  } else {
+    log('not root: the eBPF part is not run');
+  }
+}
+
+// The agent with eBPF: the state chart per second from the census.
+async function withBpf(config) {
+  await stopAgent();
+  const port = await startAgent(config, [], 'data-bpf');
+  const origin = `http://127.0.0.1:${port}`;
+  const snap = await getJSON(`${origin}/api/v1/snapshot`);
+  check(snap.sampler.kind === 'bpf', `as root the agent should sample with eBPF: ${JSON.stringify(snap.sampler)}`);
+  const consoleErrors = [];
+  page.on('console', (m) => { if (m.type() === 'error') consoleErrors.push(m.text()); });
+  await page.goto(`${origin}/`, {waitUntil: 'load', timeout: 10_000});
+  await page.waitForFunction(() => document.querySelectorAll('.uplot').length === 5 && window.connscope.kernel &&
+    ['drops', 'resets'].every((k) => window.connscope.charts[k]) && !document.getElementById('panel-drops').hidden,
+  null, {timeout: 10_000})
+    .catch(() => { throw new Failure('with eBPF the five charts did not appear within 10 s'); });
+  await page.waitForFunction(() => window.connscope.status === 'live', null, {timeout: 10_000})
+    .catch(() => { throw new Failure('with eBPF the event stream did not go live within 10 s'); });
+  const sampling = await page.textContent('#sampling');
+  check(sampling === 'sampling: bpf (fast 1 s, full 10 min) — BPF on: exact states every second',
+    `with eBPF the sampling line says "${sampling}"`);
+  await page.waitForFunction(() => window.connscope.counts.fast >= 2, null, {timeout: 5000})
+    .catch(() => { throw new Failure('with eBPF no two fast events within 5 s'); });
+  const base = await page.evaluate(latestEstablished);
+  check(base !== null, 'with eBPF the state chart has no ESTABLISHED value');
+  const fullsBefore = await page.evaluate(() => window.connscope.counts.full);
+  log(`eBPF: ESTABLISHED before: ${base.v} (at ${base.t})`);
+
+  const opened = Date.now();
+  await withTimeout(Promise.all(Array.from({length: BPF_CONNECTIONS}, () => new Promise((resolve, reject) => {
+    const s = net.connect(server.address().port, '127.0.0.1');
+    sockets.push(s);
+    s.once('connect', resolve);
+    s.once('error', reject);
+  }))), 10_000, `opening ${BPF_CONNECTIONS} connections`);
+  const want = base.v + 2 * BPF_CONNECTIONS;
+  const rose = await page.waitForFunction(([t0, wantV]) => {
+    const u = window.connscope.charts.states;
+    const i = u.series.findIndex((s) => s.label === 'ESTABLISHED');
+    const xs = u.data[0], ys = u.data[i];
+    for (let k = ys.length - 1; k >= 0; k--) {
+      if (ys[k] !== null && ys[k] !== undefined) return xs[k] > t0 && ys[k] >= wantV ? {t: xs[k], v: ys[k]} : null;
+    }
+    return null;
+  }, [base.t, want], {timeout: BPF_RISE_DEADLINE_MS, polling: 100})
+    .then((h) => h.jsonValue())
+    .catch(async () => {
+      const now = await page.evaluate(latestEstablished).catch(() => null);
+      throw new Failure(`with eBPF ESTABLISHED did not rise to ${want} within ${BPF_RISE_DEADLINE_MS / 1000} s of opening ${BPF_CONNECTIONS} connections (now ${JSON.stringify(now)})`);
+    });
+  log(`eBPF: ESTABLISHED after: ${rose.v} (+${rose.v - base.v}), ${Date.now() - opened} ms after the connections were opened`);
+  const fullsAfter = await page.evaluate(() => window.connscope.counts.full);
+  check(fullsAfter === fullsBefore, `a full sample came (${fullsBefore} -> ${fullsAfter}): the rise must be the census's`);
+  // Every second: the points that came live (after the baseline) are about 1 s apart.
+  await page.waitForFunction((t0) => window.connscope.charts.states.data[0].filter((x) => x > t0).length >= 4,
+    base.t, {timeout: 5000, polling: 100})
+    .catch(() => { throw new Failure('with eBPF the state chart did not get 4 points within 5 s'); });
+  const steps = await page.evaluate((t0) => {
+    const xs = window.connscope.charts.states.data[0].filter((x) => x > t0).slice(0, 4);
+    return xs.map((x, i, a) => (i ? x - a[i - 1] : null)).slice(1);
+  }, base.t);
+  check(steps.length === 3 && steps.every((d) => d > 0.5 && d < 1.5), `the state chart's last points are not 1 s apart: ${steps}`);
+  check(consoleErrors.length === 0, `with eBPF the page logged errors: ${consoleErrors.join(' | ')}`);
+  const shot = screenshot.replace(/\.png$/, '') + '-bpf.png';
+  await page.screenshot({path: shot, fullPage: true});
+  log(`screenshot: ${shot}`);
 }
 
 let status = 0;

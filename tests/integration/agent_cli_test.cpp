@@ -44,8 +44,11 @@ TEST(Agent, SnapshotCarriesBothTiers) {
   auto waiting = connect_tcp("127.0.0.1", served.port);
   ASSERT_TRUE(waiting.valid());
 
-  auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s"});
+  // The tiers (a full dump every second); the BPF sampler has its own test below.
+  auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s", "--no-bpf"});
   EXPECT_EQ(agent.hello.at("event"), "listening");
+  EXPECT_EQ(agent.hello.at("sampler").at("kind"), "tiers");
+  EXPECT_EQ(agent.hello.at("sampler").at("bpf").at("reason"), "turned off (--no-bpf, or [sampling] bpf = false)");
   EXPECT_TRUE(agent.hello.at("token").is_null());
   const auto port = agent.port();
   // Two fast samples (rates) and a full one taken after our connection.
@@ -161,6 +164,52 @@ TEST(Agent, ConfigFileAndItsErrors) {
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
 }
 
+// As root (the tests' machine), BPF is the default: the state distribution every second from the
+// census, a full dump at start and then every check interval.
+TEST(Agent, SamplesWithBpfByDefault) {
+  auto agent = start_agent({"--listen", "127.0.0.1:0"});
+  const auto& sampler = agent.hello.at("sampler");
+  ASSERT_EQ(sampler.at("kind"), "bpf") << sampler.dump() << agent.proc.err();
+  EXPECT_EQ(sampler.at("bpf").at("enabled"), true);
+  EXPECT_EQ(sampler.at("full_interval_ms"), 600'000);
+  const auto port = agent.port();
+  std::this_thread::sleep_for(2500ms);
+  const auto r = get(port, "/api/v1/snapshot");
+  ASSERT_EQ(r.status, 200u) << r.body;
+  const auto j = json::parse(r.body);
+  const auto& kernel = j.at("fast").at("kernel");
+  ASSERT_TRUE(kernel.is_object()) << j.at("fast").dump();
+  EXPECT_GE(kernel.at("states").at("LISTEN").get<int>(), 1) << kernel.dump();
+  EXPECT_TRUE(kernel.at("per_second").is_object()) << kernel.dump();
+  EXPECT_FALSE(j.at("full").is_null()) << j.at("full_error");
+  EXPECT_EQ(j.at("full_wait_ms"), 600'000);
+  // The states are history every second.
+  const auto h = get(port, "/api/v1/history?series=tcp_sockets%7Bstate%3D%22LISTEN%22%7D&from=-1m&step=1s");
+  ASSERT_EQ(h.status, 200u) << h.body;
+  EXPECT_GE(json::parse(h.body).at("series").at(0).at("points").size(), 2u) << h.body;
+  const auto m = get(port, "/metrics");
+  EXPECT_NE(m.body.find("# TYPE connscope_drops_total counter\n"), std::string::npos) << m.body;
+  EXPECT_NE(m.body.find("connscope_resets_total{direction=\"sent\"} "), std::string::npos);
+  EXPECT_EQ(agent.proc.stop(), 0) << agent.proc.err();
+}
+
+// Without the privilege the agent samples by tiers and says why BPF is off.
+TEST(Agent, WithoutThePrivilegeFallsBackToTiersAndSaysWhy) {
+  const TempDir home("agent-nobody");
+  std::filesystem::permissions(home.path(), std::filesystem::perms::all);
+  auto r = run({"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all", "--bounding-set=-all",
+                CONNSCOPE_BIN, "--json", "agent", "--listen", "127.0.0.1:0", "--data-dir", (home.path() / "data").string()},
+               2s);
+  // It ran until the deadline stopped it; its first line says how it samples.
+  const auto first = r.out.substr(0, r.out.find('\n'));
+  ASSERT_FALSE(first.empty()) << r.err;
+  const auto hello = json::parse(first);
+  EXPECT_EQ(hello.at("sampler").at("kind"), "tiers") << first;
+  EXPECT_EQ(hello.at("sampler").at("bpf").at("enabled"), false);
+  EXPECT_NE(hello.at("sampler").at("bpf").at("reason").get<std::string>().find("CAP_BPF and CAP_PERFMON"), std::string::npos)
+      << first;
+}
+
 std::int64_t now_unix_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
@@ -181,7 +230,9 @@ std::vector<std::int64_t> history_times(std::uint16_t port, const std::string& s
 
 TEST(Agent, HistoryFindingsAndTheEventStream) {
   // No CPU budget: under the sanitizers a dump costs enough to stretch the 1 s interval.
-  auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s"}, "[sampling]\nfull_cpu_budget = 0\n");
+  // The tiers: a full dump every second (with BPF it would come every check interval).
+  auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s", "--no-bpf"},
+                           "[sampling]\nfull_cpu_budget = 0\n");
   const auto port = agent.port();
   // The event stream: the latest samples at once, then a fast sample every second.
   auto fd = connect_tcp("127.0.0.1", port);
@@ -304,7 +355,7 @@ TEST(Agent, ADamagedHistoryABusyDataDirOrABusyPortIsOneLineAndExitThree) {
 TEST(Agent, BadOptionsAreOneLineAndExitTwo) {
   for (const auto& args : std::vector<std::vector<std::string>>{
            {"--listen", "nonsense"}, {"--listen", "127.0.0.1:70000"}, {"--full-interval", "0s"},
-           {"--full-interval", "abc"}}) {
+           {"--full-interval", "abc"}, {"--check-interval", "500ms"}, {"--check-interval", "soon"}}) {
     std::vector<std::string> argv{CONNSCOPE_BIN, "agent"};
     argv.insert(argv.end(), args.begin(), args.end());
     const auto r = run(argv, 5s);

@@ -30,6 +30,8 @@ TEST(AgentConfig, EmptyTextGivesTheDefaults) {
     EXPECT_EQ(c->sampling.fast_interval, 1s);
     EXPECT_EQ(c->sampling.full_interval, 10s);
     EXPECT_EQ(c->sampling.full_cpu_budget_percent, 1.25);
+    EXPECT_TRUE(c->sampling.bpf);
+    EXPECT_EQ(c->sampling.check_interval, 10min);
     EXPECT_EQ(c->history.raw_retention, 1h);
     EXPECT_EQ(c->history.rollup_retention, std::chrono::hours(24 * 30));
     EXPECT_EQ(c->http.max_connections, 4096u);
@@ -52,6 +54,8 @@ probe_timeout = "2s"
 fast_interval = "500ms"
 full_interval = "30s"
 full_cpu_budget = 3
+bpf = false
+check_interval = "5m"
 
 [history]
 raw_retention = "2h"
@@ -73,6 +77,8 @@ target = "10.0.0.5:6379"
 )";
   const auto c = parse_config(text, "agent.toml");
   ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_FALSE(c->sampling.bpf);
+  EXPECT_EQ(c->sampling.check_interval, 5min);
   EXPECT_EQ(c->listen.family, AF_INET6);
   EXPECT_EQ(c->listen.to_string(), "[::1]:0");
   EXPECT_EQ(c->data_dir, "/tmp/cs");
@@ -95,13 +101,24 @@ target = "10.0.0.5:6379"
   EXPECT_TRUE(c->probes[0].parsed.tls);
   EXPECT_EQ(c->probes[0].interval, 10s);
   EXPECT_EQ(c->probes[0].timeout, 1500ms);
-  EXPECT_EQ(c->probes[0].line, 23);
+  EXPECT_EQ(c->probes[0].line, 25);
   // The second inherits probe_interval and probe_timeout.
   EXPECT_EQ(c->probes[1].target, "10.0.0.5:6379");
   EXPECT_EQ(c->probes[1].parsed.port, 6379);
   EXPECT_EQ(c->probes[1].interval, 1min);
   EXPECT_EQ(c->probes[1].timeout, 2s);
-  EXPECT_EQ(c->probes[1].line, 28);
+  EXPECT_EQ(c->probes[1].line, 30);
+}
+
+TEST(AgentConfig, BpfKeysAreChecked) {
+  auto c = parse_config("[sampling]\nbpf = \"yes\"\n", "agent.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_EQ(c.error().op, "agent.toml line 2");
+  EXPECT_NE(c.error().detail.find("sampling.bpf: expected true or false"), std::string::npos) << c.error().detail;
+  c = parse_config("[sampling]\nfast_interval = \"2s\"\ncheck_interval = \"1s\"\n", "agent.toml");
+  ASSERT_FALSE(c.has_value());
+  EXPECT_NE(c.error().detail.find("sampling.check_interval \"1s\": shorter than sampling.fast_interval"), std::string::npos)
+      << c.error().detail;
 }
 
 TEST(AgentConfig, ListenForms) {

@@ -1,0 +1,285 @@
+#include "agent/bpf_sampler.h"
+
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <set>
+#include <thread>
+
+#include "agent/cpu_time.h"
+#include "agent/fast_tier.h"
+#include "bpf/kernel_btf.h"
+#include "core/thread_owner.h"
+
+namespace connscope::agent {
+
+namespace asio = boost::asio;
+
+namespace {
+
+watch::Transitions transitions_of(const bpf::KernelCounters& c) {
+  watch::Transitions t{};
+  for (std::size_t i = 0; i < t.size(); ++i) t[i] = c.transitions[i];
+  return t;
+}
+
+}  // namespace
+
+Result<CensusDump> stable_census_dump(const std::function<Result<bpf::KernelCounters>()>& read_counters,
+                                      sys::DumpSource& dumps, int attempts) {
+  std::optional<CensusDump> best;
+  for (int i = 1; i <= std::max(attempts, 1); ++i) {
+    auto before = read_counters();
+    if (!before) return std::unexpected(before.error());
+    auto dump = watch::dump_census(dumps);
+    if (!dump) return std::unexpected(dump.error());
+    auto after = read_counters();
+    if (!after) return std::unexpected(after.error());
+    const auto moved = transitions_between(transitions_of(*before), transitions_of(*after));
+    if (!best || moved < best->moved) {
+      best = CensusDump{std::move(*dump), std::move(*before), moved == 0, moved, i};
+    }
+    best->attempts = i;
+    if (moved == 0) break;
+  }
+  return std::move(*best);
+}
+
+CensusCheck check_census(watch::Census& census, const CensusDump& d, const watch::Transitions& now,
+                         std::chrono::system_clock::time_point when) {
+  const auto time_wait = census.current().time_wait;
+  watch::Census fresh(d.dump, transitions_of(d.at), when);
+  fresh.advance(now, time_wait);
+  CensusCheck c;
+  c.time = when;
+  c.drift = census.check(fresh.current(), now, when);
+  c.exact = d.exact;
+  c.moved = d.moved;
+  return c;
+}
+
+struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
+  Impl(asio::any_io_executor executor, BpfSamplerOptions o, std::unique_ptr<bpf::Tracer> t,
+       ReasonNames reason_names, sys::SockDiagSocket fast_dumps, CensusDump base)
+      : options(std::move(o)),
+        ex(std::move(executor)),
+        tracer(std::move(t)),
+        names(std::move(reason_names)),
+        timer(ex),
+        fast_socket(std::move(fast_dumps)),
+        fast(fast_socket),
+        census(base.dump, transitions_of(base.at), std::chrono::system_clock::now()),
+        base_exact(base.exact),
+        base_moved(base.moved),
+        last_raw(std::move(base.at)) {}
+
+  const BpfSamplerOptions options;
+  asio::any_io_executor ex;
+  // Read from both threads: Tracer::counters() reads the maps and changes nothing.
+  const std::shared_ptr<bpf::Tracer> tracer;
+  const ReasonNames names;
+
+  // The server's thread only.
+  ThreadOwner owner;
+  asio::steady_timer timer;
+  sys::SockDiagSocket fast_socket;
+  FastTier fast;
+  watch::Census census;
+  bool base_exact;
+  std::uint64_t base_moved;
+  bpf::KernelCounters last_raw;  // the counters last applied to the census
+  DropTotals drops;              // accumulated under their labels
+  std::set<std::uint16_t> listening;  // the TCP ports listened on at the last fast sample
+  std::optional<KernelTotals> last_totals;
+  std::chrono::steady_clock::time_point last_at{};
+  std::optional<CensusCheck> last_check;
+  SampleSink sink;
+  bool running = false;
+  std::chrono::milliseconds wait_after_full{};
+
+  // Shared with the full thread.
+  std::mutex mu;
+  std::condition_variable wake;
+  bool stopping = false;
+  std::thread full_thread;
+
+  // Applies counters read now to the drops' totals and the census.
+  void advance_to(bpf::KernelCounters now, std::int64_t time_wait) {
+    accumulate_drops(drops, last_raw.drops, now.drops, names, listening);
+    census.advance(transitions_of(now), time_wait);
+    last_raw = std::move(now);
+  }
+
+  Result<FastSample> take_fast() {
+    auto s = fast.sample();
+    if (!s) return s;
+    const auto cpu0 = cpu_time(CLOCK_THREAD_CPUTIME_ID);
+    auto now = tracer->counters();
+    if (!now) return std::unexpected(now.error());
+    const auto at = std::chrono::steady_clock::now();
+    listening.clear();
+    for (const auto& l : s->listeners) listening.insert(l.local.port);
+    const std::int64_t time_wait =
+        s->sockstat ? static_cast<std::int64_t>(s->sockstat->v4.tcp_tw) : census.current().time_wait;
+    advance_to(std::move(*now), time_wait);
+    KernelSample k;
+    k.states = census.states();
+    k.requests_as_of = census.requests_as_of();
+    k.base_exact = base_exact;
+    k.base_moved = base_moved;
+    k.totals = kernel_totals(last_raw, drops);
+    if (last_totals && at > last_at) {
+      k.per_second = kernel_rates(*last_totals, k.totals, std::chrono::duration<double>(at - last_at).count());
+    }
+    k.last_check = last_check;
+    last_totals = k.totals;
+    last_at = at;
+    s->kernel = std::move(k);
+    s->cpu += cpu_time(CLOCK_THREAD_CPUTIME_ID) - cpu0;
+    return s;
+  }
+
+  void sample_fast() {
+    owner.check();
+    auto s = take_fast();
+    if (s) {
+      sink.fast(std::make_shared<const FastSample>(std::move(*s)));
+    } else {
+      sink.error(SampleTier::fast, s.error());
+    }
+  }
+
+  void schedule() {
+    timer.expires_after(options.fast_interval);
+    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
+      if (ec || !self->running) return;
+      self->sample_fast();
+      self->schedule();
+    });
+  }
+
+  // On the server's thread: the census brought to counters read now, and the check's dump
+  // brought to the same counters (the transitions since the counters read before it), compared;
+  // the dump's then becomes the census. Counters only grow, so `now` is at or after the dump's.
+  Result<void> check_census(const CensusDump& d, std::chrono::system_clock::time_point when) {
+    auto now = tracer->counters();
+    if (!now) return std::unexpected(now.error());
+    advance_to(std::move(*now), census.current().time_wait);
+    auto c = agent::check_census(census, d, transitions_of(last_raw), when);
+    last_check = std::move(c);
+    // The dump is the census's base now: its uncertainty replaces the first one's.
+    base_exact = d.exact;
+    base_moved = d.moved;
+    return {};
+  }
+
+  void full_taken(const Result<std::shared_ptr<const FullSample>>& taken,
+                  const std::optional<Result<CensusDump>>& check, std::chrono::system_clock::time_point when) {
+    owner.check();
+    if (!running) return;
+    wait_after_full = options.check_interval;
+    if (check) {
+      auto checked = *check ? check_census(**check, when) : Result<void>(std::unexpected(check->error()));
+      if (!checked) sink.error(SampleTier::full, checked.error());
+    }
+    if (taken) {
+      sink.full(*taken);
+    } else {
+      sink.error(SampleTier::full, taken.error());
+    }
+  }
+
+  // The full thread: a full sample at once, then a full sample and a census check every
+  // check_interval.
+  void full_loop() {
+    auto dumps = sys::SockDiagSocket::open();
+    std::unique_lock lock(mu);
+    bool first = true;
+    while (!stopping) {
+      lock.unlock();
+      Result<std::shared_ptr<const FullSample>> taken = std::unexpected(Error{});
+      std::optional<Result<CensusDump>> check;
+      const auto when = std::chrono::system_clock::now();
+      if (dumps) {
+        auto s = take_full_sample(*dumps, options.full);
+        if (!first) {
+          const auto cpu0 = cpu_time(CLOCK_PROCESS_CPUTIME_ID);
+          check = stable_census_dump([this] { return tracer->counters(); }, *dumps, options.census_attempts);
+          if (s) s->cpu += cpu_time(CLOCK_PROCESS_CPUTIME_ID) - cpu0;  // the check is the full tier's cost
+        }
+        taken = s ? Result<std::shared_ptr<const FullSample>>(std::make_shared<const FullSample>(std::move(*s)))
+                  : std::unexpected(s.error());
+      } else {
+        taken = std::unexpected(dumps.error());
+      }
+      first = false;
+      asio::post(ex, [weak = weak_from_this(), taken = std::move(taken), check = std::move(check), when] {
+        if (auto self = weak.lock()) self->full_taken(taken, check, when);
+      });
+      lock.lock();
+      wake.wait_for(lock, options.check_interval, [this] { return stopping; });
+    }
+  }
+};
+
+Result<std::unique_ptr<BpfSampler>> BpfSampler::create(asio::any_io_executor ex, BpfSamplerOptions options) {
+  bpf::TracerOptions t;
+  t.event_mask = 0;  // counters only: no ring events
+  t.ring_bytes = std::size_t{4096};
+  auto tracer = bpf::Tracer::open(t);
+  if (!tracer) return std::unexpected(tracer.error());
+  for (const auto& h : (*tracer)->hooks()) {
+    // Without the state tracepoint there is no census.
+    if (h.program == "cs_state" && h.error) return std::unexpected(*h.error);
+  }
+  ReasonNames names;
+  if (auto btf = bpf::KernelBtf::load()) names = btf->enum_names("skb_drop_reason", "SKB_DROP_REASON_");
+  auto dumps = sys::SockDiagSocket::open();
+  if (!dumps) return std::unexpected(dumps.error());
+  auto base = stable_census_dump([&] { return (*tracer)->counters(); }, *dumps, options.census_attempts);
+  if (!base) return std::unexpected(base.error());
+  auto impl = std::make_shared<Impl>(std::move(ex), std::move(options), std::move(*tracer), std::move(names),
+                                     std::move(*dumps), std::move(*base));
+  return std::unique_ptr<BpfSampler>(new BpfSampler(std::move(impl)));
+}
+
+BpfSampler::~BpfSampler() { stop(); }
+
+void BpfSampler::start(SampleSink sink) {
+  Impl& d = *impl_;
+  d.owner.check();
+  if (d.running || d.full_thread.joinable()) return;
+  d.sink = std::move(sink);
+  d.running = true;
+  d.sample_fast();
+  d.schedule();
+  d.full_thread = std::thread([p = impl_] { p->full_loop(); });
+}
+
+void BpfSampler::stop() {
+  Impl& d = *impl_;
+  d.owner.check();
+  d.running = false;
+  {
+    std::lock_guard lock(d.mu);
+    d.stopping = true;
+  }
+  d.wake.notify_all();
+  d.timer.cancel();
+  if (d.full_thread.joinable()) d.full_thread.join();
+}
+
+SamplerInfo BpfSampler::info() const {
+  const auto& o = impl_->options;
+  return SamplerInfo{.kind = "bpf", .fast_interval = o.fast_interval, .full_interval = o.check_interval, .bpf = true,
+                     .bpf_off_reason = {}};
+}
+
+std::chrono::milliseconds BpfSampler::full_wait() const {
+  impl_->owner.check();
+  return impl_->wait_after_full;
+}
+
+}  // namespace connscope::agent
