@@ -18,7 +18,7 @@
 # itself; the trap kills the processes started here (by pid), deletes the namespace and restores
 # kernel.bpf_stats_enabled, on failure too. Needs root and bpftool.
 # Usage: bench/watch_bench.sh [BUILD_DIR] [RUNS]
-#   env: STORM_SECONDS (5) THREADS (1) ADDRS (16) CLOSE (close|wait) COUNT (1000000) PORT (9000)
+#   env: BIN (another connscope binary to measure) STORM_SECONDS (5) THREADS (1) ADDRS (16) CLOSE (close|wait) COUNT (1000000) PORT (9000)
 #        STATS_RUNS (3) ANCHORS (1: try them) MAX_SECONDS (900)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -33,7 +33,7 @@ PORT=${PORT:-9000}
 ANCHORS=${ANCHORS:-1}
 STATS_RUNS=${STATS_RUNS:-3}
 MAX_SECONDS=${MAX_SECONDS:-900}
-BIN=$(realpath "$BUILD/src/cli/connscope")
+BIN=$(realpath "${BIN:-$BUILD/src/cli/connscope}")
 STORM=$(realpath "$BUILD/bench/connect_storm")
 [ "$(id -u)" = 0 ] || { echo "watch_bench: run as root (BPF, network namespaces)" >&2; exit 3; }
 [ -x "$BIN" ] && [ -x "$STORM" ] || { echo "watch_bench: build first (cmake --build $BUILD --target connscope connect_storm)" >&2; exit 3; }
@@ -46,6 +46,7 @@ tmp=$(mktemp -d)
 stats_before=$(sysctl -n kernel.bpf_stats_enabled)
 started=()  # pids of the processes started here: the only ones the trap kills
 cleanup() {
+  set +e  # clean up everything even when a step fails (the watchdog may be gone already)
   local p live=()
   [ -n "${watchdog:-}" ] && kill "$watchdog" 2>/dev/null
   # Only the processes started here that are still this script's children (a pid is not reused
@@ -85,7 +86,8 @@ ip -n "$NS" link set lo up
 started+=($!)
 for _ in $(seq 50); do "${IN_NS[@]}" ss -Hltn "sport = :$PORT" | grep -q . && break; sleep 0.1; done
 "${IN_NS[@]}" ss -Hltn "sport = :$PORT" | grep -q . || { echo "watch_bench: serve did not listen" >&2; cat "$tmp/serve.out" >&2; exit 1; }
-SERVE=$(pgrep -P "${started[0]}" -x connscope)
+SERVE=$(pgrep -P "${started[0]}" | head -1)  # timeout's child
+[ -n "$SERVE" ] || { echo "watch_bench: no serve process under pid ${started[0]}" >&2; exit 1; }
 
 # One storm; appends "rate connections cpu_per_connection_us" to $1.
 storm() {
@@ -109,7 +111,7 @@ start_watch() {
   started+=($t)
   watch=""
   for _ in $(seq 100); do
-    watch=$(pgrep -P "$t" -x connscope || true)
+    watch=$(pgrep -P "$t" | head -1 || true)
     [ -n "$watch" ] && ls -l "/proc/$watch/fd" 2>/dev/null | grep -q signalfd && break
     sleep 0.1
   done
@@ -213,7 +215,7 @@ done
 sysctl -qw kernel.bpf_stats_enabled="$stats_before"
 
 # The anchors: each runs in the namespace under one storm, or its error is recorded.
-alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status"; }
+alive() { [ -r "/proc/$1/status" ] && ! grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
 anchor() {  # $1: label; $2: what its output says once it is attached (regex); the rest: the command
   local label=$1 ready=$2
   shift 2
