@@ -9,17 +9,18 @@
 #     figures are medians: connections/s, the loss against the storm alone, the CPU per
 #     connection of the storm (client + server, user + sys; the BPF programs run inside their
 #     system calls and softirqs, so their cost shows here) and of the watch process (/proc);
-#   - one more run of each with kernel.bpf_stats_enabled=1: run_time_ns / run_cnt of each of the
-#     watch's programs (bpftool prog show, ids from /proc/PID/fdinfo), events seen against
-#     connections made (the --json output kept this time, and the summary's totals);
+#   - STATS_RUNS more storms of each with kernel.bpf_stats_enabled=1: run_time_ns / run_cnt of
+#     each of the watch's programs (bpftool prog show, ids from /proc/PID/fdinfo), events seen
+#     against connections made (the --json output counted this time, and the summary's totals);
 #   - the anchors, BCC's tcpstates, tcpdrop and tcpretrans (bpfcc-tools) and bpftrace, under the
 #     same storm when they run, or the error they stop with.
 # Everything is bounded (each command by timeout, the whole script by MAX_SECONDS) and stops by
 # itself; the trap kills the processes started here (by pid), deletes the namespace and restores
 # kernel.bpf_stats_enabled, on failure too. Needs root and bpftool.
 # Usage: bench/watch_bench.sh [BUILD_DIR] [RUNS]
-#   env: BIN (another connscope binary to measure) STORM_SECONDS (5) THREADS (1) ADDRS (16) CLOSE (close|wait) COUNT (1000000) PORT (9000)
-#        STATS_RUNS (3) ANCHORS (1: try them) MAX_SECONDS (900)
+#   env: BIN (another connscope binary to measure) STORM_SECONDS (5) THREADS (1) ADDRS (16)
+#        CLOSE (close|wait) COUNT (1000000) PORT (9000) STATS_RUNS (3) ANCHORS (1: try them)
+#        MAX_SECONDS (900) RUNS (5, when not given as the second argument)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${1:-build}
