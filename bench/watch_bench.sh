@@ -5,7 +5,9 @@
 #     (connect + close as fast as it can, THREADS threads, over ADDRS destination addresses
 #     127.0.0.1.., STORM_SECONDS per run, at most COUNT connections);
 #   - RUNS interleaved rounds of: the storm alone; with `connscope watch --json > /dev/null`
-#     attached to the namespace; with `connscope watch --json --summary` (one line a second). The
+#     attached to the namespace; with `connscope watch --json --summary` (one line a second); with
+#     `connscope watch --json --events overflow` (the programs count, nothing is streamed: the
+#     kernel-side load of the agent, whose tracer streams no events). The
 #     figures are medians: connections/s, the loss against the storm alone, the CPU per
 #     connection of the storm (client + server, user + sys; the BPF programs run inside their
 #     system calls and softirqs, so their cost shows here) and of the watch process (/proc);
@@ -154,11 +156,12 @@ one_of() {
     0) storm "$tmp/base" ;;
     1) watched_storm "$tmp/json" /dev/null --json ;;
     2) watched_storm "$tmp/summary" "$tmp/summary.out" --json --summary ;;
+    3) watched_storm "$tmp/counters" /dev/null --json --events overflow ;;
   esac
 }
 for i in $(seq "$RUNS"); do
   echo "round $i/$RUNS (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
-  for k in 0 1 2; do one_of $(((i + k) % 3)); done
+  for k in 0 1 2 3; do one_of $(((i + k) % 4)); done
 done
 
 # The programs' own time: bpf_stats on for one run of each, ids from the watch's fdinfo.
@@ -212,6 +215,7 @@ for i in $(seq "$STATS_RUNS"); do
   echo "bpf_stats run $i/$STATS_RUNS" >&2
   stats_run json --json
   stats_run summary --json --summary
+  stats_run counters --json --events overflow
 done
 sysctl -qw kernel.bpf_stats_enabled="$stats_before"
 
@@ -280,7 +284,7 @@ echo
 echo "connscope watch under a connect + close storm: $(nproc) cores, $(uname -r), $(date -u +'%Y-%m-%d %H:%M UTC')"
 echo "storm: $THREADS thread(s), $ADDRS destination addresses, client '$CLOSE', ${STORM_SECONDS}s per run; medians of $RUNS interleaved rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-28s %9s %8s %18s %18s %10s %14s\n" "run" "conn/s" "lost %" "storm CPU us/conn" "watch CPU us/conn" "watch CPU" "watch wakeups/s"
-for r in base json summary; do
+for r in base json summary counters; do
   rate=$(col $r 1)
   lost=$(echo "100 * ($base - $rate) / $base" | bc -l)
   sc=$(col $r 3)
@@ -289,10 +293,11 @@ for r in base json summary; do
   else
     label="watch --json > /dev/null"
     [ "$r" = summary ] && label="watch --json --summary"
+    [ "$r" = counters ] && label="counters only (agent's load)"
     printf "%-28s %9.0f %8.1f %18.2f %18.2f %9.1f%% %14.0f\n" "$label" "$rate" "$lost" "$sc" "$(col $r 4)" "$(col $r 5)" "$(col $r 6)"
   fi
 done
-echo "  all runs (conn/s): base $(awk '{printf "%s ", $1}' "$tmp/base")| json $(awk '{printf "%s ", $1}' "$tmp/json")| summary $(awk '{printf "%s ", $1}' "$tmp/summary")"
+echo "  all runs (conn/s): base $(awk '{printf "%s ", $1}' "$tmp/base")| json $(awk '{printf "%s ", $1}' "$tmp/json")| summary $(awk '{printf "%s ", $1}' "$tmp/summary")| counters $(awk '{printf "%s ", $1}' "$tmp/counters")"
 errs=$(grep -c . "$tmp/storm.log" | head -1)
 failed=$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^failed=/) {split($i, kv, "="); s += kv[2]}} END {print s + 0}' "$tmp/storm.log")
 echo "  storms: $errs, failed connects in all of them: $failed"
@@ -307,8 +312,10 @@ runs = defaultdict(list)  # (label, prog) -> [(time, cnt, conns)]
 for line in open(f"{tmp}/progs"):
     label, name, t, c, n = line.split()
     runs[(label, name)].append((int(t), int(c), int(n)))
-for label in ("json", "summary"):
-    print(f"  watch --json{' --summary' if label == 'summary' else ''}:")
+words = {"json": "watch --json", "summary": "watch --json --summary",
+         "counters": "counters only: watch --events overflow (no state, drop, reset or retransmit streamed)"}
+for label in ("json", "summary", "counters"):
+    print(f"  {words[label]}:")
     totals = defaultdict(lambda: [0, 0, 0])
     for (l, name), rs in sorted(runs.items()):
         if l != label:

@@ -96,6 +96,28 @@ struct {
   __type(value, struct owner);
 } cs_owners SEC(".maps");
 
+/* When the reader was last woken (ns, bpf_ktime_get_ns). */
+struct {
+  __uint(type, BPF_MAP_TYPE_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u64);
+} cs_last_wakeup SEC(".maps");
+
+/* The reader is woken at most once a millisecond: a reader that keeps up would otherwise be woken
+ * for every record (the ring buffer wakes it when it has caught up), which under a connection
+ * storm costs more than the programs themselves. It also polls with a timeout of at most 200 ms,
+ * so a record submitted without a wake-up waits no longer than that. */
+static __always_inline __u64 wakeup_flag(void) {
+  __u32 zero = 0;
+  __u64 *last = bpf_map_lookup_elem(&cs_last_wakeup, &zero);
+  if (!last) return 0;
+  __u64 now = bpf_ktime_get_ns();
+  if (now - *last < 1000000) return BPF_RB_NO_WAKEUP;
+  *last = now;
+  return BPF_RB_FORCE_WAKEUP;
+}
+
 static __always_inline void count(__u32 index) {
   __u64 *v = bpf_map_lookup_elem(&cs_counters, &index);
   if (v) *v += 1;
@@ -226,7 +248,7 @@ static __always_inline void submit(const struct cs_config *cfg, const struct cs_
     return;
   }
   __builtin_memcpy(out, e, sizeof(*out));
-  bpf_ringbuf_submit(out, 0);
+  bpf_ringbuf_submit(out, wakeup_flag());
 }
 
 /* Events are built on the stack (a struct cs_event is 112 bytes, well inside the 512-byte
@@ -240,6 +262,12 @@ int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int news
   __u32 index = from * CS_TCP_STATES + to;
   __u64 *v = bpf_map_lookup_elem(&cs_transitions, &index);
   if (v) *v += 1;
+
+  /* Owners are for events: with none streamed (the agent's counters) the hash map is not
+   * touched, which keeps a state change at two array lookups. */
+  __u32 zero = 0;
+  struct cs_config *any = bpf_map_lookup_elem(&cs_config_map, &zero);
+  if (!any || !any->event_mask) return 0;
 
   /* These changes are made by the socket's own process (connect, listen, close). */
   if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
