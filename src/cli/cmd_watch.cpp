@@ -52,6 +52,7 @@ struct WatchFlags {
 // What the command line asked for, validated.
 struct WatchPlan {
   bpf::TracerOptions tracer;
+  std::vector<watch::EventGroup> groups;  // the --events groups, all by default
   bool overflow = false;  // listener drops asked for (made in user space)
   std::optional<std::chrono::nanoseconds> duration;
 };
@@ -82,15 +83,14 @@ Result<WatchPlan> plan_from(const WatchFlags& f) {
     peer.address = f.peer;
     plan.tracer.peer = peer;
   }
-  std::vector<watch::EventGroup> groups = {watch::EventGroup::state, watch::EventGroup::reset,
-                                           watch::EventGroup::retransmit, watch::EventGroup::drop,
-                                           watch::EventGroup::overflow};
+  plan.groups = {watch::EventGroup::state, watch::EventGroup::reset, watch::EventGroup::retransmit,
+                 watch::EventGroup::drop, watch::EventGroup::overflow};
   if (!f.events.empty()) {
     auto g = watch::parse_groups(f.events, "--events");
     if (!g) return std::unexpected(g.error());
-    groups = *g;
+    plan.groups = *g;
   }
-  for (auto g : groups) {
+  for (auto g : plan.groups) {
     for (std::uint32_t kind = CS_EV_STATE; kind < CS_EV_KIND_MAX; ++kind) {
       if (watch::group_of(static_cast<watch::EventKind>(kind - CS_EV_STATE)) != g) continue;
       if (kind == CS_EV_ACCEPT_OVERFLOW || kind == CS_EV_SYN_QUEUE_DROP)
@@ -105,6 +105,16 @@ Result<WatchPlan> plan_from(const WatchFlags& f) {
     plan.duration = *d;
   }
   return plan;
+}
+
+// The --events groups, as the command line names them ("state, reset, ...").
+std::string groups_text(const std::vector<watch::EventGroup>& groups) {
+  std::string out;
+  for (auto g : groups) {
+    if (!out.empty()) out += ", ";
+    out += watch::group_name(g);
+  }
+  return out;
 }
 
 // SIGINT and SIGTERM as a descriptor the loop polls, so that Ctrl-C ends the watch between
@@ -231,6 +241,11 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
 
   auto signals = stop_signals();
   if (!signals) return report(g, signals.error(), ExitCode::could_not_run);
+  // Said once everything is attached and the listeners' baseline taken: what happens from now
+  // on is seen. On stderr, so that stdout stays the events alone (docs/json.md); scripts and
+  // tests wait for it before they make traffic.
+  fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_started, fmt::arg("what", groups_text(plan->groups))));
+  std::fflush(stderr);
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   const auto offset = monotonic_to_wall();
   const auto start = std::chrono::steady_clock::now();
