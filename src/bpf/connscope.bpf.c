@@ -82,19 +82,28 @@ struct {
   __type(value, __u64);
 } cs_drops SEC(".maps");
 
-struct owner {
-  __u32 pid;
-  char comm[16];
-};
-
 /* The process behind a socket, recorded where the kernel runs in its context (connect, listen,
- * close), because most state changes happen in softirq where "current" is whoever ran. */
+ * close), because most state changes happen in softirq where "current" is whoever ran; an
+ * accepted connection's is its listener's (cs_listen_owners). */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
   __type(key, __u64);
-  __type(value, struct owner);
+  __type(value, struct cs_owner);
 } cs_owners SEC(".maps");
+
+/* A listener's process by (network namespace, port), for the connections it accepts: their
+ * sockets are born in softirq (LISTEN -> SYN_RECV, with no link to the listener left in the
+ * child) and accept() has no tracepoint, so a child takes the owner of its port's listener.
+ * Several processes on one port (SO_REUSEPORT): the last to listen. User space adds the
+ * listeners that were there before the programs were attached (Tracer::remember_listener); a
+ * listen() without bind() has no port yet when it changes state, so its children stay unknown. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct cs_listen_key);
+  __type(value, struct cs_owner);
+} cs_listen_owners SEC(".maps");
 
 static __always_inline void count(__u32 index) {
   __u64 *v = bpf_map_lookup_elem(&cs_counters, &index);
@@ -163,7 +172,7 @@ static __always_inline void from_sock(struct cs_event *e, const struct sock *sk)
 
 static __always_inline void owner_into(struct cs_event *e, const void *sk) {
   __u64 key = (__u64)sk;
-  struct owner *o = bpf_map_lookup_elem(&cs_owners, &key);
+  struct cs_owner *o = bpf_map_lookup_elem(&cs_owners, &key);
   if (o) {
     e->pid = o->pid;
     __builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
@@ -171,7 +180,7 @@ static __always_inline void owner_into(struct cs_event *e, const void *sk) {
 }
 
 static __always_inline void remember_owner(const void *sk) {
-  struct owner o = {};
+  struct cs_owner o = {};
   __u64 key = (__u64)sk;
   o.pid = bpf_get_current_pid_tgid() >> 32;
   bpf_get_current_comm(&o.comm, sizeof(o.comm));
@@ -245,6 +254,20 @@ int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int news
   if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
       newstate == TCP_LAST_ACK)
     remember_owner(sk);
+  if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)) {
+    struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+    __u64 key = (__u64)sk;
+    if (newstate == TCP_LISTEN) {
+      struct cs_owner *o = bpf_map_lookup_elem(&cs_owners, &key);
+      if (o) bpf_map_update_elem(&cs_listen_owners, &lk, o, BPF_ANY);
+    } else {
+      struct cs_owner *o = bpf_map_lookup_elem(&cs_listen_owners, &lk);
+      if (o)
+        bpf_map_update_elem(&cs_owners, &key, o, BPF_ANY);
+      else
+        bpf_map_delete_elem(&cs_owners, &key); /* a stale entry of an earlier socket there */
+    }
+  }
 
   struct cs_config *cfg = config_for(CS_EV_STATE);
   if (cfg) {

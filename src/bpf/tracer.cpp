@@ -5,6 +5,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -240,6 +241,18 @@ Result<int> Tracer::poll(std::chrono::milliseconds timeout, const RecordFn& on_r
   if (r == -EINTR) return 0;
   if (r < 0) return fail_errno("poll the ring buffer", -r);
   return r;
+}
+
+Result<void> Tracer::remember_listener(std::uint16_t port, std::uint32_t pid, std::string_view comm) {
+  cs_listen_key key{};
+  key.netns = netns_;
+  key.port = port;
+  cs_owner owner{};
+  owner.pid = pid;
+  std::memcpy(owner.comm, comm.data(), std::min(comm.size(), sizeof owner.comm - 1));
+  if (bpf_map__update_elem(skel_->maps.cs_listen_owners, &key, sizeof key, &owner, sizeof owner, BPF_ANY) != 0)
+    return fail_errno("record the owner of port " + std::to_string(port), errno);
+  return {};
 }
 
 Result<KernelCounters> Tracer::counters() const {

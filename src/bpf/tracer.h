@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/events.h"
@@ -72,6 +73,10 @@ class Tracer {
   Result<int> poll(std::chrono::milliseconds timeout, const RecordFn& on_record);
 
   [[nodiscard]] Result<KernelCounters> counters() const;
+  // The process listening on `port` in the watched namespace, for a listener that was there
+  // before the programs were attached: the connections it accepts are born in softirq, with no
+  // process, and take their listener's (the programs learn later listeners themselves).
+  Result<void> remember_listener(std::uint16_t port, std::uint32_t pid, std::string_view comm);
   [[nodiscard]] const std::vector<Hook>& hooks() const { return hooks_; }
   // The event kinds asked for whose every hook is off.
   [[nodiscard]] std::uint32_t kinds_off() const;

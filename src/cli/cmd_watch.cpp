@@ -185,6 +185,30 @@ class ListenerOwners {
   std::map<std::uint64_t, Owner> cache_;
 };
 
+// The listeners that were there before the programs were attached, with their processes: the
+// connections they accept are born in softirq and take their listener's process in the kernel
+// (Tracer::remember_listener), so that their events carry a pid and pass --pid. One scan of
+// /proc; best effort: what fails only leaves those connections' process unknown.
+void remember_listeners(bpf::Tracer& tracer, const watch::ListenerSample* sample) {
+  std::optional<watch::ListenerSample> own;
+  if (sample == nullptr) {
+    auto sampler = watch::ListenerSampler::open();
+    if (!sampler) return;
+    auto s = sampler->sample();
+    if (!s) return;
+    own = std::move(*s);
+    sample = &*own;
+  }
+  if (sample->listeners.empty()) return;
+  auto table = inspect::scan_owners();
+  if (!table) return;
+  for (const auto& l : sample->listeners) {
+    if (!l.inode) continue;
+    if (const auto* p = table->owner(*l.inode); p != nullptr)
+      (void)tracer.remember_listener(l.local.port, static_cast<std::uint32_t>(p->pid), p->command);
+  }
+}
+
 // The summary window's findings: the events' counts, with the listening ports and their owners
 // from the listeners' last look.
 std::vector<rules::Finding> window_findings(const watch::Summary& summary, const watch::ListenerSample* listeners,
@@ -225,6 +249,8 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
     if (!first) return report(g, first.error(), ExitCode::could_not_run);
     last_listeners = std::move(*first);
   }
+
+  if (plan->tracer.event_mask != 0) remember_listeners(**tracer, last_listeners ? &*last_listeners : nullptr);
 
   // Each kind asked for whose hooks the kernel refused is said once, on stderr.
   for (const auto& h : (*tracer)->hooks()) {
