@@ -28,6 +28,7 @@
 #include <sstream>
 #include <string>
 #include <thread>
+#include <tuple>
 #include <vector>
 
 #include <nlohmann/json.hpp>
@@ -562,6 +563,58 @@ TEST_F(WatchLab, AConnectionsLifeIsItsStateChangesInOrder) {
     EXPECT_TRUE(e["explanation"].is_null()) << e.dump();
   }
   EXPECT_EQ(watch.stop(), 0) << watch.err();
+}
+
+// -- a server's accepted connections carry its process --------------------------------------------
+// They are born in softirq (LISTEN -> SYN_RECV) with no process: they take their listener's, one
+// that listened before watch started (watch tells the programs) or after (the programs see it).
+TEST_F(WatchLab, AcceptedConnectionsCarryTheServersProcessAndPassPid) {
+  constexpr std::uint16_t kBefore = 8087;
+  constexpr std::uint16_t kAfter = 8088;
+  Process before = serve(kBefore);  // echo: closes when the client does
+  WatchRun by_pid(lab(), Node::server, {"--pid", std::to_string(before.pid()), "--events", "state", "--duration", "20s"});
+  WatchRun by_port(lab(), Node::server, {"--port", std::to_string(kAfter), "--events", "state", "--duration", "20s"});
+  ASSERT_TRUE(by_pid.wait_ready()) << by_pid.err();
+  ASSERT_TRUE(by_port.wait_ready()) << by_port.err();
+  Process after = serve(kAfter);
+
+  for (const auto& [port, server, watch] : {std::tuple{kBefore, &before, &by_pid}, std::tuple{kAfter, &after, &by_port}}) {
+    SCOPED_TRACE(port);
+    Client c = lab().in_ns(Node::client, [&] { return start_connect(lab().server_v4(), port); });
+    ASSERT_EQ(wait_connect(c.fd.get(), 3s), 0);
+    ASSERT_EQ(::send(c.fd.get(), "x", 1, MSG_NOSIGNAL), 1);
+    pollfd p{c.fd.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 3000), 1);  // the echo: the server has accepted
+    char b = 0;
+    ASSERT_EQ(::recv(c.fd.get(), &b, 1, 0), 1);  // read, so that the close is a FIN, not a reset
+    c.fd = UniqueFd();
+
+    const auto mine = [&](const json& e) { return port_of(e, "destination") == c.port; };
+    ASSERT_FALSE(watch->wait_for([&](const json& e) { return mine(e) && e.value("new_state", "") == "CLOSE"; }).is_null())
+        << watch->out();
+    const std::vector<std::pair<std::string, std::string>> want = {{"LISTEN", "SYN_RECV"},
+                                                                   {"SYN_RECV", "ESTABLISHED"},
+                                                                   {"ESTABLISHED", "CLOSE_WAIT"},
+                                                                   {"CLOSE_WAIT", "LAST_ACK"},
+                                                                   {"LAST_ACK", "CLOSE"}};
+    std::vector<json> events;
+    for (const auto& e : watch->objects())
+      if (mine(e)) events.push_back(e);
+    ASSERT_EQ(events.size(), want.size()) << watch->out();
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      expect_documented_schema(events[i]);
+      EXPECT_EQ(events[i]["old_state"], want[i].first) << events[i].dump();
+      EXPECT_EQ(events[i]["new_state"], want[i].second) << events[i].dump();
+      EXPECT_EQ(events[i]["source"], endpoint(lab().server_v4(), port)) << events[i].dump();
+      EXPECT_EQ(events[i]["destination"], endpoint(lab().client_v4(), c.port)) << events[i].dump();
+      EXPECT_EQ(events[i]["pid"], server->pid()) << events[i].dump();
+      EXPECT_EQ(events[i]["comm"], "connscope") << events[i].dump();
+    }
+  }
+  // --pid: nothing of the other server's.
+  for (const auto& e : by_pid.objects()) EXPECT_EQ(e["pid"], before.pid()) << e.dump();
+  EXPECT_EQ(by_pid.stop(), 0) << by_pid.err();
+  EXPECT_EQ(by_port.stop(), 0) << by_port.err();
 }
 
 // -- 2, IPv6: addresses without brackets ---------------------------------------------------------
