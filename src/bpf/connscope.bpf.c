@@ -358,6 +358,14 @@ int BPF_PROG(cs_synack_retransmit, const struct sock *sk, const struct request_s
   e.protocol = IPPROTO_TCP;
   from_sock_common(&e, &req->__req_common);
   owner_into(&e, sk); /* the listener's process */
+  if (e.pid == 0) {   /* a listener older than the programs: the one user space told of */
+    struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+    struct cs_owner *o = bpf_map_lookup_elem(&cs_listen_owners, &lk);
+    if (o) {
+      e.pid = o->pid;
+      __builtin_memcpy(e.comm, o->comm, sizeof(e.comm));
+    }
+  }
   submit(cfg, &e);
   return 0;
 }
