@@ -617,6 +617,39 @@ TEST_F(WatchLab, AcceptedConnectionsCarryTheServersProcessAndPassPid) {
   EXPECT_EQ(by_port.stop(), 0) << by_port.err();
 }
 
+// -- SYN-ACK retransmits: the handshake's last ACK never comes -------------------------------------
+TEST_F(WatchLab, LostSynAcksAreSynAckRetransmitsOfTheListener) {
+  constexpr std::uint16_t kPort = 8089;
+  Process server = serve(kPort);  // listening before watch: its process comes from watch's start
+  // r1 drops the SYN-ACKs on their way to the client, so the server sends them again.
+  lab().nft(Node::r1,
+            "add table inet synack\n"
+            "add chain inet synack f { type filter hook forward priority 0; policy accept; }\n"
+            "add rule inet synack f tcp flags & (syn | ack) == syn | ack drop\n");
+  WatchRun watch(lab(), Node::server, {"--events", "retransmit", "--duration", "20s"});
+  ASSERT_TRUE(watch.wait_ready()) << watch.err();
+
+  Client c = lab().in_ns(Node::client, [&] { return start_connect(lab().server_v4(), kPort); });
+  ASSERT_NE(c.port, 0);
+  const json r = watch.wait_for([&](const json& e) { return port_of(e, "destination") == c.port; });
+  ASSERT_FALSE(r.is_null()) << watch.out() << watch.err();
+  expect_documented_schema(r);
+  EXPECT_EQ(r["kind"], "synack_retransmit");
+  EXPECT_EQ(r["group"], "retransmit");
+  EXPECT_EQ(r["packet"], false);
+  EXPECT_EQ(r["protocol"], "tcp");
+  EXPECT_EQ(r["source"], endpoint(lab().server_v4(), kPort));
+  EXPECT_EQ(r["destination"], endpoint(lab().client_v4(), c.port));
+  EXPECT_EQ(r["pid"], server.pid()) << r.dump();
+  EXPECT_EQ(r["comm"], "connscope") << r.dump();
+  EXPECT_EQ(r["explanation"]["meaning"], "the SYN-ACK was sent again: the client's final ACK did not arrive");
+  for (const auto& e : watch.objects()) {
+    expect_documented_schema(e);
+    EXPECT_EQ(e["kind"], "synack_retransmit") << e.dump();
+  }
+  EXPECT_EQ(watch.stop(), 0) << watch.err();
+}
+
 // -- 2, IPv6: addresses without brackets ---------------------------------------------------------
 TEST_F(WatchLab, SynToAClosedPortOverIpv6IsANoSocketDropAndAResetSent) {
   constexpr std::uint16_t kPort = 8086;
