@@ -294,6 +294,29 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
         fmt::print("{}\n", watch::format_line(e, g.lang, watch::LineOptions{g.color, g.verbose > 0}));
     }
   };
+  const bpf::Tracer::RecordFn on_record = [&](std::span<const std::byte> r) {
+    auto e = watch::decode_event(r, names, offset);
+    if (e) emit(*e);
+  };
+  // The events the ring buffer had no room for since the last time this was said.
+  const auto say_lost = [&] {
+    auto c = (*tracer)->counters();
+    if (!c) return;
+    const auto lost = c->totals[CS_C_RING_LOST];
+    if (lost <= lost_seen) return;
+    const auto n = lost - lost_seen;
+    lost_seen = lost;
+    if (f.summary) {
+      summary.add_lost(n);
+    } else if (g.json) {
+      fmt::print("{}\n", nlohmann::json{{"kind", "lost"},
+                                        {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
+                                        {"count", n}}
+                             .dump());
+    } else {
+      fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
+    }
+  };
   while (!stop_requested(*signals)) {
     const auto now = std::chrono::steady_clock::now();
     if (plan->duration && now - start >= *plan->duration) break;
@@ -302,10 +325,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(start + *plan->duration - now));
     wait = std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(200));
     if (plan->tracer.event_mask != 0) {
-      auto polled = (*tracer)->poll(wait, [&](std::span<const std::byte> r) {
-        auto e = watch::decode_event(r, names, offset);
-        if (e) emit(*e);
-      });
+      auto polled = (*tracer)->poll(wait, on_record);
       if (!polled) return report(g, polled.error(), ExitCode::could_not_run);
     } else {
       ::poll(nullptr, 0, static_cast<int>(wait.count()));
@@ -325,23 +345,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       }
       last_listeners = std::move(*s);
     }
-    if (auto c = (*tracer)->counters(); c) {
-      const auto lost = c->totals[CS_C_RING_LOST];
-      if (lost > lost_seen) {
-        const auto n = lost - lost_seen;
-        lost_seen = lost;
-        if (f.summary) {
-          summary.add_lost(n);
-        } else if (g.json) {
-          fmt::print("{}\n", nlohmann::json{{"kind", "lost"},
-                                            {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
-                                            {"count", n}}
-                                 .dump());
-        } else {
-          fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
-        }
-      }
-    }
+    say_lost();
     if (f.summary) {
       summary.roll(std::chrono::system_clock::now());
       const auto findings =
@@ -364,6 +368,14 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       if (auto held = limiter.flush(std::chrono::system_clock::now(), g.lang)) fmt::print("{}\n", *held);
     }
     std::fflush(stdout);
+  }
+  // At the end (the duration, Ctrl-C): what the ring buffer already holds is shown, and what it
+  // had no room for since the last second is said, so that every event up to the stop is one or
+  // the other.
+  if (plan->tracer.event_mask != 0) {
+    auto polled = (*tracer)->poll(std::chrono::milliseconds(0), on_record);
+    if (!polled) return report(g, polled.error(), ExitCode::could_not_run);
+    if (!f.summary) say_lost();
   }
   if (!f.summary && !g.json) {
     if (auto held = limiter.flush(std::chrono::system_clock::now() + std::chrono::seconds(2), g.lang))
