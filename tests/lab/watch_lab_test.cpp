@@ -18,6 +18,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <chrono>
 #include <fstream>
@@ -143,6 +144,13 @@ void expect_documented_schema(const json& e) {
   }
 }
 
+// docs/json.md's {"kind":"lost","time":…,"count":N}.
+void expect_documented_lost(const json& e) {
+  EXPECT_EQ(e.size(), 3u) << e.dump();
+  EXPECT_TRUE(documented_fields().at("time").type_ok(e.value("time", json())));
+  EXPECT_TRUE(e.contains("count") && e["count"].is_number_unsigned() && e["count"].get<std::uint64_t>() > 0) << e.dump();
+}
+
 // The field names of docs/json.md's stream-mode table (the first cell of each row; a cell may
 // name several: "`source`, `destination`").
 std::set<std::string> fields_in_doc() {
@@ -207,6 +215,8 @@ class WatchRun {
 
   // SIGTERM: watch ends between two events (signalfd) with its exit status.
   int stop() { return process_.stop(SIGTERM); }
+  // SIGSTOP / SIGCONT: a reader that falls behind.
+  void pause(bool on) { ::kill(process_.pid(), on ? SIGSTOP : SIGCONT); }
   std::string err() const { return process_.err(); }
   std::string out() const { return process_.out(); }
 
@@ -648,6 +658,56 @@ TEST_F(WatchLab, LostSynAcksAreSynAckRetransmitsOfTheListener) {
     EXPECT_EQ(e["kind"], "synack_retransmit") << e.dump();
   }
   EXPECT_EQ(watch.stop(), 0) << watch.err();
+}
+
+// -- every event is shown or counted as lost, also when watch is stopped ---------------------------
+TEST_F(WatchLab, EveryEventIsShownOrCountedLostUntilTheEnd) {
+  constexpr int kConnections = 10000;
+  // Each connection, closed by the client and then by the server: 5 changes at each end; the
+  // listener's CLOSE -> LISTEN and LISTEN -> CLOSE.
+  constexpr std::uint64_t kChanges = 10ull * kConnections + 2;
+  WatchRun watch(lab(), Node::server, {"--events", "state", "--duration", "60s"});
+  ASSERT_TRUE(watch.wait_ready()) << watch.err();
+  // Stopped while the connections come and go: the ring buffer (4 MiB, some 35,000 events)
+  // overflows, and the stop comes before watch's next once-a-second look at its losses.
+  watch.pause(true);
+  const std::string error = lab().in_ns(Node::server, [&]() -> std::string {
+    UniqueFd listener(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof a;
+    if (::bind(listener.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(listener.get(), 128) != 0 ||
+        ::getsockname(listener.get(), reinterpret_cast<sockaddr*>(&a), &len) != 0)
+      return "listen";
+    for (int i = 0; i < kConnections; ++i) {
+      UniqueFd client(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (::connect(client.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) return "connect";
+      UniqueFd server(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+      client = UniqueFd();
+      char b = 0;
+      if (::recv(server.get(), &b, 1, 0) != 0) return "no EOF";
+    }
+    return {};
+  });
+  watch.pause(false);
+  ASSERT_EQ(error, "");
+  EXPECT_EQ(watch.stop(), 0) << watch.err();
+
+  std::uint64_t shown = 0;
+  std::uint64_t lost = 0;
+  for (const auto& e : watch.objects()) {
+    if (e.value("kind", "") == "lost") {
+      expect_documented_lost(e);
+      lost += e.value("count", std::uint64_t{0});
+    } else {
+      ++shown;
+    }
+  }
+  std::printf("shown %llu, lost %llu\n", static_cast<unsigned long long>(shown), static_cast<unsigned long long>(lost));
+  EXPECT_GT(shown, 0u);
+  EXPECT_GT(lost, 0u);  // the ring buffer did overflow
+  EXPECT_EQ(shown + lost, kChanges) << "shown " << shown << ", lost " << lost;
 }
 
 // -- 2, IPv6: addresses without brackets ---------------------------------------------------------
