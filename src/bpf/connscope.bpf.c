@@ -136,13 +136,23 @@ static __always_inline bool same16(const __u8 *a, const __u8 *b, __u16 family) {
   return true;
 }
 
+/* One end's address is the --peer: the same family, or an IPv4 peer as a dual-stack (IPv6) socket
+ * sees it, ::ffff:a.b.c.d. */
+static __always_inline bool is_peer(const struct cs_config *cfg, const __u8 *a, __u16 family) {
+  if (family == cfg->peer_family) return same16(cfg->peer, a, family);
+  if (cfg->peer_family != AF_INET || family != AF_INET6) return false;
+#pragma unroll
+  for (int i = 0; i < 10; i++) {
+    if (a[i] != 0) return false;
+  }
+  return a[10] == 0xff && a[11] == 0xff && a[12] == cfg->peer[0] && a[13] == cfg->peer[1] &&
+         a[14] == cfg->peer[2] && a[15] == cfg->peer[3];
+}
+
 static __always_inline bool passes(const struct cs_config *cfg, const struct cs_event *e) {
   if (cfg->port && cfg->port != e->sport && cfg->port != e->dport) return false;
   if (cfg->pid && cfg->pid != e->pid) return false;
-  if (cfg->peer_family) {
-    if (cfg->peer_family != e->family) return false;
-    if (!same16(cfg->peer, e->saddr, e->family) && !same16(cfg->peer, e->daddr, e->family)) return false;
-  }
+  if (cfg->peer_family && !is_peer(cfg, e->saddr, e->family) && !is_peer(cfg, e->daddr, e->family)) return false;
   return true;
 }
 

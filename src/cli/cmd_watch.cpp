@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fmt/format.h>
 #include <map>
@@ -77,10 +78,18 @@ Result<WatchPlan> plan_from(const WatchFlags& f) {
       peer.family = AF_INET;
     } else if (::inet_pton(AF_INET6, f.peer.c_str(), &a6) == 1) {
       peer.family = AF_INET6;
+      // ::ffff:a.b.c.d is an IPv4 peer (events show it as a.b.c.d; the kernel matches both forms).
+      if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        std::memcpy(&a4, &a6.s6_addr[12], 4);
+        char text[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, &a4, text, sizeof text);
+        peer.family = AF_INET;
+        peer.address = text;
+      }
     } else {
       return fail("--peer \"" + f.peer + "\"", tr(Lang::en, Msg::watch_not_address));
     }
-    peer.address = f.peer;
+    if (peer.address.empty()) peer.address = f.peer;
     plan.tracer.peer = peer;
   }
   plan.groups = {watch::EventGroup::state, watch::EventGroup::reset, watch::EventGroup::retransmit,
