@@ -710,6 +710,56 @@ TEST_F(WatchLab, EveryEventIsShownOrCountedLostUntilTheEnd) {
   EXPECT_EQ(shown + lost, kChanges) << "shown " << shown << ", lost " << lost;
 }
 
+// -- a dual-stack listener: its IPv4 clients are IPv4, and --peer finds them -----------------------
+TEST_F(WatchLab, ADualStackSocketsIpv4PeerIsShownAsIpv4AndPassesPeer) {
+  constexpr std::uint16_t kPort = 8090;
+  // The common server socket: [::]:PORT with IPV6_V6ONLY off (Go's, Java's), in this process.
+  UniqueFd listener = lab().in_ns(Node::server, [&] {
+    UniqueFd fd(::socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    const int off = 0;
+    ::setsockopt(fd.get(), IPPROTO_IPV6, IPV6_V6ONLY, &off, sizeof off);
+    sockaddr_in6 a{};
+    a.sin6_family = AF_INET6;
+    a.sin6_addr = in6addr_any;
+    a.sin6_port = htons(kPort);
+    if (::bind(fd.get(), reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 || ::listen(fd.get(), 16) != 0) return UniqueFd();
+    return fd;
+  });
+  ASSERT_TRUE(listener);
+  WatchRun plain(lab(), Node::server, {"--peer", lab().client_v4(), "--events", "state", "--duration", "20s"});
+  WatchRun mapped(lab(), Node::server, {"--peer", "::ffff:" + lab().client_v4(), "--events", "state", "--duration", "20s"});
+  ASSERT_TRUE(plain.wait_ready()) << plain.err();
+  ASSERT_TRUE(mapped.wait_ready()) << mapped.err();
+
+  Client c = lab().in_ns(Node::client, [&] { return start_connect(lab().server_v4(), kPort); });
+  ASSERT_EQ(wait_connect(c.fd.get(), 3s), 0);
+  UniqueFd accepted(::accept4(listener.get(), nullptr, nullptr, SOCK_CLOEXEC));
+  ASSERT_TRUE(accepted);
+  // The server closes first; its orphan goes FIN_WAIT2 -> CLOSE into a timewait minisocket.
+  accepted = UniqueFd();
+
+  for (WatchRun* w : {&plain, &mapped}) {
+    const json end = w->wait_for([](const json& e) { return e.value("new_state", "") == "CLOSE"; });
+    ASSERT_FALSE(end.is_null()) << w->out() << w->err();
+    const auto events = w->objects();
+    const std::vector<std::pair<std::string, std::string>> want = {{"LISTEN", "SYN_RECV"},
+                                                                   {"SYN_RECV", "ESTABLISHED"},
+                                                                   {"ESTABLISHED", "FIN_WAIT1"},
+                                                                   {"FIN_WAIT1", "FIN_WAIT2"},
+                                                                   {"FIN_WAIT2", "CLOSE"}};
+    ASSERT_EQ(events.size(), want.size()) << w->out();
+    for (std::size_t i = 0; i < want.size(); ++i) {
+      expect_documented_schema(events[i]);
+      EXPECT_EQ(events[i]["old_state"], want[i].first) << events[i].dump();
+      EXPECT_EQ(events[i]["new_state"], want[i].second) << events[i].dump();
+      EXPECT_EQ(events[i]["source"], endpoint(lab().server_v4(), kPort)) << events[i].dump();
+      EXPECT_EQ(events[i]["destination"], endpoint(lab().client_v4(), c.port)) << events[i].dump();
+      EXPECT_EQ(events[i]["pid"], ::getpid()) << events[i].dump();
+    }
+    EXPECT_EQ(w->stop(), 0) << w->err();
+  }
+}
+
 // -- 2, IPv6: addresses without brackets ---------------------------------------------------------
 TEST_F(WatchLab, SynToAClosedPortOverIpv6IsANoSocketDropAndAResetSent) {
   constexpr std::uint16_t kPort = 8086;
