@@ -389,6 +389,34 @@ TEST_F(WatchLab, SynToAClosedPortIsANoSocketDropAndAResetSent) {
   EXPECT_EQ(watch.stop(), 0) << watch.err();
 }
 
+// -- 2, UDP ----------------------------------------------------------------------------------------
+TEST_F(WatchLab, UdpToAClosedPortIsAUdpNoSocketDrop) {
+  constexpr std::uint16_t kPort = 8092;
+  WatchRun watch(lab(), Node::server, {"--events", "drop", "--port", std::to_string(kPort), "--duration", "20s"});
+  ASSERT_TRUE(watch.wait_ready()) << watch.err();
+  const std::uint16_t local = lab().in_ns(Node::client, [&]() -> std::uint16_t {
+    UniqueFd fd(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    sockaddr_storage ss{};
+    const socklen_t len = Endpoint{AF_INET, lab().server_v4(), kPort}.to_sockaddr(ss);
+    if (::sendto(fd.get(), "x", 1, 0, reinterpret_cast<sockaddr*>(&ss), len) != 1) return 0;
+    sockaddr_in me{};
+    socklen_t me_len = sizeof me;
+    ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&me), &me_len);
+    return ntohs(me.sin_port);
+  });
+  ASSERT_NE(local, 0);
+  const json drop = watch.wait_for(kind_from("drop", lab().client_v4(), local));
+  ASSERT_FALSE(drop.is_null()) << watch.out();
+  expect_documented_schema(drop);
+  EXPECT_EQ(drop["protocol"], "udp");
+  EXPECT_EQ(drop["packet"], true);
+  EXPECT_EQ(drop["reason"], "NO_SOCKET");
+  EXPECT_EQ(drop["destination"], endpoint(lab().server_v4(), kPort));
+  EXPECT_EQ(drop["ifindex"], ifindex(Node::server, "eth0"));
+  EXPECT_EQ(watch.objects().size(), 1u) << watch.out();
+  EXPECT_EQ(watch.stop(), 0) << watch.err();
+}
+
 // -- 3 ------------------------------------------------------------------------------------------
 TEST_F(WatchLab, FullAcceptQueueIsAnOverflowNamingTheListenerAndItsProcess) {
   constexpr std::uint16_t kPort = 8082;
@@ -460,6 +488,57 @@ TEST_F(WatchLab, FullAcceptQueueIsAnOverflowNamingTheListenerAndItsProcess) {
 
   EXPECT_EQ(stream.stop(), 0) << stream.err();
   EXPECT_EQ(summary.stop(), 1) << summary.err();
+}
+
+// -- 3b: the SYN queue, syncookies off -------------------------------------------------------------
+TEST_F(WatchLab, FullSynQueueWithoutSyncookiesIsASynQueueDropOfTheListener) {
+  constexpr std::uint16_t kPort = 8091;
+  constexpr int kClients = 10;
+  constexpr int kHalfOpen = 5;  // backlog 4: the kernel keeps backlog + 1 request sockets
+  lab().sysctl(Node::server, "net.ipv4.tcp_syncookies", "0");
+  // r1 drops the SYN-ACKs: the handshakes stay half-open in the server's SYN queue.
+  lab().nft(Node::r1,
+            "add table inet synack\n"
+            "add chain inet synack f { type filter hook forward priority 0; policy accept; }\n"
+            "add rule inet synack f tcp flags & (syn | ack) == syn | ack drop\n");
+  Process server = serve(kPort, {"--backlog", "4"});
+  WatchRun watch(lab(), Node::server, {"--events", "overflow", "--duration", "20s"});
+  ASSERT_TRUE(watch.wait_ready()) << watch.err();
+
+  // All closed before the first SYN's retransmission (1 s): exactly kClients - kHalfOpen dropped.
+  lab().in_ns(Node::client, [&] {
+    std::vector<Client> v;
+    for (int i = 0; i < kClients; ++i) {
+      v.push_back(start_connect(lab().server_v4(), kPort));
+      std::this_thread::sleep_for(20ms);
+    }
+  });
+  const auto dropped = [&] {
+    std::uint64_t n = 0;
+    for (const auto& e : watch.objects()) n += e.value("count", std::uint64_t{0});
+    return n;
+  };
+  const auto deadline = Clock::now() + 5s;
+  while (dropped() < kClients - kHalfOpen && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(1200ms);  // one more look at the listener: nothing more
+  const auto events = watch.objects();
+  ASSERT_FALSE(events.empty()) << watch.err();
+  EXPECT_EQ(dropped(), std::uint64_t{kClients - kHalfOpen}) << watch.out();
+  for (const auto& e : events) {
+    expect_documented_schema(e);
+    EXPECT_EQ(e["kind"], "syn_queue_drop") << e.dump();
+    EXPECT_EQ(e["group"], "overflow");
+    EXPECT_EQ(e["source"], endpoint(lab().server_v4(), kPort)) << e.dump();
+    EXPECT_TRUE(e["destination"].is_null()) << e.dump();
+    EXPECT_EQ(e["pid"], server.pid()) << e.dump();
+    EXPECT_EQ(e["comm"], "connscope") << e.dump();
+    EXPECT_EQ(e["backlog"], 0) << e.dump();  // the accept queue: nothing completed
+    EXPECT_EQ(e["max_backlog"], 4) << e.dump();
+    EXPECT_EQ(e["explanation"]["meaning"],
+              "SYN queue full and syncookies off: " + std::to_string(e["count"].get<std::uint64_t>()) + " SYNs dropped")
+        << e.dump();
+  }
+  EXPECT_EQ(watch.stop(), 0) << watch.err();
 }
 
 // -- 4 ------------------------------------------------------------------------------------------
