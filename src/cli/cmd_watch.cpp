@@ -289,6 +289,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   watch::Summary summary(wall_start);
   ListenerOwners owners;
   std::uint64_t lost_seen = 0;
+  std::uint64_t missed_seen = 0;
   bool found = false;  // a finding in some --summary window: exit 1
   auto next_second = start + std::chrono::seconds(1);
 
@@ -307,24 +308,38 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
     auto e = watch::decode_event(r, names, offset);
     if (e) emit(*e);
   };
-  // The events the ring buffer had no room for since the last time this was said.
+  // The events the ring buffer had no room for, and the programs' calls the kernel skipped, since
+  // the last time this was said.
   const auto say_lost = [&] {
     auto c = (*tracer)->counters();
     if (!c) return;
     const auto lost = c->totals[CS_C_RING_LOST];
-    if (lost <= lost_seen) return;
-    const auto n = lost - lost_seen;
-    lost_seen = lost;
-    if (f.summary) {
-      summary.add_lost(n);
-    } else if (g.json) {
-      fmt::print("{}\n", nlohmann::json{{"kind", "lost"},
-                                        {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
-                                        {"count", n}}
-                             .dump());
-    } else {
-      fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
+    if (lost > lost_seen) {
+      const auto n = lost - lost_seen;
+      lost_seen = lost;
+      if (f.summary) {
+        summary.add_lost(n);
+      } else if (g.json) {
+        fmt::print("{}\n", nlohmann::json{{"kind", "lost"},
+                                          {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
+                                          {"count", n}}
+                               .dump());
+      } else {
+        fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
+      }
     }
+    if (c->missed > missed_seen && !f.summary) {
+      const auto n = c->missed - missed_seen;
+      if (g.json) {
+        fmt::print("{}\n", nlohmann::json{{"kind", "missed"},
+                                          {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
+                                          {"count", n}}
+                               .dump());
+      } else {
+        fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_missed, fmt::arg("count", n)));
+      }
+    }
+    missed_seen = c->missed;
   };
   while (!stop_requested(*signals)) {
     const auto now = std::chrono::steady_clock::now();
