@@ -144,7 +144,7 @@ void expect_documented_schema(const json& e) {
   }
 }
 
-// docs/json.md's {"kind":"lost","time":…,"count":N}.
+// docs/json.md's {"kind":"lost","time":…,"count":N} (and "missed", the same shape).
 void expect_documented_lost(const json& e) {
   EXPECT_EQ(e.size(), 3u) << e.dump();
   EXPECT_TRUE(documented_fields().at("time").type_ok(e.value("time", json())));
@@ -775,18 +775,24 @@ TEST_F(WatchLab, EveryEventIsShownOrCountedLostUntilTheEnd) {
 
   std::uint64_t shown = 0;
   std::uint64_t lost = 0;
+  std::uint64_t missed = 0;
   for (const auto& e : watch.objects()) {
-    if (e.value("kind", "") == "lost") {
+    const std::string kind = e.value("kind", "");
+    if (kind == "lost" || kind == "missed") {
       expect_documented_lost(e);
-      lost += e.value("count", std::uint64_t{0});
+      (kind == "lost" ? lost : missed) += e.value("count", std::uint64_t{0});
     } else {
       ++shown;
     }
   }
-  std::printf("shown %llu, lost %llu\n", static_cast<unsigned long long>(shown), static_cast<unsigned long long>(lost));
+  std::printf("shown %llu, lost %llu, missed %llu\n", static_cast<unsigned long long>(shown),
+              static_cast<unsigned long long>(lost), static_cast<unsigned long long>(missed));
   EXPECT_GT(shown, 0u);
   EXPECT_GT(lost, 0u);  // the ring buffer did overflow
-  EXPECT_EQ(shown + lost, kChanges) << "shown " << shown << ", lost " << lost;
+  // Exact, but for the calls the kernel skipped (an interrupt inside the program; a few runs out
+  // of ten here), which `missed` bounds.
+  EXPECT_LE(shown + lost, kChanges) << "shown " << shown << ", lost " << lost;
+  EXPECT_GE(shown + lost + missed, kChanges) << "shown " << shown << ", lost " << lost << ", missed " << missed;
 }
 
 // -- a dual-stack listener: its IPv4 clients are IPv4, and --peer finds them -----------------------
@@ -873,6 +879,8 @@ struct CensusRun {
   watch::DumpCensus dump{};
   std::int64_t census_time_wait = 0;
   std::uint64_t connects = 0;  // CLOSE -> SYN_SENT transitions counted
+  bool exact = false;          // the census's own word before the check
+  std::uint64_t missed = 0;    // state changes the kernel skipped during the run
   int advances = 0;
 };
 
@@ -955,15 +963,18 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
     if (!tracer) return failed(tracer.error().message());
     auto dumps = sys::SockDiagSocket::open();
     if (!dumps) return failed(dumps.error().message());
+    std::uint64_t missed = 0;  // the kernel's skipped state changes at the last read
     const auto transitions = [&]() -> watch::Transitions {
       auto c = (*tracer)->counters();
-      return c ? c->transitions : watch::Transitions{};
+      if (!c) return watch::Transitions{};
+      missed = c->state_missed;
+      return c->transitions;
     };
 
     const auto t0 = transitions();
     auto d0 = watch::dump_census(*dumps);
     if (!d0) return failed(d0.error().message());
-    watch::Census census(*d0, t0, std::chrono::system_clock::now());
+    watch::Census census(*d0, t0, std::chrono::system_clock::now(), missed);
 
     std::string churn_error;
     std::atomic<bool> done = false;
@@ -972,7 +983,8 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
       done = true;
     });
     while (!done) {
-      census.advance(transitions(), sockstat_time_wait());
+      const auto now = transitions();
+      census.advance(now, sockstat_time_wait(), missed);
       ++out.advances;
       std::this_thread::sleep_for(20ms);
     }
@@ -984,7 +996,7 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
     for (int attempt = 0; attempt < 50; ++attempt) {
       std::this_thread::sleep_for(20ms);
       const auto before = transitions();
-      census.advance(before, sockstat_time_wait());
+      census.advance(before, sockstat_time_wait(), missed);
       auto d = watch::dump_census(*dumps);
       if (!d) return failed(d.error().message());
       if (transitions() != before) continue;
@@ -993,7 +1005,9 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
       out.dump = *d;
       constexpr std::size_t kConnect = inspect::tcp_state::kClose * watch::kTcpStates + inspect::tcp_state::kSynSent;
       out.connects = before[kConnect] - t0[kConnect];
-      out.drift = census.check(*d, before, std::chrono::system_clock::now());
+      out.exact = census.exact();
+      out.missed = census.missed_since_dump();
+      out.drift = census.check(*d, before, std::chrono::system_clock::now(), missed);
       return out;
     }
     return failed("the namespace never stopped changing");
@@ -1004,16 +1018,28 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
   using namespace inspect::tcp_state;
   // CLOSE -> SYN_SENT: every connect counted, none missed.
   EXPECT_EQ(run.connects, std::uint64_t{kChurn});
-  for (const auto& d : run.drift)
-    ADD_FAILURE() << "state " << d.state << ": census " << d.census << ", dump " << d.dump;
-  EXPECT_TRUE(run.drift.empty());
-  // Not an empty namespace agreeing with itself: what the churn left behind, in both.
+  // Not an empty namespace agreeing with itself: what the churn left behind.
   EXPECT_EQ(run.dump.full[kListen], 1);
-  EXPECT_EQ(run.census[kListen], 1);
   EXPECT_EQ(run.dump.full[kEstablished], 2 * kKeptOpen);
-  EXPECT_EQ(run.census[kEstablished], 2 * kKeptOpen);
   EXPECT_EQ(run.dump.full[kCloseWait], kHalfClosed);
-  EXPECT_EQ(run.census[kCloseWait], kHalfClosed);
+  EXPECT_EQ(run.exact, run.missed == 0);
+  if (run.exact) {
+    for (const auto& d : run.drift)
+      ADD_FAILURE() << "state " << d.state << ": census " << d.census << ", dump " << d.dump;
+    EXPECT_TRUE(run.drift.empty());
+    EXPECT_EQ(run.census[kListen], 1);
+    EXPECT_EQ(run.census[kEstablished], 2 * kKeptOpen);
+    EXPECT_EQ(run.census[kCloseWait], kHalfClosed);
+  } else {
+    // The kernel skipped some state changes (an interrupt inside the program: it happens in a
+    // few runs out of ten here): the census said it was not exact, and it is off by no more than
+    // the skipped changes (each moves one socket out of one state and into another).
+    std::int64_t off = 0;
+    for (const auto& d : run.drift) off += d.census > d.dump ? d.census - d.dump : d.dump - d.census;
+    std::printf("the kernel skipped %llu state changes; the census was off by %lld\n",
+                static_cast<unsigned long long>(run.missed), static_cast<long long>(off));
+    EXPECT_LE(off, 2 * static_cast<std::int64_t>(run.missed));
+  }
   // TIME_WAIT: sockstat's gauge is the dump's count of timewait minisockets (client-closed
   // connections and server-closed ones, plus the half-closed clients' FIN_WAIT2 minisockets).
   EXPECT_EQ(run.census_time_wait, run.dump.time_wait);
