@@ -82,19 +82,28 @@ struct {
   __type(value, __u64);
 } cs_drops SEC(".maps");
 
-struct owner {
-  __u32 pid;
-  char comm[16];
-};
-
 /* The process behind a socket, recorded where the kernel runs in its context (connect, listen,
- * close), because most state changes happen in softirq where "current" is whoever ran. */
+ * close), because most state changes happen in softirq where "current" is whoever ran; an
+ * accepted connection's is its listener's (cs_listen_owners). */
 struct {
   __uint(type, BPF_MAP_TYPE_LRU_HASH);
   __uint(max_entries, 65536);
   __type(key, __u64);
-  __type(value, struct owner);
+  __type(value, struct cs_owner);
 } cs_owners SEC(".maps");
+
+/* A listener's process by (network namespace, port), for the connections it accepts: their
+ * sockets are born in softirq (LISTEN -> SYN_RECV, with no link to the listener left in the
+ * child) and accept() has no tracepoint, so a child takes the owner of its port's listener.
+ * Several processes on one port (SO_REUSEPORT): the last to listen. User space adds the
+ * listeners that were there before the programs were attached (Tracer::remember_listener); a
+ * listen() without bind() has no port yet when it changes state, so its children stay unknown. */
+struct {
+  __uint(type, BPF_MAP_TYPE_LRU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct cs_listen_key);
+  __type(value, struct cs_owner);
+} cs_listen_owners SEC(".maps");
 
 /* When the reader was last woken (ns, bpf_ktime_get_ns). */
 struct {
@@ -149,13 +158,23 @@ static __always_inline bool same16(const __u8 *a, const __u8 *b, __u16 family) {
   return true;
 }
 
+/* One end's address is the --peer: the same family, or an IPv4 peer as a dual-stack (IPv6) socket
+ * sees it, ::ffff:a.b.c.d. */
+static __always_inline bool is_peer(const struct cs_config *cfg, const __u8 *a, __u16 family) {
+  if (family == cfg->peer_family) return same16(cfg->peer, a, family);
+  if (cfg->peer_family != AF_INET || family != AF_INET6) return false;
+#pragma unroll
+  for (int i = 0; i < 10; i++) {
+    if (a[i] != 0) return false;
+  }
+  return a[10] == 0xff && a[11] == 0xff && a[12] == cfg->peer[0] && a[13] == cfg->peer[1] &&
+         a[14] == cfg->peer[2] && a[15] == cfg->peer[3];
+}
+
 static __always_inline bool passes(const struct cs_config *cfg, const struct cs_event *e) {
   if (cfg->port && cfg->port != e->sport && cfg->port != e->dport) return false;
   if (cfg->pid && cfg->pid != e->pid) return false;
-  if (cfg->peer_family) {
-    if (cfg->peer_family != e->family) return false;
-    if (!same16(cfg->peer, e->saddr, e->family) && !same16(cfg->peer, e->daddr, e->family)) return false;
-  }
+  if (cfg->peer_family && !is_peer(cfg, e->saddr, e->family) && !is_peer(cfg, e->daddr, e->family)) return false;
   return true;
 }
 
@@ -185,7 +204,7 @@ static __always_inline void from_sock(struct cs_event *e, const struct sock *sk)
 
 static __always_inline void owner_into(struct cs_event *e, const void *sk) {
   __u64 key = (__u64)sk;
-  struct owner *o = bpf_map_lookup_elem(&cs_owners, &key);
+  struct cs_owner *o = bpf_map_lookup_elem(&cs_owners, &key);
   if (o) {
     e->pid = o->pid;
     __builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
@@ -193,7 +212,7 @@ static __always_inline void owner_into(struct cs_event *e, const void *sk) {
 }
 
 static __always_inline void remember_owner(const void *sk) {
-  struct owner o = {};
+  struct cs_owner o = {};
   __u64 key = (__u64)sk;
   o.pid = bpf_get_current_pid_tgid() >> 32;
   bpf_get_current_comm(&o.comm, sizeof(o.comm));
@@ -273,6 +292,20 @@ int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int news
   if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
       newstate == TCP_LAST_ACK)
     remember_owner(sk);
+  if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)) {
+    struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+    __u64 key = (__u64)sk;
+    if (newstate == TCP_LISTEN) {
+      struct cs_owner *o = bpf_map_lookup_elem(&cs_owners, &key);
+      if (o) bpf_map_update_elem(&cs_listen_owners, &lk, o, BPF_ANY);
+    } else {
+      struct cs_owner *o = bpf_map_lookup_elem(&cs_listen_owners, &lk);
+      if (o)
+        bpf_map_update_elem(&cs_owners, &key, o, BPF_ANY);
+      else
+        bpf_map_delete_elem(&cs_owners, &key); /* a stale entry of an earlier socket there */
+    }
+  }
 
   struct cs_config *cfg = config_for(CS_EV_STATE);
   if (cfg) {
@@ -363,6 +396,14 @@ int BPF_PROG(cs_synack_retransmit, const struct sock *sk, const struct request_s
   e.protocol = IPPROTO_TCP;
   from_sock_common(&e, &req->__req_common);
   owner_into(&e, sk); /* the listener's process */
+  if (e.pid == 0) {   /* a listener older than the programs: the one user space told of */
+    struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
+    struct cs_owner *o = bpf_map_lookup_elem(&cs_listen_owners, &lk);
+    if (o) {
+      e.pid = o->pid;
+      __builtin_memcpy(e.comm, o->comm, sizeof(e.comm));
+    }
+  }
   submit(cfg, &e);
   return 0;
 }

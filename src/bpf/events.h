@@ -72,6 +72,20 @@ enum cs_counter {
   CS_C_MAX = 5,
 };
 
+/* The process behind a socket (cs_owners, by the socket's address) or a listening port
+ * (cs_listen_owners, by cs_listen_key). */
+struct cs_owner {
+  __u32 pid;
+  char comm[16];
+};
+
+/* A listening port in one network namespace (its inode number); pad is 0. */
+struct cs_listen_key {
+  __u32 netns;
+  __u16 port;
+  __u16 pad;
+};
+
 struct cs_drop_key {
   __u32 reason;   /* enum skb_drop_reason */
   __u16 port;     /* TCP/UDP: the local port (the socket's, else the packet's destination) */

@@ -5,6 +5,7 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <algorithm>
 #include <cerrno>
 #include <cstdarg>
 #include <cstring>
@@ -242,6 +243,33 @@ Result<int> Tracer::poll(std::chrono::milliseconds timeout, const RecordFn& on_r
   return r;
 }
 
+Result<void> Tracer::remember_listener(std::uint16_t port, std::uint32_t pid, std::string_view comm) {
+  cs_listen_key key{};
+  key.netns = netns_;
+  key.port = port;
+  cs_owner owner{};
+  owner.pid = pid;
+  std::memcpy(owner.comm, comm.data(), std::min(comm.size(), sizeof owner.comm - 1));
+  if (bpf_map__update_elem(skel_->maps.cs_listen_owners, &key, sizeof key, &owner, sizeof owner, BPF_ANY) != 0)
+    return fail_errno("record the owner of port " + std::to_string(port), errno);
+  return {};
+}
+
+namespace {
+
+// The calls of a program the kernel skipped because it was already running on that CPU
+// (bpf_prog_info.recursion_misses, Linux 5.12 and later); 0 before, and for a program not loaded.
+std::uint64_t recursion_misses(const struct bpf_program* prog) {
+  const int fd = prog == nullptr ? -1 : bpf_program__fd(prog);
+  if (fd < 0) return 0;
+  bpf_prog_info info{};
+  std::uint32_t len = sizeof info;
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) return 0;
+  return info.recursion_misses;
+}
+
+}  // namespace
+
 Result<KernelCounters> Tracer::counters() const {
   KernelCounters out;
   std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus_));
@@ -261,6 +289,12 @@ Result<KernelCounters> Tracer::counters() const {
   };
   if (auto r = read_array(skel_->maps.cs_transitions, out.transitions); !r) return std::unexpected(r.error());
   if (auto r = read_array(skel_->maps.cs_counters, out.totals); !r) return std::unexpected(r.error());
+
+  out.state_missed = recursion_misses(skel_->progs.cs_state);
+  for (std::size_t i = 0; i < hooks_.size(); ++i) {
+    if (hooks_[i].error || (hooks_[i].kinds & asked_) == 0) continue;
+    out.missed += recursion_misses(bpf_object__find_program_by_name(skel_->obj, kHooks[i].program));
+  }
 
   cs_drop_key dk{};
   const void* prev = nullptr;

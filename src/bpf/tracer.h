@@ -12,6 +12,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bpf/events.h"
@@ -54,6 +55,14 @@ struct KernelCounters {
   std::array<std::uint64_t, CS_TCP_STATES * CS_TCP_STATES> transitions{};  // [from * 16 + to]
   std::array<std::uint64_t, CS_C_MAX> totals{};                           // [enum cs_counter]
   std::vector<DropCount> drops;
+  // Calls the kernel did not hand to the programs (0 before Linux 5.12, which does not count
+  // them): a tracepoint hit while the same program already runs on that CPU (an interrupt inside
+  // it) is skipped. state_missed: state changes missing from transitions[], so a census
+  // (watch/census.h) that sees it grow is not exact until its next dump. missed: the same for
+  // every program that makes an event kind asked for; up to this many events are missing (a
+  // skipped call may have been for another namespace or kind).
+  std::uint64_t state_missed = 0;
+  std::uint64_t missed = 0;
 };
 
 class Tracer {
@@ -72,6 +81,10 @@ class Tracer {
   Result<int> poll(std::chrono::milliseconds timeout, const RecordFn& on_record);
 
   [[nodiscard]] Result<KernelCounters> counters() const;
+  // The process listening on `port` in the watched namespace, for a listener that was there
+  // before the programs were attached: the connections it accepts are born in softirq, with no
+  // process, and take their listener's (the programs learn later listeners themselves).
+  Result<void> remember_listener(std::uint16_t port, std::uint32_t pid, std::string_view comm);
   [[nodiscard]] const std::vector<Hook>& hooks() const { return hooks_; }
   // The event kinds asked for whose every hook is off.
   [[nodiscard]] std::uint32_t kinds_off() const;

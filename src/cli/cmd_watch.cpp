@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <fmt/format.h>
 #include <map>
@@ -52,6 +53,7 @@ struct WatchFlags {
 // What the command line asked for, validated.
 struct WatchPlan {
   bpf::TracerOptions tracer;
+  std::vector<watch::EventGroup> groups;  // the --events groups, all by default
   bool overflow = false;  // listener drops asked for (made in user space)
   std::optional<std::chrono::nanoseconds> duration;
 };
@@ -76,21 +78,28 @@ Result<WatchPlan> plan_from(const WatchFlags& f) {
       peer.family = AF_INET;
     } else if (::inet_pton(AF_INET6, f.peer.c_str(), &a6) == 1) {
       peer.family = AF_INET6;
+      // ::ffff:a.b.c.d is an IPv4 peer (events show it as a.b.c.d; the kernel matches both forms).
+      if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+        std::memcpy(&a4, &a6.s6_addr[12], 4);
+        char text[INET_ADDRSTRLEN] = {};
+        ::inet_ntop(AF_INET, &a4, text, sizeof text);
+        peer.family = AF_INET;
+        peer.address = text;
+      }
     } else {
       return fail("--peer \"" + f.peer + "\"", tr(Lang::en, Msg::watch_not_address));
     }
-    peer.address = f.peer;
+    if (peer.address.empty()) peer.address = f.peer;
     plan.tracer.peer = peer;
   }
-  std::vector<watch::EventGroup> groups = {watch::EventGroup::state, watch::EventGroup::reset,
-                                           watch::EventGroup::retransmit, watch::EventGroup::drop,
-                                           watch::EventGroup::overflow};
+  plan.groups = {watch::EventGroup::state, watch::EventGroup::reset, watch::EventGroup::retransmit,
+                 watch::EventGroup::drop, watch::EventGroup::overflow};
   if (!f.events.empty()) {
     auto g = watch::parse_groups(f.events, "--events");
     if (!g) return std::unexpected(g.error());
-    groups = *g;
+    plan.groups = *g;
   }
-  for (auto g : groups) {
+  for (auto g : plan.groups) {
     for (std::uint32_t kind = CS_EV_STATE; kind < CS_EV_KIND_MAX; ++kind) {
       if (watch::group_of(static_cast<watch::EventKind>(kind - CS_EV_STATE)) != g) continue;
       if (kind == CS_EV_ACCEPT_OVERFLOW || kind == CS_EV_SYN_QUEUE_DROP)
@@ -105,6 +114,16 @@ Result<WatchPlan> plan_from(const WatchFlags& f) {
     plan.duration = *d;
   }
   return plan;
+}
+
+// The --events groups, as the command line names them ("state, reset, ...").
+std::string groups_text(const std::vector<watch::EventGroup>& groups) {
+  std::string out;
+  for (auto g : groups) {
+    if (!out.empty()) out += ", ";
+    out += watch::group_name(g);
+  }
+  return out;
 }
 
 // SIGINT and SIGTERM as a descriptor the loop polls, so that Ctrl-C ends the watch between
@@ -175,6 +194,30 @@ class ListenerOwners {
   std::map<std::uint64_t, Owner> cache_;
 };
 
+// The listeners that were there before the programs were attached, with their processes: the
+// connections they accept are born in softirq and take their listener's process in the kernel
+// (Tracer::remember_listener), so that their events carry a pid and pass --pid. One scan of
+// /proc; best effort: what fails only leaves those connections' process unknown.
+void remember_listeners(bpf::Tracer& tracer, const watch::ListenerSample* sample) {
+  std::optional<watch::ListenerSample> own;
+  if (sample == nullptr) {
+    auto sampler = watch::ListenerSampler::open();
+    if (!sampler) return;
+    auto s = sampler->sample();
+    if (!s) return;
+    own = std::move(*s);
+    sample = &*own;
+  }
+  if (sample->listeners.empty()) return;
+  auto table = inspect::scan_owners();
+  if (!table) return;
+  for (const auto& l : sample->listeners) {
+    if (!l.inode) continue;
+    if (const auto* p = table->owner(*l.inode); p != nullptr)
+      (void)tracer.remember_listener(l.local.port, static_cast<std::uint32_t>(p->pid), p->command);
+  }
+}
+
 // The summary window's findings: the events' counts, with the listening ports and their owners
 // from the listeners' last look.
 std::vector<rules::Finding> window_findings(const watch::Summary& summary, const watch::ListenerSample* listeners,
@@ -216,6 +259,8 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
     last_listeners = std::move(*first);
   }
 
+  if (plan->tracer.event_mask != 0) remember_listeners(**tracer, last_listeners ? &*last_listeners : nullptr);
+
   // Each kind asked for whose hooks the kernel refused is said once, on stderr.
   for (const auto& h : (*tracer)->hooks()) {
     if (!h.error || (h.kinds & plan->tracer.event_mask) == 0) continue;
@@ -231,6 +276,11 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
 
   auto signals = stop_signals();
   if (!signals) return report(g, signals.error(), ExitCode::could_not_run);
+  // Said once everything is attached and the listeners' baseline taken: what happens from now
+  // on is seen. On stderr, so that stdout stays the events alone (docs/json.md); scripts and
+  // tests wait for it before they make traffic.
+  fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_started, fmt::arg("what", groups_text(plan->groups))));
+  std::fflush(stderr);
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   const auto offset = monotonic_to_wall();
   const auto start = std::chrono::steady_clock::now();
@@ -239,6 +289,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   watch::Summary summary(wall_start);
   ListenerOwners owners;
   std::uint64_t lost_seen = 0;
+  std::uint64_t missed_seen = 0;
   bool found = false;  // a finding in some --summary window: exit 1
   auto next_second = start + std::chrono::seconds(1);
 
@@ -253,6 +304,43 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
         fmt::print("{}\n", watch::format_line(e, g.lang, watch::LineOptions{g.color, g.verbose > 0}));
     }
   };
+  const bpf::Tracer::RecordFn on_record = [&](std::span<const std::byte> r) {
+    auto e = watch::decode_event(r, names, offset);
+    if (e) emit(*e);
+  };
+  // The events the ring buffer had no room for, and the programs' calls the kernel skipped, since
+  // the last time this was said.
+  const auto say_lost = [&] {
+    auto c = (*tracer)->counters();
+    if (!c) return;
+    const auto lost = c->totals[CS_C_RING_LOST];
+    if (lost > lost_seen) {
+      const auto n = lost - lost_seen;
+      lost_seen = lost;
+      if (f.summary) {
+        summary.add_lost(n);
+      } else if (g.json) {
+        fmt::print("{}\n", nlohmann::json{{"kind", "lost"},
+                                          {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
+                                          {"count", n}}
+                               .dump());
+      } else {
+        fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
+      }
+    }
+    if (c->missed > missed_seen && !f.summary) {
+      const auto n = c->missed - missed_seen;
+      if (g.json) {
+        fmt::print("{}\n", nlohmann::json{{"kind", "missed"},
+                                          {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
+                                          {"count", n}}
+                               .dump());
+      } else {
+        fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_missed, fmt::arg("count", n)));
+      }
+    }
+    missed_seen = c->missed;
+  };
   while (!stop_requested(*signals)) {
     const auto now = std::chrono::steady_clock::now();
     if (plan->duration && now - start >= *plan->duration) break;
@@ -261,10 +349,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(start + *plan->duration - now));
     wait = std::clamp(wait, std::chrono::milliseconds(0), std::chrono::milliseconds(200));
     if (plan->tracer.event_mask != 0) {
-      auto polled = (*tracer)->poll(wait, [&](std::span<const std::byte> r) {
-        auto e = watch::decode_event(r, names, offset);
-        if (e) emit(*e);
-      });
+      auto polled = (*tracer)->poll(wait, on_record);
       if (!polled) return report(g, polled.error(), ExitCode::could_not_run);
     } else {
       ::poll(nullptr, 0, static_cast<int>(wait.count()));
@@ -284,23 +369,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       }
       last_listeners = std::move(*s);
     }
-    if (auto c = (*tracer)->counters(); c) {
-      const auto lost = c->totals[CS_C_RING_LOST];
-      if (lost > lost_seen) {
-        const auto n = lost - lost_seen;
-        lost_seen = lost;
-        if (f.summary) {
-          summary.add_lost(n);
-        } else if (g.json) {
-          fmt::print("{}\n", nlohmann::json{{"kind", "lost"},
-                                            {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
-                                            {"count", n}}
-                                 .dump());
-        } else {
-          fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
-        }
-      }
-    }
+    say_lost();
     if (f.summary) {
       summary.roll(std::chrono::system_clock::now());
       const auto findings =
@@ -323,6 +392,14 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       if (auto held = limiter.flush(std::chrono::system_clock::now(), g.lang)) fmt::print("{}\n", *held);
     }
     std::fflush(stdout);
+  }
+  // At the end (the duration, Ctrl-C): what the ring buffer already holds is shown, and what it
+  // had no room for since the last second is said, so that every event up to the stop is one or
+  // the other.
+  if (plan->tracer.event_mask != 0) {
+    auto polled = (*tracer)->poll(std::chrono::milliseconds(0), on_record);
+    if (!polled) return report(g, polled.error(), ExitCode::could_not_run);
+    if (!f.summary) say_lost();
   }
   if (!f.summary && !g.json) {
     if (auto held = limiter.flush(std::chrono::system_clock::now() + std::chrono::seconds(2), g.lang))

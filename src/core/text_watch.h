@@ -188,6 +188,7 @@
   X(help_watch_rate, "At most N lines a second on a terminal; the rest are counted (default 50; 0: no limit)") \
   X(watch_kind_off, "{kinds} off: {why}")                                                       \
   X(watch_lost, "{count} events lost: the ring buffer was full")                                \
-  X(watch_started, "watching {what} in this network namespace; Ctrl-C to stop")                \
+  X(watch_missed, "the kernel skipped {count} calls of the programs (an interrupt came inside one): up to {count} events are missing") \
+  X(watch_started, "watching {what} events in this network namespace; Ctrl-C to stop")         \
   X(watch_not_address, "not an IP address")
 // clang-format on

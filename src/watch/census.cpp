@@ -1,5 +1,7 @@
 #include "watch/census.h"
 
+#include <algorithm>
+
 #include "sys/netlink.h"
 
 namespace connscope::watch {
@@ -31,10 +33,12 @@ StateTotals census_view(const DumpCensus& c) {
   return out;
 }
 
-Census::Census(const DumpCensus& dump, const Transitions& at_dump, std::chrono::system_clock::time_point when)
-    : current_(dump), last_(at_dump), requests_as_of_(when) {}
+Census::Census(const DumpCensus& dump, const Transitions& at_dump, std::chrono::system_clock::time_point when,
+               std::uint64_t missed)
+    : current_(dump), last_(at_dump), requests_as_of_(when), missed_(missed), missed_at_dump_(missed) {}
 
-void Census::advance(const Transitions& now, std::int64_t time_wait) {
+void Census::advance(const Transitions& now, std::int64_t time_wait, std::uint64_t missed) {
+  missed_ = std::max(missed_, missed);
   for (std::size_t from = 0; from < kTcpStates; ++from) {
     for (std::size_t to = 0; to < kTcpStates; ++to) {
       const std::size_t i = from * kTcpStates + to;
@@ -51,7 +55,7 @@ void Census::advance(const Transitions& now, std::int64_t time_wait) {
 }
 
 std::vector<StateDrift> Census::check(const DumpCensus& dump, const Transitions& at_dump,
-                                      std::chrono::system_clock::time_point when) {
+                                      std::chrono::system_clock::time_point when, std::uint64_t missed) {
   std::vector<StateDrift> drift;
   for (std::size_t s = 1; s <= 12; ++s) {
     if (!tracked(s) || current_.full[s] == dump.full[s]) continue;
@@ -60,6 +64,8 @@ std::vector<StateDrift> Census::check(const DumpCensus& dump, const Transitions&
   current_ = dump;
   last_ = at_dump;
   requests_as_of_ = when;
+  missed_ = std::max(missed_, missed);
+  missed_at_dump_ = missed_;
   return drift;
 }
 

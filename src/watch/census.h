@@ -50,11 +50,20 @@ struct StateDrift {
 
 class Census {
  public:
-  // `at_dump`: the transition counters read just before the dump (the dump then includes them).
-  Census(const DumpCensus& dump, const Transitions& at_dump, std::chrono::system_clock::time_point when);
+  // `at_dump`: the transition counters read just before the dump (the dump then includes them);
+  // `missed`: the state changes the kernel had skipped by then (bpf::KernelCounters::state_missed).
+  Census(const DumpCensus& dump, const Transitions& at_dump, std::chrono::system_clock::time_point when,
+         std::uint64_t missed = 0);
 
-  // Applies the transitions since the last call and sockstat's TIME_WAIT.
-  void advance(const Transitions& now, std::int64_t time_wait);
+  // Applies the transitions since the last call and sockstat's TIME_WAIT, with the skipped count.
+  void advance(const Transitions& now, std::int64_t time_wait, std::uint64_t missed = 0);
+
+  // The kernel skips a tracepoint hit while the same program already runs on that CPU (an
+  // interrupt inside it): such a state change is in no counter. Exact while none was skipped
+  // since the last dump; otherwise up to missed_since_dump() transitions are unaccounted until
+  // check() takes a fresh dump (so a caller re-dumps when this turns false).
+  [[nodiscard]] bool exact() const { return missed_since_dump() == 0; }
+  [[nodiscard]] std::uint64_t missed_since_dump() const { return missed_ - missed_at_dump_; }
 
   [[nodiscard]] const DumpCensus& current() const { return current_; }
   [[nodiscard]] StateTotals states() const { return census_view(current_); }
@@ -65,12 +74,14 @@ class Census {
   // and request sockets excluded: the first comes from sockstat, the second from the dump), and
   // then the dump becomes the census's new base.
   std::vector<StateDrift> check(const DumpCensus& dump, const Transitions& at_dump,
-                                std::chrono::system_clock::time_point when);
+                                std::chrono::system_clock::time_point when, std::uint64_t missed = 0);
 
  private:
   DumpCensus current_;
   Transitions last_{};
   std::chrono::system_clock::time_point requests_as_of_;
+  std::uint64_t missed_ = 0;
+  std::uint64_t missed_at_dump_ = 0;
 };
 
 }  // namespace connscope::watch

@@ -19,8 +19,19 @@ constexpr std::array<std::string_view, 8> kKindNames = {
     "syn_queue_drop"};
 constexpr std::array<std::string_view, 5> kGroupNames = {"state", "reset", "retransmit", "drop", "overflow"};
 
+// A dual-stack (IPv6) socket sees an IPv4 end as ::ffff:a.b.c.d; it is shown as a.b.c.d, as
+// inspect does, so that one client has one address whatever socket it reached.
+bool v4_mapped(const std::uint8_t* addr) {
+  static constexpr std::uint8_t kPrefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return std::memcmp(addr, kPrefix, sizeof kPrefix) == 0;
+}
+
 std::optional<Endpoint> endpoint_of(std::uint16_t family, const std::uint8_t* addr, std::uint16_t port) {
   sockaddr_storage ss{};
+  if (family == AF_INET6 && v4_mapped(addr)) {
+    family = AF_INET;
+    addr += 12;
+  }
   if (family == AF_INET) {
     sockaddr_in s4{};
     s4.sin_family = AF_INET;

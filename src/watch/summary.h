@@ -61,7 +61,7 @@ class BoundedCounts {
 };
 
 struct TransitionKey {
-  std::string from;  // ss's names: "ESTAB", "FIN-WAIT-1"
+  std::string from;  // the events' names: "ESTABLISHED", "FIN_WAIT1"
   std::string to;
   auto operator<=>(const TransitionKey&) const = default;
 };

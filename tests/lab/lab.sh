@@ -278,13 +278,16 @@ _lab_peer() { # NODE IFACE -> "peer-node peer-iface" of that veth
 lab_loss() { # PREFIX NODE IFACE PERCENT : random loss of packets leaving IFACE, without netem
   # Dropped where the veth's other end receives them (nft ingress + numgen): dropped at the
   # sender's own egress, TCP would see a local send failure, not a loss to retransmit.
-  local pct=$4 peer
+  local pct=$4 peer match
   [[ $pct =~ ^[0-9]+$ && $pct -le 100 ]] || { echo "lab_loss: bad percent '$pct'" >&2; return 2; }
   peer=$(_lab_peer "$2" "$3") || return
   read -r pnode piface <<<"$peer"
+  # numgen's "mod 100" gives 0-99, and nft refuses "< 100": 100% is a plain drop.
+  match="numgen random mod 100 < $pct "
+  ((pct == 100)) && match=""
   lab_nft "$1" "$pnode" "add table netdev ${LAB_NFT_TABLE}_loss_$piface
 add chain netdev ${LAB_NFT_TABLE}_loss_$piface ingress { type filter hook ingress device \"$piface\" priority 0; policy accept; }
-add rule netdev ${LAB_NFT_TABLE}_loss_$piface ingress numgen random mod 100 < $pct drop"
+add rule netdev ${LAB_NFT_TABLE}_loss_$piface ingress ${match}drop"
 }
 
 lab_loss_clear() { # PREFIX NODE IFACE

@@ -45,6 +45,25 @@ TEST(Census, BirthsMovesAndDeathsFollowTheTransitions) {
   EXPECT_EQ(s[kClose], 0);
 }
 
+TEST(Census, NotExactOnceTheKernelSkippedAStateChangeUntilTheNextDump) {
+  DumpCensus dump;
+  dump.full[kListen] = 1;
+  Census c(dump, Transitions{}, kT0, 7);  // skipped before the dump: the dump has them
+  EXPECT_TRUE(c.exact());
+  Transitions now{};
+  now[at(kClose, kSynSent)] = 1;
+  c.advance(now, 0, 7);
+  EXPECT_TRUE(c.exact());
+  c.advance(now, 0, 9);  // two skipped: their transitions are in no counter
+  EXPECT_FALSE(c.exact());
+  EXPECT_EQ(c.missed_since_dump(), 2U);
+  DumpCensus fresh;
+  fresh.full[kListen] = 1;
+  fresh.full[kSynSent] = 1;
+  EXPECT_TRUE(c.check(fresh, now, kT0, 9).empty());
+  EXPECT_TRUE(c.exact());  // the dump is the new base
+}
+
 TEST(Census, RequestSocketsComeFromTheLastDumpAndTimewaitFromSockstat) {
   DumpCensus dump;
   dump.requests = 7;

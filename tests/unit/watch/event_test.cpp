@@ -75,6 +75,31 @@ TEST(DecodeEvent, ADropOfAnIpv6PacketWithTheKernelsReason) {
   EXPECT_FALSE(e->pid);
 }
 
+TEST(DecodeEvent, ADualStackSocketsIpv4EndsAreShownAsIpv4) {
+  cs_event raw{};
+  raw.kind = CS_EV_STATE;
+  raw.family = AF_INET6;
+  raw.protocol = IPPROTO_TCP;
+  raw.sport = 80;
+  raw.dport = 40000;
+  raw.old_state = 10;
+  raw.new_state = 3;
+  inet_pton(AF_INET6, "::ffff:198.18.3.2", raw.saddr);
+  inet_pton(AF_INET6, "::ffff:198.18.1.2", raw.daddr);
+  const auto e = decode_event(bytes(raw), names(), {});
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->source->family, AF_INET);
+  EXPECT_EQ(e->source->to_string(), "198.18.3.2:80");
+  EXPECT_EQ(e->destination->to_string(), "198.18.1.2:40000");
+  // Not every address under ::/80 is mapped: ::1 and ::ffff:0:a.b.c.d stay IPv6.
+  inet_pton(AF_INET6, "::1", raw.saddr);
+  inet_pton(AF_INET6, "::ffff:0:198.18.1.2", raw.daddr);
+  const auto other = decode_event(bytes(raw), names(), {});
+  ASSERT_TRUE(other);
+  EXPECT_EQ(other->source->to_string(), "[::1]:80");
+  EXPECT_EQ(other->destination->family, AF_INET6);
+}
+
 TEST(DecodeEvent, AReasonThisKernelDoesNotNameKeepsItsNumber) {
   cs_event raw{};
   raw.kind = CS_EV_RESET_SENT;
