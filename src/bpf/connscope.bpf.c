@@ -6,9 +6,11 @@
  * namespace; the agent reads them every second at a cost that does not depend on the number of
  * sockets), and, when user space asked for that kind and the event passes its filters, it writes
  * one record to the ring buffer (connscope watch). Built CO-RE against the build machine's
- * vmlinux.h; the attach points are BTF tracepoints (tp_btf) and fentry/fexit, which need no
- * tracefs. Arguments a kernel may lack (the reset reason) are read only when user space, having
- * looked at the running kernel's BTF, says they exist (has_reset_reason).
+ * vmlinux.h; the attach points are BTF tracepoints (tp_btf), which need no tracefs. On the hot
+ * paths the kernel's structures are read by direct, BTF-typed loads (relocated by CO-RE like
+ * BPF_CORE_READ, but without a helper call per field: a fault reads as 0). Arguments a kernel
+ * may lack (the reset reason) are read only when user space, having looked at the running
+ * kernel's BTF, says they exist (has_reset_reason).
  *
  * Only tracepoints: fentry/kprobes would see the SYNs a full accept queue drops, but need BPF
  * trampolines or kprobes, which kernels (this project's CI among them) may lack. Those drops are
@@ -133,7 +135,7 @@ static __always_inline void count(__u32 index) {
 }
 
 static __always_inline __u32 netns_of_sock(const struct sock *sk) {
-  return BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+  return sk->__sk_common.skc_net.net->ns.inum;
 }
 
 static __always_inline bool netns_wanted(__u32 inum) {
@@ -222,9 +224,9 @@ static __always_inline void remember_owner(const void *sk) {
 /* Reads the IP and TCP/UDP headers of a packet into e (src = s, dst = d). */
 static __always_inline void from_packet(struct cs_event *e, const struct sk_buff *skb) {
   e->flags |= CS_F_PACKET;
-  unsigned char *head = BPF_CORE_READ(skb, head);
-  __u16 nh = BPF_CORE_READ(skb, network_header);
-  __u16 proto = bpf_ntohs(BPF_CORE_READ(skb, protocol));
+  unsigned char *head = skb->head;
+  __u16 nh = skb->network_header;
+  __u16 proto = bpf_ntohs(skb->protocol);
   __u8 *l4 = 0;
   if (proto == ETH_P_IP) {
     struct iphdr ip;
@@ -275,7 +277,7 @@ static __always_inline void submit(const struct cs_config *cfg, const struct cs_
 
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int newstate) {
-  if (BPF_CORE_READ(sk, sk_protocol) != IPPROTO_TCP) return 0;
+  if (sk->sk_protocol != IPPROTO_TCP) return 0;
   if (!netns_wanted(netns_of_sock(sk))) return 0;
   __u32 from = oldstate & (CS_TCP_STATES - 1), to = newstate & (CS_TCP_STATES - 1);
   __u32 index = from * CS_TCP_STATES + to;
@@ -331,7 +333,7 @@ int BPF_PROG(cs_reset_sent, const struct sock *sk, const struct sk_buff *skb) {
   if (sk) {
     if (!netns_wanted(netns_of_sock(sk))) return 0;
   } else if (skb) {
-    if (!netns_wanted(BPF_CORE_READ(skb, dev, nd_net.net, ns.inum))) return 0;
+    if (!netns_wanted(skb->dev->nd_net.net->ns.inum)) return 0;
   }
   count(CS_C_RESET_SENT);
   struct cs_config *cfg = config_for(CS_EV_RESET_SENT);
@@ -415,16 +417,16 @@ int BPF_PROG(cs_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
   if (bpf_core_enum_value_exists(enum skb_drop_reason, SKB_CONSUMED)) {
     if (reason <= bpf_core_enum_value(enum skb_drop_reason, SKB_CONSUMED)) return 0;
   }
-  struct sock *sk = BPF_CORE_READ(skb, sk);
-  struct net_device *dev = BPF_CORE_READ(skb, dev);
-  __u32 inum = dev ? BPF_CORE_READ(dev, nd_net.net, ns.inum) : (sk ? netns_of_sock(sk) : 0);
+  struct sock *sk = skb->sk;
+  struct net_device *dev = skb->dev;
+  __u32 inum = dev ? dev->nd_net.net->ns.inum : (sk ? netns_of_sock(sk) : 0);
   if (!netns_wanted(inum)) return 0;
 
   struct cs_event e = {};
   from_packet(&e, skb);
   struct cs_drop_key key = {.reason = reason, .protocol = e.protocol};
   if (e.protocol == IPPROTO_TCP || e.protocol == IPPROTO_UDP)
-    key.port = sk ? BPF_CORE_READ(sk, __sk_common.skc_num) : e.dport;
+    key.port = sk ? sk->__sk_common.skc_num : e.dport;
   __u64 *v = bpf_map_lookup_elem(&cs_drops, &key);
   if (v) {
     *v += 1;
@@ -439,7 +441,7 @@ int BPF_PROG(cs_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
   e.reason = reason;
   e.flags |= CS_F_HAS_REASON;
   e.location = (__u64)location;
-  e.ifindex = dev ? BPF_CORE_READ(dev, ifindex) : 0;
+  e.ifindex = dev ? dev->ifindex : 0;
   if (sk) owner_into(&e, sk);
   submit(cfg, &e);
   return 0;
