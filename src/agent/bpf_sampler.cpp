@@ -1,15 +1,12 @@
 #include "agent/bpf_sampler.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <condition_variable>
-#include <mutex>
 #include <optional>
 #include <set>
-#include <thread>
 
 #include "agent/cpu_time.h"
 #include "agent/fast_tier.h"
+#include "agent/sampler_clock.h"
 #include "bpf/kernel_btf.h"
 #include "core/thread_owner.h"
 
@@ -67,7 +64,7 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
         ex(std::move(executor)),
         tracer(std::move(t)),
         names(std::move(reason_names)),
-        timer(ex),
+        clock(ex),
         fast_socket(std::move(fast_dumps)),
         fast(fast_socket),
         census(base.dump, transitions_of(base.at), std::chrono::system_clock::now()),
@@ -83,7 +80,7 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
 
   // The server's thread only.
   ThreadOwner owner;
-  asio::steady_timer timer;
+  SamplerClock clock;  // callbacks are made only while it runs
   sys::SockDiagSocket fast_socket;
   FastTier fast;
   watch::Census census;
@@ -96,14 +93,11 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
   std::chrono::steady_clock::time_point last_at{};
   std::optional<CensusCheck> last_check;
   SampleSink sink;
-  bool running = false;
   std::chrono::milliseconds wait_after_full{};
 
-  // Shared with the full thread.
-  std::mutex mu;
-  std::condition_variable wake;
-  bool stopping = false;
-  std::thread full_thread;
+  // The full thread only: its own socket, opened there; the first round takes no check.
+  std::optional<Result<sys::SockDiagSocket>> full_dumps;
+  bool first_round = true;
 
   // Applies counters read now to the drops' totals and the census.
   void advance_to(bpf::KernelCounters now, std::int64_t time_wait) {
@@ -151,15 +145,6 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
     }
   }
 
-  void schedule() {
-    timer.expires_after(options.fast_interval);
-    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || !self->running) return;
-      self->sample_fast();
-      self->schedule();
-    });
-  }
-
   // On the server's thread: the census brought to counters read now, and the check's dump
   // brought to the same counters (the transitions since the counters read before it), compared;
   // the dump's then becomes the census. Counters only grow, so `now` is at or after the dump's.
@@ -178,7 +163,7 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
   void full_taken(const Result<std::shared_ptr<const FullSample>>& taken,
                   const std::optional<Result<CensusDump>>& check, std::chrono::system_clock::time_point when) {
     owner.check();
-    if (!running) return;
+    if (!clock.running()) return;
     wait_after_full = options.check_interval;
     if (check) {
       auto checked = *check ? check_census(**check, when) : Result<void>(std::unexpected(check->error()));
@@ -191,36 +176,31 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
     }
   }
 
-  // The full thread: a full sample at once, then a full sample and a census check every
-  // check_interval.
-  void full_loop() {
-    auto dumps = sys::SockDiagSocket::open();
-    std::unique_lock lock(mu);
-    bool first = true;
-    while (!stopping) {
-      lock.unlock();
-      Result<std::shared_ptr<const FullSample>> taken = std::unexpected(Error{});
-      std::optional<Result<CensusDump>> check;
-      const auto when = std::chrono::system_clock::now();
-      if (dumps) {
-        auto s = take_full_sample(*dumps, options.full);
-        if (!first) {
-          const auto cpu0 = cpu_time(CLOCK_PROCESS_CPUTIME_ID);
-          check = stable_census_dump([this] { return tracer->counters(); }, *dumps, options.census_attempts);
-          if (s) s->cpu += cpu_time(CLOCK_PROCESS_CPUTIME_ID) - cpu0;  // the check is the full tier's cost
-        }
-        taken = s ? Result<std::shared_ptr<const FullSample>>(std::make_shared<const FullSample>(std::move(*s)))
-                  : std::unexpected(s.error());
-      } else {
-        taken = std::unexpected(dumps.error());
+  // One round of the full thread: a full sample at once, then a full sample and a census check
+  // every check_interval.
+  std::chrono::milliseconds full_round() {
+    if (!full_dumps) full_dumps = sys::SockDiagSocket::open();
+    auto& dumps = *full_dumps;
+    Result<std::shared_ptr<const FullSample>> taken = std::unexpected(Error{});
+    std::optional<Result<CensusDump>> check;
+    const auto when = std::chrono::system_clock::now();
+    if (dumps) {
+      auto s = take_full_sample(*dumps, options.full);
+      if (!first_round) {
+        const auto cpu0 = cpu_time(CLOCK_PROCESS_CPUTIME_ID);
+        check = stable_census_dump([this] { return tracer->counters(); }, *dumps, options.census_attempts);
+        if (s) s->cpu += cpu_time(CLOCK_PROCESS_CPUTIME_ID) - cpu0;  // the check is the full tier's cost
       }
-      first = false;
-      asio::post(ex, [weak = weak_from_this(), taken = std::move(taken), check = std::move(check), when] {
-        if (auto self = weak.lock()) self->full_taken(taken, check, when);
-      });
-      lock.lock();
-      wake.wait_for(lock, options.check_interval, [this] { return stopping; });
+      taken = s ? Result<std::shared_ptr<const FullSample>>(std::make_shared<const FullSample>(std::move(*s)))
+                : std::unexpected(s.error());
+    } else {
+      taken = std::unexpected(dumps.error());
     }
+    first_round = false;
+    asio::post(ex, [weak = weak_from_this(), taken = std::move(taken), check = std::move(check), when] {
+      if (auto self = weak.lock()) self->full_taken(taken, check, when);
+    });
+    return options.check_interval;
   }
 };
 
@@ -247,28 +227,19 @@ Result<std::unique_ptr<BpfSampler>> BpfSampler::create(asio::any_io_executor ex,
 
 BpfSampler::~BpfSampler() { stop(); }
 
+// As TierSampler's: the clock's callbacks hold the Impl raw, and stop() ends them.
 void BpfSampler::start(SampleSink sink) {
   Impl& d = *impl_;
   d.owner.check();
-  if (d.running || d.full_thread.joinable()) return;
+  if (d.clock.running()) return;
   d.sink = std::move(sink);
-  d.running = true;
-  d.sample_fast();
-  d.schedule();
-  d.full_thread = std::thread([p = impl_] { p->full_loop(); });
+  d.clock.start(d.options.fast_interval, [p = &d] { p->sample_fast(); }, [p = &d] { return p->full_round(); });
 }
 
 void BpfSampler::stop() {
   Impl& d = *impl_;
   d.owner.check();
-  d.running = false;
-  {
-    std::lock_guard lock(d.mu);
-    d.stopping = true;
-  }
-  d.wake.notify_all();
-  d.timer.cancel();
-  if (d.full_thread.joinable()) d.full_thread.join();
+  d.clock.stop();
 }
 
 SamplerInfo BpfSampler::info() const {

@@ -1,12 +1,10 @@
 #include "agent/tier_sampler.h"
 
 #include <boost/asio/post.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <condition_variable>
-#include <mutex>
-#include <thread>
+#include <optional>
 
 #include "agent/fast_tier.h"
+#include "agent/sampler_clock.h"
 #include "core/thread_owner.h"
 #include "sys/netlink.h"
 
@@ -24,25 +22,21 @@ std::chrono::milliseconds full_wait(std::chrono::milliseconds interval, std::chr
 
 struct TierSampler::Impl : std::enable_shared_from_this<TierSampler::Impl> {
   Impl(asio::any_io_executor executor, TierSamplerOptions o, sys::SockDiagSocket fast_dumps)
-      : options(std::move(o)), ex(std::move(executor)), timer(ex), fast_socket(std::move(fast_dumps)), fast(fast_socket) {}
+      : options(std::move(o)), ex(std::move(executor)), clock(ex), fast_socket(std::move(fast_dumps)), fast(fast_socket) {}
 
   const TierSamplerOptions options;
   asio::any_io_executor ex;
 
   // The server's thread only.
   ThreadOwner owner;
-  asio::steady_timer timer;
+  SamplerClock clock;  // callbacks are made only while it runs
   sys::SockDiagSocket fast_socket;
   FastTier fast;
   SampleSink sink;
-  bool running = false;  // callbacks are made only while running
   std::chrono::milliseconds wait_after_full{};
 
-  // Shared with the full thread.
-  std::mutex mu;  // guards stopping
-  std::condition_variable wake;
-  bool stopping = false;
-  std::thread full_thread;
+  // The full thread only: its own socket, opened there.
+  std::optional<Result<sys::SockDiagSocket>> full_dumps;
 
   void sample_fast() {
     owner.check();
@@ -54,19 +48,10 @@ struct TierSampler::Impl : std::enable_shared_from_this<TierSampler::Impl> {
     }
   }
 
-  void schedule() {
-    timer.expires_after(options.fast_interval);
-    timer.async_wait([self = shared_from_this()](boost::system::error_code ec) {
-      if (ec || !self->running) return;
-      self->sample_fast();
-      self->schedule();
-    });
-  }
-
   // On the server's thread: what the full thread took, and how long it waits now.
   void full_taken(const Result<std::shared_ptr<const FullSample>>& taken, std::chrono::milliseconds wait) {
     owner.check();
-    if (!running) return;
+    if (!clock.running()) return;
     wait_after_full = wait;
     if (taken) {
       sink.full(*taken);
@@ -75,25 +60,21 @@ struct TierSampler::Impl : std::enable_shared_from_this<TierSampler::Impl> {
     }
   }
 
-  // The full thread.
-  void full_loop() {
-    auto dumps = sys::SockDiagSocket::open();
-    std::unique_lock lock(mu);
-    while (!stopping) {
-      lock.unlock();
-      Result<FullSample> s = dumps ? take_full_sample(*dumps, options.full)
-                                   : Result<FullSample>(std::unexpected(dumps.error()));
-      const auto cost = s ? s->cpu : std::chrono::nanoseconds{};
-      Result<std::shared_ptr<const FullSample>> taken =
-          s ? Result<std::shared_ptr<const FullSample>>(std::make_shared<const FullSample>(std::move(*s)))
-            : std::unexpected(s.error());
-      const auto wait = agent::full_wait(options.full_interval, cost, options.full_cpu_budget);
-      asio::post(ex, [weak = weak_from_this(), taken = std::move(taken), wait] {
-        if (auto self = weak.lock()) self->full_taken(taken, wait);
-      });
-      lock.lock();
-      wake.wait_for(lock, wait, [this] { return stopping; });
-    }
+  // One round of the full thread; returns the wait before the next.
+  std::chrono::milliseconds full_round() {
+    if (!full_dumps) full_dumps = sys::SockDiagSocket::open();
+    auto& dumps = *full_dumps;
+    Result<FullSample> s = dumps ? take_full_sample(*dumps, options.full)
+                                 : Result<FullSample>(std::unexpected(dumps.error()));
+    const auto cost = s ? s->cpu : std::chrono::nanoseconds{};
+    Result<std::shared_ptr<const FullSample>> taken =
+        s ? Result<std::shared_ptr<const FullSample>>(std::make_shared<const FullSample>(std::move(*s)))
+          : std::unexpected(s.error());
+    const auto wait = agent::full_wait(options.full_interval, cost, options.full_cpu_budget);
+    asio::post(ex, [weak = weak_from_this(), taken = std::move(taken), wait] {
+      if (auto self = weak.lock()) self->full_taken(taken, wait);
+    });
+    return wait;
   }
 };
 
@@ -106,28 +87,20 @@ Result<std::unique_ptr<TierSampler>> TierSampler::create(asio::any_io_executor e
 
 TierSampler::~TierSampler() { stop(); }
 
+// The clock's callbacks hold the Impl raw: the slow thread is joined and the fast timer
+// cancelled (its handler checks the clock) by stop(), before the Impl can go.
 void TierSampler::start(SampleSink sink) {
   Impl& d = *impl_;
   d.owner.check();
-  if (d.running || d.full_thread.joinable()) return;
+  if (d.clock.running()) return;
   d.sink = std::move(sink);
-  d.running = true;
-  d.sample_fast();
-  d.schedule();
-  d.full_thread = std::thread([p = impl_] { p->full_loop(); });
+  d.clock.start(d.options.fast_interval, [p = &d] { p->sample_fast(); }, [p = &d] { return p->full_round(); });
 }
 
 void TierSampler::stop() {
   Impl& d = *impl_;
   d.owner.check();
-  d.running = false;
-  {
-    std::lock_guard lock(d.mu);
-    d.stopping = true;
-  }
-  d.wake.notify_all();
-  d.timer.cancel();
-  if (d.full_thread.joinable()) d.full_thread.join();
+  d.clock.stop();
 }
 
 SamplerInfo TierSampler::info() const {
