@@ -130,6 +130,36 @@ function latestEstablished() {
   return null;
 }
 
+// Opens n connections to our listener (kept open in `sockets`).
+async function openConnections(n) {
+  await withTimeout(Promise.all(Array.from({length: n}, () => new Promise((resolve, reject) => {
+    const s = net.connect(server.address().port, '127.0.0.1');
+    sockets.push(s);
+    s.once('connect', resolve);
+    s.once('error', reject);
+  }))), 10_000, `opening ${n} connections`);
+}
+
+// The state chart's latest ESTABLISHED point once it is after t0 and at least want, as {t, v};
+// a Failure saying `failure` (and the latest point) when that does not come within deadlineMs.
+async function establishedRisesTo(t0, want, deadlineMs, polling, failure) {
+  // (The page's CSP forbids eval, so the predicate repeats latestEstablished instead of calling it.)
+  return page.waitForFunction(([after, wantV]) => {
+    const u = window.connscope.charts.states;
+    const i = u.series.findIndex((s) => s.label === 'ESTABLISHED');
+    const xs = u.data[0], ys = u.data[i];
+    for (let k = ys.length - 1; k >= 0; k--) {
+      if (ys[k] !== null && ys[k] !== undefined) return xs[k] > after && ys[k] >= wantV ? {t: xs[k], v: ys[k]} : null;
+    }
+    return null;
+  }, [t0, want], {timeout: deadlineMs, polling})
+    .then((h) => h.jsonValue())
+    .catch(async () => {
+      const now = await page.evaluate(latestEstablished).catch(() => null);
+      throw new Failure(`${failure} (now ${JSON.stringify(now)})`);
+    });
+}
+
 async function main() {
   const require = createRequire(path.join(path.resolve(modules), 'noop.js'));
   const {chromium} = require('playwright-core');
@@ -200,28 +230,10 @@ async function main() {
 
   // 3. 500 connections to our listener; the chart's ESTABLISHED must rise by >= 500 within 10 s.
   const opened = Date.now();
-  await withTimeout(Promise.all(Array.from({length: CONNECTIONS}, () => new Promise((resolve, reject) => {
-    const s = net.connect(server.address().port, '127.0.0.1');
-    sockets.push(s);
-    s.once('connect', resolve);
-    s.once('error', reject);
-  }))), 10_000, `opening ${CONNECTIONS} connections`);
+  await openConnections(CONNECTIONS);
   const want = base.v + CONNECTIONS;
-  // (The page's CSP forbids eval, so the predicate repeats latestEstablished instead of calling it.)
-  const rose = await page.waitForFunction(([t0, wantV]) => {
-    const u = window.connscope.charts.states;
-    const i = u.series.findIndex((s) => s.label === 'ESTABLISHED');
-    const xs = u.data[0], ys = u.data[i];
-    for (let k = ys.length - 1; k >= 0; k--) {
-      if (ys[k] !== null && ys[k] !== undefined) return xs[k] > t0 && ys[k] >= wantV ? {t: xs[k], v: ys[k]} : null;
-    }
-    return null;
-  }, [base.t, want], {timeout: RISE_DEADLINE_MS, polling: 200})
-    .then((h) => h.jsonValue())
-    .catch(async () => {
-      const now = await page.evaluate(latestEstablished).catch(() => null);
-      throw new Failure(`ESTABLISHED did not rise to ${want} within ${RISE_DEADLINE_MS / 1000} s of opening ${CONNECTIONS} connections (now ${JSON.stringify(now)})`);
-    });
+  const rose = await establishedRisesTo(base.t, want, RISE_DEADLINE_MS, 200,
+    `ESTABLISHED did not rise to ${want} within ${RISE_DEADLINE_MS / 1000} s of opening ${CONNECTIONS} connections`);
   log(`ESTABLISHED after: ${rose.v} (+${rose.v - base.v}), ${Date.now() - opened} ms after the connections were opened`);
 
   // 4. The failing probe's finding: the API's summary is what the page must show.
@@ -294,27 +306,10 @@ async function withBpf(config) {
   log(`eBPF: ESTABLISHED before: ${base.v} (at ${base.t})`);
 
   const opened = Date.now();
-  await withTimeout(Promise.all(Array.from({length: BPF_CONNECTIONS}, () => new Promise((resolve, reject) => {
-    const s = net.connect(server.address().port, '127.0.0.1');
-    sockets.push(s);
-    s.once('connect', resolve);
-    s.once('error', reject);
-  }))), 10_000, `opening ${BPF_CONNECTIONS} connections`);
+  await openConnections(BPF_CONNECTIONS);
   const want = base.v + 2 * BPF_CONNECTIONS;
-  const rose = await page.waitForFunction(([t0, wantV]) => {
-    const u = window.connscope.charts.states;
-    const i = u.series.findIndex((s) => s.label === 'ESTABLISHED');
-    const xs = u.data[0], ys = u.data[i];
-    for (let k = ys.length - 1; k >= 0; k--) {
-      if (ys[k] !== null && ys[k] !== undefined) return xs[k] > t0 && ys[k] >= wantV ? {t: xs[k], v: ys[k]} : null;
-    }
-    return null;
-  }, [base.t, want], {timeout: BPF_RISE_DEADLINE_MS, polling: 100})
-    .then((h) => h.jsonValue())
-    .catch(async () => {
-      const now = await page.evaluate(latestEstablished).catch(() => null);
-      throw new Failure(`with eBPF ESTABLISHED did not rise to ${want} within ${BPF_RISE_DEADLINE_MS / 1000} s of opening ${BPF_CONNECTIONS} connections (now ${JSON.stringify(now)})`);
-    });
+  const rose = await establishedRisesTo(base.t, want, BPF_RISE_DEADLINE_MS, 100,
+    `with eBPF ESTABLISHED did not rise to ${want} within ${BPF_RISE_DEADLINE_MS / 1000} s of opening ${BPF_CONNECTIONS} connections`);
   log(`eBPF: ESTABLISHED after: ${rose.v} (+${rose.v - base.v}), ${Date.now() - opened} ms after the connections were opened`);
   const fullsAfter = await page.evaluate(() => window.connscope.counts.full);
   check(fullsAfter === fullsBefore, `a full sample came (${fullsBefore} -> ${fullsAfter}): the rise must be the census's`);
