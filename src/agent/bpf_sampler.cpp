@@ -3,6 +3,7 @@
 #include <boost/asio/post.hpp>
 #include <optional>
 #include <set>
+#include <thread>
 
 #include "agent/cpu_time.h"
 #include "agent/fast_tier.h"
@@ -25,7 +26,7 @@ watch::Transitions transitions_of(const bpf::KernelCounters& c) {
 }  // namespace
 
 Result<CensusDump> stable_census_dump(const std::function<Result<bpf::KernelCounters>()>& read_counters,
-                                      sys::DumpSource& dumps, int attempts) {
+                                      sys::DumpSource& dumps, int attempts, std::chrono::milliseconds settle) {
   std::optional<CensusDump> best;
   for (int i = 1; i <= std::max(attempts, 1); ++i) {
     auto before = read_counters();
@@ -34,12 +35,25 @@ Result<CensusDump> stable_census_dump(const std::function<Result<bpf::KernelCoun
     if (!dump) return std::unexpected(dump.error());
     auto after = read_counters();
     if (!after) return std::unexpected(after.error());
-    const auto moved = transitions_between(transitions_of(*before), transitions_of(*after));
-    if (!best || moved < best->moved) {
-      best = CensusDump{std::move(*dump), std::move(*before), moved == 0, moved, i};
+    auto moved = transitions_between(transitions_of(*before), transitions_of(*after));
+    bool exact = false;
+    if (moved == 0) {
+      // The tracepoint fires before the kernel stores the new state (and, for CLOSE, before it
+      // unhashes the socket): a change counted before the dump may not show in it yet. A second
+      // dump a moment later, with no transition in between, that agrees confirms the first.
+      std::this_thread::sleep_for(settle);
+      auto again = watch::dump_census(dumps);
+      if (!again) return std::unexpected(again.error());
+      auto last = read_counters();
+      if (!last) return std::unexpected(last.error());
+      moved = transitions_between(transitions_of(*after), transitions_of(*last));
+      exact = moved == 0 && again->full == dump->full;
+    }
+    if (!best || moved < best->moved || exact) {
+      best = CensusDump{std::move(*dump), std::move(*before), exact, moved, i};
     }
     best->attempts = i;
-    if (moved == 0) break;
+    if (exact) break;
   }
   return std::move(*best);
 }

@@ -41,16 +41,18 @@ struct BpfSamplerOptions {
 struct CensusDump {
   watch::DumpCensus dump;
   bpf::KernelCounters at;  // read before the dump
-  bool exact = false;      // the counters read after it were the same (transitions)
-  std::uint64_t moved = 0; // else: the transitions during it
+  bool exact = false;      // no transition during it, and a second dump agreed with it
+  std::uint64_t moved = 0; // else: the transitions during it (0: the second dump disagreed)
   int attempts = 0;
 };
 
-// Dumps until the transition counters read before and after a dump are equal, at most
+// Dumps until the transition counters read before and after a dump are equal and a second dump
+// `settle` later (no transition in between either) shows the same full sockets, at most
 // `attempts` times; then the try with the fewest transitions during it. Errors: a read or a dump
 // that failed.
 Result<CensusDump> stable_census_dump(const std::function<Result<bpf::KernelCounters>()>& read_counters,
-                                      sys::DumpSource& dumps, int attempts);
+                                      sys::DumpSource& dumps, int attempts,
+                                      std::chrono::milliseconds settle = std::chrono::milliseconds(10));
 
 // Checks `census`, which has applied the transition counters `now`, against the dump `d` (taken
 // after its counters `d.at`, which are at or before `now`): the dump is brought to `now` by the

@@ -291,6 +291,20 @@ std::function<bool(const json&)> kind_from(const std::string& kind, const std::s
 }
 
 // The finding `id` in one --summary object, or null.
+// The SYNs an overflow stream counted (the events' `count`s), once `expected` were counted or 5 s
+// passed, and after one more look at the listeners (a second), so that a drop too many shows.
+std::uint64_t settled_drops(const WatchRun& run, std::uint64_t expected) {
+  const auto counted = [&] {
+    std::uint64_t n = 0;
+    for (const auto& e : run.events()) n += e.value("count", std::uint64_t{0});
+    return n;
+  };
+  const auto deadline = Clock::now() + 5s;
+  while (counted() < expected && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
+  std::this_thread::sleep_for(1200ms);
+  return counted();
+}
+
 json finding(const json& summary, const std::string& id) {
   if (!summary.contains("findings")) return nullptr;
   for (const auto& f : summary["findings"])
@@ -454,17 +468,9 @@ TEST_F(WatchLab, FullAcceptQueueIsAnOverflowNamingTheListenerAndItsProcess) {
     }
   });
 
-  const auto dropped = [&] {
-    std::uint64_t n = 0;
-    for (const auto& e : stream.events()) n += e.value("count", std::uint64_t{0});
-    return n;
-  };
-  const auto deadline = Clock::now() + 5s;
-  while (dropped() < kClients - kQueued && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-  std::this_thread::sleep_for(1200ms);  // one more look at the listener: nothing more
+  EXPECT_EQ(settled_drops(stream, kClients - kQueued), std::uint64_t{kClients - kQueued}) << stream.out();
   const auto events = stream.events();
   ASSERT_FALSE(events.empty()) << stream.err();
-  EXPECT_EQ(dropped(), std::uint64_t{kClients - kQueued}) << stream.out();
   for (const auto& e : events) {
     expect_documented_schema(e);
     EXPECT_EQ(e["kind"], "accept_overflow") << e.dump();
@@ -528,17 +534,9 @@ TEST_F(WatchLab, FullSynQueueWithoutSyncookiesIsASynQueueDropOfTheListener) {
       std::this_thread::sleep_for(20ms);
     }
   });
-  const auto dropped = [&] {
-    std::uint64_t n = 0;
-    for (const auto& e : watch.events()) n += e.value("count", std::uint64_t{0});
-    return n;
-  };
-  const auto deadline = Clock::now() + 5s;
-  while (dropped() < kClients - kHalfOpen && Clock::now() < deadline) std::this_thread::sleep_for(50ms);
-  std::this_thread::sleep_for(1200ms);  // one more look at the listener: nothing more
+  EXPECT_EQ(settled_drops(watch, kClients - kHalfOpen), std::uint64_t{kClients - kHalfOpen}) << watch.out();
   const auto events = watch.events();
   ASSERT_FALSE(events.empty()) << watch.err();
-  EXPECT_EQ(dropped(), std::uint64_t{kClients - kHalfOpen}) << watch.out();
   for (const auto& e : events) {
     expect_documented_schema(e);
     EXPECT_EQ(e["kind"], "syn_queue_drop") << e.dump();
@@ -1055,6 +1053,11 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
       auto again = watch::dump_census(*dumps);
       if (!again) return failed(again.error().message());
       if (transitions() != before || again->full != d->full || again->time_wait != d->time_wait) continue;
+      // A drift that goes away at the next look was such a moment; a census that is wrong stays
+      // wrong (a missing transition is never counted later), so the last attempt reports it.
+      if (watch::Census probe = census; attempt < 49 && census.exact() &&
+                                        !probe.check(*d, before, std::chrono::system_clock::now(), missed).empty())
+        continue;
       out.census = census.states();
       out.census_time_wait = census.current().time_wait;
       out.dump = *d;
