@@ -550,6 +550,29 @@ std::vector<Endpoint> local_targets(const probe::DoctorOptions& o) {
   return out;
 }
 
+// The kernel's events as evidence: each finding of the deciding stage that names an address gets
+// the events of that address (a name's IPv6 address can be dropped by a rule while its IPv4 one is
+// refused); the lead finding, when it names none, gets them all.
+void attach_host_events(std::vector<rules::StageFinding>& findings, const rules::StageFinding* lead,
+                        const std::vector<watch::Event>& events) {
+  if (lead == nullptr || events.empty()) return;
+  for (auto& sf : findings) {
+    if (sf.stage != lead->stage) continue;
+    const auto address = sf.finding.evidence.find("address");
+    if (address == sf.finding.evidence.end()) {
+      if (&sf == lead) sf.finding.evidence["host_kernel_events"] = watch::events_summary(events);
+      continue;
+    }
+    std::vector<watch::Event> own;
+    for (const auto& e : events) {
+      const bool to = e.destination && e.destination->address == address->second;
+      const bool from = e.source && e.source->address == address->second;
+      if (to || from) own.push_back(e);
+    }
+    if (!own.empty()) sf.finding.evidence["host_kernel_events"] = watch::events_summary(own);
+  }
+}
+
 int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   auto options = make_options(g, f);
   if (!options) return report(g, options.error(), ExitCode::usage);
@@ -639,7 +662,7 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       break;
     }
   }
-  if (lead != nullptr && !kernel_events.empty()) lead->finding.evidence["host_kernel_events"] = watch::events_summary(kernel_events);
+  attach_host_events(findings, lead, kernel_events);
 
   if (g.json) {
     json j;

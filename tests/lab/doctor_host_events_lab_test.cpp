@@ -96,6 +96,34 @@ TEST_P(DoctorHostEvents, AnotherHostGetsNoTracer) {
   EXPECT_FALSE(r.out.contains("host_events")) << r.out.dump(2);
 }
 
+// A name with two addresses of this host: a rule drops only IPv6, nothing listens on IPv4. Each
+// address's finding carries the kernel's events of that address.
+using DoctorHostEventsByName = DoctorHostEvents;
+TEST_P(DoctorHostEventsByName, EachAddressFindingCarriesItsOwnEvents) {
+  lab().nft(Node::server,
+            "add table ip6 v6drop\n"
+            "add chain ip6 v6drop in { type filter hook input priority 0; policy accept; }\n"
+            "add rule ip6 v6drop in tcp dport 8083 drop\n");
+  const auto r = doctor_on(Node::server, {"localhost:8083"}, "2s");
+  ASSERT_TRUE(r.out.contains("findings")) << r.err;
+  const json* refused = finding(r, "tcp.refused");
+  const json* filtered = finding(r, "tcp.filtered");
+  ASSERT_NE(refused, nullptr) << r.out.dump(2);
+  ASSERT_NE(filtered, nullptr) << r.out.dump(2);
+  EXPECT_EQ(refused->at("evidence").at("address"), "127.0.0.1");
+  EXPECT_EQ(refused->at("evidence").at("host_kernel_events"), "reset_sent NO_SOCKET; drop NO_SOCKET; reset_received")
+      << refused->dump(2);
+  EXPECT_EQ(filtered->at("evidence").at("address"), "::1");
+  int syns = 0;
+  for (const auto& a : stage(r, "connect").at("evidence").at("attempts"))
+    if (a.at("remote") == "[::1]:8083") syns = a.at("syns_sent").get<int>();
+  ASSERT_GT(syns, 1) << r.out.dump(2);
+  EXPECT_EQ(filtered->at("evidence").at("host_kernel_events"), "drop NETFILTER_DROP ×" + std::to_string(syns))
+      << filtered->dump(2);
+}
+INSTANTIATE_TEST_SUITE_P(Localhost, DoctorHostEventsByName, ::testing::Values(Family::v4),
+                         [](const auto& p) { return std::string(to_string(p.param)); });
+
 INSTANTIATE_TEST_SUITE_P(Families, DoctorHostEvents, ::testing::Values(Family::v4, Family::v6),
                          [](const auto& p) { return std::string(to_string(p.param)); });
 
