@@ -5,7 +5,9 @@
 #     (connect + close as fast as it can, THREADS threads, over ADDRS destination addresses
 #     127.0.0.1.., STORM_SECONDS per run, at most COUNT connections);
 #   - RUNS interleaved rounds of: the storm alone; with `connscope watch --json > /dev/null`
-#     attached to the namespace; with `connscope watch --json --summary` (one line a second); with
+#     attached to the namespace; with `connscope watch` on a terminal (script(1) gives it one: at
+#     most --rate lines a second, the rest counted in the kernel); with `connscope watch --json
+#     --summary` (one line a second); with
 #     `connscope watch --json --events overflow` (the programs count, nothing is streamed: the
 #     kernel-side load of the agent, whose tracer streams no events). The
 #     figures are medians: connections/s, the loss against the storm alone, the CPU per
@@ -104,17 +106,22 @@ storm() {
     printf "%s %s %.3f\n", v["rate"], v["connections"], (v["cpu"] + s) * 1e6 / (v["connections"] ? v["connections"] : 1) }' >>"$1"
 }
 
-# Starts `connscope watch ARGS` in the namespace with stdout to $1; waits until its loop runs
-# (its signalfd exists, after the programs are attached). Sets $watch.
+# Starts `connscope watch ARGS` in the namespace with stdout to $1 (WATCH_TTY=1: on a terminal,
+# script(1)'s, whose output goes to $1); waits until its loop runs (its signalfd exists, after the
+# programs are attached). Sets $watch.
 start_watch() {
   local out=$1
   shift
-  "${IN_NS[@]}" timeout $((STORM_SECONDS + 40)) "$BIN" watch "$@" --duration $((STORM_SECONDS + 30))s >"$out" 2>>"$tmp/watch.err" &
+  local cmd=("$BIN" watch "$@" --duration $((STORM_SECONDS + 30))s)
+  [ "${WATCH_TTY:-0}" = 1 ] && cmd=(script -qfec "$(printf '%q ' exec "${cmd[@]}")" /dev/null)
+  "${IN_NS[@]}" timeout $((STORM_SECONDS + 40)) "${cmd[@]}" >"$out" 2>>"$tmp/watch.err" </dev/null &
   local t=$!
   started+=($t)
   watch=""
   for _ in $(seq 100); do
     watch=$(pgrep -P "$t" | head -1 || true)
+    # Under script(1), watch is script's child.
+    [ -n "$watch" ] && [ "$(cat "/proc/$watch/comm" 2>/dev/null)" = script ] && watch=$(pgrep -P "$watch" | head -1 || true)
     [ -n "$watch" ] && ls -l "/proc/$watch/fd" 2>/dev/null | grep -q signalfd && break
     sleep 0.1
   done
@@ -157,11 +164,12 @@ one_of() {
     1) watched_storm "$tmp/json" /dev/null --json ;;
     2) watched_storm "$tmp/summary" "$tmp/summary.out" --json --summary ;;
     3) watched_storm "$tmp/counters" /dev/null --json --events overflow ;;
+    4) WATCH_TTY=1 watched_storm "$tmp/terminal" /dev/null ;;
   esac
 }
 for i in $(seq "$RUNS"); do
   echo "round $i/$RUNS (load average $(cut -d' ' -f1 /proc/loadavg))" >&2
-  for k in 0 1 2 3; do one_of $(((i + k) % 4)); done
+  for k in 0 1 2 3 4; do one_of $(((i + k) % 5)); done
 done
 
 # The programs' own time: bpf_stats on for one run of each, ids from the watch's fdinfo.
@@ -190,10 +198,21 @@ stats_run() {  # $1: label; the rest: watch arguments
   python3 - "$label" "$conns" "$tmp/stats.out" >>"$tmp/coverage" <<'PY'
 import json, sys
 label, conns, path = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+import re
 n = est = lost = 0
 last = None
-with open(path) as f:
+with open(path, errors="replace") as f:
     for line in f:
+        if label == "terminal":  # text on a terminal: event lines, and "… N more events" lines
+            m = re.search(r"… (\d+) more events", line)
+            if m:
+                n += int(m.group(1))
+            elif re.match(r"\d\d:\d\d:\d\d\.\d{3} ", line):
+                n += 1
+                est += "SYN_SENT → ESTABLISHED" in line
+            elif "ring buffer was full" in line:
+                lost += int(line.split("connscope: ")[-1].split()[0])
+            continue
         e = json.loads(line)
         if "total" in e:  # --summary: one object a second, the totals so far
             last = e
@@ -216,6 +235,7 @@ for i in $(seq "$STATS_RUNS"); do
   stats_run json --json
   stats_run summary --json --summary
   stats_run counters --json --events overflow
+  WATCH_TTY=1 stats_run terminal
 done
 sysctl -qw kernel.bpf_stats_enabled="$stats_before"
 
@@ -284,7 +304,7 @@ echo
 echo "connscope watch under a connect + close storm: $(nproc) cores, $(uname -r), $(date -u +'%Y-%m-%d %H:%M UTC')"
 echo "storm: $THREADS thread(s), $ADDRS destination addresses, client '$CLOSE', ${STORM_SECONDS}s per run; medians of $RUNS interleaved rounds; load average $(cut -d' ' -f1-3 /proc/loadavg)"
 printf "%-28s %9s %8s %18s %18s %10s %14s\n" "run" "conn/s" "lost %" "storm CPU us/conn" "watch CPU us/conn" "watch CPU" "watch wakeups/s"
-for r in base json summary counters; do
+for r in base json terminal summary counters; do
   rate=$(col $r 1)
   lost=$(echo "100 * ($base - $rate) / $base" | bc -l)
   sc=$(col $r 3)
@@ -293,11 +313,12 @@ for r in base json summary counters; do
   else
     label="watch --json > /dev/null"
     [ "$r" = summary ] && label="watch --json --summary"
+    [ "$r" = terminal ] && label="watch on a terminal"
     [ "$r" = counters ] && label="counters only (agent's load)"
     printf "%-28s %9.0f %8.1f %18.2f %18.2f %9.1f%% %14.0f\n" "$label" "$rate" "$lost" "$sc" "$(col $r 4)" "$(col $r 5)" "$(col $r 6)"
   fi
 done
-echo "  all runs (conn/s): base $(awk '{printf "%s ", $1}' "$tmp/base")| json $(awk '{printf "%s ", $1}' "$tmp/json")| summary $(awk '{printf "%s ", $1}' "$tmp/summary")| counters $(awk '{printf "%s ", $1}' "$tmp/counters")"
+echo "  all runs (conn/s): base $(awk '{printf "%s ", $1}' "$tmp/base")| json $(awk '{printf "%s ", $1}' "$tmp/json")| terminal $(awk '{printf "%s ", $1}' "$tmp/terminal")| summary $(awk '{printf "%s ", $1}' "$tmp/summary")| counters $(awk '{printf "%s ", $1}' "$tmp/counters")"
 errs=$(grep -c . "$tmp/storm.log" | head -1)
 failed=$(awk '{for (i = 1; i <= NF; i++) if ($i ~ /^failed=/) {split($i, kv, "="); s += kv[2]}} END {print s + 0}' "$tmp/storm.log")
 echo "  storms: $errs, failed connects in all of them: $failed"
@@ -312,9 +333,9 @@ runs = defaultdict(list)  # (label, prog) -> [(time, cnt, conns)]
 for line in open(f"{tmp}/progs"):
     label, name, t, c, n = line.split()
     runs[(label, name)].append((int(t), int(c), int(n)))
-words = {"json": "watch --json", "summary": "watch --json --summary",
+words = {"json": "watch --json", "summary": "watch --json --summary", "terminal": "watch on a terminal (--rate 50)",
          "counters": "counters only: watch --events overflow (no state, drop, reset or retransmit streamed)"}
-for label in ("json", "summary", "counters"):
+for label in ("json", "terminal", "summary", "counters"):
     print(f"  {words[label]}:")
     totals = defaultdict(lambda: [0, 0, 0])
     for (l, name), rs in sorted(runs.items()):

@@ -86,11 +86,13 @@ struct {
 
 /* The process behind a socket, recorded where the kernel runs in its context (connect, listen,
  * close), because most state changes happen in softirq where "current" is whoever ran; an
- * accepted connection's is its listener's (cs_listen_owners). */
+ * accepted connection's is its listener's (cs_listen_owners). In the socket's own local storage,
+ * which the kernel frees with the socket: no shared hash to lock and evict under a storm, and no
+ * stale entry for a later socket at the same address. */
 struct {
-  __uint(type, BPF_MAP_TYPE_LRU_HASH);
-  __uint(max_entries, 65536);
-  __type(key, __u64);
+  __uint(type, BPF_MAP_TYPE_SK_STORAGE);
+  __uint(map_flags, BPF_F_NO_PREALLOC);
+  __type(key, int);
   __type(value, struct cs_owner);
 } cs_owners SEC(".maps");
 
@@ -106,6 +108,37 @@ struct {
   __type(key, struct cs_listen_key);
   __type(value, struct cs_owner);
 } cs_listen_owners SEC(".maps");
+
+/* records_per_sec: each CPU's current one-second window, and the events it held back by kind. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, struct cs_budget);
+} cs_budget SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, CS_EV_KIND_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} cs_held SEC(".maps");
+
+/* aggregate_mask: the state changes that passed the filters, by transition, and the connections
+ * they opened by remote address (the rest, past max_entries, in CS_C_PEERS_OTHER). */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, CS_TCP_STATES * CS_TCP_STATES);
+  __type(key, __u32);
+  __type(value, __u64);
+} cs_matched_transitions SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 4096);
+  __type(key, struct cs_peer_key);
+  __type(value, __u64);
+} cs_peers SEC(".maps");
 
 /* When the reader was last woken (ns, bpf_ktime_get_ns). */
 struct {
@@ -181,44 +214,43 @@ static __always_inline bool passes(const struct cs_config *cfg, const struct cs_
 }
 
 /* Fills addresses and ports from a socket (local = s, remote = d). Works for full, request and
- * timewait sockets: all begin with struct sock_common. */
+ * timewait sockets: all begin with struct sock_common. Direct loads (the pointer is BTF-typed). */
 static __always_inline void from_sock_common(struct cs_event *e, const struct sock_common *c) {
-  e->family = BPF_CORE_READ(c, skc_family);
-  e->sport = BPF_CORE_READ(c, skc_num);
-  e->dport = bpf_ntohs(BPF_CORE_READ(c, skc_dport));
+  e->family = c->skc_family;
+  e->sport = c->skc_num;
+  e->dport = bpf_ntohs(c->skc_dport);
   if (e->family == AF_INET) {
-    __u32 s = BPF_CORE_READ(c, skc_rcv_saddr);
-    __u32 d = BPF_CORE_READ(c, skc_daddr);
+    __u32 s = c->skc_rcv_saddr;
+    __u32 d = c->skc_daddr;
     __builtin_memcpy(e->saddr, &s, 4);
     __builtin_memcpy(e->daddr, &d, 4);
   } else if (e->family == AF_INET6) {
-    BPF_CORE_READ_INTO(&e->saddr, c, skc_v6_rcv_saddr.in6_u.u6_addr8);
-    BPF_CORE_READ_INTO(&e->daddr, c, skc_v6_daddr.in6_u.u6_addr8);
+    __builtin_memcpy(e->saddr, c->skc_v6_rcv_saddr.in6_u.u6_addr8, 16);
+    __builtin_memcpy(e->daddr, c->skc_v6_daddr.in6_u.u6_addr8, 16);
   }
 }
 
-/* A full socket: the local port from inet_sport, which the kernel keeps after it unhashes the
- * socket on its way to CLOSE (skc_num is then 0). */
+/* A full socket. The kernel unhashes a socket on its way to CLOSE (skc_num is then 0) but keeps
+ * its port in inet_sport, which lies past struct sock and so is read by a helper, only then. */
 static __always_inline void from_sock(struct cs_event *e, const struct sock *sk) {
   from_sock_common(e, &sk->__sk_common);
-  e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
+  if (e->sport == 0) e->sport = bpf_ntohs(BPF_CORE_READ((const struct inet_sock *)sk, inet_sport));
 }
 
-static __always_inline void owner_into(struct cs_event *e, const void *sk) {
-  __u64 key = (__u64)sk;
-  struct cs_owner *o = bpf_map_lookup_elem(&cs_owners, &key);
+/* The helper returns NULL for a socket that is not a full one (a request or timewait socket). */
+static __always_inline void owner_into(struct cs_event *e, const struct sock *sk) {
+  struct cs_owner *o = bpf_sk_storage_get(&cs_owners, (struct sock *)sk, 0, 0);
   if (o) {
     e->pid = o->pid;
     __builtin_memcpy(e->comm, o->comm, sizeof(e->comm));
   }
 }
 
-static __always_inline void remember_owner(const void *sk) {
-  struct cs_owner o = {};
-  __u64 key = (__u64)sk;
-  o.pid = bpf_get_current_pid_tgid() >> 32;
-  bpf_get_current_comm(&o.comm, sizeof(o.comm));
-  bpf_map_update_elem(&cs_owners, &key, &o, BPF_ANY);
+static __always_inline void remember_owner(const struct sock *sk) {
+  struct cs_owner *o = bpf_sk_storage_get(&cs_owners, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+  if (!o) return;
+  o->pid = bpf_get_current_pid_tgid() >> 32;
+  bpf_get_current_comm(&o->comm, sizeof(o->comm));
 }
 
 /* Reads the IP and TCP/UDP headers of a packet into e (src = s, dst = d). */
@@ -261,8 +293,31 @@ static __always_inline void stamp(struct cs_event *e, __u32 kind) {
   e->kind = kind;
 }
 
-static __always_inline void submit(const struct cs_config *cfg, const struct cs_event *e) {
-  if (!passes(cfg, e)) return;
+/* Whether this CPU may send one more record of `kind` this second (records_per_sec); if not, the
+ * event is counted as held back. */
+static __always_inline bool within_budget(const struct cs_config *cfg, __u32 kind, __u64 now) {
+  if (!cfg->records_per_sec) return true;
+  __u32 zero = 0;
+  struct cs_budget *b = bpf_map_lookup_elem(&cs_budget, &zero);
+  if (!b) return true;
+  if (now - b->window_start_ns >= 1000000000ULL) {
+    b->window_start_ns = now;
+    b->used = 0;
+  }
+  if (b->used < cfg->records_per_sec) {
+    b->used += 1;
+    return true;
+  }
+  __u64 *held = bpf_map_lookup_elem(&cs_held, &kind);
+  if (held) *held += 1;
+  return false;
+}
+
+static __always_inline bool filtered(const struct cs_config *cfg) {
+  return cfg->port || cfg->pid || cfg->peer_family;
+}
+
+static __always_inline void send(const struct cs_event *e) {
   struct cs_event *out = bpf_ringbuf_reserve(&cs_events, sizeof(*out), 0);
   if (!out) {
     count(CS_C_RING_LOST);
@@ -270,6 +325,23 @@ static __always_inline void submit(const struct cs_config *cfg, const struct cs_
   }
   __builtin_memcpy(out, e, sizeof(*out));
   bpf_ringbuf_submit(out, wakeup_flag());
+}
+
+static __always_inline void submit(const struct cs_config *cfg, const struct cs_event *e) {
+  if (passes(cfg, e) && within_budget(cfg, e->kind, e->ts_ns)) send(e);
+}
+
+/* A connection opened with this peer (aggregate_mask). */
+static __always_inline void count_peer(const struct cs_event *e) {
+  struct cs_peer_key pk = {.family = e->family};
+  __builtin_memcpy(pk.addr, e->daddr, sizeof(pk.addr));
+  __u64 *n = bpf_map_lookup_elem(&cs_peers, &pk);
+  if (n) {
+    *n += 1;
+  } else {
+    __u64 one = 1;
+    if (bpf_map_update_elem(&cs_peers, &pk, &one, BPF_NOEXIST) != 0) count(CS_C_PEERS_OTHER);
+  }
 }
 
 /* Events are built on the stack (a struct cs_event is 112 bytes, well inside the 512-byte
@@ -284,46 +356,65 @@ int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int news
   __u64 *v = bpf_map_lookup_elem(&cs_transitions, &index);
   if (v) *v += 1;
 
-  /* Owners are for events: with none streamed (the agent's counters) the hash map is not
-   * touched, which keeps a state change at two array lookups. */
+  /* Owners are for streamed events and --pid: without them (the agent's counters, a --summary
+   * of all processes) no socket storage is touched, which keeps a state change at two lookups. */
   __u32 zero = 0;
   struct cs_config *any = bpf_map_lookup_elem(&cs_config_map, &zero);
   if (!any || !any->event_mask) return 0;
 
-  /* These changes are made by the socket's own process (connect, listen, close). */
-  if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
-      newstate == TCP_LAST_ACK)
-    remember_owner(sk);
-  if (newstate == TCP_LISTEN || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV)) {
-    struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
-    __u64 key = (__u64)sk;
+  if (any->owners) {
+    /* These changes are made by the socket's own process (connect, listen, close). */
+    if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
+        newstate == TCP_LAST_ACK)
+      remember_owner(sk);
     if (newstate == TCP_LISTEN) {
-      struct cs_owner *o = bpf_map_lookup_elem(&cs_owners, &key);
+      struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = sk->__sk_common.skc_num};
+      struct cs_owner *o = bpf_sk_storage_get(&cs_owners, (struct sock *)sk, 0, 0);
       if (o) bpf_map_update_elem(&cs_listen_owners, &lk, o, BPF_ANY);
-    } else {
-      struct cs_owner *o = bpf_map_lookup_elem(&cs_listen_owners, &lk);
-      if (o)
-        bpf_map_update_elem(&cs_owners, &key, o, BPF_ANY);
-      else
-        bpf_map_delete_elem(&cs_owners, &key); /* a stale entry of an earlier socket there */
+    } else if (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV) {
+      /* A new child: its own storage is empty; it takes its listener's process. */
+      struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = sk->__sk_common.skc_num};
+      struct cs_owner *lo = bpf_map_lookup_elem(&cs_listen_owners, &lk);
+      if (lo) {
+        struct cs_owner *o = bpf_sk_storage_get(&cs_owners, (struct sock *)sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+        if (o) *o = *lo;
+      }
     }
   }
 
   struct cs_config *cfg = config_for(CS_EV_STATE);
-  if (cfg) {
-    struct cs_event e = {};
-    stamp(&e, CS_EV_STATE);
-    e.protocol = IPPROTO_TCP;
-    e.old_state = oldstate;
-    e.new_state = newstate;
-    from_sock(&e, sk);
-    owner_into(&e, sk);
-    submit(cfg, &e);
+  if (!cfg) return 0;
+  const bool aggregated = cfg->aggregate_mask & CS_EVENT_BIT(CS_EV_STATE);
+  const bool opens = newstate == TCP_SYN_SENT || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV);
+  struct cs_event e = {};
+  /* Without filters, what is only counted needs no event. */
+  if (!filtered(cfg)) {
+    if (aggregated) {
+      v = bpf_map_lookup_elem(&cs_matched_transitions, &index);
+      if (v) *v += 1;
+      if (opens) {
+        from_sock_common(&e, &sk->__sk_common);
+        count_peer(&e);
+      }
+      return 0;
+    }
+    if (!within_budget(cfg, CS_EV_STATE, bpf_ktime_get_ns())) return 0;
   }
-  if (newstate == TCP_CLOSE) {
-    __u64 key = (__u64)sk;
-    bpf_map_delete_elem(&cs_owners, &key);
+  stamp(&e, CS_EV_STATE);
+  e.protocol = IPPROTO_TCP;
+  e.old_state = oldstate;
+  e.new_state = newstate;
+  from_sock(&e, sk);
+  if (cfg->owners) owner_into(&e, sk);
+  if (!passes(cfg, &e)) return 0;
+  if (aggregated) {
+    v = bpf_map_lookup_elem(&cs_matched_transitions, &index);
+    if (v) *v += 1;
+    if (opens) count_peer(&e);
+    return 0;
   }
+  /* Unfiltered, the budget was taken above. */
+  if (!filtered(cfg) || within_budget(cfg, CS_EV_STATE, e.ts_ns)) send(&e);
   return 0;
 }
 

@@ -58,6 +58,28 @@ struct cs_config {
   __u16 port;         /* 0: any; else the local or the remote port (a packet's source or dest) */
   __u16 peer_family;  /* 0: any peer; AF_INET/AF_INET6: peer must equal one end's address */
   __u8 peer[16];
+  /* 0: every event that passes is a record. Else at most this many records a second on each CPU;
+   * the events past it are counted in cs_held by kind (a terminal shows no more lines than that,
+   * so the rest need not cross the ring buffer). */
+  __u32 records_per_sec;
+  /* Kinds that are counted in the kernel instead of streamed (watch --summary's state changes):
+   * cs_matched_transitions, and cs_peers for the changes that open a connection. */
+  __u32 aggregate_mask;
+  /* 1: keep the process behind each socket (cs_owners): streamed events show it, --pid needs it. */
+  __u32 owners;
+};
+
+/* cs_budget: one CPU's window of records_per_sec. */
+struct cs_budget {
+  __u64 window_start_ns;
+  __u64 used;
+};
+
+/* cs_peers: a remote address (IPv4 in the first 4 bytes; pad is 0). */
+struct cs_peer_key {
+  __u16 family;
+  __u16 pad;
+  __u8 addr[16];
 };
 
 /* Counter keys (per-CPU maps; user space sums the CPUs). */
@@ -69,10 +91,11 @@ enum cs_counter {
   CS_C_RETRANSMIT = 2,
   CS_C_SYNACK_RETRANSMIT = 3,
   CS_C_RING_LOST = 4,       /* events that did not fit the ring buffer */
-  CS_C_MAX = 5,
+  CS_C_PEERS_OTHER = 5,     /* aggregated connections whose peer did not fit cs_peers */
+  CS_C_MAX = 6,
 };
 
-/* The process behind a socket (cs_owners, by the socket's address) or a listening port
+/* The process behind a socket (cs_owners, the socket's local storage) or a listening port
  * (cs_listen_owners, by cs_listen_key). */
 struct cs_owner {
   __u32 pid;

@@ -196,6 +196,9 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
   cfg.event_mask = options.event_mask;
   cfg.pid = options.pid;
   cfg.port = options.port;
+  cfg.records_per_sec = options.records_per_second;
+  cfg.aggregate_mask = options.aggregate_mask;
+  cfg.owners = options.owners || options.pid != 0 ? 1 : 0;
   if (options.peer) {
     sockaddr_storage ss{};
     options.peer->to_sockaddr(ss);
@@ -270,39 +273,81 @@ std::uint64_t recursion_misses(const struct bpf_program* prog) {
 
 }  // namespace
 
+namespace {
+
+// A per-CPU map's value for one key, summed over the CPUs.
+class PerCpuSum {
+ public:
+  explicit PerCpuSum(int ncpus) : values_(static_cast<std::size_t>(ncpus)) {}
+  bool read(const struct bpf_map* map, const void* key, std::size_t key_size) {
+    if (bpf_map__lookup_elem(map, key, key_size, values_.data(), values_.size() * sizeof(std::uint64_t), 0) != 0)
+      return false;
+    sum_ = 0;
+    for (auto v : values_) sum_ += v;
+    return true;
+  }
+  [[nodiscard]] std::uint64_t sum() const { return sum_; }
+
+ private:
+  std::vector<std::uint64_t> values_;
+  std::uint64_t sum_ = 0;
+};
+
+Result<void> read_array(const struct bpf_map* map, int ncpus, std::span<std::uint64_t> into) {
+  PerCpuSum v(ncpus);
+  for (std::uint32_t i = 0; i < into.size(); ++i) {
+    if (!v.read(map, &i, sizeof i)) return fail_errno(std::string("read BPF map ") + bpf_map__name(map), errno);
+    into[i] = v.sum();
+  }
+  return {};
+}
+
+// Every key of a per-CPU hash with its summed value. A key deleted between the two calls is
+// skipped (these maps only grow while the programs run).
+template <class Key, class Fn>
+void for_each_sum(const struct bpf_map* map, int ncpus, Fn fn) {
+  PerCpuSum v(ncpus);
+  Key key{};
+  const void* prev = nullptr;
+  while (bpf_map__get_next_key(map, prev, &key, sizeof key) == 0) {
+    if (v.read(map, &key, sizeof key)) fn(key, v.sum());
+    prev = &key;
+  }
+}
+
+}  // namespace
+
 Result<KernelCounters> Tracer::counters() const {
   KernelCounters out;
-  std::vector<std::uint64_t> per_cpu(static_cast<std::size_t>(ncpus_));
-  const auto sum = [&] {
-    std::uint64_t s = 0;
-    for (auto v : per_cpu) s += v;
-    return s;
-  };
-  const std::size_t value_size = per_cpu.size() * sizeof(std::uint64_t);
-  const auto read_array = [&](const struct bpf_map* map, std::span<std::uint64_t> into) -> Result<void> {
-    for (std::uint32_t i = 0; i < into.size(); ++i) {
-      if (bpf_map__lookup_elem(map, &i, sizeof i, per_cpu.data(), value_size, 0) != 0)
-        return fail_errno(std::string("read BPF map ") + bpf_map__name(map), errno);
-      into[i] = sum();
-    }
-    return {};
-  };
-  if (auto r = read_array(skel_->maps.cs_transitions, out.transitions); !r) return std::unexpected(r.error());
-  if (auto r = read_array(skel_->maps.cs_counters, out.totals); !r) return std::unexpected(r.error());
+  if (auto r = read_array(skel_->maps.cs_transitions, ncpus_, out.transitions); !r) return std::unexpected(r.error());
+  if (auto r = read_array(skel_->maps.cs_counters, ncpus_, out.totals); !r) return std::unexpected(r.error());
+  if (auto r = read_array(skel_->maps.cs_held, ncpus_, out.held); !r) return std::unexpected(r.error());
 
   out.state_missed = recursion_misses(skel_->progs.cs_state);
   for (std::size_t i = 0; i < hooks_.size(); ++i) {
     if (hooks_[i].error || (hooks_[i].kinds & asked_) == 0) continue;
     out.missed += recursion_misses(bpf_object__find_program_by_name(skel_->obj, kHooks[i].program));
   }
+  for_each_sum<cs_drop_key>(skel_->maps.cs_drops, ncpus_, [&](const cs_drop_key& k, std::uint64_t n) {
+    out.drops.push_back(DropCount{k.reason, k.port, k.protocol, n});
+  });
+  return out;
+}
 
-  cs_drop_key dk{};
-  const void* prev = nullptr;
-  while (bpf_map__get_next_key(skel_->maps.cs_drops, prev, &dk, sizeof dk) == 0) {
-    if (bpf_map__lookup_elem(skel_->maps.cs_drops, &dk, sizeof dk, per_cpu.data(), value_size, 0) == 0)
-      out.drops.push_back(DropCount{dk.reason, dk.port, dk.protocol, sum()});
-    prev = &dk;
-  }
+Result<Aggregates> Tracer::aggregates() const {
+  Aggregates out;
+  if (auto r = read_array(skel_->maps.cs_matched_transitions, ncpus_, out.transitions); !r)
+    return std::unexpected(r.error());
+  std::array<std::uint64_t, CS_C_MAX> totals{};
+  if (auto r = read_array(skel_->maps.cs_counters, ncpus_, totals); !r) return std::unexpected(r.error());
+  out.peers_other = totals[CS_C_PEERS_OTHER];
+  for_each_sum<cs_peer_key>(skel_->maps.cs_peers, ncpus_, [&](const cs_peer_key& k, std::uint64_t n) {
+    Aggregates::Peer p;
+    p.family = k.family;
+    std::memcpy(p.address.data(), k.addr, sizeof k.addr);
+    p.connections = n;
+    out.peers.push_back(p);
+  });
   return out;
 }
 

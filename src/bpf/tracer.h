@@ -33,6 +33,14 @@ struct TracerOptions {
   // The network namespace to watch (its /proc/PID/ns/net inode); nullopt: this process's own.
   std::optional<std::uint32_t> netns;
   std::size_t ring_bytes = std::size_t{4} << 20;  // a power of two, at least a page
+  // 0: every event that passes is a record; else at most this many a second per CPU, the rest
+  // counted by kind (KernelCounters::held): for a display that shows no more than that.
+  std::uint32_t records_per_second = 0;
+  // Kinds counted in the kernel instead of streamed (aggregates()): only CS_EV_STATE.
+  std::uint32_t aggregate_mask = 0;
+  // Keep the process behind each socket, for events that show it; --pid turns it on whatever
+  // this says.
+  bool owners = true;
 };
 
 // One attach point and whether it works on this kernel.
@@ -63,6 +71,20 @@ struct KernelCounters {
   // skipped call may have been for another namespace or kind).
   std::uint64_t state_missed = 0;
   std::uint64_t missed = 0;
+  // Events that passed the filters and were held back by records_per_second, by kind.
+  std::array<std::uint64_t, CS_EV_KIND_MAX> held{};
+};
+
+// What the kernel counted for aggregate_mask, since the programs were attached.
+struct Aggregates {
+  struct Peer {
+    std::uint16_t family = 0;
+    std::array<std::uint8_t, 16> address{};  // IPv4 in the first 4 bytes
+    std::uint64_t connections = 0;
+  };
+  std::array<std::uint64_t, CS_TCP_STATES * CS_TCP_STATES> transitions{};  // [from * 16 + to]
+  std::vector<Peer> peers;  // connections opened, by remote address
+  std::uint64_t peers_other = 0;  // connections whose address did not fit the kernel's table
 };
 
 class Tracer {
@@ -81,6 +103,7 @@ class Tracer {
   Result<int> poll(std::chrono::milliseconds timeout, const RecordFn& on_record);
 
   [[nodiscard]] Result<KernelCounters> counters() const;
+  [[nodiscard]] Result<Aggregates> aggregates() const;
   // The process listening on `port` in the watched namespace, for a listener that was there
   // before the programs were attached: the connections it accepts are born in softirq, with no
   // process, and take their listener's (the programs learn later listeners themselves).

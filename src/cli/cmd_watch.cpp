@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
@@ -237,7 +238,18 @@ std::vector<rules::Finding> window_findings(const watch::Summary& summary, const
 int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   auto plan = plan_from(f);
   if (!plan) return report(g, plan.error(), ExitCode::usage);
-  if (f.summary) plan->tracer.ring_bytes = std::size_t{16} << 20;
+  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
+  const bool limited = terminal && !g.json && !f.summary && f.rate > 0;
+  if (f.summary) {
+    plan->tracer.ring_bytes = std::size_t{16} << 20;
+    // The table counts state changes; the kernel counts them itself instead of streaming each
+    // one, and the table shows no process.
+    plan->tracer.aggregate_mask = plan->tracer.event_mask & CS_EVENT_BIT(CS_EV_STATE);
+    plan->tracer.owners = false;
+  }
+  // A terminal shows at most --rate lines a second: the kernel sends no more records than that
+  // per CPU and counts the rest, so that a storm does not cross the ring buffer to be dropped here.
+  if (limited) plan->tracer.records_per_second = f.rate;
 
   auto btf = bpf::KernelBtf::load();
   if (!btf) return report(g, btf.error(), ExitCode::could_not_run);
@@ -281,15 +293,16 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   // tests wait for it before they make traffic.
   fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_started, fmt::arg("what", groups_text(plan->groups))));
   std::fflush(stderr);
-  const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   const auto offset = monotonic_to_wall();
   const auto start = std::chrono::steady_clock::now();
   const auto wall_start = std::chrono::system_clock::now();
-  watch::RateLimiter limiter(terminal && !g.json ? f.rate : 0);
+  watch::RateLimiter limiter(limited ? f.rate : 0);
   watch::Summary summary(wall_start);
   ListenerOwners owners;
   std::uint64_t lost_seen = 0;
   std::uint64_t missed_seen = 0;
+  std::array<std::uint64_t, CS_EV_KIND_MAX> held_seen{};
+  bpf::Aggregates counted_seen;
   bool found = false;  // a finding in some --summary window: exit 1
   auto next_second = start + std::chrono::seconds(1);
 
@@ -300,7 +313,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       fmt::print("{}\n", watch::event_json(e, g.lang).dump());
     } else {
       if (auto held = limiter.flush(e.time, g.lang)) fmt::print("{}\n", *held);
-      if (f.rate == 0 || !terminal || limiter.admit(e.time, e.kind))
+      if (!limited || limiter.admit(e.time, e.kind))
         fmt::print("{}\n", watch::format_line(e, g.lang, watch::LineOptions{g.color, g.verbose > 0}));
     }
   };
@@ -313,6 +326,11 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   const auto say_lost = [&] {
     auto c = (*tracer)->counters();
     if (!c) return;
+    for (std::uint32_t k = CS_EV_STATE; k < CS_EV_KIND_MAX; ++k) {
+      if (c->held[k] > held_seen[k])
+        limiter.add_held(watch::group_of(static_cast<watch::EventKind>(k - CS_EV_STATE)), c->held[k] - held_seen[k]);
+      held_seen[k] = c->held[k];
+    }
     const auto lost = c->totals[CS_C_RING_LOST];
     if (lost > lost_seen) {
       const auto n = lost - lost_seen;
@@ -371,6 +389,12 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
     }
     say_lost();
     if (f.summary) {
+      if (plan->tracer.aggregate_mask != 0) {
+        auto counted = (*tracer)->aggregates();
+        if (!counted) return report(g, counted.error(), ExitCode::could_not_run);
+        summary.add(watch::kernel_counted(counted_seen, *counted));
+        counted_seen = std::move(*counted);
+      }
       summary.roll(std::chrono::system_clock::now());
       const auto findings =
           window_findings(summary, last_listeners ? &*last_listeners : nullptr, owners, g.lang);

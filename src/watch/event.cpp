@@ -57,6 +57,11 @@ std::string reason_name(const std::map<std::uint32_t, std::string>& names, std::
 
 }  // namespace
 
+std::string address_text(std::uint16_t family, const std::uint8_t* addr) {
+  const auto e = endpoint_of(family, addr, 0);
+  return e ? e->address : std::string();
+}
+
 std::string_view kind_name(EventKind kind) { return kKindNames[static_cast<std::size_t>(kind)]; }
 
 EventGroup group_of(EventKind kind) {

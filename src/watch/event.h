@@ -73,6 +73,10 @@ struct Event {
   std::optional<std::uint64_t> inode;   // overflows: the listener's socket inode, for its owner
 };
 
+// A kernel address as text (IPv4 in the first 4 bytes; ::ffff:a.b.c.d as a.b.c.d, as events
+// show it); "" for another family.
+std::string address_text(std::uint16_t family, const std::uint8_t* addr);
+
 // Decodes one ring-buffer record. `boot_to_wall` turns CLOCK_MONOTONIC nanoseconds into wall time
 // (the offset between the clocks, measured once). An unknown reason value keeps its number as
 // its name ("reason 131"). Errors: a record of the wrong size or an unknown kind.

@@ -29,6 +29,11 @@ bool RateLimiter::admit(time_point t, EventKind kind) {
   return false;
 }
 
+void RateLimiter::add_held(EventGroup group, std::uint64_t n) {
+  pending_[static_cast<std::size_t>(group)] += n;
+  suppressed_total_ += n;
+}
+
 std::optional<std::string> RateLimiter::flush(time_point t, Lang lang) {
   if (window_end_ && t >= *window_end_) close_window();
   const std::uint64_t total = std::accumulate(pending_.begin(), pending_.end(), std::uint64_t{0});

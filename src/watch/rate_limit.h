@@ -30,6 +30,10 @@ class RateLimiter {
   // admit() and at least once a second (the poll timeout), so that the line follows its second.
   std::optional<std::string> flush(time_point t, Lang lang);
 
+  // Events held back before they got here (the kernel's records_per_second), to be said with
+  // the next line.
+  void add_held(EventGroup group, std::uint64_t n);
+
   // Held back since the start (for the exit summary).
   [[nodiscard]] std::uint64_t suppressed_total() const { return suppressed_total_; }
 

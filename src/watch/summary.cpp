@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/duration.h"
+#include "inspect/sock_diag.h"
 #include "watch/ends.h"
 #include "watch/format.h"
 
@@ -226,6 +227,48 @@ void Tally::add(const Event& e) {
 void Summary::add(const Event& e) {
   current_.add(e);
   total_.add(e);
+}
+
+void Tally::add(const KernelCounted& k) {
+  for (const auto& [key, n] : k.transitions) {
+    events += n;
+    transitions.add(key, n);
+  }
+  for (const auto& [address, n] : k.peers) peers.add(address, n);
+  peers.add_other(k.peers_other);
+}
+
+void Summary::add(const KernelCounted& k) {
+  current_.add(k);
+  total_.add(k);
+}
+
+KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregates& now) {
+  KernelCounted out;
+  for (std::uint32_t i = 0; i < now.transitions.size(); ++i) {
+    const auto n = now.transitions[i] - std::min(now.transitions[i], before.transitions[i]);
+    if (n == 0) continue;
+    out.transitions.push_back({{std::string(inspect::tcp_state_name(static_cast<int>(i / CS_TCP_STATES))),
+                                std::string(inspect::tcp_state_name(static_cast<int>(i % CS_TCP_STATES)))},
+                               n});
+  }
+  const auto same = [](const bpf::Aggregates::Peer& a, const bpf::Aggregates::Peer& b) {
+    return a.family == b.family && a.address == b.address;
+  };
+  for (const auto& p : now.peers) {
+    std::uint64_t was = 0;
+    for (const auto& q : before.peers) {
+      if (same(p, q)) {
+        was = q.connections;
+        break;
+      }
+    }
+    if (p.connections <= was) continue;
+    auto address = address_text(p.family, p.address.data());
+    if (!address.empty()) out.peers.emplace_back(std::move(address), p.connections - was);
+  }
+  out.peers_other = now.peers_other - std::min(now.peers_other, before.peers_other);
+  return out;
 }
 
 void Summary::add_lost(std::uint64_t n) {

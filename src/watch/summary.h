@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/text.h"
+#include "bpf/tracer.h"
 #include "rules/event_rules.h"
 #include "watch/event.h"
 
@@ -44,6 +45,7 @@ class BoundedCounts {
     const auto it = counts_.find(key);
     return it == counts_.end() ? 0 : it->second;
   }
+  void add_other(std::uint64_t n) { other_ += n; }
   [[nodiscard]] std::uint64_t other() const { return other_; }
   [[nodiscard]] bool empty() const { return counts_.empty() && other_ == 0; }
   [[nodiscard]] const std::map<Key, std::uint64_t>& map() const { return counts_; }
@@ -82,6 +84,18 @@ struct ListenerTally {
   [[nodiscard]] std::uint64_t total() const { return accept_overflows + syn_queue_drops; }
 };
 
+// What the kernel counted itself instead of streaming (--summary's state changes,
+// bpf::Aggregates), as the change since the previous look.
+struct KernelCounted {
+  std::vector<std::pair<TransitionKey, std::uint64_t>> transitions;
+  std::vector<std::pair<std::string, std::uint64_t>> peers;  // connections opened, by remote address
+  std::uint64_t peers_other = 0;  // connections whose address the kernel's table had no room for
+};
+
+// The change from `before` to `now` (both running totals of one Tracer), with the states and
+// addresses named as events name them.
+KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregates& now);
+
 // What one window (or the whole run) saw.
 struct Tally {
   std::uint64_t events = 0;
@@ -97,6 +111,7 @@ struct Tally {
   std::map<std::uint16_t, BoundedCounts<std::string>> firewall_sources;
 
   void add(const Event& e);
+  void add(const KernelCounted& k);
 };
 
 class Summary {
@@ -106,6 +121,7 @@ class Summary {
   explicit Summary(time_point start) : start_(start), window_start_(start), last_roll_(start) {}
 
   void add(const Event& e);
+  void add(const KernelCounted& k);
   void add_lost(std::uint64_t n);
   // Ends the current window at `now`: it becomes last_window(), and a new one starts.
   void roll(time_point now);

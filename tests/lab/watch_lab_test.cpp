@@ -840,6 +840,138 @@ TEST_F(WatchLab, EveryEventIsShownOrCountedLostUntilTheEnd) {
   EXPECT_GE(shown + lost + missed, changes) << "shown " << shown << ", lost " << lost << ", missed " << missed;
 }
 
+// The kernel's own count of the state changes in the calling thread's namespace while `make`
+// runs, from the transition counters of a second set of programs in this process, and the
+// programs' calls the kernel skipped meanwhile (an interrupt inside one; rare).
+struct KernelCount {
+  std::uint64_t changes = 0;
+  std::uint64_t missed = 0;
+  std::string error;
+};
+
+KernelCount count_changes(const std::function<std::string()>& make) {
+  KernelCount out;
+  struct stat st {};
+  if (::stat("/proc/thread-self/ns/net", &st) != 0) {
+    out.error = "stat netns";
+    return out;
+  }
+  bpf::TracerOptions options;
+  options.netns = static_cast<std::uint32_t>(st.st_ino);
+  auto tracer = bpf::Tracer::open(options);
+  if (!tracer) {
+    out.error = tracer.error().message();
+    return out;
+  }
+  const auto look = [&](std::uint64_t& missed) -> std::uint64_t {
+    auto c = (*tracer)->counters();
+    if (!c) return 0;
+    missed = c->state_missed;
+    std::uint64_t n = 0;
+    for (auto v : c->transitions) n += v;
+    return n;
+  };
+  std::uint64_t missed_before = 0, missed_after = 0;
+  const auto before = look(missed_before);
+  out.error = make();
+  std::this_thread::sleep_for(100ms);  // the last FINs and ACKs, handled
+  out.changes = look(missed_after) - before;
+  out.missed = missed_after - missed_before;
+  return out;
+}
+
+// -- a terminal: at most --rate lines a second, and the kernel counts the rest -----------------------
+TEST_F(WatchLab, ATerminalGetsRateLinesAndTheKernelCountsTheRest) {
+  constexpr int kConnections = 10000;
+  constexpr int kRate = 5;
+  // script(1) gives watch a terminal. Stopped while 10,000 connections come and go (about
+  // 100,000 changes): were every change a record, the 4 MiB ring buffer (some 35,000) would
+  // overflow; the kernel sends at most kRate a second per CPU and counts the others.
+  Process watch = lab().spawn(Node::server, {"script", "-qfec",
+                                             std::string(CONNSCOPE_BIN) + " watch --events state --duration 60s --rate " +
+                                                 std::to_string(kRate),
+                                             "/dev/null"});
+  const auto deadline = Clock::now() + 10s;
+  while (watch.out().find("connscope: watching ") == std::string::npos && Clock::now() < deadline && watch.running())
+    std::this_thread::sleep_for(10ms);
+  ASSERT_NE(watch.out().find("connscope: watching "), std::string::npos) << watch.out() << watch.err();
+  const auto start = Clock::now();
+  ::kill(-watch.pid(), SIGSTOP);
+  const KernelCount truth = lab().in_ns(Node::server, [] { return count_changes([] { return churn_and_close(kConnections); }); });
+  ::kill(-watch.pid(), SIGCONT);
+  ASSERT_EQ(truth.error, "");
+  std::this_thread::sleep_for(1500ms);  // watch's once-a-second look at the kernel's counts
+  EXPECT_EQ(watch.stop(SIGTERM), 0) << watch.out();
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(Clock::now() - start).count() + 1;
+
+  std::uint64_t shown = 0, more = 0, missed = 0;
+  static const std::regex event_line(R"(^\d\d:\d\d:\d\d\.\d{3} .*state)");
+  static const std::regex more_line(R"(… (\d+) more events in the last second \(state (\d+)\))");
+  static const std::regex missed_line(R"(the kernel skipped (\d+) calls)");
+  std::smatch m;
+  for (auto line : test::lines(watch.out())) {
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (std::regex_search(line, event_line)) {
+      ++shown;
+    } else if (std::regex_search(line, m, more_line)) {
+      EXPECT_EQ(m[1], m[2]) << line;
+      more += std::stoull(m[1]);
+    } else if (std::regex_search(line, m, missed_line)) {
+      missed += std::stoull(m[1]);
+    }
+  }
+  std::printf("state changes %llu (skipped %llu); shown %llu, more %llu, missed %llu in %lld s\n",
+              static_cast<unsigned long long>(truth.changes), static_cast<unsigned long long>(truth.missed),
+              static_cast<unsigned long long>(shown), static_cast<unsigned long long>(more),
+              static_cast<unsigned long long>(missed), static_cast<long long>(seconds));
+  EXPECT_EQ(watch.out().find("ring buffer was full"), std::string::npos) << "records were lost";
+  EXPECT_GE(truth.changes, 10ull * kConnections);
+  EXPECT_GT(shown, 0u);
+  EXPECT_LE(shown, static_cast<std::uint64_t>(kRate * seconds));
+  EXPECT_LE(shown + more, truth.changes + truth.missed);
+  EXPECT_GE(shown + more + missed, truth.changes);
+}
+
+// -- --summary: the kernel counts the state changes, exactly, after the filters -----------------------
+TEST_F(WatchLab, ASummaryCountsEveryStateChangeInTheKernel) {
+  constexpr int kConnections = 10000;
+  WatchRun all(lab(), Node::server, {"--summary", "--events", "state", "--duration", "60s"});
+  WatchRun other_port(lab(), Node::server, {"--summary", "--events", "state", "--port", "9", "--duration", "60s"});
+  ASSERT_TRUE(all.wait_ready()) << all.err();
+  ASSERT_TRUE(other_port.wait_ready()) << other_port.err();
+  const KernelCount truth = lab().in_ns(Node::server, [] { return count_changes([] { return churn_and_close(kConnections); }); });
+  ASSERT_EQ(truth.error, "");
+  const auto changes_in = [](const json& summary) {
+    std::uint64_t n = 0;
+    for (const auto& t : summary["total"]["transitions"]) n += t.value("count", std::uint64_t{0});
+    return n;
+  };
+  ASSERT_FALSE(all.wait_for([&](const json& s) { return changes_in(s) >= truth.changes; }, 5s).is_null()) << all.out();
+  std::this_thread::sleep_for(1200ms);  // one more window: nothing may come after
+  EXPECT_EQ(all.stop(), 0) << all.err();
+  EXPECT_EQ(other_port.stop(), 0) << other_port.err();
+
+  const json last = all.objects().back();
+  std::printf("state changes %llu (skipped %llu); summary %llu\n", static_cast<unsigned long long>(truth.changes),
+              static_cast<unsigned long long>(truth.missed), static_cast<unsigned long long>(changes_in(last)));
+  EXPECT_GE(changes_in(last), truth.changes);
+  EXPECT_LE(changes_in(last), truth.changes + truth.missed);
+  EXPECT_EQ(last["total"]["events"].get<std::uint64_t>(), changes_in(last));
+  EXPECT_EQ(last["total"]["lost"], 0);
+  // Each connection opened twice here: the client's SYN_SENT and the server's new child, both
+  // with 127.0.0.1 at the other end.
+  EXPECT_EQ(last["total"]["peers"], json::parse(fmt::format(R"([{{"address":"127.0.0.1","count":{}}}])", 2 * kConnections)));
+  std::uint64_t closes = 0;
+  for (const auto& t : last["total"]["transitions"])
+    if (t["from"] == "CLOSE" && t["to"] == "SYN_SENT") closes += t["count"].get<std::uint64_t>();
+  EXPECT_EQ(closes, static_cast<std::uint64_t>(kConnections));
+
+  ASSERT_FALSE(other_port.objects().empty()) << other_port.err();
+  const json filtered = other_port.objects().back();
+  EXPECT_EQ(filtered["total"]["events"], 0) << filtered.dump();
+  EXPECT_EQ(filtered["total"]["transitions"], json::array());
+}
+
 // -- a dual-stack listener: its IPv4 clients are IPv4, and --peer finds them -----------------------
 TEST_F(WatchLab, ADualStackSocketsIpv4PeerIsShownAsIpv4AndPassesPeer) {
   constexpr std::uint16_t kPort = 8090;

@@ -60,5 +60,16 @@ TEST(RateLimit, EqualCountsKeepTheGroupsOrder) {
   EXPECT_EQ(*r.flush(at(seconds(1)), Lang::en), "… 2 more events in the last second (state 1, drop 1)");
 }
 
+TEST(RateLimit, WhatTheKernelHeldBackIsSaidWithTheRest) {
+  RateLimiter r(1);
+  EXPECT_TRUE(r.admit(at(milliseconds(0)), EventKind::state));
+  EXPECT_FALSE(r.admit(at(milliseconds(10)), EventKind::state));
+  r.add_held(EventGroup::state, 900);
+  r.add_held(EventGroup::reset, 3);
+  EXPECT_EQ(*r.flush(at(seconds(1)), Lang::en), "… 904 more events in the last second (state 901, reset 3)");
+  EXPECT_EQ(r.suppressed_total(), 904u);
+  EXPECT_FALSE(r.flush(at(seconds(2)), Lang::en).has_value());
+}
+
 }  // namespace
 }  // namespace connscope::watch

@@ -123,6 +123,52 @@ TEST(BoundedCounts, KeysPastTheLimitAreCountedAsOther) {
   EXPECT_EQ(s[1].first, "a");
 }
 
+bpf::Aggregates::Peer peer4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint64_t n) {
+  bpf::Aggregates::Peer p;
+  p.family = AF_INET;
+  p.address = {a, b, c, d};
+  p.connections = n;
+  return p;
+}
+
+TEST(KernelCounted, TheChangeSinceTheLastLookNamedAsEventsNameIt) {
+  bpf::Aggregates before, now;
+  const auto at = [](int from, int to) { return static_cast<std::size_t>(from * CS_TCP_STATES + to); };
+  before.transitions[at(7, 2)] = 10;  // CLOSE -> SYN_SENT
+  now.transitions[at(7, 2)] = 25;
+  now.transitions[at(2, 1)] = 4;      // SYN_SENT -> ESTABLISHED, new
+  before.peers = {peer4(192, 0, 2, 9, 3)};
+  bpf::Aggregates::Peer mapped;       // ::ffff:198.51.100.7 is shown as 198.51.100.7
+  mapped.family = AF_INET6;
+  mapped.address = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 7};
+  mapped.connections = 2;
+  now.peers = {peer4(192, 0, 2, 9, 3), mapped};
+  before.peers_other = 1;
+  now.peers_other = 6;
+
+  const auto k = kernel_counted(before, now);
+  ASSERT_EQ(k.transitions.size(), 2u);
+  EXPECT_EQ(k.transitions[0].first, (TransitionKey{"SYN_SENT", "ESTABLISHED"}));
+  EXPECT_EQ(k.transitions[0].second, 4u);
+  EXPECT_EQ(k.transitions[1].first, (TransitionKey{"CLOSE", "SYN_SENT"}));
+  EXPECT_EQ(k.transitions[1].second, 15u);
+  ASSERT_EQ(k.peers.size(), 1u);  // 192.0.2.9 did not change
+  EXPECT_EQ(k.peers[0], (std::pair<std::string, std::uint64_t>{"198.51.100.7", 2}));
+  EXPECT_EQ(k.peers_other, 5u);
+
+  Summary s(kStart);
+  s.add(k);
+  s.add(state("ESTABLISHED", "FIN_WAIT1"));
+  s.roll(kStart + seconds(1));
+  const auto& w = s.last_window();
+  EXPECT_EQ(w.events, 20u);
+  EXPECT_EQ(w.transitions.count({"CLOSE", "SYN_SENT"}), 15u);
+  EXPECT_EQ(w.transitions.count({"ESTABLISHED", "FIN_WAIT1"}), 1u);
+  EXPECT_EQ(w.peers.count("198.51.100.7"), 3u);  // 2 connections, 1 streamed event
+  EXPECT_EQ(w.peers.other(), 5u);
+  EXPECT_EQ(s.total().transitions.count({"SYN_SENT", "ESTABLISHED"}), 4u);
+}
+
 TEST(Summary, WindowsRollAndTheTotalKeepsEverything) {
   Summary s(kStart);
   s.add(state("SYN-RECV", "ESTAB"));
