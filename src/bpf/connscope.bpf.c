@@ -124,21 +124,28 @@ struct {
   __type(value, __u64);
 } cs_held SEC(".maps");
 
-/* aggregate_mask: the state changes that passed the filters, by transition, and the connections
- * they opened by remote address (the rest, past max_entries, in CS_C_PEERS_OTHER). */
+/* aggregate_mask: the events that passed the filters, counted by cs_match_key (past max_entries,
+ * by kind only, in cs_matched_other), and the state changes by transition. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+  __uint(max_entries, 16384);
+  __type(key, struct cs_match_key);
+  __type(value, __u64);
+} cs_matched SEC(".maps");
+
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, CS_EV_KIND_MAX);
+  __type(key, __u32);
+  __type(value, __u64);
+} cs_matched_other SEC(".maps");
+
 struct {
   __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
   __uint(max_entries, CS_TCP_STATES * CS_TCP_STATES);
   __type(key, __u32);
   __type(value, __u64);
 } cs_matched_transitions SEC(".maps");
-
-struct {
-  __uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-  __uint(max_entries, 4096);
-  __type(key, struct cs_peer_key);
-  __type(value, __u64);
-} cs_peers SEC(".maps");
 
 /* When the reader was last woken (ns, bpf_ktime_get_ns). */
 struct {
@@ -295,8 +302,10 @@ static __always_inline void stamp(struct cs_event *e, __u32 kind) {
 
 /* Whether this CPU may send one more record of `kind` this second (records_per_sec); if not, the
  * event is counted as held back. */
-static __always_inline bool within_budget(const struct cs_config *cfg, __u32 kind, __u64 now) {
+static __always_inline bool within_budget(const struct cs_config *cfg, __u32 kind) {
   if (!cfg->records_per_sec) return true;
+  /* (bpf_ktime_get_coarse_ns would be cheaper, but tracing programs may not call it.) */
+  __u64 now = bpf_ktime_get_ns();
   __u32 zero = 0;
   struct cs_budget *b = bpf_map_lookup_elem(&cs_budget, &zero);
   if (!b) return true;
@@ -317,6 +326,14 @@ static __always_inline bool filtered(const struct cs_config *cfg) {
   return cfg->port || cfg->pid || cfg->peer_family;
 }
 
+/* Whether this CPU could send a record now (records_per_sec not used up this second). */
+static __always_inline bool budget_left(const struct cs_config *cfg) {
+  if (!cfg->records_per_sec) return true;
+  __u32 zero = 0;
+  struct cs_budget *b = bpf_map_lookup_elem(&cs_budget, &zero);
+  return !b || b->used < cfg->records_per_sec || bpf_ktime_get_ns() - b->window_start_ns >= 1000000000ULL;
+}
+
 static __always_inline void send(const struct cs_event *e) {
   struct cs_event *out = bpf_ringbuf_reserve(&cs_events, sizeof(*out), 0);
   if (!out) {
@@ -327,21 +344,39 @@ static __always_inline void send(const struct cs_event *e) {
   bpf_ringbuf_submit(out, wakeup_flag());
 }
 
-static __always_inline void submit(const struct cs_config *cfg, const struct cs_event *e) {
-  if (passes(cfg, e) && within_budget(cfg, e->kind, e->ts_ns)) send(e);
-}
-
-/* A connection opened with this peer (aggregate_mask). */
-static __always_inline void count_peer(const struct cs_event *e) {
-  struct cs_peer_key pk = {.family = e->family};
-  __builtin_memcpy(pk.addr, e->daddr, sizeof(pk.addr));
-  __u64 *n = bpf_map_lookup_elem(&cs_peers, &pk);
+/* One event counted instead of streamed (aggregate_mask). */
+static __always_inline void count_matched(const struct cs_event *e) {
+  struct cs_match_key k = {.kind = e->kind, .family = e->family};
+  if (e->flags & CS_F_HAS_REASON) {
+    k.reason = e->reason;
+    k.flags = CS_F_HAS_REASON;
+  }
+  /* A packet's remote end is its source; a socket's, its destination. */
+  if (e->flags & CS_F_PACKET) {
+    k.port = e->dport;
+    __builtin_memcpy(k.peer, e->saddr, sizeof(k.peer));
+  } else {
+    k.port = e->kind == CS_EV_STATE ? 0 : e->sport;
+    __builtin_memcpy(k.peer, e->daddr, sizeof(k.peer));
+  }
+  __u64 *n = bpf_map_lookup_elem(&cs_matched, &k);
   if (n) {
     *n += 1;
-  } else {
-    __u64 one = 1;
-    if (bpf_map_update_elem(&cs_peers, &pk, &one, BPF_NOEXIST) != 0) count(CS_C_PEERS_OTHER);
+    return;
   }
+  __u64 one = 1;
+  if (bpf_map_update_elem(&cs_matched, &k, &one, BPF_NOEXIST) == 0) return;
+  __u32 kind = e->kind;
+  n = bpf_map_lookup_elem(&cs_matched_other, &kind);
+  if (n) *n += 1;
+}
+
+static __always_inline void submit(const struct cs_config *cfg, const struct cs_event *e) {
+  if (!passes(cfg, e)) return;
+  if (cfg->aggregate_mask & CS_EVENT_BIT(e->kind))
+    count_matched(e);
+  else if (within_budget(cfg, e->kind))
+    send(e);
 }
 
 /* Events are built on the stack (a struct cs_event is 112 bytes, well inside the 512-byte
@@ -359,10 +394,22 @@ int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int news
   /* Owners are for streamed events and --pid: without them (the agent's counters, a --summary
    * of all processes) no socket storage is touched, which keeps a state change at two lookups. */
   __u32 zero = 0;
-  struct cs_config *any = bpf_map_lookup_elem(&cs_config_map, &zero);
-  if (!any || !any->event_mask) return 0;
+  struct cs_config *cfg = bpf_map_lookup_elem(&cs_config_map, &zero);
+  if (!cfg || !cfg->event_mask) return 0;
+  const bool wanted = cfg->event_mask & CS_EVENT_BIT(CS_EV_STATE);
+  const bool aggregated = cfg->aggregate_mask & CS_EVENT_BIT(CS_EV_STATE);
+  const bool opens = newstate == TCP_SYN_SENT || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV);
 
-  if (any->owners) {
+  /* A display's budget (records_per_sec), without filters: this event takes its place in it, or
+   * is held back here, before anything else is done for it. */
+  bool room = true;
+  if (cfg->records_per_sec && !filtered(cfg))
+    room = wanted && !aggregated ? within_budget(cfg, CS_EV_STATE) : budget_left(cfg);
+
+  /* With the budget used up on this CPU, no owner is recorded until it has room again: a line
+   * shown later may lack the process of a connection that began meanwhile, which costs less than
+   * a socket storage for every connection of a storm. --pid (a filter) keeps them all. */
+  if (cfg->owners && room) {
     /* These changes are made by the socket's own process (connect, listen, close). */
     if (newstate == TCP_SYN_SENT || newstate == TCP_LISTEN || newstate == TCP_FIN_WAIT1 ||
         newstate == TCP_LAST_ACK)
@@ -381,24 +428,19 @@ int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int news
       }
     }
   }
+  if (!wanted || !room) return 0;
 
-  struct cs_config *cfg = config_for(CS_EV_STATE);
-  if (!cfg) return 0;
-  const bool aggregated = cfg->aggregate_mask & CS_EVENT_BIT(CS_EV_STATE);
-  const bool opens = newstate == TCP_SYN_SENT || (oldstate == TCP_LISTEN && newstate == TCP_SYN_RECV);
   struct cs_event e = {};
   /* Without filters, what is only counted needs no event. */
-  if (!filtered(cfg)) {
-    if (aggregated) {
-      v = bpf_map_lookup_elem(&cs_matched_transitions, &index);
-      if (v) *v += 1;
-      if (opens) {
-        from_sock_common(&e, &sk->__sk_common);
-        count_peer(&e);
-      }
-      return 0;
+  if (aggregated && !filtered(cfg)) {
+    v = bpf_map_lookup_elem(&cs_matched_transitions, &index);
+    if (v) *v += 1;
+    if (opens) {
+      e.kind = CS_EV_STATE;
+      from_sock_common(&e, &sk->__sk_common);
+      count_matched(&e);
     }
-    if (!within_budget(cfg, CS_EV_STATE, bpf_ktime_get_ns())) return 0;
+    return 0;
   }
   stamp(&e, CS_EV_STATE);
   e.protocol = IPPROTO_TCP;
@@ -410,11 +452,11 @@ int BPF_PROG(cs_state, const struct sock *sk, const int oldstate, const int news
   if (aggregated) {
     v = bpf_map_lookup_elem(&cs_matched_transitions, &index);
     if (v) *v += 1;
-    if (opens) count_peer(&e);
+    if (opens) count_matched(&e);
     return 0;
   }
   /* Unfiltered, the budget was taken above. */
-  if (!filtered(cfg) || within_budget(cfg, CS_EV_STATE, e.ts_ns)) send(&e);
+  if (!filtered(cfg) || within_budget(cfg, CS_EV_STATE)) send(&e);
   return 0;
 }
 
@@ -434,7 +476,7 @@ int BPF_PROG(cs_reset_sent, const struct sock *sk, const struct sk_buff *skb) {
   e.protocol = IPPROTO_TCP;
   if (sk) {
     from_sock(&e, sk);
-    if (BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN) owner_into(&e, sk);
+    if (cfg->owners && BPF_CORE_READ(sk, __sk_common.skc_state) != TCP_LISTEN) owner_into(&e, sk);
   } else if (skb) {
     from_packet(&e, skb);
   }
@@ -457,7 +499,7 @@ int BPF_PROG(cs_reset_received, struct sock *sk) {
   e.protocol = IPPROTO_TCP;
   e.old_state = BPF_CORE_READ(sk, __sk_common.skc_state);
   from_sock(&e, sk);
-  owner_into(&e, sk);
+  if (cfg->owners) owner_into(&e, sk);
   submit(cfg, &e);
   return 0;
 }
@@ -473,7 +515,7 @@ int BPF_PROG(cs_retransmit, const struct sock *sk, const struct sk_buff *skb) {
   e.protocol = IPPROTO_TCP;
   e.old_state = BPF_CORE_READ(sk, __sk_common.skc_state);
   from_sock(&e, sk);
-  owner_into(&e, sk);
+  if (cfg->owners) owner_into(&e, sk);
   submit(cfg, &e);
   return 0;
 }
@@ -488,8 +530,8 @@ int BPF_PROG(cs_synack_retransmit, const struct sock *sk, const struct request_s
   stamp(&e, CS_EV_SYNACK_RETRANSMIT);
   e.protocol = IPPROTO_TCP;
   from_sock_common(&e, &req->__req_common);
-  owner_into(&e, sk); /* the listener's process */
-  if (e.pid == 0) {   /* a listener older than the programs: the one user space told of */
+  if (cfg->owners) owner_into(&e, sk); /* the listener's process */
+  if (cfg->owners && e.pid == 0) { /* a listener older than the programs: the one user space told of */
     struct cs_listen_key lk = {.netns = netns_of_sock(sk), .port = BPF_CORE_READ(sk, __sk_common.skc_num)};
     struct cs_owner *o = bpf_map_lookup_elem(&cs_listen_owners, &lk);
     if (o) {
@@ -533,7 +575,7 @@ int BPF_PROG(cs_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
   e.flags |= CS_F_HAS_REASON;
   e.location = (__u64)location;
   e.ifindex = dev ? dev->ifindex : 0;
-  if (sk) owner_into(&e, sk);
+  if (sk && cfg->owners) owner_into(&e, sk);
   submit(cfg, &e);
   return 0;
 }

@@ -62,8 +62,8 @@ struct cs_config {
    * the events past it are counted in cs_held by kind (a terminal shows no more lines than that,
    * so the rest need not cross the ring buffer). */
   __u32 records_per_sec;
-  /* Kinds that are counted in the kernel instead of streamed (watch --summary's state changes):
-   * cs_matched_transitions, and cs_peers for the changes that open a connection. */
+  /* Kinds that are counted in the kernel after the filters instead of streamed (watch --summary):
+   * cs_matched, and cs_matched_transitions for state changes. */
   __u32 aggregate_mask;
   /* 1: keep the process behind each socket (cs_owners): streamed events show it, --pid needs it. */
   __u32 owners;
@@ -75,11 +75,17 @@ struct cs_budget {
   __u64 used;
 };
 
-/* cs_peers: a remote address (IPv4 in the first 4 bytes; pad is 0). */
-struct cs_peer_key {
-  __u16 family;
-  __u16 pad;
-  __u8 addr[16];
+/* cs_matched: events counted instead of streamed (aggregate_mask), by kind, reason, local port
+ * and remote address (IPv4 in the first 4 bytes). A state change is counted only when it opens a
+ * connection (a connect's SYN_SENT, a listener's new SYN_RECV child), with port 0: its
+ * transitions are in cs_matched_transitions. */
+struct cs_match_key {
+  __u32 kind;
+  __u32 reason;   /* with CS_F_HAS_REASON in flags */
+  __u32 flags;    /* CS_F_HAS_REASON or 0 */
+  __u16 port;     /* the local port (a packet's destination) */
+  __u16 family;   /* of peer; 0 when the event has no address */
+  __u8 peer[16];
 };
 
 /* Counter keys (per-CPU maps; user space sums the CPUs). */
@@ -91,8 +97,7 @@ enum cs_counter {
   CS_C_RETRANSMIT = 2,
   CS_C_SYNACK_RETRANSMIT = 3,
   CS_C_RING_LOST = 4,       /* events that did not fit the ring buffer */
-  CS_C_PEERS_OTHER = 5,     /* aggregated connections whose peer did not fit cs_peers */
-  CS_C_MAX = 6,
+  CS_C_MAX = 5,
 };
 
 /* The process behind a socket (cs_owners, the socket's local storage) or a listening port

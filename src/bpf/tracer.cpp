@@ -338,15 +338,9 @@ Result<Aggregates> Tracer::aggregates() const {
   Aggregates out;
   if (auto r = read_array(skel_->maps.cs_matched_transitions, ncpus_, out.transitions); !r)
     return std::unexpected(r.error());
-  std::array<std::uint64_t, CS_C_MAX> totals{};
-  if (auto r = read_array(skel_->maps.cs_counters, ncpus_, totals); !r) return std::unexpected(r.error());
-  out.peers_other = totals[CS_C_PEERS_OTHER];
-  for_each_sum<cs_peer_key>(skel_->maps.cs_peers, ncpus_, [&](const cs_peer_key& k, std::uint64_t n) {
-    Aggregates::Peer p;
-    p.family = k.family;
-    std::memcpy(p.address.data(), k.addr, sizeof k.addr);
-    p.connections = n;
-    out.peers.push_back(p);
+  if (auto r = read_array(skel_->maps.cs_matched_other, ncpus_, out.other); !r) return std::unexpected(r.error());
+  for_each_sum<cs_match_key>(skel_->maps.cs_matched, ncpus_, [&](const cs_match_key& k, std::uint64_t n) {
+    out.counts.push_back({k, n});
   });
   return out;
 }

@@ -77,14 +77,13 @@ struct KernelCounters {
 
 // What the kernel counted for aggregate_mask, since the programs were attached.
 struct Aggregates {
-  struct Peer {
-    std::uint16_t family = 0;
-    std::array<std::uint8_t, 16> address{};  // IPv4 in the first 4 bytes
-    std::uint64_t connections = 0;
+  struct Count {
+    cs_match_key key{};
+    std::uint64_t events = 0;
   };
   std::array<std::uint64_t, CS_TCP_STATES * CS_TCP_STATES> transitions{};  // [from * 16 + to]
-  std::vector<Peer> peers;  // connections opened, by remote address
-  std::uint64_t peers_other = 0;  // connections whose address did not fit the kernel's table
+  std::vector<Count> counts;  // by cs_match_key; a state change only when it opens a connection
+  std::array<std::uint64_t, CS_EV_KIND_MAX> other{};  // by kind: the key found no room
 };
 
 class Tracer {

@@ -241,10 +241,9 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   const bool limited = terminal && !g.json && !f.summary && f.rate > 0;
   if (f.summary) {
-    plan->tracer.ring_bytes = std::size_t{16} << 20;
-    // The table counts state changes; the kernel counts them itself instead of streaming each
-    // one, and the table shows no process.
-    plan->tracer.aggregate_mask = plan->tracer.event_mask & CS_EVENT_BIT(CS_EV_STATE);
+    // The table only counts: the kernel counts every kind itself, after the filters, instead of
+    // streaming each event; and it shows no process.
+    plan->tracer.aggregate_mask = plan->tracer.event_mask;
     plan->tracer.owners = false;
   }
   // A terminal shows at most --rate lines a second: the kernel sends no more records than that
@@ -392,7 +391,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
       if (plan->tracer.aggregate_mask != 0) {
         auto counted = (*tracer)->aggregates();
         if (!counted) return report(g, counted.error(), ExitCode::could_not_run);
-        summary.add(watch::kernel_counted(counted_seen, *counted));
+        summary.add(watch::kernel_counted(counted_seen, *counted, names));
         counted_seen = std::move(*counted);
       }
       summary.roll(std::chrono::system_clock::now());

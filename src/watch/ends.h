@@ -25,11 +25,15 @@ inline std::uint16_t local_port(const Event& e) {
 }
 
 // The remote address, or "" when there is none (a listener's own event has the unspecified
-// address as its remote end).
+// address as its remote end, which peer_address() turns into "").
+inline std::string peer_address(std::string address) {
+  if (address == "0.0.0.0" || address == "::") return {};
+  return address;
+}
+
 inline std::string remote_address(const Event& e) {
   const auto& r = remote_end(e);
-  if (!r || r->address.empty() || r->address == "0.0.0.0" || r->address == "::") return {};
-  return r->address;
+  return r ? peer_address(r->address) : std::string();
 }
 
 }  // namespace connscope::watch

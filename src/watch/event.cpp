@@ -50,12 +50,13 @@ std::optional<Endpoint> endpoint_of(std::uint16_t family, const std::uint8_t* ad
   return endpoint_from_sockaddr(reinterpret_cast<const sockaddr*>(&ss));
 }
 
-std::string reason_name(const std::map<std::uint32_t, std::string>& names, std::uint32_t value) {
-  if (auto it = names.find(value); it != names.end()) return it->second;
+}  // namespace
+
+std::string reason_name(const ReasonNames& names, EventKind kind, std::uint32_t value) {
+  const auto& table = kind == EventKind::drop ? names.drop : names.reset;
+  if (auto it = table.find(value); it != table.end()) return it->second;
   return fmt::format("reason {}", value);
 }
-
-}  // namespace
 
 std::string address_text(std::uint16_t family, const std::uint8_t* addr) {
   const auto e = endpoint_of(family, addr, 0);
@@ -129,7 +130,7 @@ Result<Event> decode_event(std::span<const std::byte> record, const ReasonNames&
   }
   if ((raw.flags & CS_F_HAS_REASON) != 0) {
     e.reason_code = raw.reason;
-    e.reason = reason_name(e.kind == EventKind::drop ? names.drop : names.reset, raw.reason);
+    e.reason = reason_name(names, e.kind, raw.reason);
   }
   e.location = raw.location;
   e.ifindex = raw.ifindex;

@@ -46,6 +46,10 @@ struct ReasonNames {
   std::map<std::uint32_t, std::string> reset;  // enum sk_rst_reason, "SK_RST_REASON_" removed
 };
 
+// The name of a kernel reason value of an event of `kind` (drops: skb_drop_reason, resets:
+// sk_rst_reason); "reason N" for a value the kernel's BTF does not name.
+std::string reason_name(const ReasonNames& names, EventKind kind, std::uint32_t value);
+
 struct Event {
   std::chrono::system_clock::time_point time;
   EventKind kind = EventKind::state;

@@ -1,6 +1,7 @@
 #include "watch/summary.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
@@ -188,26 +189,30 @@ std::vector<rules::PeerCount> top_peers(const BoundedCounts<std::string>& peers)
 
 }  // namespace
 
+void Tally::count(EventKind kind, const std::string& reason, std::uint16_t port, const std::string& peer,
+                  std::uint64_t n) {
+  if (!peer.empty()) peers.add(peer, n);
+  if (kind == EventKind::drop) {
+    drops.add({reason, port}, n);
+    if (reason == "NETFILTER_DROP" && port != 0 && !peer.empty() &&
+        (firewall_sources.size() < kMaxFirewallPorts || firewall_sources.contains(port))) {
+      firewall_sources.try_emplace(port, 256).first->second.add(peer, n);
+    }
+  } else if (kind == EventKind::reset_sent) {
+    resets_sent.add(port, n);
+  } else if (kind == EventKind::reset_received) {
+    resets_received.add(port, n);
+  } else if (kind == EventKind::retransmit || kind == EventKind::synack_retransmit) {
+    retransmits.add(port, n);
+  }
+}
+
 void Tally::add(const Event& e) {
   ++events;
   const std::uint16_t port = local_port(e);
   const std::string peer = remote_address(e);
-  if (!peer.empty()) peers.add(peer);
-  if (e.kind == EventKind::state) {
-    transitions.add({e.old_state, e.new_state});
-  } else if (e.kind == EventKind::drop) {
-    drops.add({e.reason, port});
-    if (e.reason == "NETFILTER_DROP" && port != 0 && !peer.empty() &&
-        (firewall_sources.size() < kMaxFirewallPorts || firewall_sources.contains(port))) {
-      firewall_sources.try_emplace(port, 256).first->second.add(peer);
-    }
-  } else if (e.kind == EventKind::reset_sent) {
-    resets_sent.add(port);
-  } else if (e.kind == EventKind::reset_received) {
-    resets_received.add(port);
-  } else if (e.kind == EventKind::retransmit || e.kind == EventKind::synack_retransmit) {
-    retransmits.add(port);
-  } else if (e.kind == EventKind::accept_overflow || e.kind == EventKind::syn_queue_drop) {
+  if (e.kind == EventKind::accept_overflow || e.kind == EventKind::syn_queue_drop) {
+    if (!peer.empty()) peers.add(peer);
     const auto& local = local_end(e);
     const std::string name = local ? local->to_string() : std::string("-");
     if (overflows.size() >= kMaxListeners && !overflows.contains(name)) return;
@@ -221,7 +226,10 @@ void Tally::add(const Event& e) {
     l.backlog = e.backlog;
     l.max_backlog = e.max_backlog;
     if (!peer.empty()) l.peers.add(peer);
+    return;
   }
+  if (e.kind == EventKind::state) transitions.add({e.old_state, e.new_state});
+  count(e.kind, e.reason, port, peer, 1);
 }
 
 void Summary::add(const Event& e) {
@@ -234,8 +242,21 @@ void Tally::add(const KernelCounted& k) {
     events += n;
     transitions.add(key, n);
   }
-  for (const auto& [address, n] : k.peers) peers.add(address, n);
-  peers.add_other(k.peers_other);
+  for (const auto& c : k.counts) {
+    if (c.kind != EventKind::state) events += c.events;  // a state change is in the transitions
+    count(c.kind, c.reason, c.port, c.peer, c.events);
+  }
+  for (std::uint32_t kind = CS_EV_STATE; kind < CS_EV_KIND_MAX; ++kind) {
+    const std::uint64_t n = k.other[kind];
+    if (n == 0) continue;
+    const auto e = static_cast<EventKind>(kind - CS_EV_STATE);
+    if (e != EventKind::state) events += n;
+    peers.add_other(n);
+    if (e == EventKind::drop) drops.add_other(n);
+    if (e == EventKind::reset_sent) resets_sent.add_other(n);
+    if (e == EventKind::reset_received) resets_received.add_other(n);
+    if (e == EventKind::retransmit || e == EventKind::synack_retransmit) retransmits.add_other(n);
+  }
 }
 
 void Summary::add(const KernelCounted& k) {
@@ -243,7 +264,7 @@ void Summary::add(const KernelCounted& k) {
   total_.add(k);
 }
 
-KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregates& now) {
+KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregates& now, const ReasonNames& names) {
   KernelCounted out;
   for (std::uint32_t i = 0; i < now.transitions.size(); ++i) {
     const auto n = now.transitions[i] - std::min(now.transitions[i], before.transitions[i]);
@@ -252,22 +273,25 @@ KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregate
                                 std::string(inspect::tcp_state_name(static_cast<int>(i % CS_TCP_STATES)))},
                                n});
   }
-  const auto same = [](const bpf::Aggregates::Peer& a, const bpf::Aggregates::Peer& b) {
-    return a.family == b.family && a.address == b.address;
+  const auto bytes = [](const cs_match_key& k) {
+    return std::string(reinterpret_cast<const char*>(&k), sizeof k);
   };
-  for (const auto& p : now.peers) {
-    std::uint64_t was = 0;
-    for (const auto& q : before.peers) {
-      if (same(p, q)) {
-        was = q.connections;
-        break;
-      }
-    }
-    if (p.connections <= was) continue;
-    auto address = address_text(p.family, p.address.data());
-    if (!address.empty()) out.peers.emplace_back(std::move(address), p.connections - was);
+  std::map<std::string, std::uint64_t> was;
+  for (const auto& c : before.counts) was[bytes(c.key)] = c.events;
+  for (const auto& c : now.counts) {
+    const auto it = was.find(bytes(c.key));
+    const std::uint64_t prior = it == was.end() ? 0 : it->second;
+    if (c.events <= prior || c.key.kind < CS_EV_STATE || c.key.kind >= CS_EV_KIND_MAX) continue;
+    KernelCounted::Count k;
+    k.kind = static_cast<EventKind>(c.key.kind - CS_EV_STATE);
+    if ((c.key.flags & CS_F_HAS_REASON) != 0) k.reason = reason_name(names, k.kind, c.key.reason);
+    k.port = c.key.port;
+    k.peer = peer_address(address_text(c.key.family, c.key.peer));
+    k.events = c.events - prior;
+    out.counts.push_back(std::move(k));
   }
-  out.peers_other = now.peers_other - std::min(now.peers_other, before.peers_other);
+  for (std::size_t kind = 0; kind < out.other.size(); ++kind)
+    out.other[kind] = now.other[kind] - std::min(now.other[kind], before.other[kind]);
   return out;
 }
 

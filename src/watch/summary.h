@@ -6,6 +6,7 @@
 // One thread.
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <compare>
 #include <cstdint>
@@ -84,17 +85,23 @@ struct ListenerTally {
   [[nodiscard]] std::uint64_t total() const { return accept_overflows + syn_queue_drops; }
 };
 
-// What the kernel counted itself instead of streaming (--summary's state changes,
-// bpf::Aggregates), as the change since the previous look.
+// What the kernel counted itself instead of streaming (--summary, bpf::Aggregates), as the change
+// since the previous look.
 struct KernelCounted {
+  struct Count {
+    EventKind kind = EventKind::state;
+    std::string reason;  // "" when the kernel gave none
+    std::uint16_t port = 0;  // the local port; 0 for state changes
+    std::string peer;    // the remote address; "" when none
+    std::uint64_t events = 0;
+  };
   std::vector<std::pair<TransitionKey, std::uint64_t>> transitions;
-  std::vector<std::pair<std::string, std::uint64_t>> peers;  // connections opened, by remote address
-  std::uint64_t peers_other = 0;  // connections whose address the kernel's table had no room for
+  std::vector<Count> counts;  // state changes only when they open a connection
+  std::array<std::uint64_t, CS_EV_KIND_MAX> other{};  // by cs_event_kind: not in a key of counts
 };
 
-// The change from `before` to `now` (both running totals of one Tracer), with the states and
-// addresses named as events name them.
-KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregates& now);
+// The change from `before` to `now` (both running totals of one Tracer), named as events name it.
+KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregates& now, const ReasonNames& names);
 
 // What one window (or the whole run) saw.
 struct Tally {
@@ -112,6 +119,11 @@ struct Tally {
 
   void add(const Event& e);
   void add(const KernelCounted& k);
+
+ private:
+  // One event's, or the kernel's `n` events', share of the tables keyed by kind, reason, port and
+  // peer (everything but the transitions, the overflows and the count of events).
+  void count(EventKind kind, const std::string& reason, std::uint16_t port, const std::string& peer, std::uint64_t n);
 };
 
 class Summary {

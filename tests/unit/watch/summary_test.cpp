@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 
 #include <algorithm>
+#include <optional>
 #include <sstream>
 
 namespace connscope::watch {
@@ -123,12 +124,19 @@ TEST(BoundedCounts, KeysPastTheLimitAreCountedAsOther) {
   EXPECT_EQ(s[1].first, "a");
 }
 
-bpf::Aggregates::Peer peer4(std::uint8_t a, std::uint8_t b, std::uint8_t c, std::uint8_t d, std::uint64_t n) {
-  bpf::Aggregates::Peer p;
-  p.family = AF_INET;
-  p.address = {a, b, c, d};
-  p.connections = n;
-  return p;
+bpf::Aggregates::Count counted(std::uint32_t kind, std::uint16_t family, std::vector<std::uint8_t> peer,
+                               std::uint16_t port, std::uint64_t n, std::optional<std::uint32_t> reason = {}) {
+  bpf::Aggregates::Count c;
+  c.key.kind = kind;
+  c.key.family = family;
+  std::copy(peer.begin(), peer.end(), c.key.peer);
+  c.key.port = port;
+  if (reason) {
+    c.key.reason = *reason;
+    c.key.flags = CS_F_HAS_REASON;
+  }
+  c.events = n;
+  return c;
 }
 
 TEST(KernelCounted, TheChangeSinceTheLastLookNamedAsEventsNameIt) {
@@ -137,35 +145,52 @@ TEST(KernelCounted, TheChangeSinceTheLastLookNamedAsEventsNameIt) {
   before.transitions[at(7, 2)] = 10;  // CLOSE -> SYN_SENT
   now.transitions[at(7, 2)] = 25;
   now.transitions[at(2, 1)] = 4;      // SYN_SENT -> ESTABLISHED, new
-  before.peers = {peer4(192, 0, 2, 9, 3)};
-  bpf::Aggregates::Peer mapped;       // ::ffff:198.51.100.7 is shown as 198.51.100.7
-  mapped.family = AF_INET6;
-  mapped.address = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 7};
-  mapped.connections = 2;
-  now.peers = {peer4(192, 0, 2, 9, 3), mapped};
-  before.peers_other = 1;
-  now.peers_other = 6;
+  // ::ffff:198.51.100.7 is shown as 198.51.100.7.
+  const std::vector<std::uint8_t> mapped = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 198, 51, 100, 7};
+  before.counts = {counted(CS_EV_STATE, AF_INET, {192, 0, 2, 9}, 0, 3), counted(CS_EV_DROP, AF_INET, {203, 0, 113, 5}, 22, 7, 6)};
+  now.counts = {counted(CS_EV_STATE, AF_INET, {192, 0, 2, 9}, 0, 3), counted(CS_EV_STATE, AF_INET6, mapped, 0, 2),
+                counted(CS_EV_DROP, AF_INET, {203, 0, 113, 5}, 22, 12, 6),
+                counted(CS_EV_RESET_SENT, AF_INET, {0, 0, 0, 0}, 7000, 1)};
+  before.other[CS_EV_DROP] = 1;
+  now.other[CS_EV_DROP] = 6;
+  ReasonNames names;
+  names.drop[6] = "NETFILTER_DROP";
 
-  const auto k = kernel_counted(before, now);
+  const auto k = kernel_counted(before, now, names);
   ASSERT_EQ(k.transitions.size(), 2u);
   EXPECT_EQ(k.transitions[0].first, (TransitionKey{"SYN_SENT", "ESTABLISHED"}));
   EXPECT_EQ(k.transitions[0].second, 4u);
   EXPECT_EQ(k.transitions[1].first, (TransitionKey{"CLOSE", "SYN_SENT"}));
   EXPECT_EQ(k.transitions[1].second, 15u);
-  ASSERT_EQ(k.peers.size(), 1u);  // 192.0.2.9 did not change
-  EXPECT_EQ(k.peers[0], (std::pair<std::string, std::uint64_t>{"198.51.100.7", 2}));
-  EXPECT_EQ(k.peers_other, 5u);
+  ASSERT_EQ(k.counts.size(), 3u);  // 192.0.2.9's connections did not change
+  EXPECT_EQ(k.counts[0].kind, EventKind::state);
+  EXPECT_EQ(k.counts[0].peer, "198.51.100.7");
+  EXPECT_EQ(k.counts[0].events, 2u);
+  EXPECT_EQ(k.counts[1].kind, EventKind::drop);
+  EXPECT_EQ(k.counts[1].reason, "NETFILTER_DROP");
+  EXPECT_EQ(k.counts[1].port, 22);
+  EXPECT_EQ(k.counts[1].peer, "203.0.113.5");
+  EXPECT_EQ(k.counts[1].events, 5u);
+  EXPECT_EQ(k.counts[2].kind, EventKind::reset_sent);
+  EXPECT_EQ(k.counts[2].reason, "");
+  EXPECT_EQ(k.counts[2].peer, "");  // the unspecified address is no peer
+  EXPECT_EQ(k.other[CS_EV_DROP], 5u);
 
+  // Counted as the same events streamed would be.
   Summary s(kStart);
   s.add(k);
   s.add(state("ESTABLISHED", "FIN_WAIT1"));
   s.roll(kStart + seconds(1));
   const auto& w = s.last_window();
-  EXPECT_EQ(w.events, 20u);
+  EXPECT_EQ(w.events, 19u + 5 + 1 + 5 + 1);  // transitions, drops, the reset, drops without room, the event
   EXPECT_EQ(w.transitions.count({"CLOSE", "SYN_SENT"}), 15u);
   EXPECT_EQ(w.transitions.count({"ESTABLISHED", "FIN_WAIT1"}), 1u);
   EXPECT_EQ(w.peers.count("198.51.100.7"), 3u);  // 2 connections, 1 streamed event
-  EXPECT_EQ(w.peers.other(), 5u);
+  EXPECT_EQ(w.peers.count("203.0.113.5"), 5u);
+  EXPECT_EQ(w.drops.count({"NETFILTER_DROP", 22}), 5u);
+  EXPECT_EQ(w.drops.other(), 5u);
+  EXPECT_EQ(w.resets_sent.count(7000), 1u);
+  EXPECT_EQ(w.firewall_sources.at(22).count("203.0.113.5"), 5u);
   EXPECT_EQ(s.total().transitions.count({"SYN_SENT", "ESTABLISHED"}), 4u);
 }
 
