@@ -59,7 +59,7 @@ struct WatchPlan {
   std::optional<std::chrono::nanoseconds> duration;
 };
 
-Result<WatchPlan> plan_from(const WatchFlags& f) {
+Result<WatchPlan> plan_from(const WatchFlags& f, Lang lang) {
   WatchPlan plan;
   if (!f.port.empty()) {
     auto p = parse_port(f.port, "--port");
@@ -88,7 +88,7 @@ Result<WatchPlan> plan_from(const WatchFlags& f) {
         peer.address = text;
       }
     } else {
-      return fail("--peer \"" + f.peer + "\"", tr(Lang::en, Msg::watch_not_address));
+      return fail("--peer \"" + f.peer + "\"", tr(lang, Msg::watch_not_address));
     }
     if (peer.address.empty()) peer.address = f.peer;
     plan.tracer.peer = peer;
@@ -236,7 +236,7 @@ std::vector<rules::Finding> window_findings(const watch::Summary& summary, const
 }
 
 int run_watch(const GlobalOptions& g, const WatchFlags& f) {
-  auto plan = plan_from(f);
+  auto plan = plan_from(f, g.lang);
   if (!plan) return report(g, plan.error(), ExitCode::usage);
   const bool terminal = ::isatty(STDOUT_FILENO) == 1;
   const bool limited = terminal && !g.json && !f.summary && f.rate > 0;
@@ -305,11 +305,15 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   bool found = false;  // a finding in some --summary window: exit 1
   auto next_second = start + std::chrono::seconds(1);
 
+  std::string line;  // one --json event, its buffer kept from one event to the next
   const auto emit = [&](const watch::Event& e) {
     if (f.summary) {
       summary.add(e);
     } else if (g.json) {
-      fmt::print("{}\n", watch::event_json(e, g.lang).dump());
+      line.clear();
+      watch::write_event_json(line, e, g.lang);
+      line += '\n';
+      std::fwrite(line.data(), 1, line.size(), stdout);
     } else {
       if (auto held = limiter.flush(e.time, g.lang)) fmt::print("{}\n", *held);
       if (!limited || limiter.admit(e.time, e.kind))

@@ -1,20 +1,19 @@
 #pragma once
 // A JSON writer that writes as it renders: the text goes to a file descriptor in pieces of
 // 64 KiB, so a large document (inspect --all at 200,000 sockets) is never held whole, as a tree
-// or as a string. The caller gives object keys in sorted order, as nlohmann::json (a std::map)
-// would: the bytes are then those of nlohmann's compact dump(). Leaves that need care (doubles,
-// strings to escape) are formatted by nlohmann itself. The first write error stops all writing
-// and is returned by finish(); nothing is written after it. One thread.
+// or as a string. The rendering is core/json_writer.h's (keys in sorted order give the bytes of
+// nlohmann's compact dump()). The first write error stops all writing and is returned by
+// finish(); nothing is written after it. One thread.
 
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <vector>
 
 #include <nlohmann/json_fwd.hpp>
 
 #include "core/error.h"
+#include "core/json_writer.h"
 
 namespace connscope::cli {
 
@@ -22,25 +21,21 @@ class JsonStream {
  public:
   // `what` names the output in errors ("standard output").
   JsonStream(int fd, std::string what);
+  JsonStream(const JsonStream&) = delete;
+  JsonStream& operator=(const JsonStream&) = delete;
 
-  void begin_object();
-  void end_object();
-  void begin_array();
-  void end_array();
-  void key(std::string_view k);
+  void begin_object() { then(&JsonWriter::begin_object); }
+  void end_object() { then(&JsonWriter::end_object); }
+  void begin_array() { then(&JsonWriter::begin_array); }
+  void end_array() { then(&JsonWriter::end_array); }
+  void key(std::string_view k) { writer_.key(k); }
 
-  void value(std::string_view s);
-  void value(const char* s) { value(std::string_view(s)); }
-  void value(const std::string& s) { value(std::string_view(s)); }
-  void value(std::uint64_t n);
-  void value(std::int64_t n);
-  void value(std::uint32_t n) { value(std::uint64_t{n}); }
-  void value(int n) { value(std::int64_t{n}); }
-  void value(double d);
-  void value(bool b);
-  void null();
-  // A small subtree built elsewhere (findings), dumped in place.
-  void value(const nlohmann::json& leaf);
+  template <class T>
+  void value(const T& v) {
+    writer_.value(v);
+    if (buf_.size() >= kPiece) flush();
+  }
+  void null() { then(&JsonWriter::null); }
 
   // Shorthands for one member: key(k), then value(v).
   template <class T>
@@ -53,16 +48,17 @@ class JsonStream {
   Result<void> finish(std::string_view tail = {});
 
  private:
-  void separate();
-  void quoted(std::string_view s);
-  void put(std::string_view s);
+  static constexpr std::size_t kPiece = 64 * 1024;
+  void then(void (JsonWriter::*step)()) {
+    (writer_.*step)();
+    if (buf_.size() >= kPiece) flush();
+  }
   void flush();
 
   int fd_;
   std::string what_;
   std::string buf_;
-  std::vector<bool> first_;  // per open container: nothing written in it yet
-  bool after_key_ = false;
+  JsonWriter writer_{buf_};
   std::optional<Error> error_;
 };
 

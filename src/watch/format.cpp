@@ -1,5 +1,7 @@
 #include "watch/format.h"
 
+#include "core/json_writer.h"
+
 #include <ctime>
 #include <netinet/in.h>
 
@@ -203,49 +205,84 @@ std::string format_line(const Event& e, Lang lang, const LineOptions& o) {
   return line;
 }
 
-nlohmann::json event_json(const Event& e, Lang lang) {
-  using nlohmann::json;
-  auto end = [](const std::optional<Endpoint>& p) -> json {
-    if (!p) return nullptr;
-    return json{{"address", p->address}, {"port", p->port}};
+void write_event_json(std::string& out, const Event& e, Lang lang) {
+  JsonWriter w(out);
+  const auto end = [&](std::string_view k, const std::optional<Endpoint>& p) {
+    w.key(k);
+    if (!p) return w.null();
+    w.begin_object();
+    w.member("address", p->address);
+    w.member("port", p->port);
+    w.end_object();
   };
-  json j;
-  j["time"] = rfc3339_ms(e.time);
-  j["kind"] = std::string(kind_name(e.kind));
-  j["group"] = std::string(group_name(group_of(e.kind)));
-  if (e.protocol == IPPROTO_TCP) {
-    j["protocol"] = "tcp";
-  } else if (e.protocol == IPPROTO_UDP) {
-    j["protocol"] = "udp";
-  } else if (e.protocol == 0) {
-    j["protocol"] = nullptr;
+  const bool overflow = e.kind == EventKind::accept_overflow || e.kind == EventKind::syn_queue_drop;
+  // Keys in sorted order (JsonWriter's contract).
+  w.begin_object();
+  if (overflow) w.member("backlog", e.backlog);
+  if (e.pid && !e.comm.empty()) {
+    w.member("comm", printable(e.comm));
   } else {
-    j["protocol"] = e.protocol;
+    w.null_member("comm");
   }
-  j["packet"] = e.packet;
-  j["source"] = end(e.source);
-  j["destination"] = end(e.destination);
-  if (e.kind == EventKind::state) {
-    j["old_state"] = e.old_state;
-    j["new_state"] = e.new_state;
-  }
-  j["pid"] = e.pid ? json(*e.pid) : json(nullptr);
-  j["comm"] = e.pid && !e.comm.empty() ? json(printable(e.comm)) : json(nullptr);
-  j["reason"] = e.reason.empty() ? json(nullptr) : json(e.reason);
-  j["reason_code"] = e.reason_code ? json(*e.reason_code) : json(nullptr);
+  if (overflow) w.member("count", e.count);
+  end("destination", e.destination);
   if (const auto text = event_text(lang, e)) {
-    j["explanation"] = json{{"meaning", text->meaning}, {"fix", text->fix}};
+    w.key("explanation");
+    w.begin_object();
+    w.member("fix", text->fix);
+    w.member("meaning", text->meaning);
+    w.end_object();
   } else {
-    j["explanation"] = nullptr;
+    w.null_member("explanation");
   }
-  j["location"] = e.location != 0 ? json(fmt::format("{:#x}", e.location)) : json(nullptr);
-  j["ifindex"] = e.ifindex;
-  if (e.kind == EventKind::accept_overflow || e.kind == EventKind::syn_queue_drop) {
-    j["count"] = e.count;
-    j["backlog"] = e.backlog;
-    j["max_backlog"] = e.max_backlog;
+  w.member("group", group_name(group_of(e.kind)));
+  w.member("ifindex", e.ifindex);
+  w.member("kind", kind_name(e.kind));
+  if (e.location != 0) {
+    w.member("location", fmt::format("{:#x}", e.location));
+  } else {
+    w.null_member("location");
   }
-  return j;
+  if (overflow) w.member("max_backlog", e.max_backlog);
+  if (e.kind == EventKind::state) {
+    w.member("new_state", e.new_state);
+    w.member("old_state", e.old_state);
+  }
+  w.member("packet", e.packet);
+  if (e.pid) {
+    w.member("pid", *e.pid);
+  } else {
+    w.null_member("pid");
+  }
+  w.key("protocol");
+  if (e.protocol == IPPROTO_TCP) {
+    w.value("tcp");
+  } else if (e.protocol == IPPROTO_UDP) {
+    w.value("udp");
+  } else if (e.protocol == 0) {
+    w.null();
+  } else {
+    w.value(e.protocol);
+  }
+  if (e.reason.empty()) {
+    w.null_member("reason");
+  } else {
+    w.member("reason", e.reason);
+  }
+  if (e.reason_code) {
+    w.member("reason_code", *e.reason_code);
+  } else {
+    w.null_member("reason_code");
+  }
+  end("source", e.source);
+  w.member("time", rfc3339_ms(e.time));
+  w.end_object();
+}
+
+nlohmann::json event_json(const Event& e, Lang lang) {
+  std::string line;
+  write_event_json(line, e, lang);
+  return nlohmann::json::parse(line);
 }
 
 }  // namespace connscope::watch

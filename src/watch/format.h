@@ -31,7 +31,9 @@ std::string clock_time(std::chrono::system_clock::time_point t);
 // "2026-12-02T21:44:02.123Z" (RFC 3339, UTC, milliseconds).
 std::string rfc3339_ms(std::chrono::system_clock::time_point t);
 
-// The event object of docs/json.md.
+// The event object of docs/json.md, appended to `out` as one compact line (no newline): the
+// stream's form, written without a tree. event_json() is the same object as a tree.
+void write_event_json(std::string& out, const Event& e, Lang lang);
 nlohmann::json event_json(const Event& e, Lang lang);
 
 // A process name as the kernel keeps it (any 15 bytes, cut anywhere) made safe to show and to put
