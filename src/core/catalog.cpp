@@ -66,17 +66,18 @@ const std::filesystem::path& Catalog::file() const {
 
 std::string_view Catalog::text(Msg id, unsigned long long n) const {
   if (!impl_) return english_template(id, n);
-  const std::string context(msg_id_name(id));
-  const std::string english(english_template(id, 1));
+  // Both views are string literals of the lists (text.cpp): null-terminated, so no copies.
+  const char* context = msg_id_name(id).data();
+  const char* english = english_template(id, 1).data();
   const char* found = nullptr;
   if (is_plural(id)) {
     // Boost takes an int: keep the last nine digits (what plural rules look at) and stay above
     // 1e9 for larger numbers, so no rule sees a small number that was not there.
     const int count = n > INT_MAX ? static_cast<int>(1'000'000'000 + n % 1'000'000'000)
                                   : static_cast<int>(n);
-    found = impl_->messages->get(impl_->domain, context.c_str(), english.c_str(), count);
+    found = impl_->messages->get(impl_->domain, context, english, count);
   } else {
-    found = impl_->messages->get(impl_->domain, context.c_str(), english.c_str());
+    found = impl_->messages->get(impl_->domain, context, english);
   }
   if (found == nullptr || *found == '\0') return english_template(id, n);
   return found;

@@ -11,6 +11,7 @@ namespace connscope {
 
 namespace {
 
+// Every view is a string literal, so null-terminated (Catalog::text relies on it).
 struct English {
   std::string_view id;
   std::string_view one;    // the template; a plural message's singular
