@@ -401,7 +401,7 @@ void print_human(const GlobalOptions& g, const Target& target, const TraceResult
   const Lang lang = g.lang;
   const Style st{g.color};
   fmt::print("{}\n",
-             tr(lang, Msg::trace_header, fmt::arg("target", target.host),
+             trn(lang, Msg::trace_header, static_cast<unsigned long long>(o.probes), fmt::arg("target", target.host),
                 fmt::arg("address", target.is_ip_literal() ? std::string() : " (" + r.destination.address + ")"),
                 fmt::arg("port", r.mode == TraceMode::icmp ? std::string() : " port " + std::to_string(r.destination.port)),
                 fmt::arg("mode", probe::trace_mode_name(r.mode)), fmt::arg("max_hops", o.max_hops),

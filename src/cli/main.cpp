@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <exception>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -26,6 +27,7 @@
 #include "cli/cmd_watch.h"
 #include "cli/context.h"
 #include "core/duration.h"
+#include "core/locale.h"
 
 #ifndef CONNSCOPE_VERSION
 #define CONNSCOPE_VERSION "0.0.0"
@@ -38,17 +40,30 @@ using connscope::Lang;
 using connscope::Msg;
 using connscope::tr;
 
-// --lang wins, then LANG; an unknown locale falls back to English (a bad --lang is reported
-// after parsing).
-Lang language_from(int argc, char** argv) {
-  Lang lang = Lang::en;
-  if (const char* env = std::getenv("LANG"); env != nullptr) connscope::parse_lang(env, lang);
+// The --lang value, read before CLI11 parses the line because the help texts are made in the
+// chosen language; the last one wins, as in CLI11.
+std::optional<std::string> lang_flag(int argc, char** argv) {
+  std::optional<std::string> flag;
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--lang" && i + 1 < argc) connscope::parse_lang(argv[i + 1], lang);
-    if (arg.starts_with("--lang=")) connscope::parse_lang(arg.substr(7), lang);
+    if (arg == "--") break;
+    if (arg == "--lang" && i + 1 < argc) flag = argv[++i];
+    if (arg.starts_with("--lang=")) flag = std::string(arg.substr(7));
   }
-  return lang;
+  return flag;
+}
+
+// CLI11's own words in the help (its labels, the default option and subcommand groups, the help
+// and version flags) in `lang`; before the subcommands are added, which copy them.
+void localize_help(CLI::App& app, Lang lang) {
+  auto formatter = app.get_formatter();
+  formatter->label("Usage", tr(lang, Msg::help_label_usage));
+  formatter->label("OPTIONS", tr(lang, Msg::help_label_options));
+  formatter->label("SUBCOMMAND", tr(lang, Msg::help_label_subcommand));
+  formatter->label("Positionals", tr(lang, Msg::help_label_positionals));
+  formatter->label("REQUIRED", tr(lang, Msg::help_label_required));
+  app.option_defaults()->group(tr(lang, Msg::help_group_options));
+  app.set_help_flag("-h,--help", tr(lang, Msg::help_help));
 }
 
 int run(int argc, char** argv) {
@@ -57,11 +72,15 @@ int run(int argc, char** argv) {
   // (connscope ... | head), which must end quietly, not by signal.
   std::signal(SIGPIPE, SIG_IGN);
 
-  // The language is needed before parsing, for the help texts.
-  global.lang = language_from(argc, argv);
+  // The language is needed before parsing, for the help texts; an unknown --lang is a usage
+  // error before anything else (the message is in the environment's language).
+  const auto lang = connscope::choose_lang(lang_flag(argc, argv), connscope::locale_env_from_process());
+  if (!lang) return connscope::cli::report(global, lang.error(), ExitCode::usage);
+  global.lang = *lang;
   CLI::App app{tr(global.lang, Msg::help_app)};
   app.name("connscope");
-  app.set_version_flag("--version", std::string("connscope ") + CONNSCOPE_VERSION);
+  localize_help(app, global.lang);
+  app.set_version_flag("--version", std::string("connscope ") + CONNSCOPE_VERSION, tr(global.lang, Msg::help_version));
   app.fallthrough();  // global options may follow the subcommand
   app.require_subcommand(0, 1);
 
@@ -72,8 +91,8 @@ int run(int argc, char** argv) {
   app.add_flag("--no-color", no_color, tr(global.lang, Msg::help_no_color));
   auto* timeout_opt = app.add_option("--timeout", timeout_text, tr(global.lang, Msg::help_timeout))
                           ->type_name("DURATION");
-  auto* lang_opt =
-      app.add_option("--lang", lang_text, tr(global.lang, Msg::help_lang))->type_name("LANG");
+  // Read by lang_flag() above; declared for the help and so that CLI11 accepts it.
+  app.add_option("--lang", lang_text, tr(global.lang, Msg::help_lang))->type_name("LANG");
   app.add_flag("-v,--verbose", global.verbose, tr(global.lang, Msg::help_verbose));
 
   std::vector<std::function<int()>> commands;
@@ -85,6 +104,11 @@ int run(int argc, char** argv) {
   commands.push_back(connscope::cli::register_trace(app, global));
   commands.push_back(connscope::cli::register_agent(app, global));
   commands.push_back(connscope::cli::register_watch(app, global));
+  // A subcommand makes its help flag before it copies the option defaults: its group too.
+  for (auto* sub : app.get_subcommands({})) {
+    sub->group(tr(global.lang, Msg::help_group_subcommands));
+    if (auto* help = sub->get_help_ptr(); help != nullptr) help->group(tr(global.lang, Msg::help_group_options));
+  }
 
   try {
     app.parse(argc, argv);
@@ -99,16 +123,11 @@ int run(int argc, char** argv) {
     for (auto& ch : what) {
       if (ch == '\n') ch = ' ';
     }
-    fmt::print(stderr, "{} (see connscope --help)\n", tr(Lang::en, Msg::usage_error, what));
+    fmt::print(stderr, "{} (see connscope --help)\n", tr(global.lang, Msg::usage_error, what));
     return static_cast<int>(ExitCode::usage);
   }
 
   global.color = connscope::cli::decide_color(no_color, STDOUT_FILENO);
-  if (lang_opt->count() > 0 && !connscope::parse_lang(lang_text, global.lang)) {
-    return connscope::cli::report(
-        global, connscope::Error{"--lang \"" + lang_text + "\"", 0, tr(Lang::en, Msg::unknown_lang)},
-        ExitCode::usage);
-  }
   if (timeout_opt->count() > 0) {
     auto t = connscope::parse_duration(timeout_text, "--timeout");
     if (!t) return connscope::cli::report(global, t.error(), ExitCode::usage);

@@ -1,8 +1,13 @@
 #pragma once
-// The text catalog: every sentence a person reads goes through here, so that another language
-// (Simplified Chinese is next) is a new column, not a change at every call site.
-// Templates use fmt syntax; every language must use the same placeholders.
+// The text catalog: every sentence a person reads goes through here. The X-lists below (and the
+// text_<command>.h lists they include) are the one source of the message ids and of the English;
+// po/connscope.pot is generated from them (tools/i18n), translations live in po/<lang>.po, are
+// compiled to .mo at build time and looked up at run time by id (msgctxt) and English (msgid).
+// Templates use fmt syntax; a translation must use the same placeholders, which the build checks
+// (tools/i18n: po_tool check), never the run time.
 
+#include <cassert>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -11,11 +16,14 @@
 
 namespace connscope {
 
-enum class Lang { en };
+// The languages connscope speaks. Adding one: a value here, its names in lang_from_name, a
+// po/<lang>.po (compiled by CMake) and its column in the tests.
+enum class Lang { en, zh_CN };
 
 // X(id, English template). A command's own messages may live in a header of their own
 // (text_<command>.h, one X-list macro each), so that two commands grow without touching the same
-// lines.
+// lines. Plural messages are in the *_PLURALS lists: X(id, count, English singular, English
+// plural), where `count` names the placeholder whose number picks the form.
 #include "core/text_trace.h"
 #include "core/text_probe.h"
 #include "core/text_agent.h"
@@ -26,7 +34,7 @@ enum class Lang { en };
   X(usage_error, "connscope: {}")                                                                \
   X(run_error, "connscope: {}")                                                                  \
   X(hint_help, "Run 'connscope {} --help' for usage.")                                           \
-  X(unknown_lang, "not a supported language (supported: en)")                                    \
+  X(unknown_lang, "not a supported language (supported: en, zh-CN)")                             \
   X(serve_listening, "serving {mode} on {addr} (backlog {backlog}{extra})")                       \
   X(serve_stop_hint, "press Ctrl-C to stop (or send SIGTERM); -v prints one line per connection") \
   X(serve_demo_intro,                                                                            \
@@ -70,7 +78,16 @@ enum class Lang { en };
   X(help_json, "Machine-readable JSON output (see docs/json.md)")                                \
   X(help_no_color, "No colour (also when NO_COLOR is set or stdout is not a terminal)")          \
   X(help_timeout, "Deadline per operation, e.g. 500ms, 3s, 1m; default 3s")                     \
-  X(help_lang, "Language of messages (en); default from LANG")                                   \
+  X(help_lang, "Language of messages: en or zh-CN; default from LC_ALL, LC_MESSAGES or LANG")    \
+  X(help_help, "Print this help message and exit")                                               \
+  X(help_version, "Display program version information and exit")                                \
+  X(help_label_usage, "Usage")                                                                   \
+  X(help_label_options, "OPTIONS")                                                               \
+  X(help_label_subcommand, "SUBCOMMAND")                                                         \
+  X(help_label_positionals, "Positionals")                                                       \
+  X(help_label_required, "REQUIRED")                                                             \
+  X(help_group_options, "Options")                                                               \
+  X(help_group_subcommands, "Subcommands")                                                       \
   X(help_verbose, "More detail; repeat for more")                                                \
   X(help_serve, "Run a known-good or deliberately misbehaving TCP/TLS server")                   \
   X(help_serve_footer,                                                                           \
@@ -440,7 +457,6 @@ enum class Lang { en };
   X(c_net_host_unreachable_fix,                                                                   \
     "Check that the host is up and on its network; on {from}: ip neigh show {address} and ip "    \
     "route get {address}; connscope trace {endpoint} shows where the path ends.")                 \
-  X(c_tcp_filtered_summary, "{endpoint}: no answer to {syns} SYN(s) within {timeout}")             \
   X(c_tcp_filtered_cause,                                                                         \
     "Something silently drops the SYN or the SYN-ACK: a firewall or security group with a drop "  \
     "rule, or a host that is down behind a router that sends no ICMP errors. A server whose "     \
@@ -458,8 +474,6 @@ enum class Lang { en };
     "connscope inspect shows TIME_WAIT per destination; reuse connections (keep-alive, pools); "  \
     "widen the range: sysctl -w net.ipv4.ip_local_port_range=\"10240 65535\"; "                   \
     "net.ipv4.tcp_tw_reuse=1 lets new outgoing connections take over TIME_WAIT ports.")          \
-  X(c_tcp_slow_handshake_summary,                                                                 \
-    "connected to {endpoint} after {retransmits} retransmitted SYN(s), in {time}")               \
   X(c_tcp_slow_handshake_cause,                                                                   \
     "A SYN or its SYN-ACK was lost and the kernel resent the SYN when its 1 s timer fired: loss " \
     "on the path, or a server whose SYN or accept queue was full for a moment.")                 \
@@ -635,21 +649,79 @@ enum class Lang { en };
   CONNSCOPE_DOCTOR_MESSAGES(X)                                                                    \
   CONNSCOPE_WATCH_MESSAGES(X)
 
+// The plural messages of text.h itself: X(id, count, English singular, English plural).
+#define CONNSCOPE_CORE_PLURALS(X)                                                                 \
+  X(c_tcp_filtered_summary, syns,                                                                 \
+    "{endpoint}: no answer to {syns} SYN within {timeout}",                                       \
+    "{endpoint}: no answer to {syns} SYNs within {timeout}")                                      \
+  X(c_tcp_slow_handshake_summary, retransmits,                                                    \
+    "connected to {endpoint} after {retransmits} retransmitted SYN, in {time}",                   \
+    "connected to {endpoint} after {retransmits} retransmitted SYNs, in {time}")
+
+#define CONNSCOPE_PLURAL_MESSAGES(X)                                                              \
+  CONNSCOPE_CORE_PLURALS(X)                                                                       \
+  CONNSCOPE_TRACE_PLURALS(X)                                                                      \
+  CONNSCOPE_DOCTOR_PLURALS(X)
+
+// Every message, the plural ones last (kPluralBegin).
 enum class Msg {
 #define CONNSCOPE_MSG_ENUM(id, en) id,
+#define CONNSCOPE_PLURAL_ENUM(id, count, one, many) id,
   CONNSCOPE_MESSAGES(CONNSCOPE_MSG_ENUM)
+  CONNSCOPE_PLURAL_MESSAGES(CONNSCOPE_PLURAL_ENUM)
+#undef CONNSCOPE_PLURAL_ENUM
 #undef CONNSCOPE_MSG_ENUM
 };
 
-// The template for `id` in `lang`.
+// The first plural message: every id from here on has two English forms.
+inline constexpr Msg kPluralBegin = [] {
+  int n = 0;
+#define CONNSCOPE_MSG_COUNT(id, en) ++n;
+  CONNSCOPE_MESSAGES(CONNSCOPE_MSG_COUNT)
+#undef CONNSCOPE_MSG_COUNT
+  return static_cast<Msg>(n);
+}();
+
+constexpr bool is_plural(Msg id) { return static_cast<int>(id) >= static_cast<int>(kPluralBegin); }
+
+// The message's id as written in the lists ("serve_listening"): the msgctxt of the catalogs.
+std::string_view msg_id_name(Msg id);
+
+// The placeholder name whose number picks a plural message's form ("syns"); empty otherwise.
+std::string_view plural_count_name(Msg id);
+
+// The English template of `id` for `n` (singular for 1, else the plural form).
+std::string_view english_template(Msg id, unsigned long long n = 1);
+
+// The English plural form of a plural message; empty for other messages.
+std::string_view english_plural(Msg id);
+
+// The template for `id` in `lang`; for a plural message, its singular form. A translation that
+// is missing or empty gives the English.
 std::string_view text_template(Lang lang, Msg id);
 
-// Parses "en", "en_US.UTF-8", "C" into a language; nullopt-like false when unsupported.
-bool parse_lang(std::string_view name, Lang& out);
+// The template of a plural message for the number `n`, by the language's plural rule (the
+// catalog's Plural-Forms; English: singular for 1). A message that is not plural: its template.
+std::string_view text_template(Lang lang, Msg id, unsigned long long n);
+
+// A language from what a person or a locale variable names: "en", "en_US.UTF-8", "C", "POSIX",
+// "zh", "zh-CN", "zh_CN", "zh_CN.UTF-8" (case-insensitive; encoding and @modifier ignored).
+// Choosing among --lang and the environment: core/locale.h.
+std::optional<Lang> lang_from_name(std::string_view name);
+
+// The name --lang takes for a language: "en", "zh-CN".
+std::string_view lang_name(Lang lang);
 
 template <class... Args>
 std::string tr(Lang lang, Msg id, Args&&... args) {
+  assert(!is_plural(id) && "a plural message needs trn() and its number");
   return fmt::format(fmt::runtime(text_template(lang, id)), std::forward<Args>(args)...);
+}
+
+// A plural message: `n` picks the form (a placeholder of the template usually shows it too).
+template <class... Args>
+std::string trn(Lang lang, Msg id, unsigned long long n, Args&&... args) {
+  return fmt::format(fmt::runtime(text_template(lang, id, n)), std::forward<Args>(args)...);
 }
 
 }  // namespace connscope

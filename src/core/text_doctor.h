@@ -67,8 +67,6 @@
     "client.pem --key client.key (curl --cert --key; openssl s_client -cert -key). If you did, "  \
     "the server does not trust its issuer: openssl s_client -connect {endpoint} lists the "       \
     "'Acceptable client certificate CA names'.")                                                  \
-  X(c_http_no_final_response_summary,                                                             \
-    "{endpoint} sent {interim} interim response(s) (HTTP {first_status}) and no final one within {timeout}") \
   X(c_http_no_final_response_cause,                                                               \
     "A 1xx answer (100 Continue, 102 Processing, 103 Early Hints) promises a final response; none " \
     "came. The application behind is stuck on this request, or a proxy answers 100 Continue by "  \
@@ -122,4 +120,10 @@
     "record from DNS; connscope doctor {flag} {name}:{port} tests that family alone.")            \
   X(doctor_host_events_title, "What this host's kernel did with the doctor's packets")          \
   X(doctor_host_events_off, "this host's kernel events were not watched: {}")
+
+// Plural messages: X(id, count, English singular, English plural) (text.h).
+#define CONNSCOPE_DOCTOR_PLURALS(X)                                                               \
+  X(c_http_no_final_response_summary, interim,                                                    \
+    "{endpoint} sent {interim} interim response (HTTP {first_status}) and no final one within {timeout}", \
+    "{endpoint} sent {interim} interim responses (HTTP {first_status}) and no final one within {timeout}")
 // clang-format on

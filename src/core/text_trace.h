@@ -25,7 +25,6 @@
     "per hop, 10ms apart; routers rate-limit the ICMP errors they send, so use --cycles (1s\n"     \
     "between rounds) for loss figures. Exit status: 0 reached, 1 not reached, 2 usage error,\n"    \
     "3 could not run.")                                                                            \
-  X(trace_header, "trace to {target}{address}{port}, {mode}, {max_hops} hops max, {probes} probe(s) per hop{cycles}{method}") \
   X(trace_header_cycles, ", {cycles} cycles")                                                      \
   X(trace_header_method, " (ICMP through a {method})")                                             \
   X(trace_col_hop, "hop")                                                                          \
@@ -94,4 +93,11 @@
   X(trace_choose_mode, "choose one")                                                               \
   X(trace_icmp_no_port, "ICMP echo has no port: drop the port or use --tcp / --udp")               \
   X(trace_resolve_failed, "cannot resolve: {}")
+
+// Plural messages: X(id, count, English singular, English plural); `count` names the placeholder
+// whose number picks the form (trn() in text.h).
+#define CONNSCOPE_TRACE_PLURALS(X)                                                                \
+  X(trace_header, probes,                                                                          \
+    "trace to {target}{address}{port}, {mode}, {max_hops} hops max, {probes} probe per hop{cycles}{method}", \
+    "trace to {target}{address}{port}, {mode}, {max_hops} hops max, {probes} probes per hop{cycles}{method}")
 // clang-format on

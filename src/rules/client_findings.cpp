@@ -1,6 +1,7 @@
 #include "rules/client_findings.h"
 
 #include <array>
+#include <charconv>
 
 #include <fmt/args.h>
 #include <fmt/format.h>
@@ -85,10 +86,20 @@ Result<std::string> format_named(Lang lang, Msg id, const std::map<std::string, 
   fmt::dynamic_format_arg_store<fmt::format_context> store;
   // The store keeps the names as pointers: the map's keys outlive the call.
   for (const auto& [name, value] : args) store.push_back(fmt::arg(name.c_str(), value));
+  // A plural message's form is picked by the number its count placeholder quotes.
+  unsigned long long n = 1;
+  if (const auto count = plural_count_name(id); !count.empty()) {
+    const auto it = args.find(std::string(count));
+    const char* end = it == args.end() ? nullptr : it->second.data() + it->second.size();
+    if (it == args.end() || std::from_chars(it->second.data(), end, n).ptr != end) {
+      return fail("format message " + std::string(msg_id_name(id)),
+                  "evidence lacks the number " + std::string(count) + " that picks the plural form");
+    }
+  }
   try {
-    return fmt::vformat(text_template(lang, id), store);
+    return fmt::vformat(text_template(lang, id, n), store);
   } catch (const fmt::format_error& e) {
-    return fail("format message " + std::to_string(static_cast<int>(id)),
+    return fail("format message " + std::string(msg_id_name(id)),
                 std::string("evidence lacks a name the text quotes: ") + e.what());
   }
 }

@@ -9,26 +9,13 @@
 namespace connscope {
 namespace {
 
-TEST(Text, EveryMessageHasATemplate) {
-#define CHECK_MSG(id, english) EXPECT_FALSE(text_template(Lang::en, Msg::id).empty()) << #id;
-  CONNSCOPE_MESSAGES(CHECK_MSG)
-#undef CHECK_MSG
-}
-
 TEST(Text, FormatsWithNamedAndPositionalArguments) {
   EXPECT_EQ(tr(Lang::en, Msg::serve_port_in_use_owner, "127.0.0.1:80", 42, "nginx"),
             "127.0.0.1:80 is already in use by pid 42 (nginx)");
   EXPECT_EQ(tr(Lang::en, Msg::mode_http, 503), "HTTP/1.1: every request gets 503 and a short body");
 }
 
-TEST(Text, ParseLang) {
-  Lang l{};
-  EXPECT_TRUE(parse_lang("en", l));
-  EXPECT_TRUE(parse_lang("en_US.UTF-8", l));
-  EXPECT_TRUE(parse_lang("C.UTF-8", l));
-  EXPECT_FALSE(parse_lang("xx", l));
-  EXPECT_FALSE(parse_lang("", l));
-}
+// The catalogs and the choice of language: tests/unit/i18n.
 
 TEST(Error, MessageJoinsOpDetailAndErrno) {
   EXPECT_EQ((Error{"bind 1.2.3.4:80", 13, {}}.message()), "bind 1.2.3.4:80: Permission denied");

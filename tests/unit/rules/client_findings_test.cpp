@@ -27,7 +27,8 @@ TEST(ClientFindings, EveryIdFormatsWithTheNamesItsTextsQuoteAndFailsWithoutOne) 
     std::set<std::string> names;
     for (Msg m : {spec.summary, spec.cause, spec.fix}) names.merge(names_in(m));
     std::map<std::string, std::string> evidence;
-    for (const auto& n : names) evidence[n] = "<" + n + ">";
+    // A plural message's count must be a number: it picks the form.
+    for (const auto& n : names) evidence[n] = n == plural_count_name(spec.summary) ? "2" : "<" + n + ">";
     auto f = make_client_finding(spec.id, evidence, Lang::en);
     ASSERT_TRUE(f.has_value()) << spec.id << ": " << f.error().message();
     EXPECT_EQ(f->id, spec.id);
