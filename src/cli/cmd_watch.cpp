@@ -349,9 +349,11 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
         fmt::print(stderr, "connscope: {}\n", tr(g.lang, Msg::watch_lost, fmt::arg("count", n)));
       }
     }
-    if (c->missed > missed_seen && !f.summary) {
+    if (c->missed > missed_seen) {
       const auto n = c->missed - missed_seen;
-      if (g.json) {
+      if (f.summary) {
+        summary.add_missed(n);
+      } else if (g.json) {
         fmt::print("{}\n", nlohmann::json{{"kind", "missed"},
                                           {"time", watch::rfc3339_ms(std::chrono::system_clock::now())},
                                           {"count", n}}

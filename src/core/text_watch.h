@@ -153,7 +153,7 @@
   X(watch_line_fix, "    fix: {fix}")                                                                       \
   X(watch_line_meaning, "    why: {meaning}")                                                               \
   X(watch_rate_limited, "… {count} more events in the last second ({groups})")                             \
-  X(watch_summary_title, "connscope watch — last {window}: {events} events, {lost} lost; since start ({total_time}): {total_events} events, {total_lost} lost") \
+  X(watch_summary_title, "connscope watch — last {window}: {events} events, {missed} missed; since start ({total_time}): {total_events} events, {total_missed} missed") \
   X(watch_summary_transitions, "State transitions")                                                      \
   X(watch_summary_drops, "Drops by reason and local port")                                                \
   X(watch_summary_resets_sent, "Resets sent, by local port")                                              \

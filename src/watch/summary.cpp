@@ -135,6 +135,7 @@ json tally_json(const Tally& t, std::chrono::nanoseconds length) {
   j["seconds"] = seconds(length);
   j["events"] = t.events;
   j["lost"] = t.lost;
+  j["missed"] = t.missed;
   j["transitions"] = counts_json(t.transitions, [](json& row, const TransitionKey& k) {
     row["from"] = k.from;
     row["to"] = k.to;
@@ -300,6 +301,11 @@ void Summary::add_lost(std::uint64_t n) {
   total_.lost += n;
 }
 
+void Summary::add_missed(std::uint64_t n) {
+  current_.missed += n;
+  total_.missed += n;
+}
+
 void Summary::roll(time_point now) {
   last_ = std::move(current_);
   current_ = Tally{};
@@ -314,8 +320,8 @@ std::string render_summary_text(const Summary& s, Lang lang, bool colour, std::s
   const std::string window = format_elapsed(s.last_window_length());
   std::string out = paint(colour, "1",
                           tr(lang, Msg::watch_summary_title, fmt::arg("window", window), fmt::arg("events", w.events),
-                             fmt::arg("lost", w.lost), fmt::arg("total_time", format_elapsed(s.total_length())),
-                             fmt::arg("total_events", t.events), fmt::arg("total_lost", t.lost))) +
+                             fmt::arg("missed", w.missed), fmt::arg("total_time", format_elapsed(s.total_length())),
+                             fmt::arg("total_events", t.events), fmt::arg("total_missed", t.missed))) +
                     "\n";
 
   std::vector<Section> sections = sections_of(w, t);

@@ -107,6 +107,9 @@ KernelCounted kernel_counted(const bpf::Aggregates& before, const bpf::Aggregate
 struct Tally {
   std::uint64_t events = 0;
   std::uint64_t lost = 0;  // events that did not fit the ring buffer
+  // The programs' calls the kernel skipped (an interrupt inside one): up to this many events
+  // are missing.
+  std::uint64_t missed = 0;
   BoundedCounts<TransitionKey> transitions{256};
   BoundedCounts<DropKey> drops;
   BoundedCounts<std::uint16_t> resets_sent;
@@ -135,6 +138,7 @@ class Summary {
   void add(const Event& e);
   void add(const KernelCounted& k);
   void add_lost(std::uint64_t n);
+  void add_missed(std::uint64_t n);
   // Ends the current window at `now`: it becomes last_window(), and a new one starts.
   void roll(time_point now);
 

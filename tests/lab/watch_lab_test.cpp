@@ -594,7 +594,11 @@ TEST_F(WatchLab, ResetFromTheServerIsAResetReceivedByTheClient) {
   constexpr std::uint16_t kPort = 8084;
   Process server = serve(kPort, {"--mode", "reset-after-accept"});
   WatchRun watch(lab(), Node::client, {"--events", "reset", "--duration", "20s"});
+  // The server's side: its abortive close sends the reset, in its own process's call, on a
+  // socket it accepted (whose process is its listener's).
+  WatchRun sender(lab(), Node::server, {"--events", "reset", "--duration", "20s"});
   ASSERT_TRUE(watch.wait_ready()) << watch.err();
+  ASSERT_TRUE(sender.wait_ready()) << sender.err();
 
   Client c = lab().in_ns(Node::client, [&] { return start_connect(lab().server_v4(), kPort); });
   ASSERT_NE(c.port, 0);
@@ -624,6 +628,15 @@ TEST_F(WatchLab, ResetFromTheServerIsAResetReceivedByTheClient) {
   EXPECT_EQ(events.size(), 1u) << watch.out();  // one connection, one reset, nothing sent back
   for (const auto& e : events) expect_documented_schema(e);
   EXPECT_EQ(watch.stop(), 0) << watch.err();
+
+  const json sent = sender.wait_for(kind_from("reset_sent", lab().server_v4(), kPort));
+  ASSERT_FALSE(sent.is_null()) << sender.out() << sender.err();
+  EXPECT_EQ(sent["destination"], endpoint(lab().client_v4(), c.port));
+  EXPECT_EQ(sent["packet"], false);
+  EXPECT_EQ(sent["pid"], server.pid()) << sent.dump();
+  EXPECT_EQ(sent["comm"], "connscope") << sent.dump();
+  expect_documented_schema(sent);
+  EXPECT_EQ(sender.stop(), 0) << sender.err();
 }
 
 // -- state changes (the schema's old_state / new_state) ------------------------------------------

@@ -233,7 +233,7 @@ TEST(Summary, TheTextBlockSortsEachSectionAndFitsTheHeight) {
   const auto lines = lines_of(text);
   ASSERT_GE(lines.size(), 4u);
   EXPECT_EQ(lines[0],
-            "connscope watch — last 1.00s: 11 events, 0 lost; since start (2.00s): 12 events, 0 lost");
+            "connscope watch — last 1.00s: 11 events, 0 missed; since start (2.00s): 12 events, 0 missed");
   EXPECT_EQ(lines[1], "");
   // Overflows come first.
   EXPECT_TRUE(lines[2].starts_with("Listener queue overflows")) << lines[2];
@@ -289,12 +289,14 @@ TEST(Summary, TheJsonObject) {
   s.add(socket_event(EventKind::reset_sent, 8080, "198.51.100.7"));
   s.add(overflow("198.51.100.20"));
   s.add_lost(2);
+  s.add_missed(4);
   s.roll(kStart + milliseconds(1000));
   const auto j = summary_json(s);
   const auto& w = j["window"];
   EXPECT_DOUBLE_EQ(w["seconds"].get<double>(), 1.0);
   EXPECT_EQ(w["events"], 5);
   EXPECT_EQ(w["lost"], 2);
+  EXPECT_EQ(w["missed"], 4);
   EXPECT_EQ(w["transitions"], (nlohmann::json::parse(R"([{"from":"SYN-RECV","to":"ESTAB","count":1}])")));
   EXPECT_EQ(w["drops"], (nlohmann::json::parse(
                             R"([{"reason":null,"port":null,"count":1},{"reason":"NETFILTER_DROP","port":22,"count":1}])")));
