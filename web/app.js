@@ -399,7 +399,7 @@
       const track = el('div', {class: 'track'});
       for (const e of evs) {
         const end = e.open ? to : e.last_seen_ms;
-        const bar = el('span', {class: `st-${e.severity === 'critical' ? 'failed' : e.severity === 'warning' ? 'warning' : 'ok'}${e.open ? ' open' : ''}`,
+        const bar = el('span', {class: `st-${e.severity === 'critical' ? 'fail' : e.severity === 'warning' ? 'warn' : 'ok'}${e.open ? ' open' : ''}`,
           title: `${e.summary}\n${clock(e.first_seen_ms)} – ${e.open ? 'now (open)' : clock(e.last_seen_ms)}` +
             Object.entries(e.evidence || {}).map(([k, v]) => `\n${k}: ${v}`).join('')});
         bar.style.left = `${pct(e.first_seen_ms)}%`;

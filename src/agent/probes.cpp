@@ -34,13 +34,6 @@ std::string_view probe_source_name(ProbeSource s) {
   return s == ProbeSource::listener ? "listener" : "config";
 }
 
-std::string_view api_status_name(StageStatus s) {
-  if (s == StageStatus::ok) return "ok";
-  if (s == StageStatus::warn) return "warning";
-  if (s == StageStatus::fail) return "failed";
-  return "skipped";
-}
-
 namespace {
 
 double ms_of(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
@@ -50,7 +43,7 @@ json run_json(const ProbeRun& r) {
   json stages = json::array();
   for (const auto& s : r.stages) {
     stages.push_back({{"stage", probe::stage_name(s.stage)},
-                      {"status", api_status_name(s.status)},
+                      {"status", probe::status_name(s.status)},
                       {"duration_ms", ms_of(s.duration)}});
   }
   std::vector<rules::Finding> plain;
@@ -63,7 +56,7 @@ json run_json(const ProbeRun& r) {
   }
   return {{"time_ms", unix_ms(r.time)},
           {"ok", r.ok()},
-          {"verdict", api_status_name(r.verdict)},
+          {"verdict", probe::status_name(r.verdict)},
           {"stage", probe::stage_name(r.stage)},
           {"duration_ms", ms_of(r.duration)},
           {"stages", std::move(stages)},

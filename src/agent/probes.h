@@ -72,8 +72,6 @@ struct ProbeStatus {
 
 // ---- pure parts ----
 
-// "ok", "warning", "failed", "skipped": the API's spelling of a stage status.
-std::string_view api_status_name(probe::StageStatus s);
 
 // The PROBE object of the HTTP API (/tmp/s7/api.md, docs/json.md).
 nlohmann::json probe_json(const ProbeStatus& status);

@@ -248,7 +248,7 @@ async function main() {
   check(probe, `/api/v1/probes has no probe of ${target}`);
   check(probe.last && probe.last.findings && probe.last.findings.length > 0,
     `the probe of ${target} (closed) has no finding within 10 s: ${JSON.stringify(probe.last)}`);
-  check(probe.last.verdict === 'failed', `the probe of ${target} (closed) is not failed: ${probe.last.verdict}`);
+  check(probe.last.verdict === 'fail', `the probe of ${target} (closed) is not fail: ${probe.last.verdict}`);
   const f = probe.last.findings[0];
   check(f.id === 'tcp.refused', `the probe of a closed loopback port should find tcp.refused, found ${f.id}`);
   const row = page.locator(`#probes tr[data-target="${target}"]`);

@@ -76,7 +76,7 @@ TEST_F(AgentLab, ProbesEveryOwnListenerAndTheConfiguredTargets) {
   EXPECT_EQ(probes["probes"][0]["last"]["stages"][5]["stage"], "talk");
   EXPECT_EQ(probes["probes"][0]["last"]["stages"][5]["status"], "ok");
   const auto& closed = probes["probes"][1];
-  EXPECT_EQ(closed["last"]["verdict"], "failed");
+  EXPECT_EQ(closed["last"]["verdict"], "fail");
   EXPECT_EQ(closed["last"]["stage"], "connect");
   EXPECT_EQ(closed["last"]["findings"][0]["id"], "tcp.refused") << closed.dump(1);
   EXPECT_EQ(closed["consecutive_failures"], closed["runs"]);
@@ -92,7 +92,7 @@ TEST_F(AgentLab, ProbesEveryOwnListenerAndTheConfiguredTargets) {
   EXPECT_EQ((*self)["last"]["verdict"], "ok") << self->dump(1);
   const auto* bad = find_probe(probes, "[::1]:8081");
   ASSERT_NE(bad, nullptr) << probes.dump(1);
-  EXPECT_EQ((*bad)["last"]["verdict"], "failed") << bad->dump(1);
+  EXPECT_EQ((*bad)["last"]["verdict"], "fail") << bad->dump(1);
   EXPECT_EQ((*bad)["last"]["stages"][3]["status"], "ok");  // connected, then reset
   ASSERT_FALSE((*bad)["last"]["findings"].empty());
   EXPECT_NE((*bad)["last"]["stage"], "connect");

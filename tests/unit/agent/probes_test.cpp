@@ -296,13 +296,13 @@ TEST(Probes, JsonHasThePROBEShape) {
   const auto& last = j["last"];
   EXPECT_EQ(last["time_ms"], 1'700'000'000'123LL);
   EXPECT_EQ(last["ok"], false);
-  EXPECT_EQ(last["verdict"], "failed");
+  EXPECT_EQ(last["verdict"], "fail");
   EXPECT_EQ(last["stage"], "connect");
   EXPECT_DOUBLE_EQ(last["duration_ms"].get<double>(), 1.5);
   ASSERT_EQ(last["stages"].size(), 7u);
   EXPECT_EQ(last["stages"][0], nlohmann::json::parse(R"({"stage":"resolve","status":"ok","duration_ms":0.002})"));
-  EXPECT_EQ(last["stages"][2]["status"], "warning");
-  EXPECT_EQ(last["stages"][3]["status"], "failed");
+  EXPECT_EQ(last["stages"][2]["status"], "warn");
+  EXPECT_EQ(last["stages"][3]["status"], "fail");
   EXPECT_DOUBLE_EQ(last["stages"][3]["duration_ms"].get<double>(), 0.25);
   EXPECT_EQ(last["stages"][6]["status"], "skipped");
   ASSERT_EQ(last["findings"].size(), 3u);
@@ -311,7 +311,6 @@ TEST(Probes, JsonHasThePROBEShape) {
       "evidence":{"port":"5999"},"stage":"connect"})"));
   EXPECT_EQ(last["findings"][2]["severity"], "warning");
   EXPECT_EQ(last["findings"][2]["stage"], "reach");
-  EXPECT_EQ(api_status_name(StageStatus::ok), "ok");
 }
 
 
@@ -525,7 +524,7 @@ TEST(ProbeScheduler, RefusedPortFailsWithTcpRefused) {
   EXPECT_EQ(s.consecutive_failures, 1u);
   const auto j = probe_json(s);
   EXPECT_EQ(j["last"]["ok"], false);
-  EXPECT_EQ(j["last"]["verdict"], "failed");
+  EXPECT_EQ(j["last"]["verdict"], "fail");
   EXPECT_EQ(j["last"]["stage"], "connect");
   ASSERT_FALSE(j["last"]["findings"].empty()) << j.dump(1);
   EXPECT_EQ(j["last"]["findings"][0]["id"], "tcp.refused");
