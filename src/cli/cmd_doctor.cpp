@@ -588,18 +588,37 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     return future.get();
   };
   // A target on this host: the kernel's drops and resets of the doctor's own connections are
-  // evidence (a firewall rule here, nothing listening). Needs the privilege to load BPF.
-  std::optional<watch::ConnectionEvents> host_events;
-  std::optional<Error> host_events_off;
-  if (auto targets = local_targets(*options); !targets.empty()) {
-    auto started = watch::ConnectionEvents::start(std::move(targets));
-    if (started) {
-      host_events.emplace(std::move(*started));
-    } else {
-      host_events_off = started.error();
+  // evidence (a firewall rule here, nothing listening). Needs the privilege to load BPF. Each run
+  // (each --follow hop: another address, another port) attaches tracers of its own.
+  struct TracedRun {
+    probe::DoctorReport report;
+    std::vector<watch::Event> events;
+    bool traced = false;
+    std::optional<Error> off;  // why the tracers could not be attached
+  };
+  const auto traced_run = [&](const probe::DoctorOptions& o) {
+    TracedRun t;
+    std::optional<watch::ConnectionEvents> host;
+    if (auto targets = local_targets(o); !targets.empty()) {
+      auto started = watch::ConnectionEvents::start(std::move(targets));
+      if (started) {
+        host.emplace(std::move(*started));
+      } else {
+        t.off = started.error();
+      }
     }
-  }
-  probe::DoctorReport r = run_once(*options);
+    t.report = run_once(o);
+    if (host) {
+      std::vector<std::uint16_t> ports;
+      for (const auto& a : t.report.connect)
+        if (a.local) ports.push_back(a.local->port);
+      t.events = host->collect(ports);
+      t.traced = true;
+    }
+    return t;
+  };
+  TracedRun run = traced_run(*options);
+  probe::DoctorReport& r = run.report;
   // --follow: each 3xx with a Location starts a new run at the URL it names. Options that name
   // this target (--port, --sni, --http-path, --proto) do not carry over to the next.
   probe::RedirectChain chain;
@@ -639,18 +658,12 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       break;
     }
     chain.final_target = *next;
-    r = run_once(*hop_options);
+    run = traced_run(*hop_options);
   }
   const std::string current = chain.final_target;
   if (f.follow) probe::apply_redirects(r, std::move(chain));
   auto findings = rules::doctor_findings(r, g.lang);
-  std::vector<watch::Event> kernel_events;
-  if (host_events) {
-    std::vector<std::uint16_t> ports;
-    for (const auto& a : r.connect)
-      if (a.local) ports.push_back(a.local->port);
-    kernel_events = host_events->collect(ports);
-  }
+  const std::vector<watch::Event>& kernel_events = run.events;
 
   const auto verdict_stage = r.verdict_stage();
   const StageStatus verdict = r.verdict();
@@ -717,11 +730,11 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       fj[i]["stage"] = probe::stage_name(findings[i].stage);
     }
     j["findings"] = fj;
-    if (host_events || host_events_off) {
+    if (run.traced || run.off) {
       json ev = json::array();
       for (const auto& e : kernel_events) ev.push_back(watch::event_json(e, g.lang));
       j["host_events"] = {{"events", ev},
-                          {"off", host_events_off ? json(host_events_off->message()) : json(nullptr)}};
+                          {"off", run.off ? json(run.off->message()) : json(nullptr)}};
     }
     j["duration_ms"] = ms(r.total);
     fmt::print("{}\n", j.dump(2));
@@ -776,8 +789,8 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     if (!kernel_events.empty()) {
       fmt::print("\n{}\n", st.bold(tr(g.lang, Msg::doctor_host_events_title)));
       for (const auto& e : kernel_events) fmt::print("  {}\n", watch::format_line(e, g.lang, watch::LineOptions{g.color, false}));
-    } else if (host_events_off && g.verbose > 0) {
-      fmt::print("{}\n", st.dim(tr(g.lang, Msg::doctor_host_events_off, host_events_off->message())));
+    } else if (run.off && g.verbose > 0) {
+      fmt::print("{}\n", st.dim(tr(g.lang, Msg::doctor_host_events_off, run.off->message())));
     }
   }
   return static_cast<int>(verdict == StageStatus::ok ? ExitCode::healthy : ExitCode::problems);

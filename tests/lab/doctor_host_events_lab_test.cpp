@@ -90,6 +90,21 @@ TEST_P(DoctorHostEvents, AHealthyConnectionHasNoHostEvents) {
   EXPECT_TRUE(r.out.at("host_events").at("events").empty()) << r.out.dump(2);
 }
 
+// --follow: a redirect to another port of this host, where nothing listens. The last run, the
+// one that decides, has tracers of its own on its own port.
+TEST_P(DoctorHostEvents, AFollowedRedirectIsTracedAtItsOwnPort) {
+  serve("http", {"--http-status", "302", "--http-location", "http://" + server_target(8086) + "/"});
+  const auto followed = doctor_on(Node::server, {"http://" + server_target() + "/", "--follow"}, "1s");
+  expect_verdict(followed, "fail", "connect", "tcp.refused");
+  ASSERT_TRUE(followed.out.contains("host_events")) << followed.out.dump(2);
+  expect_own_connections(followed, 8086);
+  EXPECT_EQ(count(followed, "reset_sent", "NO_SOCKET"), 1) << followed.out.dump(2);
+  const json* f = finding(followed, "tcp.refused");
+  ASSERT_NE(f, nullptr);
+  EXPECT_EQ(f->at("evidence").at("host_kernel_events"), "reset_sent NO_SOCKET; drop NO_SOCKET; reset_received")
+      << f->dump(2);
+}
+
 TEST_P(DoctorHostEvents, AnotherHostGetsNoTracer) {
   const auto r = doctor(std::vector<std::string>{server_target(8081)});
   expect_verdict(r, "fail", "connect", "tcp.refused");
