@@ -19,7 +19,22 @@
 //   connscope.counts          {fast, full, probe}: events received, for tests
 'use strict';
 
-(() => {
+(async () => {
+  // The words, in the reader's language (/api/v1/texts: ?lang= from the switch, else the
+  // browser's Accept-Language). Without them (an old agent, an error) the page speaks English.
+  const LANG_KEY = 'connscope.lang';
+  const chosen = new URLSearchParams(location.search).get('lang') || localStorage.getItem(LANG_KEY);
+  let texts = {lang: 'en', languages: [], texts: {}};
+  try {
+    const r = await fetch(chosen ? `api/v1/texts?lang=${encodeURIComponent(chosen)}` : 'api/v1/texts',
+      {headers: {Accept: 'application/json'}, cache: 'no-store'});
+    if (r.ok) texts = await r.json();
+  } catch (e) { /* English */ }
+  // The template of `id` with its {name}s filled from `vars`.
+  const t = (id, vars = {}) => (texts.texts[id] ?? id).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
+  document.documentElement.lang = texts.lang;
+  for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.dataset.t);
+
   const WINDOW_S = 15 * 60;  // what the charts show
   const STALE_MS = 5000;     // no `fast` event for this long: the header says "stale"
   const MAX_LISTENERS = 12;  // the queue chart's series: the fullest queues first, then by name
@@ -31,10 +46,11 @@
   const PALETTE = ['#2f81f7', '#e5534b', '#3fb950', '#d29922', '#a371f7', '#db61a2', '#39c5cf',
     '#f0883e', '#8b949e', '#6e7781', '#b083f0', '#56d364'];
 
-  // The resets-and-retransmits chart's series: name -> [history series, label].
+  // The resets-and-retransmits chart's series: name (its label's text id without "dash_") ->
+  // history series.
   const KERNEL_COUNTS = {
-    'resets sent': 'resets{direction="sent"}', 'resets received': 'resets{direction="received"}',
-    'retransmits': 'retransmits{kind="data"}', 'SYN-ACK retransmits': 'retransmits{kind="synack"}',
+    resets_sent: 'resets{direction="sent"}', resets_received: 'resets{direction="received"}',
+    retransmits: 'retransmits{kind="data"}', synack_retransmits: 'retransmits{kind="synack"}',
   };
   const $ = (id) => document.getElementById(id);
   // The agent's clock (its latest sample's time), not the browser's: the charts' right edge.
@@ -68,9 +84,9 @@
   }
   function fmtAgo(tms) {
     const s = Math.max(0, Math.round((Date.now() - tms) / 1000));
-    if (s < 60) return `${s}s ago`;
-    if (s < 3600) return `${Math.floor(s / 60)}m ago`;
-    return `${Math.floor(s / 3600)}h ago`;
+    if (s < 60) return t('dash_ago_seconds', {n: s});
+    if (s < 3600) return t('dash_ago_minutes', {n: Math.floor(s / 60)});
+    return t('dash_ago_hours', {n: Math.floor(s / 3600)});
   }
   const clock = (tms) => new Date(tms).toLocaleTimeString([], {hour12: false});
   const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
@@ -145,7 +161,7 @@
         // Away from the cursor the legend shows each series' latest value, not "–".
         hooks: {draw: [(u) => { if (!(u.cursor.left >= 0)) Chart.showLatest(u); }]},
         axes: [{...axis, space: 70, values: xValues}, {...axis, size: 60, values: (u, v) => v.map((x) => this.fmt(x))}],
-        series: [{value: (u, v) => (v === null || v === undefined) ? '–' : clock(v * 1000)}, ...this.cols.names.map((n, i) => ({
+        series: [{label: t('dash_chart_time'), value: (u, v) => (v === null || v === undefined) ? '–' : clock(v * 1000)}, ...this.cols.names.map((n, i) => ({
           label: this.label(n),
           stroke: PALETTE[i % PALETTE.length],
           width: n === this.strong ? 2.5 : 1.25,
@@ -186,7 +202,7 @@
     queues: new Chart('queues', $('chart-queues'), [], {label: (n) => n, unit: '%', yRange: [0, 100]}),
     rates: new Chart('rates', $('chart-rates'), RATES, {label: short, unit: '/s', strong: 'TcpExt.ListenOverflows'}),
     drops: new Chart('drops', $('chart-drops'), [], {label: (n) => n, unit: '/s'}),
-    resets: new Chart('resets', $('chart-resets'), Object.keys(KERNEL_COUNTS), {label: (n) => n, unit: '/s', strong: 'resets sent'}),
+    resets: new Chart('resets', $('chart-resets'), Object.keys(KERNEL_COUNTS), {label: (n) => t(`dash_${n}`), unit: '/s', strong: 'resets_sent'}),
   };
 
   // With eBPF (fast.kernel): the states every second, and the kernel's drops, resets and
@@ -194,7 +210,7 @@
   function kernelOn() {
     if (cs.kernel) return;
     cs.kernel = true;
-    $('states-source').textContent = 'sockets per state, both families, last 15 min (every second: eBPF census)';
+    $('states-source').textContent = t('dash_states_sub_bpf');
     $('panel-drops').hidden = false;
     $('panel-resets').hidden = false;
   }
@@ -212,8 +228,8 @@
       charts.drops.put(t, byReason);
       const p = k.per_second;
       charts.resets.put(t, {
-        'resets sent': p.resets.sent, 'resets received': p.resets.received,
-        'retransmits': p.retransmits.data, 'SYN-ACK retransmits': p.retransmits.synack,
+        resets_sent: p.resets.sent, resets_received: p.resets.received,
+        retransmits: p.retransmits.data, synack_retransmits: p.retransmits.synack,
       });
     }
     charts.drops.redraw();
@@ -347,37 +363,37 @@
     const listeners = fast ? fast.listeners : (full ? full.listeners : null);
     if (listeners) $('fig-listeners').textContent = fmtInt(listeners.length);
     const last = Math.max(fast ? fast.time_ms : 0, full ? full.time_ms : 0);
-    $('updated').textContent = last ? `sample ${clock(last)}` : '';
+    $('updated').textContent = last ? t('dash_updated', {time: clock(last)}) : '';
   }
   // How the agent samples (the snapshot's `sampler`): "sampling: tiers (fast 1 s, full 10 s) —
   // BPF off: <reason>".
   function renderSampler(s) {
     if (!s) return;
-    const secs = (ms) => ms >= 60000 && ms % 60000 === 0 ? `${ms / 60000} min`
-      : `${Number.isInteger(ms / 1000) ? ms / 1000 : (ms / 1000).toFixed(1)} s`;
-    let text = `sampling: ${s.kind} (fast ${secs(s.fast_interval_ms)}, full ${secs(s.full_interval_ms)})`;
-    if (s.bpf && s.bpf.enabled) text += ' — BPF on: exact states every second';
-    if (s.bpf && !s.bpf.enabled) text += s.bpf.reason ? ` — BPF off: ${s.bpf.reason}` : ' — BPF off';
-    $('sampling').textContent = text;
+    const secs = (ms) => ms >= 60000 && ms % 60000 === 0 ? t('dash_minutes', {n: ms / 60000})
+      : t('dash_seconds', {n: Number.isInteger(ms / 1000) ? ms / 1000 : (ms / 1000).toFixed(1)});
+    const vars = {kind: s.kind, fast: secs(s.fast_interval_ms), full: secs(s.full_interval_ms), reason: s.bpf && s.bpf.reason};
+    const id = !s.bpf ? 'dash_sampling' : s.bpf.enabled ? 'dash_sampling_bpf_on'
+      : s.bpf.reason ? 'dash_sampling_bpf_off_why' : 'dash_sampling_bpf_off';
+    $('sampling').textContent = t(id, vars);
   }
   function setStatus(s) {
     cs.status = s;
     const e = $('conn');
-    e.textContent = s;
+    e.textContent = t(`dash_status_${s}`);
     e.className = `conn conn-${s === 'stale' ? 'reconnecting' : s}`;
   }
 
   // ---- findings ----
   function findingBlock(f, withStage) {
     return el('div', {class: 'finding'},
-      el('div', {}, el('span', {class: `sev sev-${f.severity}`}, f.severity), el('span', {class: 'summary'}, f.summary), ' ',
+      el('div', {}, el('span', {class: `sev sev-${f.severity}`}, t(`dash_severity_${f.severity}`)), el('span', {class: 'summary'}, f.summary), ' ',
         el('span', {class: 'id'}, f.id + (withStage && f.stage ? ` · ${f.stage}` : ''))),
-      f.cause ? el('p', {class: 'cause'}, el('span', {class: 'label'}, 'cause'), f.cause) : null,
-      f.fix ? el('p', {class: 'fix'}, el('span', {class: 'label'}, 'fix'), f.fix) : null);
+      f.cause ? el('p', {class: 'cause'}, el('span', {class: 'label'}, t('dash_cause')), f.cause) : null,
+      f.fix ? el('p', {class: 'fix'}, el('span', {class: 'label'}, t('dash_fix')), f.fix) : null);
   }
   function renderFindings(list) {
     const ul = $('findings');
-    if (!list || list.length === 0) { ul.replaceChildren(el('li', {class: 'empty'}, 'no findings')); return; }
+    if (!list || list.length === 0) { ul.replaceChildren(el('li', {class: 'empty'}, t('dash_no_findings'))); return; }
     const order = {critical: 0, warning: 1, info: 2};
     const sorted = [...list].sort((a, b) => (order[a.severity] ?? 3) - (order[b.severity] ?? 3) || a.id.localeCompare(b.id));
     ul.replaceChildren(...sorted.map((f) => {
@@ -390,7 +406,7 @@
   function renderTimeline(events) {
     const box = $('timeline');
     const to = Date.now(), from = to - 3600 * 1000;
-    if (!events || events.length === 0) { box.replaceChildren(el('p', {class: 'empty'}, 'no findings in the last hour')); return; }
+    if (!events || events.length === 0) { box.replaceChildren(el('p', {class: 'empty'}, t('dash_timeline_empty'))); return; }
     const byKey = new Map();
     for (const e of events) { if (!byKey.has(e.key)) byKey.set(e.key, []); byKey.get(e.key).push(e); }
     const pct = (t) => Math.min(100, Math.max(0, 100 * (t - from) / (to - from)));
@@ -400,7 +416,7 @@
       for (const e of evs) {
         const end = e.open ? to : e.last_seen_ms;
         const bar = el('span', {class: `st-${e.severity === 'critical' ? 'fail' : e.severity === 'warning' ? 'warn' : 'ok'}${e.open ? ' open' : ''}`,
-          title: `${e.summary}\n${clock(e.first_seen_ms)} – ${e.open ? 'now (open)' : clock(e.last_seen_ms)}` +
+          title: `${e.summary}\n${clock(e.first_seen_ms)} – ${e.open ? t('dash_now_open') : clock(e.last_seen_ms)}` +
             Object.entries(e.evidence || {}).map(([k, v]) => `\n${k}: ${v}`).join('')});
         bar.style.left = `${pct(e.first_seen_ms)}%`;
         bar.style.width = `${Math.max(0, pct(end) - pct(e.first_seen_ms))}%`;
@@ -409,7 +425,7 @@
       return el('div', {class: 'row'},
         el('div', {class: 'name', title: `${key}: ${e0.summary}`}, el('span', {class: `sev sev-${e0.severity}`}, e0.id), e0.summary), track);
     });
-    const axis = el('div', {class: 'axis'}, el('div'), el('div', {}, el('span', {}, clock(from)), el('span', {}, clock(from + 1800 * 1000)), el('span', {}, 'now')));
+    const axis = el('div', {class: 'axis'}, el('div'), el('div', {}, el('span', {}, clock(from)), el('span', {}, clock(from + 1800 * 1000)), el('span', {}, t('dash_now'))));
     box.replaceChildren(...rows, axis);
   }
   async function loadFindings() {
@@ -419,7 +435,7 @@
       renderTimeline(f.events);
       setError('findings', null);
     } catch (e) {
-      setError('findings', `findings: ${e.message}`);
+      setError('findings', t('dash_error', {what: 'findings', error: e.message}));
     }
   }
 
@@ -430,26 +446,28 @@
     return el('div', {class: 'stages'}, ...stages.map((s) => {
       const bar = el('span', {class: `st-${s.status}`});
       bar.style.width = `${s.status === 'skipped' ? 0 : 100 * (s.duration_ms || 0) / max}%`;
-      return el('div', {class: 'stage', title: `${s.stage}: ${s.status}, ${fmtMs(s.duration_ms)}`},
+      const status = s.status === 'skipped' ? t('dash_skipped') : t(`dash_verdict_${s.status}`);
+      return el('div', {class: 'stage', title: `${s.stage}: ${status}, ${fmtMs(s.duration_ms)}`},
         el('span', {class: 'name'}, s.stage), el('span', {class: 'bar'}, bar),
-        el('span', {class: 'ms'}, s.status === 'skipped' ? 'skipped' : fmtMs(s.duration_ms)));
+        el('span', {class: 'ms'}, s.status === 'skipped' ? t('dash_skipped') : fmtMs(s.duration_ms)));
     }));
   }
   function renderProbes() {
     const tbody = $('probes').tBodies[0];
     const list = [...cs.probes.values()].sort((a, b) => (a.source === b.source ? 0 : a.source === 'config' ? -1 : 1) || a.target.localeCompare(b.target));
-    if (list.length === 0) { tbody.replaceChildren(el('tr', {class: 'empty'}, el('td', {colspan: '5'}, 'no probes configured'))); return; }
+    if (list.length === 0) { tbody.replaceChildren(el('tr', {class: 'empty'}, el('td', {colspan: '5'}, t('dash_no_probes')))); return; }
     tbody.replaceChildren(...list.map((p) => {
       const last = p.last;
       const verdict = last ? last.verdict : 'none';
       const findings = last && last.findings && last.findings.length
         ? el('div', {}, ...last.findings.map((f) => findingBlock(f, true)))
-        : el('span', {class: 'muted'}, last ? (last.ok ? 'no finding' : '') : 'not run yet');
+        : el('span', {class: 'muted'}, last ? (last.ok ? t('dash_no_finding') : '') : t('dash_not_run'));
       return el('tr', {'data-target': p.target},
-        el('td', {class: 'target'}, p.target, el('span', {class: 'source'}, `${p.source}, every ${fmtMs(p.interval_ms)}`)),
-        el('td', {}, el('span', {class: `verdict verdict-${verdict}`}, last ? verdict : 'pending'),
+        el('td', {class: 'target'}, p.target, el('span', {class: 'source'},
+          t(p.source === 'listener' ? 'dash_probe_listener' : 'dash_probe_config', {interval: fmtMs(p.interval_ms)}))),
+        el('td', {}, el('span', {class: `verdict verdict-${verdict}`}, last ? t(`dash_verdict_${verdict}`) : t('dash_pending')),
           last ? el('div', {class: 'muted'}, `${last.stage} · ${fmtMs(last.duration_ms)}`) : null),
-        el('td', {class: 'mono'}, `${fmtInt(p.runs)} run${p.runs === 1 ? '' : 's'}`, el('br'), `${fmtInt(p.failures)} failed`,
+        el('td', {class: 'mono'}, t('dash_probe_runs', {runs: fmtInt(p.runs)}), el('br'), t('dash_probe_failed', {failed: fmtInt(p.failures)}),
           last ? el('div', {class: 'muted'}, fmtAgo(last.time_ms)) : null),
         el('td', {}, last ? stageRows(last) : ''),
         el('td', {}, findings));
@@ -463,7 +481,7 @@
       renderProbes();
       setError('probes', null);
     } catch (e) {
-      setError('probes', `probes: ${e.message}`);
+      setError('probes', t('dash_error', {what: 'probes', error: e.message}));
     }
   }
 
@@ -492,7 +510,7 @@
   function parse(handler) {
     return (ev) => {
       let v;
-      try { v = JSON.parse(ev.data); } catch (e) { setError('events', `events: bad JSON in a ${ev.type} event`); return; }
+      try { v = JSON.parse(ev.data); } catch (e) { setError('events', t('dash_error_bad_json', {type: ev.type})); return; }
       handler(v);
     };
   }
@@ -509,7 +527,7 @@
       if (source.readyState === EventSource.CLOSED) {
         // The server answered with an error (not a dropped stream): EventSource gives up, we don't.
         setStatus('offline');
-        setError('events', 'events: the agent refused the event stream; retrying every 5 s');
+        setError('events', t('dash_error_refused'));
         setTimeout(connect, 5000);
       } else {
         setStatus('reconnecting');
@@ -520,8 +538,23 @@
     if (cs.status === 'live' && Date.now() - lastFastAt > STALE_MS) setStatus('stale');
   }, 1000);
 
+  // The language switch: the choice is kept in this browser and asked for with ?lang=.
+  function renderLanguages() {
+    const select = $('lang');
+    if (!select || !texts.languages.length) return;
+    select.replaceChildren(...texts.languages.map((l) => el('option', {value: l.code}, l.name)));
+    select.value = texts.lang;
+    select.addEventListener('change', () => {
+      localStorage.setItem(LANG_KEY, select.value);
+      const q = new URLSearchParams(location.search);
+      q.set('lang', select.value);
+      location.search = q.toString();
+    });
+  }
+
   async function start() {
     $('host').textContent = location.host;
+    renderLanguages();
     try {
       const snap = await getJSON('api/v1/snapshot');
       if (snap.fast) {
@@ -531,16 +564,16 @@
       if (snap.full) { cs.latest.full = snap.full; renderFindings(snap.full.findings); }
       renderHeader();
       renderSampler(snap.sampler);
-      setError('fast', snap.fast_error ? `fast tier: ${snap.fast_error}` : null);
-      setError('full', snap.full_error ? `full tier: ${snap.full_error}` : null);
+      setError('fast', snap.fast_error ? t('dash_error_fast', {error: snap.fast_error}) : null);
+      setError('full', snap.full_error ? t('dash_error_full', {error: snap.full_error}) : null);
     } catch (e) {
-      setError('snapshot', `snapshot: ${e.message}`);
+      setError('snapshot', t('dash_error', {what: 'snapshot', error: e.message}));
     }
     try {
       await loadHistory();
       setError('history', null);
     } catch (e) {
-      setError('history', `history: ${e.message}`);
+      setError('history', t('dash_error', {what: 'history', error: e.message}));
     }
     // The snapshot's samples go in after the history, which may already hold them (same time: merged).
     if (cs.latest.full) addFull(cs.latest.full);

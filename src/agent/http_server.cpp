@@ -154,6 +154,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
             r.authorization = std::string(it->value());
           }
           if (auto it = req.find(http::field::cookie); it != req.end()) r.cookie = std::string(it->value());
+          if (auto it = req.find(http::field::accept_language); it != req.end())
+            r.accept_language = std::string(it->value());
           error_code pec;
           const auto peer = c->stream.socket().remote_endpoint(pec);
           if (!pec) r.peer = endpoint_of(peer);

@@ -47,6 +47,7 @@ struct HttpRequest {
   std::string target;         // path and query, as sent
   std::string authorization;  // the Authorization header, "" when absent
   std::string cookie;         // the Cookie header, "" when absent
+  std::string accept_language;  // the Accept-Language header, "" when absent
   Endpoint peer;
 };
 

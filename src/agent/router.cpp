@@ -4,6 +4,7 @@
 
 #include "agent/api_query.h"
 #include "agent/dashboard.h"
+#include "agent/dashboard_texts.h"
 #include "agent/metrics.h"
 #include "agent/prometheus.h"
 #include "agent/snapshot_json.h"
@@ -145,6 +146,11 @@ HttpResponse route(const HttpRequest& r, const AgentView& view) {
   if (path == "/api/v1/history") return history_route(r.target, view);
   if (path == "/api/v1/probes") return probes_route(view);
   if (path == "/api/v1/findings") return findings_route(r.target, view);
+  if (path == "/api/v1/texts") {
+    auto lang = dashboard_lang(query_param(r.target, "lang"), r.accept_language);
+    if (!lang) return error_response(400, lang.error().message());
+    return json_response(dashboard_texts(*lang));
+  }
   if (path == "/metrics") return metrics_route(view);
   return error_response(404, "not found: " + path);
 }

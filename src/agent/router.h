@@ -10,6 +10,7 @@
 //   /api/v1/history   series over time (history_series.h names them); 503 without history
 //   /api/v1/findings  the current findings and their events over time
 //   /api/v1/probes    the continuous probes (probes.h)
+//   /api/v1/texts     the dashboard's words in the reader's language (dashboard_texts.h)
 //   /metrics          Prometheus metrics (metrics.h)
 //   /, /assets/...    the dashboard (dashboard.h)
 // anything else 404.

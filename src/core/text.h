@@ -29,6 +29,7 @@ enum class Lang { en, zh_CN };
 #include "core/text_agent.h"
 #include "core/text_doctor.h"
 #include "core/text_watch.h"
+#include "core/text_dashboard.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -647,7 +648,8 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_PROBE_MESSAGES(X)                                                                     \
   CONNSCOPE_AGENT_MESSAGES(X)                                                                     \
   CONNSCOPE_DOCTOR_MESSAGES(X)                                                                    \
-  CONNSCOPE_WATCH_MESSAGES(X)
+  CONNSCOPE_WATCH_MESSAGES(X)                                                                     \
+  CONNSCOPE_DASHBOARD_MESSAGES(X)
 
 // The plural messages of text.h itself: X(id, count, English singular, English plural).
 #define CONNSCOPE_CORE_PLURALS(X)                                                                 \

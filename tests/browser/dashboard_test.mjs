@@ -272,6 +272,42 @@ async function main() {
     log(`screenshot: ${process.env.CONNSCOPE_SCREENSHOT}`);
   }
 
+  // 7. Chinese: a browser that asks for zh-CN (Accept-Language) gets the page in Chinese, the
+  // probe's words too; the switch takes it back to English and the choice stays.
+  const zh = await browser.newContext({locale: 'zh-CN', viewport: {width: 1400, height: 1100}});
+  const zhPage = await zh.newPage();
+  const zhErrors = [];
+  zhPage.on('console', (m) => { if (m.type() === 'error') zhErrors.push(m.text()); });
+  zhPage.on('pageerror', (e) => zhErrors.push(`uncaught: ${e.message}`));
+  await zhPage.goto(`${origin}/`, {waitUntil: 'load', timeout: 10_000});
+  await zhPage.waitForFunction(() => window.connscope && window.connscope.status === 'live' &&
+    document.querySelectorAll('#probes tr[data-target]').length > 0, null, {timeout: 10_000})
+    .catch(() => { throw new Failure('in zh-CN the page did not go live with its probes within 10 s'); });
+  const zhView = await zhPage.evaluate(() => ({
+    lang: document.documentElement.lang,
+    queues: document.querySelector('[data-t="dash_queues_title"]').textContent,
+    status: document.getElementById('conn').textContent,
+    verdict: document.querySelector('#probes .verdict').textContent,
+    select: document.getElementById('lang').value,
+  }));
+  check(zhView.lang === 'zh-CN', `with Accept-Language zh-CN the page's lang is "${zhView.lang}"`);
+  check(zhView.queues === '全连接队列', `in zh-CN the accept-queue panel is titled "${zhView.queues}"`);
+  check(zhView.status === '实时', `in zh-CN the live status says "${zhView.status}"`);
+  check(zhView.verdict === '失败', `in zh-CN the failing probe's verdict says "${zhView.verdict}"`);
+  check(zhView.select === 'zh-CN', `in zh-CN the language switch shows "${zhView.select}"`);
+  const zhShot = screenshot.replace(/\.png$/, '') + '-zh.png';
+  await zhPage.screenshot({path: zhShot, fullPage: true});
+  log(`screenshot: ${zhShot}`);
+  await Promise.all([zhPage.waitForNavigation({waitUntil: 'load', timeout: 10_000}), zhPage.selectOption('#lang', 'en')]);
+  await zhPage.waitForFunction(() => document.documentElement.lang === 'en', null, {timeout: 10_000})
+    .catch(() => { throw new Failure('the switch to English did not take'); });
+  const enTitle = await zhPage.textContent('[data-t="dash_queues_title"]');
+  check(enTitle === 'Accept queues', `after the switch the accept-queue panel is titled "${enTitle}"`);
+  check(await zhPage.evaluate(() => localStorage.getItem('connscope.lang')) === 'en', 'the switch did not keep the choice');
+  check(zhErrors.length === 0, `in zh-CN the page logged errors: ${zhErrors.join(' | ')}`);
+  await zh.close();
+  log('zh-CN: the page, the probe verdict and the switch');
+
   if (process.getuid && process.getuid() === 0) {
     await withBpf(config);
   } else {
