@@ -787,72 +787,6 @@ std::string churn_and_close(int n) {
   return {};
 }
 
-// -- every event is shown or counted as lost, also when watch is stopped ---------------------------
-TEST_F(WatchLab, EveryEventIsShownOrCountedLostUntilTheEnd) {
-  constexpr int kConnections = 10000;
-  // Each connection, closed by the client and then by the server, makes about 5 changes at each
-  // end (a FIN that crosses the other makes CLOSING instead): the truth is the kernel's own
-  // count, from the transition counters of a second set of programs in this process.
-  std::uint64_t changes = 0;
-  std::uint64_t changes_missed = 0;  // the counting programs' own skipped calls
-  WatchRun watch(lab(), Node::server, {"--events", "state", "--duration", "60s"});
-  ASSERT_TRUE(watch.wait_ready()) << watch.err();
-  // Stopped while the connections come and go: the ring buffer (4 MiB, some 35,000 events)
-  // overflows, and the stop comes before watch's next once-a-second look at its losses.
-  watch.pause(true);
-  const std::string error = lab().in_ns(Node::server, [&]() -> std::string {
-    struct stat st {};
-    if (::stat("/proc/thread-self/ns/net", &st) != 0) return "stat netns";
-    bpf::TracerOptions options;
-    options.netns = static_cast<std::uint32_t>(st.st_ino);
-    auto tracer = bpf::Tracer::open(options);
-    if (!tracer) return tracer.error().message();
-    std::uint64_t skipped = 0;
-    const auto total = [&]() -> std::uint64_t {
-      auto c = (*tracer)->counters();
-      if (!c) return 0;
-      skipped = c->state_missed;
-      std::uint64_t n = 0;
-      for (auto v : c->transitions) n += v;
-      return n;
-    };
-    const auto before = total();
-    const auto skipped_before = skipped;
-    if (std::string e = churn_and_close(kConnections); !e.empty()) return e;
-    std::this_thread::sleep_for(100ms);  // the last FINs and ACKs, handled
-    changes = total() - before;
-    changes_missed = skipped - skipped_before;
-    return {};
-  });
-  watch.pause(false);
-  ASSERT_EQ(error, "");
-  EXPECT_EQ(watch.stop(), 0) << watch.err();
-
-  std::uint64_t shown = 0;
-  std::uint64_t lost = 0;
-  std::uint64_t missed = 0;
-  for (const auto& e : watch.objects()) {
-    const std::string kind = e.value("kind", "");
-    if (kind == "lost" || kind == "missed") {
-      expect_documented_lost(e);
-      (kind == "lost" ? lost : missed) += e.value("count", std::uint64_t{0});
-    } else {
-      ++shown;
-    }
-  }
-  std::printf("state changes %llu (skipped %llu); shown %llu, lost %llu, missed %llu\n",
-              static_cast<unsigned long long>(changes), static_cast<unsigned long long>(changes_missed),
-              static_cast<unsigned long long>(shown), static_cast<unsigned long long>(lost),
-              static_cast<unsigned long long>(missed));
-  EXPECT_GE(changes, 10ull * kConnections);
-  EXPECT_GT(shown, 0u);
-  EXPECT_GT(lost, 0u);  // the ring buffer did overflow
-  // Exact, but for the calls the kernel skipped (an interrupt inside a program; rare), which
-  // `missed` bounds for watch, and changes_missed for the count itself.
-  EXPECT_LE(shown + lost, changes + changes_missed) << "shown " << shown << ", lost " << lost;
-  EXPECT_GE(shown + lost + missed, changes) << "shown " << shown << ", lost " << lost << ", missed " << missed;
-}
-
 // The kernel's own count of the state changes in the calling thread's namespace while `make`
 // runs, from the transition counters of a second set of programs in this process, and the
 // programs' calls the kernel skipped meanwhile (an interrupt inside one; rare).
@@ -891,6 +825,49 @@ KernelCount count_changes(const std::function<std::string()>& make) {
   out.changes = look(missed_after) - before;
   out.missed = missed_after - missed_before;
   return out;
+}
+
+// -- every event is shown or counted as lost, also when watch is stopped ---------------------------
+TEST_F(WatchLab, EveryEventIsShownOrCountedLostUntilTheEnd) {
+  constexpr int kConnections = 10000;
+  // Each connection, closed by the client and then by the server, makes about 5 changes at each
+  // end (a FIN that crosses the other makes CLOSING instead): the truth is the kernel's own
+  // count, from the transition counters of a second set of programs in this process.
+  WatchRun watch(lab(), Node::server, {"--events", "state", "--duration", "60s"});
+  ASSERT_TRUE(watch.wait_ready()) << watch.err();
+  // Stopped while the connections come and go: the ring buffer (4 MiB, some 35,000 events)
+  // overflows, and the stop comes before watch's next once-a-second look at its losses.
+  watch.pause(true);
+  const KernelCount truth = lab().in_ns(Node::server, [] { return count_changes([] { return churn_and_close(kConnections); }); });
+  watch.pause(false);
+  ASSERT_EQ(truth.error, "");
+  EXPECT_EQ(watch.stop(), 0) << watch.err();
+  const std::uint64_t changes = truth.changes;
+  const std::uint64_t changes_missed = truth.missed;
+
+  std::uint64_t shown = 0;
+  std::uint64_t lost = 0;
+  std::uint64_t missed = 0;
+  for (const auto& e : watch.objects()) {
+    const std::string kind = e.value("kind", "");
+    if (kind == "lost" || kind == "missed") {
+      expect_documented_lost(e);
+      (kind == "lost" ? lost : missed) += e.value("count", std::uint64_t{0});
+    } else {
+      ++shown;
+    }
+  }
+  std::printf("state changes %llu (skipped %llu); shown %llu, lost %llu, missed %llu\n",
+              static_cast<unsigned long long>(changes), static_cast<unsigned long long>(changes_missed),
+              static_cast<unsigned long long>(shown), static_cast<unsigned long long>(lost),
+              static_cast<unsigned long long>(missed));
+  EXPECT_GE(changes, 10ull * kConnections);
+  EXPECT_GT(shown, 0u);
+  EXPECT_GT(lost, 0u);  // the ring buffer did overflow
+  // Exact, but for the calls the kernel skipped (an interrupt inside a program; rare), which
+  // `missed` bounds for watch, and changes_missed for the count itself.
+  EXPECT_LE(shown + lost, changes + changes_missed) << "shown " << shown << ", lost " << lost;
+  EXPECT_GE(shown + lost + missed, changes) << "shown " << shown << ", lost " << lost << ", missed " << missed;
 }
 
 // -- a terminal: at most --rate lines a second, and the kernel counts the rest -----------------------
