@@ -18,6 +18,7 @@
 
 #include "rules/findings_json.h"
 
+#include "core/display_width.h"
 #include "core/endpoint.h"
 #include "inspect/owners.h"
 #include "inspect/sock_diag.h"
@@ -199,24 +200,26 @@ void print_human(const GlobalOptions& g, const Gathered& gathered, const rules::
     return s.value ? *s.value : tr(lang, Msg::audit_unavailable);
   };
 
-  std::size_t w_name = tr(lang, Msg::audit_col_setting).size();
-  std::size_t w_cur = tr(lang, Msg::audit_col_current).size();
-  std::size_t w_rec = tr(lang, Msg::audit_col_recommended).size();
+  // Widths in terminal columns, not bytes: a Chinese heading is three bytes a character and two
+  // columns.
+  std::size_t w_name = display_width(tr(lang, Msg::audit_col_setting));
+  std::size_t w_cur = display_width(tr(lang, Msg::audit_col_current));
+  std::size_t w_rec = display_width(tr(lang, Msg::audit_col_recommended));
   for (const auto& s : r.settings) {
-    w_name = std::max(w_name, s.name.size());
-    w_cur = std::max(w_cur, current(s).size());
-    w_rec = std::max(w_rec, s.recommended.size());
+    w_name = std::max(w_name, display_width(s.name));
+    w_cur = std::max(w_cur, display_width(current(s)));
+    w_rec = std::max(w_rec, display_width(s.recommended));
   }
-  fmt::print("{}\n", style.bold(fmt::format("{:<{}}  {:<{}}  {:<{}}  {}", tr(lang, Msg::audit_col_setting),
-                                            w_name, tr(lang, Msg::audit_col_current), w_cur,
-                                            tr(lang, Msg::audit_col_recommended), w_rec,
+  fmt::print("{}\n", style.bold(fmt::format("{}  {}  {}  {}", pad_right(tr(lang, Msg::audit_col_setting), w_name),
+                                            pad_right(tr(lang, Msg::audit_col_current), w_cur),
+                                            pad_right(tr(lang, Msg::audit_col_recommended), w_rec),
                                             tr(lang, Msg::audit_col_status))));
   std::size_t counts[4] = {0, 0, 0, 0};
   for (const auto& s : r.settings) {
     ++counts[static_cast<std::size_t>(s.status)];
     // Padding is applied before colouring: escape codes have no width.
-    fmt::print("{:<{}}  {:<{}}  {:<{}}  {}\n", s.name, w_name, current(s), w_cur, s.recommended, w_rec,
-               paint(s.status, status_text(s.status)));
+    fmt::print("{}  {}  {}  {}\n", pad_right(s.name, w_name), pad_right(current(s), w_cur),
+               pad_right(s.recommended, w_rec), paint(s.status, status_text(s.status)));
   }
 
   auto details = [&](SettingStatus which, Msg heading) {

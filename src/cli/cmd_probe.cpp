@@ -23,6 +23,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "core/display_width.h"
 #include "core/duration.h"
 #include "probe/dns.h"
 #include "probe/scan.h"
@@ -427,15 +428,15 @@ int run_probe_cmd(const GlobalOptions& g, const ProbeFlags& f) {
       if (f.failed) fmt::print("{}\n", st.green(tr(g.lang, Msg::probe_none_failed)));
     } else {
       std::vector<std::size_t> width(head.size(), 0);
-      for (std::size_t k = 0; k < head.size(); ++k) width[k] = head[k].size();
+      for (std::size_t k = 0; k < head.size(); ++k) width[k] = display_width(head[k]);
       for (const auto& c : cells) {
-        for (std::size_t k = 0; k < c.size(); ++k) width[k] = std::max(width[k], c[k].size());
+        for (std::size_t k = 0; k < c.size(); ++k) width[k] = std::max(width[k], display_width(c[k]));
       }
       auto print_row = [&](const std::vector<std::string>& c, std::optional<ScanState> state) {
         std::string line;
         for (std::size_t k = 0; k < c.size(); ++k) {
           // Padded before colouring, so the escape codes do not shift the columns.
-          std::string cell = k + 1 == c.size() ? c[k] : fmt::format("{:<{}}", c[k], width[k]);
+          std::string cell = k + 1 == c.size() ? c[k] : pad_right(c[k], width[k]);
           if (k == 1 && state) {
             if (*state == ScanState::open) cell = st.green(cell);
             else if (*state == ScanState::closed || *state == ScanState::filtered) cell = st.yellow(cell);

@@ -1,5 +1,6 @@
 #include "watch/format.h"
 
+#include "core/display_width.h"
 #include "core/json_writer.h"
 
 #include <ctime>
@@ -46,37 +47,6 @@ bool meaning_on_line(EventKind k) {
          k == EventKind::accept_overflow || k == EventKind::syn_queue_drop;
 }
 
-std::size_t width_of(char32_t c) {
-  // East Asian wide and fullwidth ranges take two columns.
-  const bool wide = (c >= 0x1100 && c <= 0x115F) || (c >= 0x2E80 && c <= 0xA4CF) ||
-                    (c >= 0xAC00 && c <= 0xD7A3) || (c >= 0xF900 && c <= 0xFAFF) ||
-                    (c >= 0xFE30 && c <= 0xFE4F) || (c >= 0xFF00 && c <= 0xFF60) ||
-                    (c >= 0xFFE0 && c <= 0xFFE6) || (c >= 0x20000 && c <= 0x3FFFD);
-  return wide ? 2 : 1;
-}
-
-// Decodes one UTF-8 sequence at s[i]; returns the code point and advances i. Invalid bytes count
-// as one column each.
-char32_t next_code_point(std::string_view s, std::size_t& i) {
-  const auto b0 = static_cast<unsigned char>(s[i]);
-  std::size_t len = 1;
-  char32_t c = b0;
-  if (b0 >= 0xF0) {
-    len = 4;
-    c = b0 & 0x07u;
-  } else if (b0 >= 0xE0) {
-    len = 3;
-    c = b0 & 0x0Fu;
-  } else if (b0 >= 0xC0) {
-    len = 2;
-    c = b0 & 0x1Fu;
-  }
-  if (i + len > s.size()) len = 1;
-  for (std::size_t k = 1; k < len; ++k) c = (c << 6) | (static_cast<unsigned char>(s[i + k]) & 0x3Fu);
-  i += len;
-  return len == 1 ? char32_t{b0} : c;
-}
-
 // The longest prefix of `text` that fits `budget` columns, cut at a space when one is near, with
 // "…" appended when anything was cut.
 std::string fit(std::string_view text, std::size_t budget) {
@@ -88,7 +58,7 @@ std::string fit(std::string_view text, std::size_t budget) {
   while (i < text.size()) {
     std::size_t j = i;
     const char32_t c = next_code_point(text, j);
-    const std::size_t w = width_of(c);
+    const std::size_t w = code_point_width(c);
     if (used + w > budget - 1) break;  // room for the "…"
     if (c == U' ') last_space = i;
     used += w;
@@ -140,21 +110,7 @@ std::string paint(bool on, std::string_view code, std::string_view s) {
   return fmt::format("\x1b[{}m{}\x1b[0m", code, s);
 }
 
-std::size_t columns(std::string_view text) {
-  std::size_t n = 0;
-  std::size_t i = 0;
-  while (i < text.size()) {
-    if (text[i] == '\x1b' && i + 1 < text.size() && text[i + 1] == '[') {
-      // CSI ... final byte in 0x40-0x7E.
-      i += 2;
-      while (i < text.size() && !(text[i] >= 0x40 && text[i] <= 0x7E)) ++i;
-      if (i < text.size()) ++i;
-      continue;
-    }
-    n += width_of(next_code_point(text, i));
-  }
-  return n;
-}
+std::size_t columns(std::string_view text) { return display_width(text); }
 
 std::string clock_time(system_clock::time_point t) {
   const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);

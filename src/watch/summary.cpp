@@ -5,6 +5,7 @@
 
 #include <fmt/format.h>
 
+#include "core/display_width.h"
 #include "core/duration.h"
 #include "inspect/sock_diag.h"
 #include "watch/ends.h"
@@ -24,17 +25,6 @@ constexpr std::size_t kLabelColumns = 52;
 constexpr std::size_t kCountColumns = 12;
 
 std::string port_label(std::uint16_t port) { return port == 0 ? std::string("-") : fmt::format(":{}", port); }
-
-std::string pad_right(std::string s, std::size_t width) {
-  const std::size_t w = columns(s);
-  if (w < width) s.append(width - w, ' ');
-  return s;
-}
-
-std::string pad_left(std::string s, std::size_t width) {
-  const std::size_t w = columns(s);
-  return w < width ? std::string(width - w, ' ') + s : s;
-}
 
 struct Row {
   std::string label;
