@@ -1,5 +1,7 @@
 #include "agent/agent.h"
 
+#include <nlohmann/json.hpp>
+
 #include "agent/bpf_sampler.h"
 #include "agent/history_series.h"
 #include "agent/history_writer.h"

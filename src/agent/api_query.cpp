@@ -3,6 +3,7 @@
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 #include <optional>
 
 #include "core/duration.h"

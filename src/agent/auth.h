@@ -11,7 +11,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/http_server.h"
+#include "agent/http_message.h"
 #include "core/endpoint.h"
 
 namespace connscope::agent {

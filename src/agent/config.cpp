@@ -16,7 +16,7 @@
 #include <toml++/toml.h>
 
 #include "core/duration.h"
-#include "probe/tls_probe.h"
+#include "probe/tls_result.h"
 
 namespace connscope::agent {
 

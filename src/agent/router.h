@@ -30,8 +30,8 @@
 #include "agent/full_tier.h"
 #include "agent/history.h"
 #include "agent/history_writer.h"
-#include "agent/http_server.h"
-#include "agent/probes.h"
+#include "agent/http_message.h"
+#include "agent/probe_status.h"
 #include "agent/sampler.h"
 #include "core/error.h"
 

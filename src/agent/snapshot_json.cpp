@@ -1,5 +1,7 @@
 #include "agent/snapshot_json.h"
 
+#include <nlohmann/json.hpp>
+
 #include "agent/history.h"
 #include "inspect/sock_diag.h"
 #include "rules/findings_json.h"

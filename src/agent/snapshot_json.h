@@ -1,7 +1,7 @@
 #pragma once
 // The agent's samples as JSON (/api/v1/snapshot; docs/json.md). Pure.
 
-#include <nlohmann/json.hpp>
+#include <nlohmann/json_fwd.hpp>
 
 #include "agent/fast_tier.h"
 #include "agent/full_tier.h"

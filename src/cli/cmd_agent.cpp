@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <CLI/App.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <cstdio>

@@ -2,9 +2,13 @@
 
 #include <functional>
 
-#include <CLI/App.hpp>
-
 #include "cli/context.h"
+
+// Declared, not included: CLI11 is a large header-only library; the command's .cpp and main.cpp
+// include it.
+namespace CLI {
+class App;
+}  // namespace CLI
 
 namespace connscope::cli {
 

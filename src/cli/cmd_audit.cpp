@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/App.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 

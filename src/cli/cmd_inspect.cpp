@@ -12,6 +12,7 @@
 #include <string>
 #include <thread>
 
+#include <CLI/App.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 

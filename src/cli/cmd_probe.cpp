@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/App.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/App.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <fmt/chrono.h>

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include <CLI/App.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>

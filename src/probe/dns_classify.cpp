@@ -1,4 +1,4 @@
-#include "probe/dns.h"
+#include "probe/dns_result.h"
 
 // The pure half of dns.h: names, c-ares statuses as failures and rcodes, the resolver and
 // literal parsers, c-ares' addrinfo as an answer, the per-server timing. The other half,

@@ -7,6 +7,12 @@
 #include <boost/asio/ip/tcp.hpp>
 
 #include "probe/doctor.h"
+#include "probe/dns.h"
+#include "probe/reach.h"
+#include "probe/talk.h"
+#include "probe/tcp_connect.h"
+#include "probe/tls_probe.h"
+#include "probe/trace.h"
 
 namespace connscope::probe {
 

@@ -18,7 +18,7 @@
 #include <utility>
 
 
-#include "probe/tcp_connect.h"
+#include "probe/tcp_connect_result.h"
 #include "probe/tcp_info.h"
 #include "sys/unique_fd.h"
 

@@ -36,8 +36,8 @@
 #include "core/target.h"
 #include "probe/icmp_error.h"
 #include "probe/stage.h"
-#include "probe/talk.h"
-#include "probe/tls_probe.h"
+#include "probe/talk_result.h"
+#include "probe/tls_result.h"
 
 namespace connscope::probe {
 

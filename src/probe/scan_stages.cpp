@@ -17,7 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "probe/talk.h"
 #include "probe/tcp_connect.h"
+#include "probe/tls_probe.h"
 
 namespace connscope::probe {
 

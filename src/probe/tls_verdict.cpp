@@ -1,7 +1,7 @@
 // The secure stage's verdict: OpenSSL's verification codes, alerts and how the handshake ended,
 // classified into outcomes, statuses and finding ids. Pure.
 
-#include "probe/tls_probe.h"
+#include "probe/tls_result.h"
 
 #include <openssl/ssl.h>
 #include <openssl/x509_vfy.h>

@@ -1,4 +1,4 @@
-#include "probe/trace.h"
+#include "probe/trace_result.h"
 
 #include <sys/socket.h>
 

@@ -5,7 +5,7 @@
 #include <vector>
 
 #include "core/text.h"
-#include "probe/doctor.h"
+#include "probe/doctor_result.h"
 #include "probe/stage.h"
 #include "rules/finding.h"
 

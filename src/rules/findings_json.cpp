@@ -1,5 +1,7 @@
 #include "rules/findings_json.h"
 
+#include <nlohmann/json.hpp>
+
 namespace connscope::rules {
 
 nlohmann::json findings_json(const std::vector<rules::Finding>& findings) {

@@ -3,6 +3,7 @@
 #include "agent/api_query.h"
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 namespace connscope::agent {
 namespace {

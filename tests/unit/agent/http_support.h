@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "agent/http_server.h"
+#include "agent/http_message.h"
 
 namespace connscope::agent::test {
 

@@ -13,6 +13,8 @@
 #include <cstring>
 #include <deque>
 
+#include <nlohmann/json.hpp>
+
 #include "agent/bpf_sampler.h"
 #include "agent/history_series.h"
 #include "agent/metrics.h"

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
+#include <nlohmann/json.hpp>
 
 #include "sys/unique_fd.h"
 

@@ -1,4 +1,4 @@
-#include "probe/doctor.h"
+#include "probe/doctor_result.h"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>

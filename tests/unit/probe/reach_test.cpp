@@ -1,4 +1,4 @@
-#include "probe/reach.h"
+#include "probe/reach_result.h"
 
 #include <gtest/gtest.h>
 

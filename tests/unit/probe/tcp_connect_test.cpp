@@ -1,4 +1,4 @@
-#include "probe/tcp_connect.h"
+#include "probe/tcp_connect_result.h"
 
 #include <gtest/gtest.h>
 

@@ -4,7 +4,7 @@
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 
-#include "probe/tls_probe.h"
+#include "probe/tls_result.h"
 
 namespace connscope::probe {
 namespace {

@@ -1,4 +1,4 @@
-#include "probe/tls_probe.h"
+#include "probe/tls_result.h"
 
 #include <gtest/gtest.h>
 
