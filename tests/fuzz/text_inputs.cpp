@@ -1,7 +1,10 @@
 // What a person types or a file holds: targets and URLs (core/target.h parse_target and the
 // redirect resolution of the HTTP talk stage), endpoints and ports (core/endpoint.h), durations
 // (core/duration.h), whole numbers (core/number.h), probe's port lists, targets and `-f` files
-// (probe/scan_input.h). Every parser sees the whole input.
+// (probe/scan_input.h), --resolver and the address literals the resolve stage skips DNS for
+// (probe/dns.h). Every parser sees the whole input.
+
+#include <sys/socket.h>
 
 #include <cstddef>
 #include <cstdint>
@@ -12,6 +15,7 @@
 #include "core/number.h"
 #include "core/target.h"
 #include "fuzz_check.h"
+#include "probe/dns.h"
 #include "probe/scan_input.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
@@ -36,6 +40,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   if (auto d = parse_duration(text, "--timeout")) (void)format_duration(*d);
   (void)parse_int(text, "--count", -1000, 1000000);
+  if (auto resolver = probe::parse_resolver(text)) {
+    fuzz::check(resolver->port != 0, "resolver port");
+  }
+  if (auto literal = probe::parse_address_literal(text)) {
+    fuzz::check(literal->family == AF_INET || literal->family == AF_INET6, "literal family");
+  }
 
   auto ports = probe::parse_port_list(text);
   if (ports) {
