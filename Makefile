@@ -1,14 +1,23 @@
 # connscope: two commands on a fresh Debian 12 machine.
 #   make run    installs what is missing, builds (Release), runs the main job
-#   make test   installs, builds, runs every test (and the unit tests again under ASan/UBSan)
+#   make test   installs, builds, runs every test (and the unit tests again under ASan/UBSan), and
+#               the fuzz harnesses over their corpora (make test-fuzz)
+#   make fuzz   fuzzes every parser of outside bytes, FUZZ_SECONDS each (tests/fuzz/README.md)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+# The libFuzzer harnesses: their own build directory, with clang (Debian 12's clang-19: it is
+# the first whose C++23 mode compiles libstdc++ 12's <expected>).
+FUZZ_BUILD ?= build-fuzz
+FUZZ_CXX   ?= clang++-19
+FUZZ_SECONDS ?= 60
+# Seconds of fuzzing per harness in `make test-fuzz` (CI), after the corpus replay.
+FUZZ_CI_SECONDS ?= 10
 JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= 2
 BIN        := $(BUILD)/src/cli/connscope
 
-.PHONY: all deps configure build run test test-unit test-lab test-asan clean
+.PHONY: all deps configure build run test test-unit test-lab test-asan fuzz-build fuzz test-fuzz clean
 
 all: build
 
@@ -39,6 +48,7 @@ test: build
 	  LSAN_OPTIONS=suppressions=$(CURDIR)/tests/lsan.supp \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  ctest --output-on-failure -j $(CTEST_JOBS) -L 'unit|integration' --timeout 300
+	$(MAKE) test-fuzz
 
 test-unit: build
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L unit
@@ -46,5 +56,29 @@ test-unit: build
 test-lab: build
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L lab
 
+$(FUZZ_BUILD)/build.ninja: CMakeLists.txt tests/fuzz/CMakeLists.txt
+	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCONNSCOPE_FUZZ=ON -DCONNSCOPE_FUZZ_CI_SECONDS=$(FUZZ_CI_SECONDS)
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+
+# Every harness for FUZZ_SECONDS, one after the other; new inputs in $(FUZZ_BUILD)/fuzz-work,
+# crashes in $(FUZZ_BUILD)/fuzz-work/crashes. A crash stops the run.
+fuzz: fuzz-build
+	@mkdir -p $(FUZZ_BUILD)/fuzz-work
+	@for bin in $(FUZZ_BUILD)/tests/fuzz/fuzz_*; do \
+	  [ -x "$$bin" ] && [ -f "$$bin" ] || continue; \
+	  log=$(FUZZ_BUILD)/fuzz-work/$$(basename $$bin).log; \
+	  echo "== $$bin: $(FUZZ_SECONDS) s, log $$log"; \
+	  if ! tests/fuzz/run_harness.sh "$$bin" tests/fuzz $(FUZZ_BUILD)/fuzz-work $(FUZZ_SECONDS) \
+	      >"$$log" 2>&1; then tail -40 "$$log"; exit 1; fi; \
+	  grep -E '^#[0-9]+.*DONE' "$$log" | tail -1; \
+	done
+
+# CI's part: each harness over its committed corpus, then FUZZ_CI_SECONDS of fuzzing (ctest -L fuzz).
+test-fuzz: fuzz-build
+	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L fuzz
+
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

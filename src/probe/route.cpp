@@ -29,6 +29,10 @@ constexpr std::uint32_t kUserHz = 100;
 
 constexpr std::size_t align4(std::size_t n) { return (n + 3u) & ~std::size_t{3}; }
 
+// The kernel's error numbers are 1..4095 (MAX_ERRNO). A larger one comes from a garbled reply
+// or recording, and negating INT_MIN would be undefined (found by the rtnetlink fuzzer).
+constexpr int kMaxErrno = 4095;
+
 // A message or attribute inside the bytes being parsed: its type and its payload.
 struct Piece {
   std::uint16_t type = 0;
@@ -114,6 +118,9 @@ Result<KernelError> parse_error(const Piece& m, std::string_view what) {
   nlmsgerr e{};
   if (m.payload.size() < sizeof e.error) return fail(std::string(what), "malformed reply: short NLMSG_ERROR");
   std::memcpy(&e.error, m.payload.data(), sizeof e.error);
+  if (e.error < -kMaxErrno || e.error > kMaxErrno) {
+    return fail(std::string(what), fmt::format("malformed reply: error {}", e.error));
+  }
   KernelError out{e.error < 0 ? -e.error : e.error, {}};
   if ((m.flags & NLM_F_ACK_TLVS) != 0 && m.payload.size() >= sizeof e) {
     // The echoed request is only its header when NLM_F_CAPPED is set; otherwise all of it.

@@ -33,6 +33,10 @@ constexpr std::size_t kAttrHeaderLen = sizeof(nlattr);  // libmnl's MNL_ATTR_HDR
 
 constexpr std::size_t align4(std::size_t n) { return (n + 3u) & ~std::size_t{3}; }
 
+// The kernel's error numbers are 1..4095 (MAX_ERRNO). A larger one in an error field comes from
+// a garbled recording, and negating INT_MIN would be undefined (found by the sock_diag fuzzer).
+constexpr int kMaxErrno = 4095;
+
 Result<void> write_all(int fd, const void* data, std::size_t len, const std::string& path) {
   const auto* p = static_cast<const std::byte*>(data);
   while (len > 0) {
@@ -147,6 +151,9 @@ Result<void> walk_datagram(std::span<const std::byte> datagram, const std::strin
       if (payload.size() >= sizeof(int)) {
         int err = 0;
         std::memcpy(&err, payload.data(), sizeof err);
+        if (err < -kMaxErrno) {
+          return fail(op, fmt::format("malformed reply: NLMSG_DONE error {}", err));
+        }
         if (err < 0) return fail_errno(op, -err);
       }
       done = true;
@@ -157,6 +164,9 @@ Result<void> walk_datagram(std::span<const std::byte> datagram, const std::strin
       if (payload.size() < sizeof err) return fail(op, "malformed reply: short NLMSG_ERROR");
       std::memcpy(&err, payload.data(), sizeof err);
       if (err == 0) continue;  // an acknowledgement
+      if (err < -kMaxErrno || err > kMaxErrno) {
+        return fail(op, fmt::format("malformed reply: NLMSG_ERROR error {}", err));
+      }
       return fail_errno(op, err < 0 ? -err : err);
     }
     if (h.nlmsg_type == NLMSG_OVERRUN) return fail(op, "the kernel reported an overrun");

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <limits>
 #include <deque>
 #include <fstream>
 #include <iterator>
@@ -301,6 +302,15 @@ TEST(ParseRouteReply, MalformedRepliesAreErrors) {
       {"attribute past the end", bad_attr, "malformed reply: attribute length 200 at offset 0 of 84"},
       {"short error", Message(NLMSG_ERROR).raw(Bytes(2)).bytes(), "malformed reply: short NLMSG_ERROR"},
       {"only an ack", error_reply(0), "the reply holds neither a route nor an error"},
+      // Found by the rtnetlink fuzzer: INT_MIN was negated (undefined); no kernel errno is
+      // beyond MAX_ERRNO (4095).
+      {"errno INT_MIN", Message(NLMSG_ERROR).raw([] {
+         Bytes b(sizeof(nlmsgerr));
+         const int error = std::numeric_limits<int>::min();
+         std::memcpy(b.data(), &error, sizeof error);
+         return b;
+       }()).bytes(), "malformed reply: error -2147483648"},
+      {"errno beyond MAX_ERRNO", error_reply(4096), "malformed reply: error -4096"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);

@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <fstream>
 #include <string>
 #include <vector>
@@ -255,6 +256,30 @@ TEST(NetlinkWalk, SkipsMessagesOfOtherDumpsAndNotesInterruptions) {
   EXPECT_EQ(calls, 1);
   EXPECT_TRUE(stats.interrupted);
   EXPECT_FALSE(done);
+}
+
+// Found by the sock_diag fuzzer: an error field holding INT_MIN (no kernel errno) was negated,
+// which is undefined. Such a field is a garbled reply, reported as one, with no errno.
+TEST(NetlinkWalk, ErrorFieldsBeyondTheKernelsErrnosAreMalformed) {
+  for (const auto& datagram : {done_message(std::numeric_limits<int>::min()),
+                               error_message(std::numeric_limits<int>::min()),
+                               error_message(-4096), error_message(4096)}) {
+    DumpStats stats;
+    bool done = false;
+    auto r = walk_datagram(datagram, "op", false, 0, 0,
+                           [](std::span<const std::byte>) -> Result<void> { return {}; }, stats,
+                           done);
+    ASSERT_FALSE(r.has_value());
+    EXPECT_EQ(r.error().code, 0);
+    EXPECT_NE(r.error().detail.find("malformed reply"), std::string::npos) << r.error().detail;
+  }
+  // The largest errno the kernel has (MAX_ERRNO) is still one.
+  DumpStats stats;
+  bool done = false;
+  auto r = walk_datagram(error_message(-4095), "op", false, 0, 0,
+                         [](std::span<const std::byte>) -> Result<void> { return {}; }, stats, done);
+  ASSERT_FALSE(r.has_value());
+  EXPECT_EQ(r.error().code, 4095);
 }
 
 }  // namespace
