@@ -147,6 +147,25 @@ struct {
   __type(value, __u64);
 } cs_matched_transitions SEC(".maps");
 
+/* The local ports something listens on (user space keeps it current, once a second): a counted
+ * event keeps its local port only when it is one of them, so that the packets to clients'
+ * ephemeral ports (every connection of a storm ends with some) make one key, not one each. */
+struct {
+  __uint(type, BPF_MAP_TYPE_HASH);
+  __uint(max_entries, 16384);
+  __type(key, __u32);
+  __type(value, __u8);
+} cs_listening SEC(".maps");
+
+/* Set on a CPU once cs_matched refused a key (full): further new keys go to cs_matched_other at
+ * once, without a failed insert each. */
+struct {
+  __uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+  __uint(max_entries, 1);
+  __type(key, __u32);
+  __type(value, __u32);
+} cs_matched_full SEC(".maps");
+
 /* When the reader was last woken (ns, bpf_ktime_get_ns). */
 struct {
   __uint(type, BPF_MAP_TYPE_ARRAY);
@@ -352,20 +371,27 @@ static __always_inline void count_matched(const struct cs_event *e) {
     k.flags = CS_F_HAS_REASON;
   }
   /* A packet's remote end is its source; a socket's, its destination. */
+  __u32 port;
   if (e->flags & CS_F_PACKET) {
-    k.port = e->dport;
+    port = e->dport;
     __builtin_memcpy(k.peer, e->saddr, sizeof(k.peer));
   } else {
-    k.port = e->kind == CS_EV_STATE ? 0 : e->sport;
+    port = e->kind == CS_EV_STATE ? 0 : e->sport;
     __builtin_memcpy(k.peer, e->daddr, sizeof(k.peer));
   }
+  if (port && bpf_map_lookup_elem(&cs_listening, &port)) k.port = port;
   __u64 *n = bpf_map_lookup_elem(&cs_matched, &k);
   if (n) {
     *n += 1;
     return;
   }
-  __u64 one = 1;
-  if (bpf_map_update_elem(&cs_matched, &k, &one, BPF_NOEXIST) == 0) return;
+  __u32 zero = 0;
+  __u32 *full = bpf_map_lookup_elem(&cs_matched_full, &zero);
+  if (full && !*full) {
+    __u64 one = 1;
+    if (bpf_map_update_elem(&cs_matched, &k, &one, BPF_NOEXIST) == 0) return;
+    *full = 1;
+  }
   __u32 kind = e->kind;
   n = bpf_map_lookup_elem(&cs_matched_other, &kind);
   if (n) *n += 1;

@@ -83,7 +83,7 @@ struct cs_match_key {
   __u32 kind;
   __u32 reason;   /* with CS_F_HAS_REASON in flags */
   __u32 flags;    /* CS_F_HAS_REASON or 0 */
-  __u16 port;     /* the local port (a packet's destination) */
+  __u16 port;     /* the local port (a packet's destination) when something listens on it (cs_listening), else 0 */
   __u16 family;   /* of peer; 0 when the event has no address */
   __u8 peer[16];
 };

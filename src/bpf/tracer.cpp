@@ -258,6 +258,24 @@ Result<void> Tracer::remember_listener(std::uint16_t port, std::uint32_t pid, st
   return {};
 }
 
+Result<void> Tracer::set_listening_ports(std::span<const std::uint16_t> ports) {
+  const std::set<std::uint16_t> want(ports.begin(), ports.end());
+  const std::uint8_t yes = 1;
+  for (const std::uint16_t p : want) {
+    if (listening_.contains(p)) continue;
+    const std::uint32_t key = p;
+    if (bpf_map__update_elem(skel_->maps.cs_listening, &key, sizeof key, &yes, sizeof yes, BPF_ANY) != 0)
+      return fail_errno("record listening port " + std::to_string(p), errno);
+  }
+  for (const std::uint16_t p : listening_) {
+    if (want.contains(p)) continue;
+    const std::uint32_t key = p;
+    (void)bpf_map__delete_elem(skel_->maps.cs_listening, &key, sizeof key, 0);
+  }
+  listening_ = want;
+  return {};
+}
+
 namespace {
 
 // The calls of a program the kernel skipped because it was already running on that CPU

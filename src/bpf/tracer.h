@@ -10,6 +10,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <span>
 #include <string>
 #include <string_view>
@@ -107,6 +108,9 @@ class Tracer {
   // before the programs were attached: the connections it accepts are born in softirq, with no
   // process, and take their listener's (the programs learn later listeners themselves).
   Result<void> remember_listener(std::uint16_t port, std::uint32_t pid, std::string_view comm);
+  // The local ports something listens on, for the counts of aggregate_mask: an event there keeps
+  // its port, any other is counted with port 0. Replaces the previous set.
+  Result<void> set_listening_ports(std::span<const std::uint16_t> ports);
   [[nodiscard]] const std::vector<Hook>& hooks() const { return hooks_; }
   // The event kinds asked for whose every hook is off.
   [[nodiscard]] std::uint32_t kinds_off() const;
@@ -122,6 +126,7 @@ class Tracer {
   std::uint32_t netns_ = 0;
   const RecordFn* on_record_ = nullptr;  // set during poll(): the ring buffer's callback context
   int ncpus_ = 1;
+  std::set<std::uint16_t> listening_;  // what cs_listening holds
 };
 
 // The inode of a process's network namespace (/proc/self/ns/net when pid is 0).

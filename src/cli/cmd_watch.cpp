@@ -271,6 +271,14 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
   }
 
   if (plan->tracer.event_mask != 0) remember_listeners(**tracer, last_listeners ? &*last_listeners : nullptr);
+  // The summary's counts keep the local ports that listen (the others are one key: port 0).
+  const auto tell_listening = [&]() -> Result<void> {
+    if (plan->tracer.aggregate_mask == 0 || !last_listeners) return {};
+    std::vector<std::uint16_t> ports;
+    for (const auto& l : last_listeners->listeners) ports.push_back(l.local.port);
+    return (*tracer)->set_listening_ports(ports);
+  };
+  if (auto r = tell_listening(); !r) return report(g, r.error(), ExitCode::could_not_run);
 
   // Each kind asked for whose hooks the kernel refused is said once, on stderr.
   for (const auto& h : (*tracer)->hooks()) {
@@ -391,6 +399,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
         }
       }
       last_listeners = std::move(*s);
+      if (auto r = tell_listening(); !r) return report(g, r.error(), ExitCode::could_not_run);
     }
     say_lost();
     if (f.summary) {
