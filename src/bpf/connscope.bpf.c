@@ -319,19 +319,33 @@ static __always_inline void stamp(struct cs_event *e, __u32 kind) {
   e->kind = kind;
 }
 
-/* Whether this CPU may send one more record of `kind` this second (records_per_sec); if not, the
- * event is counted as held back. */
-static __always_inline bool within_budget(const struct cs_config *cfg, __u32 kind) {
-  if (!cfg->records_per_sec) return true;
-  /* (bpf_ktime_get_coarse_ns would be cheaper, but tracing programs may not call it.) */
-  __u64 now = bpf_ktime_get_ns();
+/* This CPU's budget of records_per_sec, its window restarted when a second is over; NULL when
+ * there is no budget (every record may go). */
+static __always_inline struct cs_budget *current_budget(const struct cs_config *cfg) {
+  if (!cfg->records_per_sec) return 0;
   __u32 zero = 0;
   struct cs_budget *b = bpf_map_lookup_elem(&cs_budget, &zero);
-  if (!b) return true;
+  if (!b) return 0;
+  /* (bpf_ktime_get_coarse_ns would be cheaper, but tracing programs may not call it.) */
+  __u64 now = bpf_ktime_get_ns();
   if (now - b->window_start_ns >= 1000000000ULL) {
     b->window_start_ns = now;
     b->used = 0;
   }
+  return b;
+}
+
+/* Whether this CPU could send a record now (records_per_sec not used up this second). */
+static __always_inline bool budget_left(const struct cs_config *cfg) {
+  struct cs_budget *b = current_budget(cfg);
+  return !b || b->used < cfg->records_per_sec;
+}
+
+/* Whether this CPU may send one more record of `kind` this second; if not, the event is counted
+ * as held back. */
+static __always_inline bool within_budget(const struct cs_config *cfg, __u32 kind) {
+  struct cs_budget *b = current_budget(cfg);
+  if (!b) return true;
   if (b->used < cfg->records_per_sec) {
     b->used += 1;
     return true;
@@ -343,14 +357,6 @@ static __always_inline bool within_budget(const struct cs_config *cfg, __u32 kin
 
 static __always_inline bool filtered(const struct cs_config *cfg) {
   return cfg->port || cfg->pid || cfg->peer_family;
-}
-
-/* Whether this CPU could send a record now (records_per_sec not used up this second). */
-static __always_inline bool budget_left(const struct cs_config *cfg) {
-  if (!cfg->records_per_sec) return true;
-  __u32 zero = 0;
-  struct cs_budget *b = bpf_map_lookup_elem(&cs_budget, &zero);
-  return !b || b->used < cfg->records_per_sec || bpf_ktime_get_ns() - b->window_start_ns >= 1000000000ULL;
 }
 
 static __always_inline void send(const struct cs_event *e) {
