@@ -92,7 +92,9 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string_view what, bo
   ep.port = *port;
 
   const std::string host_str(host);
-  if (host_str == "localhost") {
+  // Brackets hold an IPv6 address; "[localhost]" would otherwise become an IPv4 endpoint that
+  // claims to be IPv6.
+  if (host_str == "localhost" && ep.family == AF_INET) {
     ep.address = "127.0.0.1";
     return ep;
   }

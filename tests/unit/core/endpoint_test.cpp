@@ -56,6 +56,7 @@ TEST(ParseEndpoint, ErrorsNameTheInputAndTheProblem) {
       {"[::1]80", "missing port"},
       {"[::1", "missing ']'"},
       {"[127.0.0.1]:80", "not an IPv6 address"},
+      {"[localhost]:8445", "not an IPv6 address"},  // found by fuzz_text_inputs
       {"example.com:80", "not a numeric IP address"},
       {"1.2.3.4:0", "not a port (1-65535)"},
       {"1.2.3.4:99999", "not a port"},
