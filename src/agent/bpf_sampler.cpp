@@ -129,6 +129,9 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
     const auto at = std::chrono::steady_clock::now();
     listening.clear();
     for (const auto& l : s->listeners) listening.insert(l.local.port);
+    // The kernel keys drops by these ports from now on; until then a new listener's are "other".
+    const std::vector<std::uint16_t> ports(listening.begin(), listening.end());
+    if (auto set = tracer->set_listening_ports(ports); !set) return std::unexpected(set.error());
     const std::int64_t time_wait =
         s->sockstat ? static_cast<std::int64_t>(s->sockstat->v4.tcp_tw) : census.current().time_wait;
     advance_to(std::move(*now), time_wait);

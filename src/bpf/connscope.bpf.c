@@ -148,7 +148,7 @@ struct {
 } cs_matched_transitions SEC(".maps");
 
 /* The local ports something listens on (user space keeps it current, once a second): a counted
- * event keeps its local port only when it is one of them, so that the packets to clients'
+ * event and a drop's counter (cs_drops) keep their local port only when it is one of them, so that the packets to clients'
  * ephemeral ports (every connection of a storm ends with some) make one key, not one each. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
@@ -589,15 +589,28 @@ int BPF_PROG(cs_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 
   struct cs_event e = {};
   from_packet(&e, skb);
+  /* By port only where something listens: the packets to clients' closed ephemeral ports
+   * (a storm's every connection ends with one) would otherwise make one key each, fill the table
+   * and make every further drop a failed insert, counted nowhere. */
   struct cs_drop_key key = {.reason = reason, .protocol = e.protocol};
-  if (e.protocol == IPPROTO_TCP || e.protocol == IPPROTO_UDP)
-    key.port = sk ? sk->__sk_common.skc_num : e.dport;
+  if (e.protocol == IPPROTO_TCP) {
+    __u32 port = sk ? sk->__sk_common.skc_num : e.dport;
+    if (port && bpf_map_lookup_elem(&cs_listening, &port)) key.port = port;
+  }
   __u64 *v = bpf_map_lookup_elem(&cs_drops, &key);
   if (v) {
     *v += 1;
   } else {
     __u64 one = 1;
-    bpf_map_update_elem(&cs_drops, &key, &one, BPF_NOEXIST);
+    if (bpf_map_update_elem(&cs_drops, &key, &one, BPF_NOEXIST) != 0 && key.port) {
+      /* Full (more listeners than keys): counted under its reason without the port. */
+      key.port = 0;
+      v = bpf_map_lookup_elem(&cs_drops, &key);
+      if (v)
+        *v += 1;
+      else
+        bpf_map_update_elem(&cs_drops, &key, &one, BPF_NOEXIST);
+    }
   }
 
   struct cs_config *cfg = config_for(CS_EV_DROP);

@@ -2,7 +2,8 @@
 // (the census, kept by the kernel's transition counters) equals a sock_diag dump (ss) exactly,
 // after connections open and after some close; and a SYN dropped by an nft rule on this host is
 // counted in /metrics under its reason (NETFILTER_DROP) and its listening port, as many times as
-// the rule's own counter says.
+// the rule's own counter says; SYNs to more closed ports than the kernel's table has keys are all
+// counted, under "other".
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
@@ -200,6 +201,35 @@ TEST_F(AgentBpfLab, ExactStatesEverySecondAndTheDropsOfAFirewallRule) {
   const std::string want = "connscope_drops_total{reason=\"NETFILTER_DROP\",port=\"8081\",protocol=\"tcp\"} " +
                            std::to_string(dropped) + "\n";
   EXPECT_NE(metrics.out.find(want), std::string::npos) << want << "\n" << metrics.out;
+
+  // SYNs to 5,000 different closed ports, more than the kernel's table of drop counts has keys:
+  // each is dropped as NO_SOCKET (and answered with a RST), and each is counted, under "other"
+  // (nothing listens there), not lost to a full table.
+  const std::string no_socket = "connscope_drops_total{reason=\"NO_SOCKET\",port=\"other\",protocol=\"tcp\"} ";
+  const auto no_socket_count = [&] {
+    const auto r = lab().exec(Node::server, {"curl", "-s", "--max-time", "3", "http://127.0.0.1:9600/metrics"});
+    EXPECT_TRUE(r.ok()) << r.err;
+    const auto at = r.out.find(no_socket);
+    return at == std::string::npos ? 0L : std::stol(r.out.substr(at + no_socket.size()));
+  };
+  const long before = no_socket_count();
+  const int refused = lab().in_ns(Node::client, [&] {
+    int n = 0;
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    ::inet_pton(AF_INET, lab().server_v4().c_str(), &to.sin_addr);
+    for (int port = 20000; port < 25000; ++port) {
+      to.sin_port = htons(static_cast<std::uint16_t>(port));
+      UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+      if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&to), sizeof to) != 0 && errno == ECONNREFUSED) ++n;
+    }
+    return n;
+  });
+  ASSERT_EQ(refused, 5000);
+  std::this_thread::sleep_for(1500ms);  // a fast sample after the last drop
+  const long counted = no_socket_count() - before;
+  EXPECT_GE(counted, 5000);
+  EXPECT_LT(counted, 5050);  // and little else: the lab is quiet
 
   EXPECT_EQ(agent.stop(), 0) << agent.err();
 }
