@@ -3,6 +3,7 @@
 // processes; the judging is rules::evaluate_audit; this file only gathers and renders.
 
 #include "cli/cmd_audit.h"
+#include "cli/findings_text.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -232,9 +233,9 @@ void print_human(const GlobalOptions& g, const Gathered& gathered, const rules::
       fmt::print("{}\n", paint(which, tr(lang, Msg::audit_item_line, fmt::arg("name", s.name),
                                           fmt::arg("value", current(s)),
                                           fmt::arg("recommended", s.recommended))));
-      fmt::print("{}\n", wrap(tr(lang, Msg::audit_why_line, s.why), 9));
+      fmt::print("{}\n", wrap("    " + tr(lang, Msg::finding_why, s.why), 9));
       if (s.fix_command) {
-        fmt::print("{}\n", tr(lang, Msg::audit_fix_line, fmt::arg("command", *s.fix_command)));
+        fmt::print("{}\n", "    " + tr(lang, Msg::finding_fix, *s.fix_command));
         // Persisting is for what is below; a judgement call is tried first, then kept.
         if (which == SettingStatus::below) fmt::print("{}\n", style.dim(tr(lang, Msg::audit_persist_line, fmt::arg("line", *s.sysctl_d),
                                         fmt::arg("file", rules::kSysctlDFile))));
@@ -268,11 +269,11 @@ void print_human(const GlobalOptions& g, const Gathered& gathered, const rules::
     if (f.id.starts_with("sysctl.")) continue;
     if (first) fmt::print("\n{}\n", style.bold(tr(lang, Msg::audit_findings_heading)));
     first = false;
-    const std::string line = tr(lang, Msg::audit_finding_line, fmt::arg("severity", rules::severity_name(f.severity)),
+    const std::string line = tr(lang, Msg::audit_finding_line, fmt::arg("severity", severity_text(lang, f.severity)),
                                 fmt::arg("id", f.id), fmt::arg("summary", f.summary));
     fmt::print("{}\n", f.severity == rules::Severity::critical ? style.red(line) : style.yellow(line));
-    fmt::print("{}\n", wrap(tr(lang, Msg::audit_why_line, f.cause), 9));
-    fmt::print("{}\n", wrap(tr(lang, Msg::audit_fix_line, fmt::arg("command", f.fix)), 9));
+    fmt::print("{}\n", wrap("    " + tr(lang, Msg::finding_why, f.cause), 9));
+    fmt::print("{}\n", wrap("    " + tr(lang, Msg::finding_fix, f.fix), 9));
   }
 
   const auto others = std::count_if(r.findings.begin(), r.findings.end(),

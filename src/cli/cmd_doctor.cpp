@@ -3,6 +3,7 @@
 // one line per stage and the findings (or JSON, docs/json.md).
 
 #include "cli/cmd_doctor.h"
+#include "cli/findings_text.h"
 
 #include <cerrno>
 #include <chrono>
@@ -782,9 +783,9 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
       fmt::print("\n{}\n", st.bold(tr(g.lang, Msg::doctor_findings_title)));
       for (const auto& sf : findings) {
         const auto& fd = sf.finding;
-        fmt::print("  {} {} ({}): {}\n", rules::severity_name(fd.severity), fd.id,
+        fmt::print("  {} {} ({}): {}\n", severity_text(g.lang, fd.severity), fd.id,
                    probe::stage_name(sf.stage), fd.summary);
-        fmt::print("    why: {}\n    fix: {}\n", fd.cause, fd.fix);
+        fmt::print("{}\n", why_and_fix(fd, g.lang));
       }
     }
     if (!kernel_events.empty()) {

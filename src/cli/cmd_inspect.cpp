@@ -19,6 +19,7 @@
 #include "cli/json_stream.h"
 #include "rules/findings_json.h"
 
+#include "core/display_width.h"
 #include "core/duration.h"
 #include "core/endpoint.h"
 #include "core/number.h"
@@ -307,7 +308,7 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
 
   if (!listen_only) {
     line(st.bold(tr(g.lang, Msg::inspect_states_title)));
-    line(fmt::format("  {:<12} {:>9} {:>9} {:>9}", "", "IPv4", "IPv6", "total"));
+    line(fmt::format("  {:<12} {:>9} {:>9} {}", "", "IPv4", "IPv6", pad_left(tr(g.lang, Msg::inspect_col_total), 9)));
     std::uint64_t max = 0;
     for (int s : kStateOrder) max = std::max(max, snap.total(s));
     for (int s : kStateOrder) {
@@ -320,7 +321,9 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
   }
 
   line(st.bold(tr(g.lang, Msg::inspect_listeners_title)));
-  line(fmt::format("  {:<40} {:>13} {:>8}  {}", "ADDRESS", "QUEUE", "SYN_RECV", "PROCESS"));
+  const auto process_col = tr(g.lang, Msg::inspect_col_process);
+  line(fmt::format("  {} {} {:>8}  {}", pad_right(tr(g.lang, Msg::inspect_col_address), 40),
+                   pad_left(tr(g.lang, Msg::inspect_col_queue), 13), "SYN_RECV", process_col));
   for (const auto& l : snap.listeners) {
     std::string queue = fmt::format("{}/{}", l.accept_queue, l.accept_queue_limit);
     if (l.accept_queue_limit > 0 && l.accept_queue >= l.accept_queue_limit) queue = st.red(queue);
@@ -329,7 +332,8 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
   line("");
   if (!c.udp_listeners.empty()) {
     line(st.bold(tr(g.lang, Msg::inspect_udp_title)));
-    line(fmt::format("  {:<40} {:>13} {:>8}  {}", "ADDRESS", "RECV-Q", "", "PROCESS"));
+    line(fmt::format("  {} {:>13} {:>8}  {}", pad_right(tr(g.lang, Msg::inspect_col_address), 40), "RECV-Q", "",
+                     process_col));
     for (const auto& u : c.udp_listeners) {
       line(fmt::format("  {:<40} {:>13} {:>8}  {}", u.local.to_string(), u.rqueue, "",
                        owner_text(owner_of(c, u))));
@@ -339,8 +343,8 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
 
   if (!listen_only) {
     // A process's row also counts its listeners; a port's row is the port of its listener.
-    auto header = [&](const char* first, bool with_listen = false) {
-      std::string h = fmt::format("  {:<22}", first);
+    auto header = [&](Msg first, bool with_listen = false) {
+      std::string h = "  " + pad_right(tr(g.lang, first), 22);
       if (with_listen) h += fmt::format(" {:>11}", "LISTEN");
       for (int s : kTableStates) h += fmt::format(" {:>11}", inspect::tcp_state_name(s));
       line(h);
@@ -353,7 +357,7 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
     };
     if (!snap.ports.empty()) {
       line(st.bold(tr(g.lang, Msg::inspect_ports_title)));
-      header("PORT");
+      header(Msg::inspect_col_port);
       // The busiest first; the full list is in --json.
       constexpr std::size_t kMaxRows = 15;
       for (std::size_t i = 0; i < snap.ports.size() && i < kMaxRows; ++i) {
@@ -364,22 +368,27 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
     }
     if (!snap.processes.empty()) {
       line(st.bold(tr(g.lang, Msg::inspect_processes_title)));
-      header("PROCESS", true);
+      header(Msg::inspect_col_process, true);
       for (const auto& p : snap.processes) row(fmt::format("{}/{}", p.command, p.pid), p.states, true);
       line("");
     }
     if (!snap.syn_recv_by_source.empty() || !snap.established_by_peer.empty() ||
         !snap.time_wait_by_destination.empty()) {
       line(st.bold(tr(g.lang, Msg::inspect_peers_title)));
-      for (const auto& p : snap.syn_recv_by_source) line(fmt::format("  SYN_RECV from    {:<40} {:>8}", p.address, p.count));
-      for (const auto& p : snap.established_by_peer) line(fmt::format("  ESTABLISHED with {:<40} {:>8}", p.address, p.count));
-      for (const auto& p : snap.time_wait_by_destination) line(fmt::format("  TIME_WAIT to     {:<40} {:>8}", p.address, p.count));
+      auto peers = [&](Msg what, const std::vector<inspect::PeerCount>& v) {
+        const auto label = pad_right(tr(g.lang, what), 16);
+        for (const auto& p : v) line(fmt::format("  {} {:<40} {:>8}", label, p.address, p.count));
+      };
+      peers(Msg::inspect_peer_syn_recv, snap.syn_recv_by_source);
+      peers(Msg::inspect_peer_established, snap.established_by_peer);
+      peers(Msg::inspect_peer_time_wait, snap.time_wait_by_destination);
       line("");
     }
     auto top = [&](Msg title, const std::vector<inspect::TopSocket>& v) {
       if (v.empty()) return;
       line(st.bold(tr(g.lang, title)));
-      line(fmt::format("  {:>9} {:>9}  {}", "RECV-Q", "SEND-Q", "LOCAL -> PEER  PROCESS  TCP_INFO"));
+      line(fmt::format("  {:>9} {:>9}  {} -> {}  {}  TCP_INFO", "RECV-Q", "SEND-Q", tr(g.lang, Msg::inspect_col_local),
+                       tr(g.lang, Msg::inspect_col_peer), process_col));
       for (const auto& t : v) {
         line(fmt::format("  {:>9} {:>9}  {} -> {}  {}  {}", t.socket.rqueue, t.socket.wqueue,
                          t.socket.local.to_string(), t.socket.remote.to_string(),
@@ -417,7 +426,9 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
 
   if (!c.sockets.empty()) {
     line(st.bold(tr(g.lang, Msg::inspect_sockets_title)));
-    line(fmt::format("  {:<12} {:>8} {:>8}  {:<45} {:<45} {}", "STATE", "RECV-Q", "SEND-Q", "LOCAL", "PEER", "PROCESS"));
+    line(fmt::format("  {} {:>8} {:>8}  {} {} {}", pad_right(tr(g.lang, Msg::inspect_col_state), 12), "RECV-Q",
+                     "SEND-Q", pad_right(tr(g.lang, Msg::inspect_col_local), 45),
+                     pad_right(tr(g.lang, Msg::inspect_col_peer), 45), process_col));
     for (const auto& s : c.sockets) {
       line(fmt::format("  {:<12} {:>8} {:>8}  {:<45} {:<45} {}", s.state_name(), s.rqueue, s.wqueue,
                        s.local.to_string(), s.remote.to_string(), owner_text(owner_of(c, s))));
@@ -427,8 +438,8 @@ std::string render_human(const GlobalOptions& g, const Collected& c, const std::
 
   line(st.bold(tr(g.lang, Msg::inspect_findings_title)));
   if (findings.empty()) line("  " + st.green(tr(g.lang, Msg::inspect_no_findings)));
-  for (const auto& f : findings) line(finding_text(f, st));
-  for (const auto& n : c.notes) line(st.dim("note: " + n));
+  for (const auto& f : findings) line(finding_text(f, st, g.lang));
+  for (const auto& n : c.notes) line(st.dim(tr(g.lang, Msg::inspect_note_line, n)));
   return out;
 }
 

@@ -419,7 +419,7 @@ int run_watch(const GlobalOptions& g, const WatchFlags& f) {
         fmt::print("{}\n", j.dump());
       } else {
         std::string block;
-        for (const auto& finding : findings) block += finding_text(finding, Style{g.color}) + "\n";
+        for (const auto& finding : findings) block += finding_text(finding, Style{g.color}, g.lang) + "\n";
         const auto rows = terminal ? terminal_rows() - 1 : 200;
         const auto finding_rows = static_cast<std::size_t>(std::count(block.begin(), block.end(), '\n'));
         if (terminal) fmt::print("\x1b[H\x1b[2J");

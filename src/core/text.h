@@ -130,8 +130,6 @@ enum class Lang { en, zh_CN };
   X(audit_below_heading, "Below recommendation:")                                                \
   X(audit_info_heading, "Worth considering (a judgement, not an error):")                        \
   X(audit_item_line, "  {name}: {value}, recommended {recommended}")                           \
-  X(audit_why_line, "    why: {}")                                                               \
-  X(audit_fix_line, "    fix: {command}")                                                        \
   X(audit_persist_line, "    persist: {line}  (in {file}, then sysctl --system)")                \
   X(audit_listeners_heading,                                                                     \
     "Listeners whose own listen() backlog, not net.core.somaxconn ({somaxconn}), is the accept-queue limit:") \
@@ -360,6 +358,24 @@ enum class Lang { en, zh_CN };
   X(inspect_sockets_title, "Sockets")                                                              \
   X(inspect_went_backwards, "went backwards (counter reset)")                                     \
   X(inspect_missing, "not on this kernel")                                                         \
+  X(inspect_col_total, "total")                                                                    \
+  X(inspect_col_address, "ADDRESS")                                                                \
+  X(inspect_col_queue, "QUEUE")                                                                    \
+  X(inspect_col_process, "PROCESS")                                                                \
+  X(inspect_col_port, "PORT")                                                                      \
+  X(inspect_col_state, "STATE")                                                                    \
+  X(inspect_col_local, "LOCAL")                                                                    \
+  X(inspect_col_peer, "PEER")                                                                      \
+  X(inspect_peer_syn_recv, "SYN_RECV from")                                                        \
+  X(inspect_peer_established, "ESTABLISHED with")                                                  \
+  X(inspect_peer_time_wait, "TIME_WAIT to")                                                        \
+  X(inspect_note_line, "note: {}")                                                                 \
+  /* A finding as the human output of every command prints it (cli/findings_text.h). */          \
+  X(finding_severity_critical, "critical")                                                         \
+  X(finding_severity_warning, "warning")                                                           \
+  X(finding_severity_info, "info")                                                                 \
+  X(finding_why, "why: {}")                                                                        \
+  X(finding_fix, "fix: {}")                                                                        \
   X(help_inspect, "Show what the sockets are doing: states, listeners and queues, owners, counters, findings") \
   X(help_inspect_port, "Only sockets with this local port")                                       \
   X(help_inspect_state, "Only these states (comma-separated, ss names: established, time-wait, ...)") \

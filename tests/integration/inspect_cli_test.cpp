@@ -200,6 +200,10 @@ TEST(Inspect, ReplayMatchesTheGoldenOutput) {
   const auto json = run({CONNSCOPE_BIN, "--json", "inspect", "--replay", fixtures + "/inspect_replay"}, 10s);
   EXPECT_EQ(json.exit_code, 1) << json.err;
   EXPECT_EQ(json.out, read(fixtures + "/inspect_replay.golden.json"));
+  // In Chinese: the same numbers, every heading, column and finding text from zh_CN.po.
+  const auto zh = run({CONNSCOPE_BIN, "--lang", "zh-CN", "inspect", "--replay", fixtures + "/inspect_replay"}, 10s);
+  EXPECT_EQ(zh.exit_code, 1) << zh.err;
+  EXPECT_EQ(zh.out, read(fixtures + "/inspect_replay.golden.zh_CN.txt"));
 }
 
 // A listener on 127.0.0.1 at a port inside ip_local_port_range, as application servers often
