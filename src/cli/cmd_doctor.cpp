@@ -3,6 +3,7 @@
 // one line per stage and the findings (or JSON, docs/json.md).
 
 #include "cli/cmd_doctor.h"
+#include "cli/doctor_text.h"
 #include "cli/findings_text.h"
 
 #include <cerrno>
@@ -21,6 +22,7 @@
 #include <nlohmann/json.hpp>
 
 #include "rules/findings_json.h"
+#include "core/display_width.h"
 #include "core/duration.h"
 #include "core/target.h"
 #include "probe/doctor.h"
@@ -174,22 +176,6 @@ json resolve_json(const probe::DnsResult& d) {
   return j;
 }
 
-std::string resolve_line(const probe::DnsResult& d) {
-  if (d.source == probe::DnsSource::literal) return fmt::format("{} is an address: no lookup", d.name);
-  std::string addrs;
-  for (const auto& a : d.addresses) addrs += (addrs.empty() ? "" : ", ") + a.address;
-  std::string via = d.source == probe::DnsSource::hosts_file ? "the hosts file"
-                    : d.server                                ? d.server->to_string()
-                                                              : "no server answered";
-  std::string chain;
-  for (const auto& c : d.cnames) chain += fmt::format(" {} is an alias of {};", c.alias, c.target);
-  if (!d.ok()) {
-    return fmt::format("{}: {} ({}{})", d.name, probe::dns_failure_name(d.failure), via,
-                       d.rcode ? std::string(", ") + std::string(probe::rcode_name(*d.rcode)) : "");
-  }
-  return fmt::format("{} → {} (from {}{}){}", d.name, addrs, via,
-                     d.rcode ? std::string(", ") + std::string(probe::rcode_name(*d.rcode)) : "", chain);
-}
 
 json route_json(const std::vector<probe::RouteResult>& routes) {
   json out = json::array();
@@ -215,25 +201,6 @@ json route_json(const std::vector<probe::RouteResult>& routes) {
   return {{"routes", out}};
 }
 
-std::string route_line(const std::vector<probe::RouteResult>& routes) {
-  std::string out;
-  for (const auto& r : routes) {
-    if (!out.empty()) out += "; ";
-    if (r.outcome == probe::RouteOutcome::local) {
-      out += fmt::format("{} is this host (dev {})", r.destination, r.interface);
-    } else if (r.outcome == probe::RouteOutcome::ok) {
-      out += fmt::format("{} dev {}", r.destination, r.interface);
-      if (r.gateway) out += " via " + *r.gateway;
-      if (r.source) out += " src " + *r.source;
-      if (r.link_mtu) out += fmt::format(" mtu {}", *r.link_mtu);
-      if (r.link_up && !*r.link_up) out += " (link down)";
-    } else {
-      out += fmt::format("{}: {}", r.destination, probe::route_outcome_name(r.outcome));
-      if (r.error) out += " (" + r.error->message() + ")";
-    }
-  }
-  return out;
-}
 
 json reach_json(const probe::ReachResult& r) {
   json j{{"destination", r.destination},
@@ -258,23 +225,6 @@ json reach_json(const probe::ReachResult& r) {
   return j;
 }
 
-std::string reach_line(const probe::ReachResult& r) {
-  if (r.outcome == probe::ReachOutcome::unavailable || r.outcome == probe::ReachOutcome::error) {
-    return fmt::format("ICMP unavailable here ({}): says nothing about the host",
-                       r.reason ? r.reason->message() : std::string(probe::reach_outcome_name(r.outcome)));
-  }
-  std::string out = fmt::format("{}: {}/{} echo replies", r.destination, r.stats.received, r.stats.sent);
-  if (r.stats.rtt_avg) {
-    out += fmt::format(", rtt min/avg/max {}/{}/{}", dur(*r.stats.rtt_min), dur(*r.stats.rtt_avg), dur(*r.stats.rtt_max));
-  }
-  if (!r.errors.empty()) {
-    const auto& e = r.errors.front();
-    out += ", " + probe::describe_icmp(e.origin, e.type, e.code, e.from.empty() ? "this host" : e.from);
-  } else if (r.outcome == probe::ReachOutcome::no_reply) {
-    out += " (ICMP may be filtered: not a sign the host is down)";
-  }
-  return out;
-}
 
 json connect_json(const std::vector<probe::ConnectAttempt>& attempts) {
   json out = json::array();
@@ -303,24 +253,6 @@ json connect_json(const std::vector<probe::ConnectAttempt>& attempts) {
   return {{"attempts", out}};
 }
 
-std::string connect_line(const std::vector<probe::ConnectAttempt>& attempts) {
-  std::string out;
-  for (const auto& a : attempts) {
-    if (!out.empty()) out += "; ";
-    if (a.connected()) {
-      out += fmt::format("{} connected in {}", a.remote.to_string(), dur(a.elapsed));
-      if (a.syn_retransmits.value_or(0) > 0) out += fmt::format(" after {} SYN retransmission(s)", *a.syn_retransmits);
-      if (a.local) out += fmt::format(" from {}", a.local->to_string());
-    } else {
-      out += fmt::format("{} {}", a.remote.to_string(), probe::connect_failure_name(a.failure));
-      if (a.queued && a.queued->offender) {
-        out += " (" + probe::describe_icmp(a.queued->origin, a.queued->type, a.queued->code, a.queued->offender) + ")";
-      }
-      out += fmt::format(" after {}", dur(a.elapsed));
-    }
-  }
-  return out;
-}
 
 // The doctor's trace, short: where the path ends.
 json doctor_trace_json(const probe::TraceResult& t) {
@@ -345,20 +277,6 @@ json doctor_trace_json(const probe::TraceResult& t) {
           {"duration_ms", std::chrono::duration<double, std::milli>(t.duration).count()}};
 }
 
-std::string doctor_trace_text(const probe::TraceResult& t) {
-  if (t.verdict == probe::TraceVerdict::error) {
-    return fmt::format("; trace could not run: {}", t.error ? t.error->message() : "unknown error");
-  }
-  const auto end = probe::path_end(t);
-  if (end.hop == 0) return "; trace: no hop answered";
-  if (t.verdict == probe::TraceVerdict::unreachable) {
-    return fmt::format("; trace: hop {} ({}) says unreachable", end.hop, end.address.value_or("?"));
-  }
-  std::string out = fmt::format("; trace: hop {} ({}) answered last", end.hop, end.address.value_or("?"));
-  if (t.verdict == probe::TraceVerdict::stopped) out += fmt::format(", hop {} is silent", end.hop + 1);
-  if (t.verdict == probe::TraceVerdict::reached) out += ", the destination";
-  return out;
-}
 
 json repeat_json(const probe::HandshakeStats& st) {
   const auto t = probe::summarize_times(st.times);
@@ -407,22 +325,6 @@ json secure_json(const probe::TlsResult& t) {
   return j;
 }
 
-std::string secure_line(const probe::TlsResult& t) {
-  if (!t.handshake_complete || t.alert_after_handshake) {
-    std::string out = std::string(probe::outcome_name(t.outcome));
-    if (t.alert_after_handshake) out = fmt::format("{} {}, then refused", t.version, t.cipher);
-    if (t.peer_reply.kind != probe::ReplyKind::none) out += ": the peer sent " + probe::summarize(t.peer_reply);
-    if (t.alert_received) out += fmt::format(": alert {} ({})", t.alert_received->name, t.alert_received->description);
-    if (!t.verify_error.empty() && t.verification != probe::TlsOutcome::ok) out += ": " + t.verify_error;
-    return out;
-  }
-  std::string out = fmt::format("{} {}", t.version, t.cipher);
-  if (!t.alpn.empty()) out += ", ALPN " + t.alpn;
-  if (!t.chain.empty()) out += ", " + t.chain.front().subject;
-  if (t.days_to_expiry) out += fmt::format(", expires in {} days", *t.days_to_expiry);
-  out += t.verified ? ", verified" : fmt::format(", NOT verified ({})", t.verify_error);
-  return out;
-}
 
 json talk_json(const probe::TalkResult& t) {
   json j;
@@ -455,34 +357,7 @@ json identified_json(const probe::Identification& id) {
           {"tried", id.tried}};
 }
 
-// What identification found, for the talk line: the scheme to use next time.
-std::string identified_text(const probe::DoctorReport& r, Lang lang) {
-  if (!r.identified) return "";
-  const std::string endpoint = r.connect.empty() ? r.options.target.host : r.connect.back().remote.to_string();
-  if (r.identified->speaks == probe::Speaks::tls && r.tls) {
-    return "; " + tr(lang, Msg::c_app_identified_tls_summary, fmt::arg("endpoint", endpoint),
-                     fmt::arg("version", r.tls->version.empty() ? "TLS" : r.tls->version),
-                     fmt::arg("subject", r.tls->chain.empty() ? "none" : r.tls->chain.front().subject));
-  }
-  if (r.identified->speaks == probe::Speaks::http) {
-    return "; " + tr(lang, Msg::c_app_identified_http_summary, fmt::arg("endpoint", endpoint));
-  }
-  return "";
-}
 
-std::string talk_line(const probe::TalkResult& t) {
-  std::string out = std::string(protocol_name(t.protocol)) + ": ";
-  if (t.reply.kind != probe::ReplyKind::none) {
-    out += probe::summarize(t.reply);
-  } else {
-    out += probe::outcome_name(t.outcome);
-  }
-  if (t.http && !t.http->server.empty()) out += fmt::format(" (Server: {})", t.http->server);
-  if (t.http && !t.http->location.empty()) out += fmt::format(", redirects to {}", t.http->location);
-  if (t.first_byte) out += fmt::format(", first byte after {}", dur(*t.first_byte));
-  if (t.peer_close != probe::PeerClose::none) out += fmt::format(", the peer closed with {}", t.peer_close == probe::PeerClose::fin ? "FIN" : "RST");
-  return out;
-}
 
 json close_json(const probe::CloseResult& c) {
   json j{{"how", probe::peer_close_name(c.how)}, {"after_ms", ms(c.after)}, {"bytes_discarded", c.bytes_discarded}};
@@ -490,10 +365,6 @@ json close_json(const probe::CloseResult& c) {
   return j;
 }
 
-std::string close_line(const probe::CloseResult& c) {
-  if (c.how == probe::PeerClose::none) return fmt::format("the peer did not close within {}", dur(c.after));
-  return fmt::format("the peer closed with {} {} after our FIN", c.how == probe::PeerClose::fin ? "FIN" : "RST", dur(c.after));
-}
 
 json mtu_retry_json(const probe::MtuRetry& m) {
   json j{{"mss", m.mss},
@@ -506,38 +377,7 @@ json mtu_retry_json(const probe::MtuRetry& m) {
   return j;
 }
 
-std::string mtu_retry_text(const probe::MtuRetry& m) {
-  std::string got = !m.connect.connected() ? "did not connect"
-                    : m.talk              ? std::string(probe::outcome_name(*m.talk))
-                    : m.tls               ? "TLS " + std::string(probe::outcome_name(*m.tls))
-                                          : "nothing";
-  return fmt::format("; out of order at the deadline: {}; retried with MSS {}: {} ({})",
-                     m.out_of_order, m.mss, m.confirmed ? "got through" : "stalled again", got);
-}
 
-// What the verdict line says when no finding speaks for the stage.
-std::string stage_summary(const probe::DoctorReport& r, StageId id, Lang lang) {
-  if (id == StageId::resolve) return resolve_line(r.dns);
-  if (id == StageId::route) return route_line(r.routes);
-  if (id == StageId::reach && r.reach) return reach_line(*r.reach);
-  if (id == StageId::connect) {
-    std::string line = connect_line(r.connect);
-    if (r.trace) line += doctor_trace_text(*r.trace);
-    if (r.repeat) {
-      const auto& st = *r.repeat;
-      const auto t = probe::summarize_times(st.times);
-      line += fmt::format("; {} handshakes: {} connected, {} after resent SYNs, min/median/max {}/{}/{}",
-                          st.attempts, st.connected, st.with_retransmits, dur(t.min), dur(t.median), dur(t.max));
-    }
-    return line;
-  }
-  const std::string retry = r.mtu_retry && r.mtu_retry->stalled == id ? mtu_retry_text(*r.mtu_retry) : "";
-  if (id == StageId::secure && r.tls) return secure_line(*r.tls) + retry + identified_text(r, lang);
-  const bool via_tls = r.identified && r.identified->speaks == probe::Speaks::tls;
-  if (id == StageId::talk && r.talk) return talk_line(*r.talk) + retry + (via_tls ? "" : identified_text(r, lang));
-  if (id == StageId::close && r.close) return close_line(*r.close);
-  return "";
-}
 
 // The target's addresses when it is this host (an address of it, or localhost), with the port.
 std::vector<Endpoint> local_targets(const probe::DoctorOptions& o) {
@@ -743,9 +583,12 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
   } else {
     const Style st{g.color};
     if (r.redirects) {
-      for (const auto& rd : r.redirects->hops) fmt::print("redirect: {} {} -> {}\n", rd.status, rd.url, rd.location);
+      for (const auto& rd : r.redirects->hops) {
+        fmt::print("{}\n", tr(g.lang, Msg::d_redirect, fmt::arg("status", rd.status), fmt::arg("url", rd.url),
+                              fmt::arg("location", rd.location)));
+      }
       if (r.redirects->stop == probe::RedirectStop::unfollowable) {
-        fmt::print("redirects not followed further: {}\n", r.redirects->note);
+        fmt::print("{}\n", tr(g.lang, Msg::d_redirect_unfollowable, fmt::arg("note", r.redirects->note)));
       }
     }
     std::string what;
@@ -767,14 +610,14 @@ int run_doctor_cmd(const GlobalOptions& g, const DoctorFlags& f) {
     }
     for (const auto& row : r.stages) {
       // Padded before colouring, so the escape codes do not shift the columns.
-      const std::string status = fmt::format("{:<7}", probe::status_name(row.status));
-      std::string status_text = status;
-      if (row.status == StageStatus::ok) status_text = st.green(status);
-      if (row.status == StageStatus::warn) status_text = st.yellow(status);
-      if (row.status == StageStatus::fail) status_text = st.red(status);
-      if (row.status == StageStatus::skipped) status_text = st.dim(status);
+      const std::string status = pad_right(status_text(g.lang, row.status), 7);
+      std::string painted = status;
+      if (row.status == StageStatus::ok) painted = st.green(status);
+      if (row.status == StageStatus::warn) painted = st.yellow(status);
+      if (row.status == StageStatus::fail) painted = st.red(status);
+      if (row.status == StageStatus::skipped) painted = st.dim(status);
       const bool ran = row.status != StageStatus::skipped || (row.stage == StageId::reach && r.reach);
-      std::string line = fmt::format("  {:<8} {} {:>9}  {}", probe::stage_name(row.stage), status_text,
+      std::string line = fmt::format("  {:<8} {} {:>9}  {}", probe::stage_name(row.stage), painted,
                                      ran ? dur(row.duration) : "", ran ? stage_summary(r, row.stage, g.lang) : "");
       while (!line.empty() && line.back() == ' ') line.pop_back();
       fmt::print("{}\n", line);

@@ -28,6 +28,7 @@ enum class Lang { en, zh_CN };
 #include "core/text_probe.h"
 #include "core/text_agent.h"
 #include "core/text_doctor.h"
+#include "core/text_doctor_lines.h"
 #include "core/text_watch.h"
 #include "core/text_dashboard.h"
 
@@ -664,6 +665,7 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_PROBE_MESSAGES(X)                                                                     \
   CONNSCOPE_AGENT_MESSAGES(X)                                                                     \
   CONNSCOPE_DOCTOR_MESSAGES(X)                                                                    \
+  CONNSCOPE_DOCTOR_LINE_MESSAGES(X)                                                               \
   CONNSCOPE_WATCH_MESSAGES(X)                                                                     \
   CONNSCOPE_DASHBOARD_MESSAGES(X)
 
@@ -679,7 +681,8 @@ enum class Lang { en, zh_CN };
 #define CONNSCOPE_PLURAL_MESSAGES(X)                                                              \
   CONNSCOPE_CORE_PLURALS(X)                                                                       \
   CONNSCOPE_TRACE_PLURALS(X)                                                                      \
-  CONNSCOPE_DOCTOR_PLURALS(X)
+  CONNSCOPE_DOCTOR_PLURALS(X)                                                                     \
+  CONNSCOPE_DOCTOR_LINE_PLURALS(X)
 
 // Every message, the plural ones last (kPluralBegin).
 enum class Msg {
