@@ -328,7 +328,7 @@ class Printer {
                    style_.yellow(tr(g_.lang, Msg::serve_accept_backoff,
                                     fmt::arg("time", timestamp(ev.time)),
                                     fmt::arg("listener", ev.listener.to_string()),
-                                    fmt::arg("reason", ev.error.message()),
+                                    fmt::arg("reason", ev.error.message(g_.lang)),
                                     fmt::arg("open", ev.open_fds), fmt::arg("limit", ev.fd_limit),
                                     fmt::arg("backoff", format_duration(ev.backoff)))));
         break;

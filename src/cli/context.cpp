@@ -19,7 +19,7 @@ bool decide_color(bool no_color_flag, int fd) {
 }
 
 int report(const GlobalOptions& g, const Error& e, ExitCode code) {
-  std::string line = e.message();
+  std::string line = e.message(g.lang);
   // A message must stay one line whatever a library put into it.
   for (auto& ch : line) {
     if (ch == '\n' || ch == '\r') ch = ' ';

@@ -17,6 +17,8 @@
 #include <CLI/Formatter.hpp>
 #include <fmt/format.h>
 
+#include "cli/parse_error_text.h"
+#include "core/error_text.h"
 #include "cli/cmd_inspect.h"
 #include "cli/cmd_audit.h"
 #include "cli/cmd_probe.h"
@@ -119,11 +121,8 @@ int run(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::string what = e.what();
-    for (auto& ch : what) {
-      if (ch == '\n') ch = ' ';
-    }
-    fmt::print(stderr, "{} (see connscope --help)\n", tr(global.lang, Msg::usage_error, what));
+    fmt::print(stderr, "{}{}\n", tr(global.lang, Msg::usage_error, connscope::cli::parse_error_text(global.lang, e)),
+               tr(global.lang, Msg::cli_see_help));
     return static_cast<int>(ExitCode::usage);
   }
 
@@ -133,8 +132,7 @@ int run(int argc, char** argv) {
     if (!t) return connscope::cli::report(global, t.error(), ExitCode::usage);
     if (t->count() == 0) {
       return connscope::cli::report(
-          global, connscope::Error{"--timeout \"" + timeout_text + "\"", 0, "must be more than 0"},
-          ExitCode::usage);
+          global, connscope::error_text("--timeout \"" + timeout_text + "\"", Msg::cli_more_than_zero), ExitCode::usage);
     }
     global.timeout = *t;
   }

@@ -1,4 +1,5 @@
 #include "core/duration.h"
+#include "core/error_text.h"
 
 #include <array>
 #include <charconv>
@@ -32,10 +33,8 @@ constexpr std::array<Unit, 7> kUnits{{
 
 Result<std::chrono::nanoseconds> parse_duration(std::string_view text, std::string_view what) {
   const std::string op{what};
-  auto bad = [&](std::string_view why) {
-    return fail(fmt::format("{} \"{}\"", op, text), std::string(why));
-  };
-  if (text.empty()) return bad("empty duration (expected e.g. 500ms, 3s, 1m)");
+  auto bad = [&](Msg why) { return fail_text(fmt::format("{} \"{}\"", op, text), why); };
+  if (text.empty()) return bad(Msg::in_empty_duration);
 
   std::size_t num_end = 0;
   while (num_end < text.size() &&
@@ -45,7 +44,7 @@ Result<std::chrono::nanoseconds> parse_duration(std::string_view text, std::stri
   const std::string_view number = text.substr(0, num_end);
   const std::string_view suffix = text.substr(num_end);
   if (number.empty() || number == ".") {
-    return bad("not a duration (expected a number and a unit: 500ms, 3s, 1m)");
+    return bad(Msg::in_not_duration);
   }
 
   std::int64_t unit_nanos = 1'000'000'000;  // bare number: seconds
@@ -58,18 +57,18 @@ Result<std::chrono::nanoseconds> parse_duration(std::string_view text, std::stri
         break;
       }
     }
-    if (!found) return bad("unknown unit (use ns, us, ms, s, m, h or d)");
+    if (!found) return bad(Msg::in_unknown_unit);
   }
 
   double value = 0;
   auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), value,
                                    std::chars_format::fixed);
   if (ec != std::errc{} || ptr != number.data() + number.size()) {
-    return bad("not a duration (expected a number and a unit: 500ms, 3s, 1m)");
+    return bad(Msg::in_not_duration);
   }
   const double nanos = value * static_cast<double>(unit_nanos);
   // 2^62 ns is about 146 years: far beyond any sensible deadline and safe to add to a clock.
-  if (!std::isfinite(nanos) || nanos > 4.6e18) return bad("duration too long");
+  if (!std::isfinite(nanos) || nanos > 4.6e18) return bad(Msg::in_duration_too_long);
   return std::chrono::nanoseconds(static_cast<std::int64_t>(std::llround(nanos)));
 }
 

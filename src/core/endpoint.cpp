@@ -1,4 +1,5 @@
 #include "core/endpoint.h"
+#include "core/error_text.h"
 
 #include <arpa/inet.h>
 
@@ -39,13 +40,13 @@ socklen_t Endpoint::to_sockaddr(sockaddr_storage& out) const {
 }
 
 Result<std::uint16_t> parse_port(std::string_view text, std::string_view what, bool allow_zero) {
-  const char* range = allow_zero ? "not a port (0-65535)" : "not a port (1-65535)";
-  if (text.empty() || text.size() > 5) return fail(quoted(what, text), range);
+  const Msg range = allow_zero ? Msg::in_not_port_or_zero : Msg::in_not_port;
+  if (text.empty() || text.size() > 5) return fail_text(quoted(what, text), range);
   unsigned value = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
   if (ec != std::errc{} || ptr != text.data() + text.size() || value > 65535 ||
       (value == 0 && !allow_zero)) {
-    return fail(quoted(what, text), range);
+    return fail_text(quoted(what, text), range);
   }
   return static_cast<std::uint16_t>(value);
 }
@@ -55,16 +56,16 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string_view what, bo
   std::string_view host;
   std::string_view port_text;
 
-  if (text.empty()) return fail(quoted(what, text), "empty address (expected ADDR:PORT)");
+  if (text.empty()) return fail_text(quoted(what, text), Msg::in_empty_address);
   if (text.front() == '[') {
     const auto close = text.find(']');
     if (close == std::string_view::npos) {
-      return fail(quoted(what, text), "missing ']' after the IPv6 address");
+      return fail_text(quoted(what, text), Msg::in_missing_bracket);
     }
     host = text.substr(1, close - 1);
     const auto rest = text.substr(close + 1);
     if (rest.empty() || rest.front() != ':') {
-      return fail(quoted(what, text), "missing port after the IPv6 address (expected [ADDR]:PORT)");
+      return fail_text(quoted(what, text), Msg::in_missing_port_ipv6);
     }
     port_text = rest.substr(1);
     ep.family = AF_INET6;
@@ -74,8 +75,7 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string_view what, bo
       port_text = text;  // a bare port: every IPv4 address
       host = "0.0.0.0";
     } else if (text.find(':') != colon) {
-      return fail(quoted(what, text),
-                  "an IPv6 address with a port needs brackets (e.g. [::1]:8080)");
+      return fail_text(quoted(what, text), Msg::in_ipv6_needs_brackets);
     } else {
       host = text.substr(0, colon);
       port_text = text.substr(colon + 1);
@@ -100,8 +100,7 @@ Result<Endpoint> parse_endpoint(std::string_view text, std::string_view what, bo
   }
   unsigned char buf[sizeof(in6_addr)];
   if (inet_pton(ep.family, host_str.c_str(), buf) != 1) {
-    return fail(quoted(what, text), ep.family == AF_INET6 ? "not an IPv6 address"
-                                                          : "not a numeric IP address");
+    return fail_text(quoted(what, text), ep.family == AF_INET6 ? Msg::in_not_ipv6 : Msg::in_not_numeric_ip);
   }
   char canon[INET6_ADDRSTRLEN];
   inet_ntop(ep.family, buf, canon, sizeof canon);

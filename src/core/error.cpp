@@ -4,7 +4,8 @@
 
 namespace connscope {
 
-std::string Error::message() const {
+// `op: detail (strerror)`, parts that are empty left out (declared in core/error_text.h).
+std::string error_line(const std::string& op, const std::string& detail, int code) {
   std::string out = op;
   auto append = [&out](const std::string& part) {
     if (part.empty()) return;
@@ -22,5 +23,7 @@ std::string Error::message() const {
   }
   return out;
 }
+
+std::string Error::message() const { return error_line(op, detail, code); }
 
 }  // namespace connscope

@@ -1,4 +1,5 @@
 #include "core/target.h"
+#include "core/error_text.h"
 
 #include <fmt/format.h>
 #include <sys/socket.h>
@@ -116,7 +117,7 @@ struct Host {
 
 // A host that is not bracketed and has at most one colon removed: an IPv4 literal or a name.
 Result<Host> check_name_or_v4(std::string_view text, const std::string& op) {
-  if (text.empty()) return fail(op, "missing host");
+  if (text.empty()) return fail_text(op, Msg::in_missing_host);
   bool numeric = false;  // digits and dots only, with at least one digit
   for (const char c : text) {
     if (c >= '0' && c <= '9') {
@@ -129,14 +130,14 @@ Result<Host> check_name_or_v4(std::string_view text, const std::string& op) {
   if (numeric) {
     auto v4 = canonical_v4(text);
     if (!v4)
-      return fail(op, "not a valid IPv4 address (a host name cannot be only digits and dots)");
+      return fail_text(op, Msg::in_bad_ipv4);
     return Host{*v4, HostKind::ipv4};
   }
   std::string_view name = text;
   if (name.ends_with('.')) name.remove_suffix(1);  // an absolute name; SNI and Host want no dot
   if (name.size() > kMaxName) {
-    return fail(op,
-                fmt::format("host name is {} characters long (at most {})", name.size(), kMaxName));
+    return fail_text(op, Msg::in_name_too_long,
+                     {{"length", std::to_string(name.size())}, {"max", std::to_string(kMaxName)}});
   }
   std::size_t start = 0;
   while (start <= name.size()) {
@@ -144,18 +145,20 @@ Result<Host> check_name_or_v4(std::string_view text, const std::string& op) {
     if (end == std::string_view::npos) end = name.size();
     const auto label = name.substr(start, end - start);
     if (label.empty())
-      return fail(op, "empty label in host name (two dots in a row, or a leading dot)");
+      return fail_text(op, Msg::in_empty_label);
     if (label.size() > kMaxLabel) {
-      return fail(op, fmt::format("label \"{}...\" is {} characters long (at most {})",
-                                  label.substr(0, 16), label.size(), kMaxLabel));
+      return fail_text(op, Msg::in_label_too_long,
+                       {{"label", std::string(label.substr(0, 16))},
+                        {"length", std::to_string(label.size())},
+                        {"max", std::to_string(kMaxLabel)}});
     }
     for (const char c : label) {
       if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') {
-        return fail(op, fmt::format("invalid character '{}' in host name", printable({&c, 1})));
+        return fail_text(op, Msg::in_bad_name_char, {{"char", printable({&c, 1})}});
       }
     }
     if (label.front() == '-' || label.back() == '-') {
-      return fail(op, fmt::format("label \"{}\" starts or ends with '-'", label));
+      return fail_text(op, Msg::in_label_dash, {{"label", std::string(label)}});
     }
     start = end + 1;
   }
@@ -169,26 +172,29 @@ struct HostPort {
 
 Result<std::uint16_t> port_of(std::string_view text, const std::string& op) {
   auto port = parse_port(text, "target");
-  if (!port) return fail(op, port.error().detail);
+  if (!port) {
+    port.error().op = op;
+    return std::unexpected(port.error());
+  }
   return *port;
 }
 
 // HOST, HOST:PORT, [V6], [V6]:PORT and (outside URLs) a bare IPv6 address.
 Result<HostPort> parse_authority(std::string_view text, bool in_url, const std::string& op) {
   HostPort out;
-  if (text.empty()) return fail(op, "missing host");
+  if (text.empty()) return fail_text(op, Msg::in_missing_host);
   if (text.front() == '[') {
     const auto close = text.find(']');
-    if (close == std::string_view::npos) return fail(op, "missing ']' after the IPv6 address");
+    if (close == std::string_view::npos) return fail_text(op, Msg::in_missing_bracket);
     const auto inner = text.substr(1, close - 1);
-    if (inner.empty()) return fail(op, "empty brackets (expected [IPV6] or [IPV6]:PORT)");
+    if (inner.empty()) return fail_text(op, Msg::in_empty_brackets);
     auto v6 = canonical_v6(inner);
-    if (!v6) return fail(op, fmt::format("\"{}\" is not an IPv6 address", printable(inner)));
+    if (!v6) return fail_text(op, Msg::in_not_ipv6_quoted, {{"text", printable(inner)}});
     out.host = Host{*v6, HostKind::ipv6};
     const auto rest = text.substr(close + 1);
     if (!rest.empty()) {
       if (rest.front() != ':') {
-        return fail(op, "unexpected text after ']' (expected [IPV6]:PORT)");
+        return fail_text(op, Msg::in_text_after_bracket);
       }
       auto port = port_of(rest.substr(1), op);
       if (!port) return std::unexpected(port.error());
@@ -205,17 +211,16 @@ Result<HostPort> parse_authority(std::string_view text, bool in_url, const std::
     const auto tail = text.substr(last + 1);
     const bool tail_is_port = all_digits(tail) && tail.size() <= 5 && canonical_v6(head);
     if (in_url) {
-      return fail(op, fmt::format("an IPv6 address in a URL needs brackets (e.g. http://[{}]/)",
-                                  tail_is_port ? printable(head) : printable(text)));
+      return fail_text(op, Msg::in_url_ipv6_brackets,
+                       {{"address", tail_is_port ? printable(head) : printable(text)}});
     }
     if (tail_is_port) {
       // "2001:db8::1:443" is itself a valid address: which one was meant cannot be known.
-      return fail(op, fmt::format("ambiguous: an IPv6 address with a port needs brackets, e.g. "
-                                  "[{}]:{} (or [{}] for the address alone)",
-                                  printable(head), tail, printable(text)));
+      return fail_text(op, Msg::in_ipv6_port_ambiguous,
+                       {{"head", printable(head)}, {"port", std::string(tail)}, {"text", printable(text)}});
     }
     auto v6 = canonical_v6(text);
-    if (!v6) return fail(op, "not an IPv6 address (and a host name has no ':')");
+    if (!v6) return fail_text(op, Msg::in_not_ipv6_no_colon);
     out.host = Host{*v6, HostKind::ipv6};
     return out;
   }
@@ -223,7 +228,7 @@ Result<HostPort> parse_authority(std::string_view text, bool in_url, const std::
   std::string_view host = text;
   if (first != std::string_view::npos) {
     host = text.substr(0, first);
-    if (host.empty()) return fail(op, "missing host before ':'");
+    if (host.empty()) return fail_text(op, Msg::in_missing_host_before_colon);
     auto port = port_of(text.substr(first + 1), op);
     if (!port) return std::unexpected(port.error());
     out.port = *port;
@@ -314,16 +319,14 @@ std::string_view protocol_name(AppProtocol p) {
 Result<Target> parse_target(std::string_view text) {
   const std::string op = fmt::format("target \"{}\"", printable(text));
   if (text.empty()) {
-    return fail(op,
-                "empty target (expected HOST, HOST:PORT, [IPV6]:PORT or a URL such as "
-                "https://example.com/)");
+    return fail_text(op, Msg::in_empty_target);
   }
   for (const char ch : text) {
     const auto c = static_cast<unsigned char>(ch);
     if (c >= 0x80) {
-      return fail(op, "non-ASCII characters (write an internationalised name in its xn-- form)");
+      return fail_text(op, Msg::in_non_ascii);
     }
-    if (c <= 0x20 || c == 0x7f) return fail(op, "contains a space or a control character");
+    if (c <= 0x20 || c == 0x7f) return fail_text(op, Msg::in_space_or_control);
   }
 
   Target t;
@@ -332,10 +335,11 @@ Result<Target> parse_target(std::string_view text) {
   if (const auto sep = text.find("://"); sep != std::string_view::npos) {
     const auto name = text.substr(0, sep);
     if (name.empty())
-      return fail(op, fmt::format("missing scheme before \"://\" (known: {})", kKnownSchemes));
+      return fail_text(op, Msg::in_missing_scheme, {{"known", std::string(kKnownSchemes)}});
     auto scheme = parse_scheme(name);
     if (!scheme) {
-      return fail(op, fmt::format("unknown scheme \"{}\" (known: {})", name, kKnownSchemes));
+      return fail_text(op, Msg::in_unknown_scheme,
+                       {{"scheme", std::string(name)}, {"known", std::string(kKnownSchemes)}});
     }
     t.scheme = *scheme;
     const auto after = text.substr(sep + 3);
@@ -343,12 +347,10 @@ Result<Target> parse_target(std::string_view text) {
     authority = after.substr(0, end);
     if (end != std::string_view::npos) rest = after.substr(end);
   } else if (text.find_first_of("/?#") != std::string_view::npos) {
-    return fail(op, "a path needs a URL scheme (e.g. http://example.com/health)");
+    return fail_text(op, Msg::in_path_needs_scheme);
   }
   if (authority.find('@') != std::string_view::npos) {
-    return fail(op,
-                "user names and passwords (user@host) are not accepted: connscope never "
-                "sends credentials; leave out the part before '@'");
+    return fail_text(op, Msg::in_credentials);
   }
 
   auto hp = parse_authority(authority, t.scheme != Scheme::none, op);
@@ -377,11 +379,11 @@ Result<Target> parse_target(std::string_view text) {
 Result<std::string> redirect_url(const Target& base, std::string_view location) {
   const std::string op = "redirect to \"" + std::string(location) + "\"";
   if (base.scheme != Scheme::http && base.scheme != Scheme::https) {
-    return fail(op, "redirects are followed from http and https targets only");
+    return fail_text(op, Msg::in_redirect_scheme);
   }
-  if (location.empty()) return fail(op, "an empty Location");
+  if (location.empty()) return fail_text(op, Msg::in_empty_location);
   for (char ch : location) {
-    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return fail(op, "a Location with spaces or control bytes");
+    if (static_cast<unsigned char>(ch) <= 0x20 || ch == 0x7f) return fail_text(op, Msg::in_location_control);
   }
   const std::string scheme(scheme_name(base.scheme));
   if (location.find("://") != std::string_view::npos) return std::string(location);

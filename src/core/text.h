@@ -29,6 +29,7 @@ enum class Lang { en, zh_CN };
 #include "core/text_agent.h"
 #include "core/text_doctor.h"
 #include "core/text_doctor_lines.h"
+#include "core/text_input.h"
 #include "core/text_watch.h"
 #include "core/text_dashboard.h"
 
@@ -666,6 +667,7 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_AGENT_MESSAGES(X)                                                                     \
   CONNSCOPE_DOCTOR_MESSAGES(X)                                                                    \
   CONNSCOPE_DOCTOR_LINE_MESSAGES(X)                                                               \
+  CONNSCOPE_INPUT_MESSAGES(X)                                                                     \
   CONNSCOPE_WATCH_MESSAGES(X)                                                                     \
   CONNSCOPE_DASHBOARD_MESSAGES(X)
 
@@ -682,7 +684,8 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_CORE_PLURALS(X)                                                                       \
   CONNSCOPE_TRACE_PLURALS(X)                                                                      \
   CONNSCOPE_DOCTOR_PLURALS(X)                                                                     \
-  CONNSCOPE_DOCTOR_LINE_PLURALS(X)
+  CONNSCOPE_DOCTOR_LINE_PLURALS(X)                                                                \
+  CONNSCOPE_INPUT_PLURALS(X)
 
 // Every message, the plural ones last (kPluralBegin).
 enum class Msg {

@@ -1,4 +1,5 @@
 #include "probe/scan_input.h"
+#include "core/error_text.h"
 
 #include <charconv>
 #include <string>
@@ -24,10 +25,10 @@ Result<std::uint16_t> port_number(std::string_view item, const std::string& op) 
   const auto* end = item.data() + item.size();
   const auto [ptr, ec] = std::from_chars(item.data(), end, value);
   if (item.empty() || ec == std::errc::invalid_argument || ptr != end) {
-    return fail(op, fmt::format("\"{}\" is not a port number", item));
+    return fail_text(op, Msg::in_not_port_number, {{"item", std::string(item)}});
   }
   if (ec == std::errc::result_out_of_range || value == 0 || value > 65535) {
-    return fail(op, fmt::format("{} is not a port (1-65535)", item));
+    return fail_text(op, Msg::in_item_not_port, {{"item", std::string(item)}});
   }
   return static_cast<std::uint16_t>(value);
 }
@@ -36,7 +37,7 @@ Result<std::uint16_t> port_number(std::string_view item, const std::string& op) 
 
 Result<std::vector<std::uint16_t>> parse_port_list(std::string_view text) {
   const std::string op = fmt::format("--ports \"{}\"", text);
-  if (trim(text).empty()) return fail(op, "empty (expected e.g. 1-1024,8080)");
+  if (trim(text).empty()) return fail_text(op, Msg::in_empty_port_list);
   std::vector<std::uint16_t> ports;
   std::vector<bool> seen(65536, false);
   std::size_t start = 0;
@@ -44,7 +45,7 @@ Result<std::vector<std::uint16_t>> parse_port_list(std::string_view text) {
     const auto comma = text.find(',', start);
     const auto raw = text.substr(start, comma == std::string_view::npos ? text.npos : comma - start);
     const auto item = trim(raw);
-    if (item.empty()) return fail(op, "an empty item (two commas in a row, or a trailing comma)");
+    if (item.empty()) return fail_text(op, Msg::in_empty_item);
     std::uint16_t lo = 0;
     std::uint16_t hi = 0;
     if (const auto dash = item.find('-'); dash != std::string_view::npos) {
@@ -52,7 +53,7 @@ Result<std::vector<std::uint16_t>> parse_port_list(std::string_view text) {
       if (!a) return std::unexpected(a.error());
       auto b = port_number(trim(item.substr(dash + 1)), op);
       if (!b) return std::unexpected(b.error());
-      if (*b < *a) return fail(op, fmt::format("range {} ends below its start", item));
+      if (*b < *a) return fail_text(op, Msg::in_range_backwards, {{"item", std::string(item)}});
       lo = *a;
       hi = *b;
     } else {
@@ -102,12 +103,13 @@ Result<std::vector<ScanTarget>> parse_targets_file(std::string_view content,
     if (line.empty()) continue;
     auto t = parse_target(line);
     if (!t) {
-      return fail(fmt::format("{} line {}", file_name, line_no),
-                  fmt::format("\"{}\": {}", line, t.error().detail));
+      // The target's own error, said after the line it is on.
+      t.error().op = fmt::format("{} line {}: \"{}\"", file_name, line_no, line);
+      return std::unexpected(t.error());
     }
     out.push_back(ScanTarget{std::string(line), std::move(*t), line_no});
   }
-  if (out.empty()) return fail(std::string(file_name), "no targets in it");
+  if (out.empty()) return fail_text(std::string(file_name), Msg::in_no_targets_in_file);
   return out;
 }
 

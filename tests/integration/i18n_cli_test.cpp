@@ -59,5 +59,42 @@ TEST(I18nCli, UnknownLangIsAUsageErrorListingTheLanguages) {
   EXPECT_NE(env.out.find("Usage: connscope"), std::string::npos);
 }
 
+// Usage errors in the reader's language: CLI11's own (an argument too many, an option without its
+// value, a value that does not convert) and connscope's parsers of what a person types (ports,
+// durations, targets); the input they name stays as typed. English is unchanged but for CLI11's
+// "1 required PORT missing", now a sentence.
+TEST(I18nCli, UsageErrorsAreSaidInTheChosenLanguage) {
+  const std::pair<std::vector<std::string>, std::pair<const char*, const char*>> cases[] = {
+      {{"doctor", "127.0.0.1", "extra"},
+       {"connscope: The following argument was not expected: extra (see connscope --help)\n",
+        "connscope：多余的参数：extra（参见 connscope --help）\n"}},
+      {{"doctor", "127.0.0.1", "--port"},
+       {"connscope: --port needs a value (PORT) (see connscope --help)\n",
+        "connscope：--port 需要一个值（PORT）（参见 connscope --help）\n"}},
+      {{"inspect", "--port", "99999"},
+       {"connscope: --port \"99999\": not a port (1-65535)\n", "connscope：--port \"99999\": 不是合法端口（1-65535）\n"}},
+      {{"--timeout", "3x", "doctor", "127.0.0.1:80"},
+       {"connscope: --timeout \"3x\": unknown unit (use ns, us, ms, s, m, h or d)\n",
+        "connscope：--timeout \"3x\": 未知的时间单位（可用 ns、us、ms、s、m、h 或 d）\n"}},
+      {{"--timeout", "0", "doctor", "127.0.0.1:80"},
+       {"connscope: --timeout \"0\": must be more than 0\n", "connscope：--timeout \"0\": 必须大于 0\n"}},
+      {{"doctor", "user@example.com"},
+       {"connscope: target \"user@example.com\": user names and passwords (user@host) are not accepted: "
+        "connscope never sends credentials; leave out the part before '@'\n",
+        "connscope：target \"user@example.com\": 不接受用户名和密码（user@host）：connscope 从不发送凭据；"
+        "请去掉 '@' 之前的部分\n"}},
+  };
+  for (const auto& [args, want] : cases) {
+    const auto en = cs_env({}, args);
+    EXPECT_EQ(en.exit_code, 2) << args[0];
+    EXPECT_EQ(en.err, want.first);
+    auto zh_args = args;
+    zh_args.insert(zh_args.begin(), {"--lang", "zh-CN"});
+    const auto zh = cs_env({}, zh_args);
+    EXPECT_EQ(zh.exit_code, 2) << args[0];
+    EXPECT_EQ(zh.err, want.second);
+  }
+}
+
 }  // namespace
 }  // namespace connscope::test

@@ -10,6 +10,8 @@
 #include <set>
 #include <string>
 
+#include "core/endpoint.h"
+#include "core/error_text.h"
 #include "core/text.h"
 #include "tools/i18n/po.h"
 
@@ -155,4 +157,19 @@ TEST(Catalog, IdsAreUniqueAcrossBothLists) {
 }
 
 }  // namespace
+// An error made from a message keeps its English as the detail and says itself in the reader's
+// language; one made from plain text (a library's words) stays as it is in every language.
+TEST(Catalog, ErrorsFromMessagesAreSaidInTheReadersLanguage) {
+  const auto port = parse_port("99999", "--port");
+  ASSERT_FALSE(port.has_value());
+  EXPECT_EQ(port.error().message(), "--port \"99999\": not a port (1-65535)");
+  EXPECT_EQ(port.error().message(Lang::en), port.error().message());
+  EXPECT_EQ(port.error().message(Lang::zh_CN), "--port \"99999\": 不是合法端口（1-65535）");
+  const Error plain{"open x", 2, "a library's words"};
+  EXPECT_EQ(plain.message(Lang::zh_CN), plain.message());
+  const auto with_args = error_text("--count \"x\"", Msg::in_not_whole_number, {{"min", "1"}, {"max", "9"}});
+  EXPECT_EQ(with_args.detail, "not a whole number from 1 to 9");
+  EXPECT_EQ(with_args.message(Lang::zh_CN), "--count \"x\": 不是 1 到 9 之间的整数");
+}
+
 }  // namespace connscope

@@ -118,17 +118,20 @@ TEST(TargetsFile, ABadLineIsAnErrorNamingFileAndLine) {
     std::string op;
     std::string detail_starts;
   };
+  // The line's own text is part of what failed; the detail is the target parser's (in the
+  // reader's language with Error::message(lang)).
   const std::vector<Case> cases{
-      {"10.0.0.1:22\n# ok\nhost:99999\n", "t.txt line 3", "\"host:99999\": not a port"},
-      {"bad host:80\n", "t.txt line 1", "\"bad host:80\": "},
-      {"10.0.0.1:22\r\n\r\n2001:db8::1:443\r\n", "t.txt line 3", "\"2001:db8::1:443\": ambiguous"},
-      {"a:1\nb:2\ngopher://x/\n", "t.txt line 3", "\"gopher://x/\": unknown scheme"},
+      {"10.0.0.1:22\n# ok\nhost:99999\n", "t.txt line 3: \"host:99999\"", "not a port"},
+      {"bad host:80\n", "t.txt line 1: \"bad host:80\"", "contains a space"},
+      {"10.0.0.1:22\r\n\r\n2001:db8::1:443\r\n", "t.txt line 3: \"2001:db8::1:443\"", "ambiguous"},
+      {"a:1\nb:2\ngopher://x/\n", "t.txt line 3: \"gopher://x/\"", "unknown scheme"},
   };
   for (const auto& c : cases) {
     auto got = parse_targets_file(c.content, "t.txt");
     ASSERT_FALSE(got) << c.content;
     EXPECT_EQ(got.error().op, c.op) << c.content;
     EXPECT_EQ(got.error().detail.rfind(c.detail_starts, 0), 0u) << got.error().detail;
+    EXPECT_TRUE(got.error().detail_id.has_value()) << got.error().detail;
   }
   for (const std::string empty : {"", "\n\n", "# only comments\n  # more\n"}) {
     auto got = parse_targets_file(empty, "t.txt");
