@@ -73,7 +73,7 @@ test-tsan: deps $(TSAN_BUILD)/build.ninja
 	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
 	cd $(TSAN_BUILD) && \
 	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp:log_path=$(TSAN_REPORTS)/report \
-	  ctest --output-on-failure -j $(CTEST_JOBS) -L 'unit|integration' --timeout 600; \
+	  ctest --output-on-failure -j $(CTEST_JOBS) -L 'unit|integration' --timeout 300; \
 	  rc=$$?; \
 	  if [ -n "$$(ls -A $(TSAN_REPORTS))" ]; then \
 	    cat $(TSAN_REPORTS)/*; echo "ThreadSanitizer: $$(ls $(TSAN_REPORTS) | wc -l) report file(s)"; exit 1; \
