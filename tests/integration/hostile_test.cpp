@@ -8,7 +8,7 @@
 // - within its deadline × 1.1: the deadline is T (--timeout, each stage's own) and every
 //   behaviour has one stage that may spend it (on loopback the others take milliseconds), so
 //   every stage's duration_ms and the run's duration_ms are ≤ T × 1.1, and the wall time is
-//   ≤ T × 1.1 + the process start-up allowance measured in SetUpTestSuite (× 2 under TSan);
+//   ≤ T × 1.1 + the process start-up allowance measured in SetUpTestSuite (T × 2 under TSan);
 // - with the child's peak RSS (wait4) ≤ 64 MiB (under ASan or TSan: ≤ 64 MiB more than a healthy
 //   run's).
 // The table is docs/ACCURACY.md's "Hostile peers".
