@@ -3,9 +3,12 @@
 #   make test   installs, builds, runs every test (and the unit tests again under ASan/UBSan), and
 #               the fuzz harnesses over their corpora (make test-fuzz)
 #   make fuzz   fuzzes every parser of outside bytes, FUZZ_SECONDS each (tests/fuzz/README.md)
+#   make test-tsan  the unit and integration tests under ThreadSanitizer (build-tsan)
 
 BUILD      ?= build
 ASAN_BUILD ?= build-asan
+# ThreadSanitizer: Debug like the ASan build, unit and integration tests only.
+TSAN_BUILD ?= build-tsan
 # The libFuzzer harnesses: their own build directory, with clang (Debian 12's clang-19: it is
 # the first whose C++23 mode compiles libstdc++ 12's <expected>).
 FUZZ_BUILD ?= build-fuzz
@@ -17,7 +20,7 @@ JOBS       ?= $(shell nproc)
 CTEST_JOBS ?= 2
 BIN        := $(BUILD)/src/cli/connscope
 
-.PHONY: all deps configure build run test test-unit test-lab test-asan fuzz-build fuzz test-fuzz clean
+.PHONY: all deps configure build run test test-unit test-lab test-asan test-tsan fuzz-build fuzz test-fuzz clean
 
 all: build
 
@@ -56,6 +59,27 @@ test-unit: build
 test-lab: build
 	cd $(BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L lab
 
+$(TSAN_BUILD)/build.ninja: CMakeLists.txt
+	cmake -S . -B $(TSAN_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Debug -DCONNSCOPE_TSAN=ON \
+	  -DCONNSCOPE_LAB_TESTS=OFF -DCONNSCOPE_BENCH=OFF
+
+# The unit and integration tests under ThreadSanitizer, with the connscope binary the integration
+# tests start built the same way. Every report, the test processes' and their children's, goes to
+# a file in $(TSAN_BUILD)/tsan-reports (a child's stderr is often the test's to read, not ours):
+# the run fails on a failed test or on any report file, and prints the reports.
+TSAN_REPORTS := $(CURDIR)/$(TSAN_BUILD)/tsan-reports
+test-tsan: deps $(TSAN_BUILD)/build.ninja
+	cmake --build $(TSAN_BUILD) -j $(JOBS)
+	@rm -rf $(TSAN_REPORTS) && mkdir -p $(TSAN_REPORTS)
+	cd $(TSAN_BUILD) && \
+	  TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp:log_path=$(TSAN_REPORTS)/report \
+	  ctest --output-on-failure -j $(CTEST_JOBS) -L 'unit|integration' --timeout 300; \
+	  rc=$$?; \
+	  if [ -n "$$(ls -A $(TSAN_REPORTS))" ]; then \
+	    cat $(TSAN_REPORTS)/*; echo "ThreadSanitizer: $$(ls $(TSAN_REPORTS) | wc -l) report file(s)"; exit 1; \
+	  fi; \
+	  exit $$rc
+
 $(FUZZ_BUILD)/build.ninja: CMakeLists.txt tests/fuzz/CMakeLists.txt
 	cmake -S . -B $(FUZZ_BUILD) -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DCMAKE_CXX_COMPILER=$(FUZZ_CXX) -DCONNSCOPE_FUZZ=ON -DCONNSCOPE_FUZZ_CI_SECONDS=$(FUZZ_CI_SECONDS)
@@ -81,4 +105,4 @@ test-fuzz: fuzz-build
 	cd $(FUZZ_BUILD) && ctest --output-on-failure -j $(CTEST_JOBS) -L fuzz
 
 clean:
-	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
+	rm -rf $(BUILD) $(ASAN_BUILD) $(TSAN_BUILD) $(FUZZ_BUILD)

@@ -120,7 +120,14 @@ TEST(AgentRoutes, MetricsAnswersWithinASecondBesideAThousandSlowlorisConnections
   const auto t0 = std::chrono::steady_clock::now();
   BeastClient c(agent.port());
   const auto metrics = c.request(http::verb::get, "/metrics");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(1));
+  // Under ThreadSanitizer (make test-tsan) the agent's every memory access costs several times
+  // more (it took 1.12 s on the shared 2-core machine); the 1 s is the Release run's check.
+#if defined(__SANITIZE_THREAD__)
+  constexpr auto kWithin = std::chrono::seconds(3);
+#else
+  constexpr auto kWithin = std::chrono::seconds(1);
+#endif
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, kWithin);
   EXPECT_EQ(metrics.result_int(), 200u);
   EXPECT_NE(metrics.body().find("connscope_tcp_sockets_in_use"), std::string::npos);
   // A 1 MiB header on one more connection: 431, and the agent goes on.

@@ -8,8 +8,9 @@
 // - within its deadline × 1.1: the deadline is T (--timeout, each stage's own) and every
 //   behaviour has one stage that may spend it (on loopback the others take milliseconds), so
 //   every stage's duration_ms and the run's duration_ms are ≤ T × 1.1, and the wall time is
-//   ≤ T × 1.1 + the process start-up allowance measured in SetUpTestSuite;
-// - with the child's peak RSS (wait4) ≤ 64 MiB (under ASan: ≤ 64 MiB more than a healthy run's).
+//   ≤ T × 1.1 + the process start-up allowance measured in SetUpTestSuite (T × 2 under TSan);
+// - with the child's peak RSS (wait4) ≤ 64 MiB (under ASan or TSan: ≤ 64 MiB more than a healthy
+//   run's).
 // The table is docs/ACCURACY.md's "Hostile peers".
 
 #include <gtest/gtest.h>
@@ -45,9 +46,19 @@ using json = nlohmann::json;
 using Clock = std::chrono::steady_clock;
 
 constexpr auto kT = 1000ms;  // --timeout: each stage's deadline
+// How far past its deadline a stage may end. Under ThreadSanitizer (make test-tsan) every memory
+// access of ours costs several times more, and what follows a deadline (closing, classifying)
+// took up to 560 ms more on the shared 2-core machine; whether the deadlines hold is the
+// Release and ASan runs' check, this run's is the threads'.
+#if defined(__SANITIZE_THREAD__)
+constexpr double kSlack = 2.0;
+#else
 constexpr double kSlack = 1.1;
+#endif
 constexpr long kRssLimitKib = 64 * 1024;
-#if defined(__SANITIZE_ADDRESS__)
+// ASan (make test) and TSan (make test-tsan) runtimes cost a fixed amount of RSS of their own
+// (TSan's shadow: about 150 MB in a healthy run): the limit is then over a healthy run's RSS.
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
 constexpr bool kSanitized = true;
 #else
 constexpr bool kSanitized = false;
@@ -382,8 +393,12 @@ std::vector<Behaviour> behaviours() {
                [] { return http(after_request([](Conn& c) { c.send("<html><body>hello</body></html>\n"); })); },
                unexpected});
   b.push_back({"http_gzip_bomb", "503 with a gzip body that inflates to 64 MiB (64 KiB sent)",
-               [] { return http(after_request([](Conn& c) {
-                   const auto& bomb = gzip_bomb();
+               [] {
+                 // Deflated here, before the doctor starts: deflating 64 MiB after the request
+                 // came (it once took past the 1 s deadline under load and TSan) made the
+                 // verdict "no response".
+                 const auto& bomb = gzip_bomb();
+                 return http(after_request([&bomb](Conn& c) {
                    c.send("HTTP/1.1 503 Service Unavailable\r\nContent-Encoding: gzip\r\nContent-Length: " +
                           std::to_string(bomb.size()) + "\r\n\r\n");
                    c.send(bomb);

@@ -361,10 +361,12 @@ TEST(Serve, HoldsTenThousandIdleConnections) {
     ASSERT_TRUE(fd) << "connection " << i << ": " << std::strerror(errno);
     clients.push_back(std::move(fd));
   }
-  // Every one is served: the last and the first still echo.
+  // Every one is served: the last and the first still echo. The last may still wait in the
+  // accept queue behind thousands (under TSan the server took over 3 s to reach it): the wait
+  // is long, what is checked is that it is served at all.
   for (auto* c : {&clients.back(), &clients.front()}) {
     send_all(c->get(), "still here");
-    EXPECT_EQ(read_some(c->get(), 10, 3s).data, "still here");
+    EXPECT_EQ(read_some(c->get(), 10, 20s).data, "still here");
   }
   // Our clients' connections only: a test running beside this one (an agent probing every
   // listener, a client of its own) can add one to the port.
@@ -376,9 +378,14 @@ TEST(Serve, HoldsTenThousandIdleConnections) {
       ours.insert(ntohs(reinterpret_cast<const sockaddr_in*>(&a)->sin_port));
   }
   ASSERT_EQ(ours.size(), 10000u);
-  std::size_t served = 0;
-  for (const auto& e : sockets_on_port(s.port, kEstablished)) served += ours.contains(e.remote_port) ? 1 : 0;
-  EXPECT_EQ(served, 10000u);
+  // Counted by the client's port: /proc/net/tcp is read in several reads, and sockets that come
+  // and go meanwhile (other processes') can make the kernel list one of ours twice (10,018 under
+  // TSan, where the reading is slower).
+  std::set<std::uint16_t> served;
+  for (const auto& e : sockets_on_port(s.port, kEstablished)) {
+    if (ours.contains(e.remote_port)) served.insert(e.remote_port);
+  }
+  EXPECT_EQ(served.size(), 10000u);
   clients.clear();
   // Closing 10,000 connections under ASan beside another test can take longer than stop()'s
   // usual 3 s grace (it was killed once at 3 s); what this test checks is the holding.
