@@ -637,17 +637,30 @@ class Hostile : public ::testing::TestWithParam<std::size_t> {
     std::signal(SIGPIPE, SIG_IGN);
     TcpPeer healthy(after_request([](Conn& c) { c.send(kOkHead); }));
     double worst = 0;
-    for (int i = 0; i < 2; ++i) {
+    // Two healthy runs, of at most five: a run beside the ICMP flood test (ctest -j2) may see its
+    // loopback echo lost (path.loss, exit 1), which says nothing about start-up costs. A failure
+    // here fails every test of the suite in SetUp (GoogleTest would only skip them).
+    int healthy_runs = 0;
+    for (int i = 0; i < 5 && healthy_runs < 2; ++i) {
       const auto run = doctor({"http://" + healthy.endpoint() + "/"});
-      ASSERT_EQ(run.r.exit_code, 0) << run.r.out << run.r.err;
+      if (run.r.exit_code != 0) {
+        setup_error_ += "healthy run " + std::to_string(i) + ": exit " + std::to_string(run.r.exit_code) + "\n" +
+                        run.r.out + run.r.err;
+        continue;
+      }
       const auto j = json::parse(run.r.out);
       worst = std::max(worst, static_cast<double>(run.wall.count()) - as_ms(j.at("duration_ms")));
       baseline_rss_kib_ = std::max(baseline_rss_kib_, run.r.max_rss_kib);
+      ++healthy_runs;
     }
+    setup_ok_ = healthy_runs == 2;
     startup_allowance_ms_ = 2 * worst + 100;
     std::printf("HOSTILE startup overhead %.0f ms, allowance %.0f ms, healthy RSS %ld KiB\n", worst,
                 startup_allowance_ms_, baseline_rss_kib_);
   }
+  void SetUp() override { ASSERT_TRUE(setup_ok_) << "no two healthy runs to measure against:\n" << setup_error_; }
+  static inline bool setup_ok_ = false;
+  static inline std::string setup_error_;
   static inline double startup_allowance_ms_ = 0;
   static inline long baseline_rss_kib_ = 0;
 };
