@@ -151,29 +151,7 @@ nlohmann::json to_json(const Gathered& g, const rules::AuditReport& r) {
 // Wraps a long sentence under an indented label so the why/fix lines stay readable in a
 // terminal; the text itself comes from the catalog.
 std::string wrap(const std::string& text, std::size_t indent, std::size_t width = 100) {
-  // The template's own leading spaces are kept; continuation lines start at `indent`.
-  std::size_t i = text.find_first_not_of(' ');
-  if (i == std::string::npos) return text;
-  std::string out(text.substr(0, i));
-  std::size_t col = i;
-  bool line_start = true;
-  while (i < text.size()) {
-    const std::size_t end = std::min(text.find(' ', i), text.size());
-    const std::string_view word(text.data() + i, end - i);
-    if (!line_start && col + 1 + word.size() > width) {
-      out += '\n';
-      out.append(indent, ' ');
-      col = indent;
-    } else if (!line_start) {
-      out += ' ';
-      ++col;
-    }
-    line_start = false;
-    out += word;
-    col += word.size();
-    i = end + 1;
-  }
-  return out;
+  return wrap_columns(text, indent, width);
 }
 
 void print_human(const GlobalOptions& g, const Gathered& gathered, const rules::AuditReport& r) {

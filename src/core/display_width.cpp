@@ -1,5 +1,7 @@
 #include "core/display_width.h"
 
+#include <vector>
+
 #include <locale.h>
 #include <wchar.h>
 
@@ -81,6 +83,81 @@ std::string pad_right(std::string_view text, std::size_t width) {
 std::string pad_left(std::string_view text, std::size_t width) {
   const std::size_t w = display_width(text);
   return w < width ? std::string(width - w, ' ') + std::string(text) : std::string(text);
+}
+
+namespace {
+
+// CJK punctuation that must not begin a line (it ends the unit before it) or end one (it begins
+// the unit after it): the common ones of Chinese text.
+bool closes(char32_t c) {
+  return c == U'\uFF0C' || c == U'\u3002' || c == U'\u3001' || c == U'\uFF1B' || c == U'\uFF1A' ||
+         c == U'\uFF01' || c == U'\uFF1F' || c == U'\uFF09' || c == U'\u300D' || c == U'\u300F' ||
+         c == U'\u300B' || c == U'\u3011';
+}
+bool opens(char32_t c) {
+  return c == U'\uFF08' || c == U'\u300C' || c == U'\u300E' || c == U'\u300A' || c == U'\u3010';
+}
+
+struct Unit {
+  std::string text;
+  std::size_t width = 0;
+  bool space_before = false;
+};
+
+}  // namespace
+
+std::string wrap_columns(std::string_view text, std::size_t indent, std::size_t width) {
+  std::size_t i = 0;
+  while (i < text.size() && text[i] == ' ') ++i;
+  std::string out(text.substr(0, i));
+
+  // Units: a run of narrow characters (a word), or one wide character with the punctuation glued
+  // to it; a break may come before any unit.
+  std::vector<Unit> units;
+  bool space = false;
+  bool in_word = false;  // the last unit is a word still growing
+  bool glue = false;     // the last unit ends with opening punctuation: the next joins it
+  while (i < text.size()) {
+    const std::size_t start = i;
+    const char32_t c = next_code_point(text, i);
+    const std::string_view bytes = text.substr(start, i - start);
+    const std::size_t w = code_point_width(c);
+    if (c == U' ') {
+      space = true;
+      in_word = false;
+      glue = false;
+      continue;
+    }
+    const bool wide = w == 2;
+    const bool join = !units.empty() && !space && (glue || (in_word && !wide) || closes(c));
+    if (join) {
+      units.back().text += bytes;
+      units.back().width += w;
+    } else {
+      units.push_back(Unit{std::string(bytes), w, space});
+    }
+    space = false;
+    in_word = !wide;
+    glue = opens(c);
+  }
+
+  std::size_t col = out.size();
+  bool line_start = true;
+  for (const auto& u : units) {
+    const std::size_t gap = u.space_before ? 1 : 0;
+    if (!line_start && col + gap + u.width > width) {
+      out += '\n';
+      out.append(indent, ' ');
+      col = indent;
+    } else if (!line_start && gap) {
+      out += ' ';
+      ++col;
+    }
+    line_start = false;
+    out += u.text;
+    col += u.width;
+  }
+  return out;
 }
 
 }  // namespace connscope

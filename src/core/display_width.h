@@ -20,6 +20,12 @@ std::size_t code_point_width(char32_t c);
 // The columns of `text`; ANSI CSI sequences (colours) take none.
 std::size_t display_width(std::string_view text);
 
+// `text` broken into lines of at most `width` columns where it can be: at spaces, and between
+// two CJK characters (Chinese has no spaces), never before closing punctuation such as "，" or
+// "）" nor after opening punctuation such as "（". The text's own leading spaces are kept; each
+// further line starts with `indent` spaces. A word wider than a line stays whole.
+std::string wrap_columns(std::string_view text, std::size_t indent, std::size_t width);
+
 // `text` and spaces up to `width` columns (as it is when already as wide).
 std::string pad_right(std::string_view text, std::size_t width);
 std::string pad_left(std::string_view text, std::size_t width);
