@@ -6,7 +6,6 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <cstdint>
-#include <optional>
 #include <string>
 #include <utility>
 
@@ -43,17 +42,23 @@ struct HttpReplyReader::Impl {
   std::size_t read_limit = 0;
   // The bytes are read by the stage and handed to Beast's parser, not read by Beast: they stay
   // whole for describe_reply when they turn out not to be HTTP, and the first one is timed.
-  std::optional<http::response_parser<http::empty_body>> parser;
-  std::size_t parsed = 0;
+  //
+  // A fresh parser reads the current response from its start on every call, instead of one
+  // parser taking each read as it comes: Beast checks the status line and the fields as far as
+  // they go only in its first put; after a need_more it waits for the whole header. Kept across
+  // reads, the parser would end at once on "HTTP/#\r\n" that came in one segment but wait for
+  // the deadline on the same bytes in two: the verdict would depend on how TCP cut the reply.
+  // The header is capped (header_limit, 16 KB by default): parsing it again costs at most that
+  // much per read.
+  std::size_t start = 0;  // where the current response begins (after interim 1xx answers)
   unsigned interim = 0;
 
-  void fresh_parser() {
-    parser.emplace();
-    parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(header_limit, UINT32_MAX)));
-    parser->eager(false);
+  void limit(http::response_parser<http::empty_body>& parser) const {
+    parser.header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(header_limit, UINT32_MAX)));
+    parser.eager(false);
     // The body is never read here; Beast would still check an announced Content-Length against
     // its 8 MB default and call a large download "not HTTP".
-    parser->body_limit(boost::none);
+    parser.body_limit(boost::none);
   }
 };
 
@@ -61,7 +66,6 @@ HttpReplyReader::HttpReplyReader(std::size_t header_limit, std::size_t read_limi
     : impl_(std::make_unique<Impl>()) {
   impl_->header_limit = header_limit;
   impl_->read_limit = read_limit;
-  impl_->fresh_parser();
 }
 
 HttpReplyReader::~HttpReplyReader() = default;
@@ -75,16 +79,19 @@ ReplyProgress HttpReplyReader::take(std::string_view bytes, TalkResult& res) {
           Error{"talk http: read response", 0, "not an HTTP response (no \"HTTP/\" at the start)"};
       return ReplyProgress::complete;
     }
-    if (s.parsed < bytes.size()) {
+    if (s.start < bytes.size()) {
+      http::response_parser<http::empty_body> parser;
+      s.limit(parser);
       error_code pec;
-      s.parsed += s.parser->put(boost::asio::buffer(bytes.data() + s.parsed, bytes.size() - s.parsed), pec);
+      const std::size_t used =
+          parser.put(boost::asio::buffer(bytes.data() + s.start, bytes.size() - s.start), pec);
       if (pec && pec != http::error::need_more) {
         res.end = ReadEnd::invalid;
         res.error = Error{"talk http: parse response", 0, pec.message()};
         return ReplyProgress::complete;
       }
-      if (!pec && s.parser->is_header_done()) {
-        const auto& m = s.parser->get();
+      if (!pec && parser.is_header_done()) {
+        const auto& m = parser.get();
         const unsigned status = m.result_int();
         if (status >= 100 && status < 200 && status != 101) {
           // 100 Continue, 103 Early Hints and the like: the final answer follows. A server that
@@ -93,7 +100,7 @@ ReplyProgress HttpReplyReader::take(std::string_view bytes, TalkResult& res) {
           res.http_interim = ++s.interim;
           if (s.interim == 1) res.http_first_interim = status;
           if (s.interim < kMaxInterim) {
-            s.fresh_parser();
+            s.start += used;
             continue;
           }
           res.end = ReadEnd::complete;
@@ -107,7 +114,7 @@ ReplyProgress HttpReplyReader::take(std::string_view bytes, TalkResult& res) {
         h.server = header(m, http::field::server);
         if (status >= 300 && status < 400) h.location = header(m, http::field::location);
         h.content_type = header(m, http::field::content_type);
-        if (const auto len = s.parser->content_length()) h.content_length = *len;
+        if (const auto len = parser.content_length()) h.content_length = *len;
         h.interim = s.interim;
         res.http = std::move(h);
         res.end = ReadEnd::complete;

@@ -1,6 +1,6 @@
 #pragma once
 // The talk stage's reading of an HTTP response, without the socket: the bytes read so far go
-// in, Boost.Beast's response parser takes what it has not seen yet, and the reader says whether
+// in, Boost.Beast's response parser reads the current response, and the reader says whether
 // the stage may stop reading (a final status line and header, a reply that cannot be HTTP, the
 // parser's refusal, too many interim 1xx answers, the byte cap). The coroutine in talk.cpp reads
 // the socket and calls take() after every read; the fuzz harness calls it with chunks of its
@@ -23,8 +23,8 @@ class HttpReplyReader {
   HttpReplyReader(const HttpReplyReader&) = delete;
   HttpReplyReader& operator=(const HttpReplyReader&) = delete;
 
-  // `bytes`: everything read so far (a prefix of it was seen by earlier calls). need_more: read
-  // more and call again. complete: `res` has end, error, limit_reached, http, http_interim and
+  // `bytes`: everything read so far (what earlier calls had, and more). need_more: read more and
+  // call again. The verdict depends on the bytes only, not on how they were cut into reads. complete: `res` has end, error, limit_reached, http, http_interim and
   // http_first_interim as the exchange left them; do not call again.
   ReplyProgress take(std::string_view bytes, TalkResult& res);
 

@@ -10,7 +10,8 @@
 // (bits 0-1: FIN, RST, deadline, error), whether the first byte was slow (bit 2), and the read
 // cap (bits 3-5: 32 << n bytes; 7: the stage's defaults); byte 2 the chunk sizes (0: the whole
 // rest at once; else a sequence from that seed, 1-64 bytes each); the rest: the peer's bytes.
-// The TLS peer-reply classifier (could_be_tls) and describe_reply alone are fuzz_banner's.
+// For HTTP, the same bytes read whole must end the same way (the chunking is not part of the
+// reply). The TLS peer-reply classifier (could_be_tls) and describe_reply alone are fuzz_banner's.
 
 #include <algorithm>
 #include <cstddef>
@@ -100,6 +101,31 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   }
   res.slow = slow && !bytes.empty();
   conclude_talk(res, bytes);
+
+  // How a reply is cut into reads must not change what the HTTP reader makes of it: the same
+  // bytes read whole (talk.cpp's 4096-byte reads) end the same way, with the same reply.
+  if (protocol == AppProtocol::http && data[2] != 0) {
+    TalkResult whole;
+    whole.protocol = protocol;
+    Peer all{fuzz::text(data + 3, size - 3), 0};
+    std::string got;
+    HttpReplyReader reader(o.http_header_limit, limit);
+    while (reader.take(got, whole) == ReplyProgress::need_more) {
+      if (!all.read(got, limit - got.size())) {
+        whole.end = end_of_input;
+        break;
+      }
+    }
+    fuzz::check(whole.end == res.end, "the same end, whatever the reads");
+    fuzz::check(whole.http.has_value() == res.http.has_value(), "the same reply, whatever the reads");
+    if (whole.http) {
+      fuzz::check(whole.http->status == res.http->status && whole.http->location == res.http->location &&
+                      whole.http->server == res.http->server &&
+                      whole.http->content_length == res.http->content_length,
+                  "the same status and headers, whatever the reads");
+    }
+    fuzz::check(whole.http_interim == res.http_interim, "the same interim answers, whatever the reads");
+  }
 
   fuzz::check(res.bytes_received <= limit, "read cap");
   (void)outcome_name(res.outcome);

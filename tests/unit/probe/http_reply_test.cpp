@@ -60,6 +60,19 @@ TEST(HttpReplyReader, AHeaderOverTheCapIsTheLimitOrBeastsRefusal) {
   EXPECT_EQ(r.outcome, TalkOutcome::unexpected_reply);
 }
 
+TEST(HttpReplyReader, ABadStatusLineEndsAtOnceHoweverItIsCut) {
+  // Found by fuzz_talk: with one Beast parser kept across reads, "HTTP/#" then "\r\n" waited for
+  // the rest of a header (Beast checks the status line early only in its first put), while the
+  // same bytes in one read ended at once as not HTTP.
+  for (std::size_t step : {std::size_t{1}, std::size_t{4}, std::size_t{6}, std::size_t{8}}) {
+    const TalkResult r = read_in_pieces("HTTP/#\r\n", step);
+    EXPECT_EQ(r.end, ReadEnd::invalid) << step;
+    ASSERT_TRUE(r.error.has_value()) << step;
+    EXPECT_EQ(r.error->message(), "talk http: parse response: bad version") << step;
+    EXPECT_EQ(r.outcome, TalkOutcome::unexpected_reply) << step;
+  }
+}
+
 TEST(HttpReplyReader, OnlyInterimAnswersThenFinIsNoFinalResponse) {
   const TalkResult r = read_in_pieces("HTTP/1.1 103 Early Hints\r\n\r\n", 5);
   EXPECT_FALSE(r.http.has_value());
