@@ -13,6 +13,7 @@
 // Input: byte 0 the chunk sizes (0: everything in one read; else 1-64 bytes each, from that
 // seed); the rest: the bytes of the connection.
 
+#include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -139,7 +140,24 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size < 1) return 0;
   const auto bytes = fuzz::text(data + 1, size - 1);
   const auto seen = serve(bytes, data[0]);
-  // How the connection's bytes are cut into reads must not change the requests.
-  if (data[0] != 0) fuzz::check(serve(bytes, 0) == seen, "the same requests, whatever the reads");
+  // How the connection's bytes are cut into reads must not change the requests, up to the first
+  // refusal on either side: what Beast refuses can depend on the reads (see serve(); also, in
+  // Boost 1.81 a header of exactly header_limit + 1 bytes passes when it comes in one read and is
+  // a 431 in several), and a refusal ends the connection.
+  if (data[0] != 0) {
+    const auto whole = serve(bytes, 0);
+    const auto refused = [](const std::vector<std::string>& v) {
+      return static_cast<std::size_t>(std::find(v.begin(), v.end(), "refused") - v.begin());
+    };
+    const std::size_t n = std::min(refused(seen), refused(whole));
+    for (std::size_t i = 0; i < n && i < seen.size() && i < whole.size(); ++i) {
+      fuzz::check(seen[i] == whole[i], "the same requests, whatever the reads");
+    }
+    if (n >= seen.size() || n >= whole.size()) {
+      // One side ended without a refusal: the other must not have read another request.
+      fuzz::check(seen.size() == whole.size() || refused(seen) < seen.size() || refused(whole) < whole.size(),
+                  "the same number of requests, whatever the reads");
+    }
+  }
   return 0;
 }
