@@ -1,5 +1,7 @@
 #include "agent/http_server.h"
 
+#include "agent/http_request.h"
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -108,13 +110,11 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       // Between requests: wait (idle_timeout) for the next one to start; the first request
       // gets only the request deadline for everything.
       if (!first && buffer.size() == 0 && !co_await wait_readable(*c, limits.idle_timeout)) break;
-      http::request_parser<http::string_body> parser;
-      parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-      parser.body_limit(limits.body_limit);
+      RequestParser parser;
+      limit_request_parser(parser, limits);
       c->stream.expires_after(limits.request_deadline);
       auto [ec, n] = co_await http::async_read(c->stream, buffer, parser, kTuple);
       c->stream.expires_never();
-      unsigned status = 0;
       if (ec == http::error::end_of_stream || ec == asio::error::eof ||
           ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
         break;
@@ -124,43 +124,19 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
         ++stats->cut_off;
         break;
       }
-      if (ec == http::error::header_limit) {
-        status = 431;
-      } else if (ec == http::error::body_limit) {
-        status = 413;
-      } else if (ec) {
-        status = 400;
-      }
+      RequestIntake in = take_request(ec, parser.get());
+      if (in.parsed) ++stats->requests;
+      const bool keep_alive = in.keep_alive;
+      const bool head = in.head;
       HttpResponse res;
-      bool keep_alive = false;
-      bool head = false;
-      if (status != 0) {
-        res.status = status;
-        res.body = status == 431   ? "request header too large\n"
-                   : status == 413 ? "request body too large\n"
-                                   : "bad request\n";
+      if (in.answer) {
+        res = std::move(*in.answer);
       } else {
-        ++stats->requests;
-        const auto& req = parser.get();
-        keep_alive = req.keep_alive();
-        head = req.method() == http::verb::head;
-        if (req.method() != http::verb::get && !head) {
-          res = method_not_allowed();
-        } else {
-          HttpRequest r;
-          r.method = head ? "HEAD" : "GET";
-          r.target = std::string(req.target());
-          if (auto it = req.find(http::field::authorization); it != req.end()) {
-            r.authorization = std::string(it->value());
-          }
-          if (auto it = req.find(http::field::cookie); it != req.end()) r.cookie = std::string(it->value());
-          if (auto it = req.find(http::field::accept_language); it != req.end())
-            r.accept_language = std::string(it->value());
-          error_code pec;
-          const auto peer = c->stream.socket().remote_endpoint(pec);
-          if (!pec) r.peer = endpoint_of(peer);
-          res = handler(r);
-        }
+        HttpRequest& r = *in.request;
+        error_code pec;
+        const auto peer = c->stream.socket().remote_endpoint(pec);
+        if (!pec) r.peer = endpoint_of(peer);
+        res = handler(r);
       }
       if (res.stream && res.status == 200 && !head) {
         co_await stream_events(*c, std::move(res));
@@ -305,14 +281,6 @@ void HttpServer::stop() {
 
 void HttpServer::publish(std::string_view event) {
   if (impl_ && !impl_->stopped) impl_->publish(event);
-}
-
-HttpResponse method_not_allowed() {
-  HttpResponse res;
-  res.status = 405;
-  res.body = "read-only: GET and HEAD only\n";
-  res.headers.emplace_back("Allow", "GET, HEAD");
-  return res;
 }
 
 }  // namespace connscope::agent

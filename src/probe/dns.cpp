@@ -1,4 +1,5 @@
 #include "probe/dns.h"
+#include "probe/dns_channel.h"
 
 #include <ares.h>
 #include <arpa/inet.h>
@@ -99,15 +100,6 @@ Result<SystemConfig> read_system_config(const std::string& resolv_conf) {
   return config;
 }
 
-// One channel's settings.
-struct ChannelConfig {
-  std::string lookups;  // "f": hosts file only; "b": DNS only
-  AresTiming timing{1000, 1};
-  std::string resolv_conf;
-  bool no_search = false;          // --resolver: exactly the name given
-  std::optional<Endpoint> server;  // the only server asked
-};
-
 // One c-ares channel with its queries, driven by Asio: c-ares reports which sockets it wants
 // to read or write (ARES_OPT_SOCK_STATE_CB), each is watched with a non-owning
 // stream_descriptor, and a timer runs c-ares' own timeouts (ares_timeout).
@@ -125,44 +117,7 @@ class AresRun : public std::enable_shared_from_this<AresRun> {
 
   // ARES_SUCCESS or c-ares' status for a channel that could not be set up.
   int init(const ChannelConfig& config) {
-    ares_options o{};
-    int mask = ARES_OPT_FLAGS | ARES_OPT_TIMEOUTMS | ARES_OPT_TRIES | ARES_OPT_SOCK_STATE_CB |
-               ARES_OPT_LOOKUPS;
-    // Every response reaches us with its rcode: without this, c-ares 1.18 retries a SERVFAIL or
-    // REFUSED and then reports ECONNREFUSED ("could not contact DNS servers").
-    o.flags = ARES_FLAG_NOCHECKRESP;
-    o.timeout = config.timing.timeout_ms;
-    o.tries = config.timing.tries;
-    o.sock_state_cb = &AresRun::on_sock_state;
-    o.sock_state_cb_data = this;
-    std::string lookups = config.lookups;
-    o.lookups = lookups.data();
-    std::string resolv_conf = config.resolv_conf;
-    if (!resolv_conf.empty()) {
-      o.resolvconf_path = resolv_conf.data();
-      mask |= ARES_OPT_RESOLVCONF;
-    }
-    if (config.no_search) {
-      o.domains = nullptr;
-      o.ndomains = 0;
-      mask |= ARES_OPT_DOMAINS;
-    }
-    if (const int st = ares_init_options(&channel_, &o, mask); st != ARES_SUCCESS) {
-      channel_ = nullptr;
-      return st;
-    }
-    if (config.server) {
-      ares_addr_port_node node{};
-      node.next = nullptr;
-      node.family = config.server->family;
-      if (ares_inet_pton(node.family, config.server->address.c_str(), &node.addr) != 1) {
-        return ARES_EBADSTR;
-      }
-      node.udp_port = config.server->port;
-      node.tcp_port = config.server->port;
-      if (const int st = ares_set_servers_ports(channel_, &node); st != ARES_SUCCESS) return st;
-    }
-    return ARES_SUCCESS;
+    return init_channel(&channel_, config, &AresRun::on_sock_state, this);
   }
 
   // Starts one getaddrinfo for the type's family; its result is kept for outcomes().
@@ -196,24 +151,8 @@ class AresRun : public std::enable_shared_from_this<AresRun> {
   std::vector<DnsTypeOutcome> outcomes(bool from_server) const {
     std::vector<DnsTypeOutcome> out;
     for (const auto& slot : slots_) {
-      DnsTypeOutcome o;
-      o.type = slot->type;
-      o.ares_status = slot->status;
-      if (stopped_ && (o.ares_status == ARES_ECANCELLED || o.ares_status == ARES_EDESTRUCTION)) {
-        o.ares_status = ARES_ETIMEOUT;  // our deadline, not c-ares', ended it
-      }
-      // A name not in the hosts file, with nothing after it in the lookup order, ends with
-      // getaddrinfo's initial status (ECONNREFUSED): it means "not found" there.
-      if (!from_server && o.ares_status == ARES_ECONNREFUSED) o.ares_status = ARES_ENOTFOUND;
-      o.failure = classify_ares_status(o.ares_status);
-      o.timeouts = slot->timeouts;
-      o.answer = slot->answer;
-      // getaddrinfo succeeds on a CNAME that leads to no address of the family.
-      if (o.failure == DnsFailure::none && o.answer.addresses.empty()) {
-        o.failure = DnsFailure::no_address;
-      }
-      if (from_server) o.rcode = rcode_from_ares_status(o.ares_status);
-      out.push_back(std::move(o));
+      out.push_back(type_outcome(slot->type, slot->status, slot->timeouts, slot->answer,
+                                 from_server, stopped_));
     }
     return out;
   }
@@ -393,23 +332,6 @@ asio::awaitable<std::vector<DnsTypeOutcome>> run_queries(asio::any_io_executor e
   co_return out;
 }
 
-// Every address of the outcomes that have some, in their order (A before AAAA).
-std::vector<DnsAddress> addresses_of(const std::vector<DnsTypeOutcome>& outcomes) {
-  std::vector<DnsAddress> out;
-  for (const auto& o : outcomes) {
-    if (o.failure != DnsFailure::none) continue;
-    out.insert(out.end(), o.answer.addresses.begin(), o.answer.addresses.end());
-  }
-  return out;
-}
-
-std::vector<DnsCname> cnames_of(const std::vector<DnsTypeOutcome>& outcomes) {
-  for (const auto& o : outcomes) {
-    if (!o.answer.cnames.empty()) return o.answer.cnames;
-  }
-  return {};
-}
-
 }  // namespace
 
 // --- the stage ------------------------------------------------------------------------------
@@ -527,22 +449,7 @@ asio::awaitable<DnsResult> resolve(asio::any_io_executor ex, std::string name,
     r.attempts.insert(r.attempts.end(), attempts.begin(), attempts.end());
 
     // The last server asked decides: it is what a client would end up with.
-    const DnsAttempt& last = r.attempts.back();
-    const auto i = deciding_outcome(last.queries);
-    r.source = DnsSource::dns;
-    r.failure = last.failure;
-    r.server.reset();
-    r.rcode.reset();
-    if (i) {
-      const DnsTypeOutcome& q = last.queries[*i];
-      r.rcode = q.rcode;
-      if (q.rcode) r.server = last.server;
-      r.detail = r.failure == DnsFailure::none ? "" : ares_strerror(q.ares_status);
-    }
-    r.addresses = addresses_of(last.queries);
-    r.cnames = cnames_of(last.queries);
-    r.canonical_name = r.cnames.empty() ? "" : r.cnames.back().target;
-    decided = r.failure == DnsFailure::none;
+    decided = settle_on_last_attempt(r);
   }
   co_return finish();
 }

@@ -150,6 +150,62 @@ std::optional<std::size_t> deciding_outcome(std::span<const DnsTypeOutcome> outc
   return 0;
 }
 
+DnsTypeOutcome type_outcome(DnsRecordType type, int ares_status, int timeouts, DnsAnswer answer,
+                            bool from_server, bool stopped) {
+  DnsTypeOutcome o;
+  o.type = type;
+  o.ares_status = ares_status;
+  if (stopped && (o.ares_status == ARES_ECANCELLED || o.ares_status == ARES_EDESTRUCTION)) {
+    o.ares_status = ARES_ETIMEOUT;  // our deadline, not c-ares', ended it
+  }
+  // A name not in the hosts file, with nothing after it in the lookup order, ends with
+  // getaddrinfo's initial status (ECONNREFUSED): it means "not found" there.
+  if (!from_server && o.ares_status == ARES_ECONNREFUSED) o.ares_status = ARES_ENOTFOUND;
+  o.failure = classify_ares_status(o.ares_status);
+  o.timeouts = timeouts;
+  o.answer = std::move(answer);
+  // getaddrinfo succeeds on a CNAME that leads to no address of the family.
+  if (o.failure == DnsFailure::none && o.answer.addresses.empty()) {
+    o.failure = DnsFailure::no_address;
+  }
+  if (from_server) o.rcode = rcode_from_ares_status(o.ares_status);
+  return o;
+}
+
+std::vector<DnsAddress> addresses_of(std::span<const DnsTypeOutcome> outcomes) {
+  std::vector<DnsAddress> out;
+  for (const auto& o : outcomes) {
+    if (o.failure != DnsFailure::none) continue;
+    out.insert(out.end(), o.answer.addresses.begin(), o.answer.addresses.end());
+  }
+  return out;
+}
+
+bool settle_on_last_attempt(DnsResult& r) {
+  const DnsAttempt& last = r.attempts.back();
+  const auto i = deciding_outcome(last.queries);
+  r.source = DnsSource::dns;
+  r.failure = last.failure;
+  r.server.reset();
+  r.rcode.reset();
+  if (i) {
+    const DnsTypeOutcome& q = last.queries[*i];
+    r.rcode = q.rcode;
+    if (q.rcode) r.server = last.server;
+    r.detail = r.failure == DnsFailure::none ? "" : ares_strerror(q.ares_status);
+  }
+  r.addresses = addresses_of(last.queries);
+  r.cnames.clear();
+  for (const auto& o : last.queries) {
+    if (!o.answer.cnames.empty()) {
+      r.cnames = o.answer.cnames;
+      break;
+    }
+  }
+  r.canonical_name = r.cnames.empty() ? "" : r.cnames.back().target;
+  return r.failure == DnsFailure::none;
+}
+
 bool DnsAttempt::answered() const {
   const auto i = deciding_outcome(queries);
   return i && queries[*i].rcode.has_value();

@@ -131,6 +131,16 @@ struct DnsTypeOutcome {
 // outcome that decided it (nullopt for an empty list).
 std::optional<std::size_t> deciding_outcome(std::span<const DnsTypeOutcome> outcomes);
 
+// One query's outcome as the resolve stage records it from c-ares' callback: the status (our
+// own hard stop, `stopped`, turns c-ares' cancellation into a timeout; ECONNREFUSED from the
+// hosts file alone means "not found"), its failure, the rcode when a server was asked
+// (`from_server`), and no_address for a success without an address of the family.
+DnsTypeOutcome type_outcome(DnsRecordType type, int ares_status, int timeouts, DnsAnswer answer,
+                            bool from_server, bool stopped);
+
+// Every address of the outcomes that have some, in their order (A before AAAA).
+std::vector<DnsAddress> addresses_of(std::span<const DnsTypeOutcome> outcomes);
+
 // One server asked (both types).
 struct DnsAttempt {
   Endpoint server;
@@ -165,5 +175,10 @@ struct DnsResult {
 
   [[nodiscard]] bool ok() const { return failure == DnsFailure::none; }
 };
+
+// The servers' verdict once r.attempts holds every server asked: the last one decides, as it is
+// what a client ends up with (source, failure, rcode, the server that answered, detail,
+// addresses, CNAME chain, canonical name). Returns whether the name is resolved.
+bool settle_on_last_attempt(DnsResult& r);
 
 }  // namespace connscope::probe
