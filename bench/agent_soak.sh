@@ -10,7 +10,7 @@
 #   - the dashboard's event stream (/api/v1/events, Server-Sent Events) open and read for the
 #     whole run;
 #   - /metrics scraped every second.
-# History retention is shortened (raw 5 min, rollups 15 min) so that the run reaches the steady
+# History retention is shortened (raw 5 min, rollups 10 min) so that the run reaches the steady
 # state where the store deletes as much as it writes: from then on the database must stop growing.
 #
 # Every 10 s it samples the agent's RSS, open descriptors (/proc/PID/fd), history database size
@@ -85,7 +85,7 @@ probe_interval = "2s"
 probe_timeout = "1s"
 [history]
 raw_retention = "5m"
-rollup_retention = "15m"
+rollup_retention = "10m"
 [[probes]]
 target = "http://127.0.0.1:$((d + 2))/"
 [[probes]]
@@ -143,6 +143,7 @@ ticks=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 db_bytes() { find "$data" -maxdepth 1 -name 'history.db*' -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
 echo "t_s,rss_kib,fds,db_bytes,cpu_pct,tcp_inuse,tcp_tw,metrics_bytes" > "$OUT/soak.csv"
+: > "$OUT/threads.csv"
 start=$(date +%s)
 c_prev=$(cpu_of "$agent")
 t_prev=$(date +%s.%N)
@@ -159,6 +160,10 @@ for i in $(seq 0 "$samples"); do
   read -r inuse tw < <(awk '/^TCP:/ {print $3, $7}' /proc/net/sockstat)
   echo "$((i * SAMPLE_S)),$rss,$fds,$(db_bytes),$(awk -v c="$c" -v cp="$c_prev" -v t="$t" -v tp="$t_prev" -v k="$ticks" \
     'BEGIN {printf "%.2f", (t > tp ? 100 * (c - cp) / k / (t - tp) : 0)}'),$inuse,$tw,$(tail -1 "$OUT/scrapes" | cut -d' ' -f2)" >> "$OUT/soak.csv"
+  # Per thread (they have no names; the TID order is their start order): which one grows.
+  for f in /proc/"$agent"/task/*/stat; do
+    awk -v t="$((i * SAMPLE_S))" '{sub(/^.*\) /, ""); print t "," FILENAME "," $12 + $13}' "$f" 2>/dev/null || true
+  done | sed 's|/proc/[0-9]*/task/\([0-9]*\)/stat|\1|' >> "$OUT/threads.csv"
   c_prev=$c; t_prev=$t
 done
 kill -0 "$sse" 2>/dev/null && sse_state="open for the whole run" || sse_state="CLOSED before the end"
@@ -176,7 +181,7 @@ echo "== connscope agent soak: $MINUTES min, $CONNS loopback connections with $R
 echo "churn: $(tail -1 "$OUT/churn.log")"
 echo "event stream: $sse_state; events read: $(cat "$OUT/sse.count")"
 cat "$OUT/db_files"
-python3 - "$OUT/soak.csv" "$OUT/scrapes" <<'PY'
+python3 - "$OUT/soak.csv" "$OUT/scrapes" "$OUT/threads.csv" "$ticks" <<'PY'
 import csv, statistics, sys
 scrapes = [l.split() for l in open(sys.argv[2]) if l.strip()]
 if scrapes:
@@ -203,6 +208,19 @@ for key, name, unit, scale in (("rss_kib", "RSS", "MiB", 1 / 1024), ("fds", "des
     vs, ts = (v[1:], t[1:]) if key == "cpu_pct" else (v, t)
     print(f"{name:12s} start {vs[0]:9.2f}  end {vs[-1]:9.2f}  min {min(vs):9.2f}  max {max(vs):9.2f} {unit:12s}"
           f" slope {slope(ts, vs):+9.2f}/h (second half {slope(t[half:], v[half:]):+9.2f}/h)")
+# CPU per thread, by TID (start order), over the first and the second half of the run.
+ticks = {}
+for line in open(sys.argv[3]):
+    ts_, tid, tk = line.strip().split(",")
+    ticks.setdefault(int(tid), {})[float(ts_)] = float(tk)
+t0, tm, t1 = t[0], t[half], t[-1]
+parts = []
+for tid in sorted(ticks):
+    s_ = ticks[tid]
+    if t0 in s_ and tm in s_ and t1 in s_ and t1 > tm > t0:
+        k = float(sys.argv[4])
+        parts.append(f"{tid}: {100 * (s_[tm] - s_[t0]) / k / (tm - t0):.2f} -> {100 * (s_[t1] - s_[tm]) / k / (t1 - tm):.2f}")
+print("CPU per thread (% of a core, first half -> second half): " + ", ".join(parts))
 PY
 if command -v gnuplot >/dev/null; then
   gnuplot <<EOF

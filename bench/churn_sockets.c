@@ -100,7 +100,11 @@ static int client(const struct sockaddr_in* sin, int n, int rate, double end) {
   return 0;
 }
 
-/* The server: accepts, and closes a connection once its peer has. */
+static volatile sig_atomic_t stop;
+static void on_stop(int sig) { (void)sig; stop = 1; }
+
+/* The server: accepts, and closes a connection once its peer has. On SIGTERM or SIGINT it stops
+ * the client and reaps it, so that no zombie is left. */
 static int server(int ls, pid_t child, double end) {
   int ep = epoll_create1(EPOLL_CLOEXEC);
   struct epoll_event ev = {.events = EPOLLIN, .data.fd = ls};
@@ -109,7 +113,7 @@ static int server(int ls, pid_t child, double end) {
   epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev);
   struct epoll_event evs[256];
   for (;;) {
-    if (now_s() >= end) break;
+    if (stop || now_s() >= end) break;
     int r = epoll_wait(ep, evs, 256, 500);
     if (r < 0 && errno != EINTR) break;
     if (waitpid(child, NULL, WNOHANG) == child) { child = -1; break; }
@@ -160,5 +164,8 @@ int main(int argc, char** argv) {
     return client(&sin, n, rate, end);
   }
   signal(SIGPIPE, SIG_IGN);
+  struct sigaction sa = {.sa_handler = on_stop};
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGINT, &sa, NULL);
   return server(ls, child, end);
 }
