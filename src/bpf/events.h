@@ -116,7 +116,8 @@ struct cs_listen_key {
 
 struct cs_drop_key {
   __u32 reason;   /* enum skb_drop_reason */
-  __u16 port;     /* TCP/UDP: the local port (the socket's, else the packet's destination) */
+  __u16 port;     /* TCP: the local port (the socket's, else the packet's destination) when
+                   * cs_listening holds it, else 0; 0 for any other protocol */
   __u16 protocol; /* IPPROTO_*; 0 when not IP */
 };
 
