@@ -142,7 +142,20 @@ pids+=($!)
 ticks=$(getconf CLK_TCK)
 cpu_of() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 db_bytes() { find "$data" -maxdepth 1 -name 'history.db*' -printf '%s\n' | awk '{s += $1} END {print s + 0}'; }
-echo "t_s,rss_kib,fds,db_bytes,cpu_pct,tcp_inuse,tcp_tw,metrics_bytes" > "$OUT/soak.csv"
+# With eBPF: the keys of the agent's drop counters map (cs_drops), which it reads every second
+# (-1: not read: no bpftool, no eBPF, or the map not found).
+drops_map=
+if command -v bpftool >/dev/null; then
+  for f in /proc/"$agent"/fdinfo/*; do
+    id=$(awk '/^map_id:/ {print $2}' "$f" 2>/dev/null)
+    if [ -n "$id" ] && bpftool map show id "$id" 2>/dev/null | grep -q ' name cs_drops '; then drops_map=$id; break; fi
+  done
+fi
+drop_keys() {
+  [ -n "$drops_map" ] || { echo -1; return; }
+  bpftool map dump id "$drops_map" 2>/dev/null | grep -c '"key"\|^key' || true
+}
+echo "t_s,rss_kib,fds,db_bytes,cpu_pct,tcp_inuse,tcp_tw,metrics_bytes,drop_keys" > "$OUT/soak.csv"
 : > "$OUT/threads.csv"
 start=$(date +%s)
 c_prev=$(cpu_of "$agent")
@@ -159,7 +172,7 @@ for i in $(seq 0 "$samples"); do
   fds=$(find "/proc/$agent/fd" -mindepth 1 -maxdepth 1 | wc -l)
   read -r inuse tw < <(awk '/^TCP:/ {print $3, $7}' /proc/net/sockstat)
   echo "$((i * SAMPLE_S)),$rss,$fds,$(db_bytes),$(awk -v c="$c" -v cp="$c_prev" -v t="$t" -v tp="$t_prev" -v k="$ticks" \
-    'BEGIN {printf "%.2f", (t > tp ? 100 * (c - cp) / k / (t - tp) : 0)}'),$inuse,$tw,$(tail -1 "$OUT/scrapes" | cut -d' ' -f2)" >> "$OUT/soak.csv"
+    'BEGIN {printf "%.2f", (t > tp ? 100 * (c - cp) / k / (t - tp) : 0)}'),$inuse,$tw,$(tail -1 "$OUT/scrapes" | cut -d' ' -f2),$(drop_keys)" >> "$OUT/soak.csv"
   # Per thread (they have no names; the TID order is their start order): which one grows.
   for f in /proc/"$agent"/task/*/stat; do
     awk -v t="$((i * SAMPLE_S))" '{sub(/^.*\) /, ""); print t "," FILENAME "," $12 + $13}' "$f" 2>/dev/null || true
