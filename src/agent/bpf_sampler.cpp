@@ -4,6 +4,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <vector>
 
 #include "agent/cpu_time.h"
 #include "agent/fast_tier.h"
@@ -127,11 +128,17 @@ struct BpfSampler::Impl : std::enable_shared_from_this<BpfSampler::Impl> {
     auto now = tracer->counters();
     if (!now) return std::unexpected(now.error());
     const auto at = std::chrono::steady_clock::now();
-    listening.clear();
-    for (const auto& l : s->listeners) listening.insert(l.local.port);
-    // The kernel keys drops by these ports from now on; until then a new listener's are "other".
-    const std::vector<std::uint16_t> ports(listening.begin(), listening.end());
-    if (auto set = tracer->set_listening_ports(ports); !set) return std::unexpected(set.error());
+    std::set<std::uint16_t> now_listening;
+    for (const auto& l : s->listeners) now_listening.insert(l.local.port);
+    if (now_listening != listening) {
+      // The programs key drops by these ports only, any other by port 0: churn through
+      // ephemeral ports must not add a key to read every second for each port. A port the map
+      // has no room for (over 16,384 listeners) has its drops counted as "other", as they are
+      // labelled anyway until it is there.
+      const std::vector<std::uint16_t> ports(now_listening.begin(), now_listening.end());
+      (void)tracer->set_listening_ports(ports);
+      listening = std::move(now_listening);
+    }
     const std::int64_t time_wait =
         s->sockstat ? static_cast<std::int64_t>(s->sockstat->v4.tcp_tw) : census.current().time_wait;
     advance_to(std::move(*now), time_wait);

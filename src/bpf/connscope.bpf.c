@@ -148,8 +148,9 @@ struct {
 } cs_matched_transitions SEC(".maps");
 
 /* The local ports something listens on (user space keeps it current, once a second): a counted
- * event and a drop's counter (cs_drops) keep their local port only when it is one of them, so that the packets to clients'
- * ephemeral ports (every connection of a storm ends with some) make one key, not one each. */
+ * event and a drop (cs_drops) keep their local port only when it is one of them, so that the
+ * packets to clients' ephemeral ports (every connection of a storm ends with some) make one key,
+ * not one each. */
 struct {
   __uint(type, BPF_MAP_TYPE_HASH);
   __uint(max_entries, 16384);
@@ -589,13 +590,15 @@ int BPF_PROG(cs_drop, struct sk_buff *skb, void *location, enum skb_drop_reason 
 
   struct cs_event e = {};
   from_packet(&e, skb);
-  /* By port only where something listens: the packets to clients' closed ephemeral ports
-   * (a storm's every connection ends with one) would otherwise make one key each, fill the table
-   * and make every further drop a failed insert, counted nowhere. */
   struct cs_drop_key key = {.reason = reason, .protocol = e.protocol};
+  /* The local port only when something listens on it (cs_listening): the drops at clients'
+   * ephemeral ports (a reply that comes after an abortive close, a late segment to a closed
+   * connection) count under port 0. Keyed by every port, churn adds a key per ephemeral port,
+   * each read by the agent every second, until the map (4096 keys) is full and drops under a new
+   * key, a listener's too, go uncounted. UDP: no listeners are kept for it, port 0. */
   if (e.protocol == IPPROTO_TCP) {
     __u32 port = sk ? sk->__sk_common.skc_num : e.dport;
-    if (port && bpf_map_lookup_elem(&cs_listening, &port)) key.port = port;
+    if (port && bpf_map_lookup_elem(&cs_listening, &port)) key.port = (__u16)port;
   }
   __u64 *v = bpf_map_lookup_elem(&cs_drops, &key);
   if (v) {

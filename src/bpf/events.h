@@ -117,7 +117,7 @@ struct cs_listen_key {
 struct cs_drop_key {
   __u32 reason;   /* enum skb_drop_reason */
   __u16 port;     /* TCP: the local port (the socket's, else the packet's destination) when
-                   * something listens on it (cs_listening), else 0 */
+                   * cs_listening holds it, else 0; 0 for any other protocol */
   __u16 protocol; /* IPPROTO_*; 0 when not IP */
 };
 

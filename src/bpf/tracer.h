@@ -54,7 +54,7 @@ struct Hook {
 
 struct DropCount {
   std::uint32_t reason = 0;  // enum skb_drop_reason of the running kernel
-  std::uint16_t port = 0;
+  std::uint16_t port = 0;    // TCP: a port of set_listening_ports(), else 0
   std::uint16_t protocol = 0;
   std::uint64_t count = 0;
 };
@@ -108,8 +108,9 @@ class Tracer {
   // before the programs were attached: the connections it accepts are born in softirq, with no
   // process, and take their listener's (the programs learn later listeners themselves).
   Result<void> remember_listener(std::uint16_t port, std::uint32_t pid, std::string_view comm);
-  // The local ports something listens on, for the counts of aggregate_mask: an event there keeps
-  // its port, any other is counted with port 0. Replaces the previous set.
+  // The local ports something listens on, for the counts of aggregate_mask and the drops of
+  // counters(): an event or drop there keeps its port, any other is counted with port 0 (so that
+  // the keys stay few whatever the churn of ephemeral ports). Replaces the previous set.
   Result<void> set_listening_ports(std::span<const std::uint16_t> ports);
   [[nodiscard]] const std::vector<Hook>& hooks() const { return hooks_; }
   // The event kinds asked for whose every hook is off.

@@ -4,7 +4,8 @@
 // drop and a reset sent), a full accept queue (accept_overflow naming the listener and its process,
 // and listen.accept_queue_full), retransmissions under loss, a reset received. Every event is
 // checked against the fields docs/json.md documents. The census (src/watch/census.h) is driven
-// through the library in this process: 10,000 connections of churn, then no drift from a dump.
+// through the library in this process: 10,000 connections of churn, then no drift from a dump;
+// and the drop counters' keys: one for every port nothing listens on.
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -24,6 +26,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <optional>
 #include <regex>
 #include <set>
 #include <sstream>
@@ -35,6 +38,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "bpf/kernel_btf.h"
 #include "bpf/tracer.h"
 #include "core/endpoint.h"
 #include "lab/lab.h"
@@ -1231,6 +1235,62 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
   EXPECT_EQ(run.census_time_wait, run.dump.time_wait);
   // (Fewer than the closes: on loopback connect() reuses TIME_WAIT ports, tcp_tw_reuse=2.)
   EXPECT_GT(run.dump.time_wait, kChurn / 10);
+}
+
+// -- the drops' keys ---------------------------------------------------------------------------
+// The kernel's drop counters (what `connscope agent` reads every second) keep a TCP port only
+// when it is set as listening: SYNs to 64 ports nothing listens on make one key, port 0, not 64.
+// Keyed by every port, churn through clients' ephemeral ports added a key per port, each read
+// every second, until the map was full and a new key went uncounted (found by
+// bench/agent_soak.sh).
+TEST_F(WatchLab, DropsAtPortsNotListenedOnShareOneKey) {
+  constexpr std::uint16_t kListed = 8081;  // set as listening; nothing is there: a NO_SOCKET drop
+  constexpr std::uint16_t kFirstClosed = 20000;
+  constexpr int kClosed = 64;
+  struct Read {
+    std::string error;
+    int refused = 0;
+    std::vector<bpf::DropCount> drops;
+  };
+  const Read r = lab().in_ns(Node::server, [&]() -> Read {
+    Read out;
+    struct stat st {};
+    if (::stat("/proc/thread-self/ns/net", &st) != 0) return Read{"stat netns", 0, {}};
+    bpf::TracerOptions options;  // no events: the counters only, of this namespace
+    options.netns = static_cast<std::uint32_t>(st.st_ino);
+    auto tracer = bpf::Tracer::open(options);
+    if (!tracer) return Read{tracer.error().message(), 0, {}};
+    const std::array<std::uint16_t, 1> listed{kListed};
+    if (auto set = (*tracer)->set_listening_ports(listed); !set) return Read{set.error().message(), 0, {}};
+    for (int i = -1; i < kClosed; ++i) {
+      const auto port = i < 0 ? kListed : static_cast<std::uint16_t>(kFirstClosed + i);
+      Client c = start_connect(lab().server_v4(), port);
+      if (!c.fd) return Read{"socket", 0, {}};
+      if (wait_connect(c.fd.get(), 3s) == ECONNREFUSED) ++out.refused;
+    }
+    auto counters = (*tracer)->counters();
+    if (!counters) return Read{counters.error().message(), 0, {}};
+    out.drops = counters->drops;
+    return out;
+  });
+  ASSERT_EQ(r.error, "");
+  ASSERT_EQ(r.refused, kClosed + 1);
+
+  auto btf = bpf::KernelBtf::load();
+  ASSERT_TRUE(btf) << btf.error().message();
+  std::optional<std::uint32_t> no_socket;
+  for (const auto& [value, name] : btf->enum_names("skb_drop_reason", "SKB_DROP_REASON_"))
+    if (name == "NO_SOCKET") no_socket = value;
+  ASSERT_TRUE(no_socket);
+  // Each SYN was freed with NO_SOCKET (and answered with a reset): the listed port's under its
+  // number, the 64 others under port 0.
+  std::map<std::uint16_t, std::uint64_t> no_socket_by_port;
+  for (const auto& d : r.drops) {
+    if (d.protocol != IPPROTO_TCP) continue;
+    EXPECT_TRUE(d.port == 0 || d.port == kListed) << "a key for port " << d.port << " (reason " << d.reason << ")";
+    if (d.reason == *no_socket) no_socket_by_port[d.port] += d.count;
+  }
+  EXPECT_EQ(no_socket_by_port, (std::map<std::uint16_t, std::uint64_t>{{0, kClosed}, {kListed, 1}}));
 }
 
 // -- 7 ------------------------------------------------------------------------------------------
