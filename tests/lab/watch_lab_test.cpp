@@ -1143,9 +1143,21 @@ TEST_F(WatchLab, CensusStaysExactUnderChurn) {
       return c->transitions;
     };
 
-    const auto t0 = transitions();
-    auto d0 = watch::dump_census(*dumps);
-    if (!d0) return failed(d0.error().message());
+    // The base as the agent takes it (stable_census_dump): a dump with no transition around it,
+    // confirmed by a second one a moment later. A state change the tracepoint counted just before
+    // the first read may not be stored yet, and a base dump that missed it would be wrong for good.
+    watch::Transitions t0;
+    std::optional<watch::DumpCensus> d0;
+    for (int attempt = 0; attempt < 50 && !d0; ++attempt) {
+      t0 = transitions();
+      auto d = watch::dump_census(*dumps);
+      if (!d) return failed(d.error().message());
+      std::this_thread::sleep_for(10ms);
+      auto again = watch::dump_census(*dumps);
+      if (!again) return failed(again.error().message());
+      if (transitions() == t0 && again->full == d->full && again->time_wait == d->time_wait) d0 = std::move(*d);
+    }
+    if (!d0) return failed("no still moment for the base dump");
     watch::Census census(*d0, t0, std::chrono::system_clock::now(), missed);
 
     std::string churn_error;
