@@ -236,7 +236,7 @@ TEST_F(AgentBpfLab, ExactStatesEverySecondAndTheDropsOfAFirewallRule) {
 
 // Checks every 2 s while connections open and close all the time: each check compares the
 // census with a dump brought to the same counters, so a right census shows no drift (or at most
-// the transitions that happened during the dump, when no still dump could be had).
+// two counts for each transition that happened during the dump, when no still dump could be had).
 TEST_F(AgentBpfLab, TheChecksFindNoDriftUnderChurn) {
   auto echo = lab().spawn(Node::server, {CONNSCOPE_BIN, "serve", "--mode", "echo", "--listen", "0.0.0.0:8080"});
   ASSERT_TRUE(lab().wait_for_tcp_listen(Node::server, 8080, 3s)) << echo.err();
@@ -275,7 +275,9 @@ TEST_F(AgentBpfLab, TheChecksFindNoDriftUnderChurn) {
   }
   EXPECT_GE(checks.size(), 3u) << agent.err();
   for (const auto& [t, c] : checks) {
-    EXPECT_LE(c.at("total_drift").get<std::int64_t>(), c.at("moved").get<std::int64_t>()) << c.dump();
+    // A connection that changed state during the dump is one count off in two states (its old
+    // and its new one): at most twice the transitions that moved.
+    EXPECT_LE(c.at("total_drift").get<std::int64_t>(), 2 * c.at("moved").get<std::int64_t>()) << c.dump();
     if (c.at("exact") == true) {
       EXPECT_TRUE(c.at("drift").empty()) << c.dump();
     }
