@@ -1,18 +1,6 @@
 #include "core/error_text.h"
 
-#include <fmt/args.h>
-
 namespace connscope {
-
-std::optional<std::string> tr_args(Lang lang, Msg id, const TextArgs& args) {
-  fmt::dynamic_format_arg_store<fmt::format_context> store;
-  for (const auto& [name, value] : args) store.push_back(fmt::arg(name.c_str(), value));  // names are copied
-  try {
-    return fmt::vformat(text_template(lang, id), store);
-  } catch (const fmt::format_error&) {
-    return std::nullopt;
-  }
-}
 
 Error error_text(std::string op, Msg id, TextArgs args, int code) {
   Error e;

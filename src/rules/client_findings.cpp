@@ -3,8 +3,9 @@
 #include <array>
 #include <charconv>
 
-#include <fmt/args.h>
 #include <fmt/format.h>
+
+#include "core/error_text.h"
 
 namespace connscope::rules {
 
@@ -83,9 +84,6 @@ const ClientFindingSpec* find_client_spec(std::string_view id) {
 }
 
 Result<std::string> format_named(Lang lang, Msg id, const std::map<std::string, std::string>& args) {
-  fmt::dynamic_format_arg_store<fmt::format_context> store;
-  // The store keeps the names as pointers: the map's keys outlive the call.
-  for (const auto& [name, value] : args) store.push_back(fmt::arg(name.c_str(), value));
   // A plural message's form is picked by the number its count placeholder quotes.
   unsigned long long n = 1;
   if (const auto count = plural_count_name(id); !count.empty()) {
@@ -96,12 +94,9 @@ Result<std::string> format_named(Lang lang, Msg id, const std::map<std::string, 
                   "evidence lacks the number " + std::string(count) + " that picks the plural form");
     }
   }
-  try {
-    return fmt::vformat(text_template(lang, id, n), store);
-  } catch (const fmt::format_error& e) {
-    return fail("format message " + std::string(msg_id_name(id)),
-                std::string("evidence lacks a name the text quotes: ") + e.what());
-  }
+  auto text = format_args(text_template(lang, id, n), args);
+  if (!text) return fail("format message " + std::string(msg_id_name(id)), "evidence lacks a name the text quotes");
+  return std::move(*text);
 }
 
 Result<Finding> make_client_finding(std::string_view id, std::map<std::string, std::string> evidence,
