@@ -28,6 +28,7 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
   ThreadOwner owner;
   AgentView view;
   std::unique_ptr<HistoryWriter> history;  // any thread may queue; null without history
+  ListenerSeriesGate charted_listeners{options.charted_listeners};
   std::optional<HistoryReader> reader;     // the history routes' queries
   std::unique_ptr<Sampler> sampler;
   std::unique_ptr<ProbeScheduler> probes;
@@ -41,7 +42,11 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
     owner.check();
     view.fast = std::move(s);
     view.fast_error.reset();
-    if (history) history->samples(history_time(view.fast->time), fast_series(*view.fast));
+    if (history) {
+      const auto t = history_time(view.fast->time);
+      charted_listeners.update(view.fast->listeners, t);
+      history->samples(t, fast_series(*view.fast, charted_listeners));
+    }
     if (probes) probes->set_own_listeners(view.fast->listeners);
     if (has_streams()) server->publish(sse_event("fast", fast_json(*view.fast)));
   }
@@ -91,7 +96,10 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
     owner.check();
     if (auto denied = auth.check(r)) return std::move(*denied);
     view.now = now_ms();
-    if (view.history) view.history->writer = history->stats();
+    if (view.history) {
+      view.history->writer = history->stats();
+      view.history->listeners_not_charted = charted_listeners.over_limit();
+    }
     return route(r, view);
   }
 };

@@ -21,6 +21,7 @@
 #include "agent/auth.h"
 #include "agent/history.h"
 #include "agent/http_server.h"
+#include "agent/history_series.h"
 #include "agent/probes.h"
 #include "agent/sampler.h"
 #include "core/endpoint.h"
@@ -44,6 +45,7 @@ struct AgentOptions {
   // routes answer 503.
   std::optional<std::filesystem::path> history_file;
   HistoryOptions history;
+  ListenerSeriesGate::Options charted_listeners;  // which listeners get history series
   ProbeSchedulerOptions probes;  // the configured targets and the own listeners' settings
   Lang lang = Lang::en;
   // Sample with eBPF (bpf_sampler.h) when it can: start() tries it and, when the kernel programs

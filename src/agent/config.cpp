@@ -283,7 +283,13 @@ Result<void> read_sampling(const Reader& r, const toml::table* t, SamplingConfig
 Result<void> read_history(const Reader& r, const toml::table* t, const SamplingConfig& sampling,
                           const std::optional<Located<Ms>>& fast_at, HistoryConfig& out) {
   if (t == nullptr) return {};
-  CONNSCOPE_TRY(keys, r.check_keys(*t, "history.", {"raw_retention", "rollup_retention"}));
+  CONNSCOPE_TRY(keys, r.check_keys(*t, "history.", {"raw_retention", "rollup_retention",
+                                                    "listener_charted_after", "max_charted_listeners"}));
+  CONNSCOPE_TRY(after, r.duration(*t, "listener_charted_after", "history.listener_charted_after", Ms{0}, kDay));
+  if (*after) out.listener_charted_after = (*after)->value;
+  CONNSCOPE_TRY(max_listeners, r.integer(*t, "max_charted_listeners", "history.max_charted_listeners", 0, 100'000));
+  if (*max_listeners) out.max_charted_listeners = static_cast<std::size_t>((*max_listeners)->value);
+
   CONNSCOPE_TRY(raw, r.duration(*t, "raw_retention", "history.raw_retention", Ms{100}, kDay));
   CONNSCOPE_TRY(rollup, r.duration(*t, "rollup_retention", "history.rollup_retention",
                                    Ms{60'000}, 3650 * kDay));

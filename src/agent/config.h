@@ -25,6 +25,9 @@
 // [history]
 // raw_retention = "1h"        # one row per fast sample: fast_interval .. 24h
 // rollup_retention = "30d"    # one-minute rollups: raw_retention .. 3650d (87600h)
+// listener_charted_after = "60s"  # a listener's queue series start once it has listened
+//                             # this long (0s .. 24h), so short-lived listeners leave no names
+// max_charted_listeners = 1024  # listeners with queue series at once, the oldest: 0 .. 100000
 //
 // [http]
 // max_connections = 4096      # more are closed at once: 1 .. 1000000
@@ -82,6 +85,8 @@ struct SamplingConfig {
 struct HistoryConfig {
   std::chrono::milliseconds raw_retention{3'600'000};
   std::chrono::milliseconds rollup_retention{30LL * 86'400'000};
+  std::chrono::milliseconds listener_charted_after{60'000};
+  std::size_t max_charted_listeners = 1024;
 };
 
 // The same fields as HttpLimits (http_server.h), kept apart so that reading a configuration

@@ -1,5 +1,6 @@
 #include "agent/history_series.h"
 
+#include <algorithm>
 #include <map>
 #include <nlohmann/json.hpp>
 
@@ -50,7 +51,28 @@ void kernel_series(const KernelSample& k, std::vector<SeriesValue>& out) {
 
 }  // namespace
 
-std::vector<SeriesValue> fast_series(const FastSample& s) {
+void ListenerSeriesGate::update(const std::vector<inspect::ListenerRow>& listeners, HistoryTime now) {
+  std::unordered_map<std::string, HistoryTime> seen;
+  seen.reserve(listeners.size());
+  for (const auto& l : listeners) {
+    auto name = l.local.to_string();
+    const auto it = first_seen_.find(name);
+    seen.emplace(std::move(name), it == first_seen_.end() ? now : it->second);
+  }
+  first_seen_ = std::move(seen);
+  std::vector<std::pair<HistoryTime, const std::string*>> old_enough;
+  for (const auto& [name, since] : first_seen_) {
+    if (now - since >= options_.min_age) old_enough.emplace_back(since, &name);
+  }
+  std::sort(old_enough.begin(), old_enough.end(),
+            [](const auto& a, const auto& b) { return a.first != b.first ? a.first < b.first : *a.second < *b.second; });
+  const std::size_t n = std::min(old_enough.size(), options_.max);
+  over_limit_ = old_enough.size() - n;
+  admitted_.clear();
+  for (std::size_t i = 0; i < n; ++i) admitted_.insert(*old_enough[i].second);
+}
+
+std::vector<SeriesValue> fast_series(const FastSample& s, const ListenerSeriesGate& listeners) {
   std::vector<SeriesValue> out;
   out.reserve(4 + sys::kRateCounterCount + 2 * s.listeners.size());
   if (s.sockstat) {
@@ -75,6 +97,7 @@ std::vector<SeriesValue> fast_series(const FastSample& s) {
   if (s.kernel) kernel_series(*s.kernel, out);
   for (const auto& l : s.listeners) {
     const std::string local = l.local.to_string();
+    if (!listeners.admits(local)) continue;
     out.push_back({series_name("listen_queue", "listener", local), static_cast<double>(l.accept_queue)});
     out.push_back({series_name("listen_queue_limit", "listener", local),
                    static_cast<double>(l.accept_queue_limit)});

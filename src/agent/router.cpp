@@ -47,6 +47,7 @@ HttpResponse snapshot_route(const AgentView& v) {
                     {"writes", hs.jobs_done},
                     {"failed", hs.jobs_failed},
                     {"dropped", hs.jobs_dropped},
+                    {"listeners_not_charted", v.history->listeners_not_charted},
                     {"last_error", error_json(hs.last_error)}};
   } else {
     j["history"] = nullptr;

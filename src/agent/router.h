@@ -40,6 +40,7 @@ namespace connscope::agent {
 struct HistoryStatus {
   std::filesystem::path file;
   HistoryWriterStats writer;
+  std::size_t listeners_not_charted = 0;  // ListenerSeriesGate::over_limit()
 };
 
 // What the routes read. The agent keeps one and updates it on the server's thread as samples

@@ -104,6 +104,7 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
   o.history_file = std::filesystem::path(data_dir) / "history.db";
   o.history.raw_retention = config.history.raw_retention;
   o.history.rollup_retention = config.history.rollup_retention;
+  o.charted_listeners = {config.history.listener_charted_after, config.history.max_charted_listeners};
   std::optional<agent::TokenFile> token;
   if (!agent::is_loopback(*listen)) {
     auto t = agent::load_or_create_token(data_dir);

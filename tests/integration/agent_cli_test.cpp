@@ -232,7 +232,7 @@ TEST(Agent, HistoryFindingsAndTheEventStream) {
   // No CPU budget: under the sanitizers a dump costs enough to stretch the 1 s interval.
   // The tiers: a full dump every second (with BPF it would come every check interval).
   auto agent = start_agent({"--listen", "127.0.0.1:0", "--full-interval", "1s", "--no-bpf"},
-                           "[sampling]\nfull_cpu_budget = 0\n");
+                           "[sampling]\nfull_cpu_budget = 0\n[history]\nlistener_charted_after = \"0s\"\n");
   const auto port = agent.port();
   // The event stream: the latest samples at once, then a fast sample every second.
   auto fd = connect_tcp("127.0.0.1", port);

@@ -90,6 +90,9 @@ target = "10.0.0.5:6379"
   EXPECT_EQ(c->sampling.full_cpu_budget_percent, 3.0);
   EXPECT_EQ(c->history.raw_retention, 2h);
   EXPECT_EQ(c->history.rollup_retention, std::chrono::hours(24 * 7));
+  // Not set: the defaults.
+  EXPECT_EQ(c->history.listener_charted_after, 1min);
+  EXPECT_EQ(c->history.max_charted_listeners, 1024u);
   EXPECT_EQ(c->http.max_connections, 100u);
   EXPECT_EQ(c->http.header_limit, 16384u);
   EXPECT_EQ(c->http.request_deadline, 2500ms);
@@ -119,6 +122,13 @@ TEST(AgentConfig, BpfKeysAreChecked) {
   ASSERT_FALSE(c.has_value());
   EXPECT_NE(c.error().detail.find("sampling.check_interval \"1s\": shorter than sampling.fast_interval"), std::string::npos)
       << c.error().detail;
+}
+
+TEST(AgentConfig, ChartedListenerKeys) {
+  const auto c = parse_config("[history]\nlistener_charted_after = \"0s\"\nmax_charted_listeners = 0\n", "agent.toml");
+  ASSERT_TRUE(c.has_value()) << c.error().message();
+  EXPECT_EQ(c->history.listener_charted_after, 0ms);
+  EXPECT_EQ(c->history.max_charted_listeners, 0u);
 }
 
 TEST(AgentConfig, ListenForms) {
@@ -211,6 +221,10 @@ TEST(AgentConfig, ErrorsNameFileLineAndProblem) {
        "agent.toml line 2: sampling.full_cpu_budget: expected a number, got a string"},
       {"probe_interval = \"100ms\"\n",
        "agent.toml line 1: probe_interval \"100ms\": out of range (1s to 24h)"},
+      {"[history]\nlistener_charted_after = \"2d\"\n",
+       "agent.toml line 2: history.listener_charted_after \"2d\": out of range (0s to 24h)"},
+      {"[history]\nmax_charted_listeners = -1\n",
+       "agent.toml line 2: history.max_charted_listeners -1: out of range (0 to 100000)"},
       // Settings that contradict each other.
       {"[sampling]\nfast_interval = \"5s\"\nfull_interval = \"2s\"\n",
        "agent.toml line 3: sampling.full_interval \"2s\": shorter than sampling.fast_interval "

@@ -386,7 +386,8 @@ TEST(KernelSample, MetricsFamiliesAndPromtool) {
 }
 
 TEST(KernelSample, HistorySeries) {
-  const auto series = fast_series(recorded_sample());
+  const ListenerSeriesGate all({std::chrono::milliseconds(0), 1024});
+  const auto series = fast_series(recorded_sample(), all);
   std::map<std::string, double> by_name;
   for (const auto& v : series) by_name[v.series] = v.value;
   EXPECT_EQ(by_name.at("tcp_sockets{state=\"ESTABLISHED\"}"), 4);
@@ -401,19 +402,19 @@ TEST(KernelSample, HistorySeries) {
   auto quiet = recorded_sample();
   quiet.kernel->per_second->drops.clear();
   std::map<std::string, double> q;
-  for (const auto& v : fast_series(quiet)) q[v.series] = v.value;
+  for (const auto& v : fast_series(quiet, all)) q[v.series] = v.value;
   EXPECT_EQ(q.at("drops{reason=\"NETFILTER_DROP\"}"), 0);
 
   // The first sample has no rates: states only.
   auto first = recorded_sample();
   first.kernel->per_second.reset();
   std::map<std::string, double> f;
-  for (const auto& v : fast_series(first)) f[v.series] = v.value;
+  for (const auto& v : fast_series(first, all)) f[v.series] = v.value;
   EXPECT_EQ(f.count("resets{direction=\"sent\"}"), 0u);
   EXPECT_EQ(f.at("tcp_sockets{state=\"LISTEN\"}"), 1);
 
   FastSample tiers;
-  for (const auto& v : fast_series(tiers)) EXPECT_EQ(v.series.rfind("tcp_sockets", 0), std::string::npos) << v.series;
+  for (const auto& v : fast_series(tiers, all)) EXPECT_EQ(v.series.rfind("tcp_sockets", 0), std::string::npos) << v.series;
 }
 
 }  // namespace
