@@ -9,12 +9,14 @@
 #     closed port;
 #   - the dashboard's event stream (/api/v1/events, Server-Sent Events) open and read for the
 #     whole run;
-#   - /metrics scraped every second.
+#   - /metrics scraped every second;
+#   - short-lived listeners, as a test runner's servers come and go: one more on an ephemeral
+#     loopback port every second, each listening 20 s (LISTENER_CHURN=0: none).
 # History retention is shortened (raw 5 min, rollups 10 min) so that the run reaches the steady
 # state where the store deletes as much as it writes: from then on the database must stop growing.
 #
 # Every 10 s it samples the agent's RSS, open descriptors (/proc/PID/fd), history database size
-# (history.db and its -wal and -shm) and CPU (utime + stime over the interval, in % of one core)
+# (history.db and its -wal and -shm), the number of history series names, and CPU (utime + stime over the interval, in % of one core)
 # into a CSV, prints the start and end figures and the slope of each (least squares, per hour,
 # over the whole run and over its second half), and renders the four as a PNG with gnuplot
 # (gnuplot-nox). Everything runs on loopback; the data dir is a temporary directory; every
@@ -31,6 +33,7 @@ OUT=${2:-$(mktemp -d /tmp/agent_soak.XXXXXX)}
 MINUTES=${SOAK_MINUTES:-30}
 CONNS=${CHURN_CONNS:-10000}
 RATE=${CHURN_RATE:-500}
+LISTENER_CHURN=${LISTENER_CHURN:-1}
 DEMO_PORT=${DEMO_PORT:-19701}   # serve --demo: 11 consecutive ports
 CHURN_PORT=${CHURN_PORT:-19750}
 CLOSED_PORT=${CLOSED_PORT:-19799}
@@ -130,6 +133,27 @@ awk '/^event: / {n[$2]++} END {for (k in n) printf "%s=%d ", k, n[k]; print ""}'
 sse_reader=$!
 pids+=("$sse_reader")
 
+# Listeners that come and go: one a second on an ephemeral port, each kept 20 s.
+if [ "$LISTENER_CHURN" != 0 ]; then
+  python3 - "$lifetime" > "$OUT/listeners.log" 2>&1 3>&- <<'PY' &
+import socket, sys, time
+end = time.monotonic() + float(sys.argv[1])
+live, made = [], 0
+while time.monotonic() < end:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(16)
+    live.append((time.monotonic() + 20, s))
+    made += 1
+    while live and live[0][0] <= time.monotonic():
+        live.pop(0)[1].close()
+    if made % 60 == 0:
+        print(f"{made} listeners made, {len(live)} listening", flush=True)
+    time.sleep(1)
+PY
+  pids+=($!)
+fi
+
 # /metrics every second: status, size, time.
 (
   while :; do
@@ -155,7 +179,11 @@ drop_keys() {
   [ -n "$drops_map" ] || { echo -1; return; }
   bpftool map dump id "$drops_map" 2>/dev/null | grep -c '"key"\|^key' || true
 }
-echo "t_s,rss_kib,fds,db_bytes,cpu_pct,tcp_inuse,tcp_tw,metrics_bytes,drop_keys" > "$OUT/soak.csv"
+series_names() {
+  curl -s --max-time 5 "$url/api/v1/history" |
+    python3 -c 'import json, sys; print(len(json.load(sys.stdin)["series_names"]))' 2>/dev/null || echo -1
+}
+echo "t_s,rss_kib,fds,db_bytes,cpu_pct,tcp_inuse,tcp_tw,metrics_bytes,drop_keys,series" > "$OUT/soak.csv"
 : > "$OUT/threads.csv"
 start=$(date +%s)
 c_prev=$(cpu_of "$agent")
@@ -172,7 +200,7 @@ for i in $(seq 0 "$samples"); do
   fds=$(find "/proc/$agent/fd" -mindepth 1 -maxdepth 1 | wc -l)
   read -r inuse tw < <(awk '/^TCP:/ {print $3, $7}' /proc/net/sockstat)
   echo "$((i * SAMPLE_S)),$rss,$fds,$(db_bytes),$(awk -v c="$c" -v cp="$c_prev" -v t="$t" -v tp="$t_prev" -v k="$ticks" \
-    'BEGIN {printf "%.2f", (t > tp ? 100 * (c - cp) / k / (t - tp) : 0)}'),$inuse,$tw,$(tail -1 "$OUT/scrapes" | cut -d' ' -f2),$(drop_keys)" >> "$OUT/soak.csv"
+    'BEGIN {printf "%.2f", (t > tp ? 100 * (c - cp) / k / (t - tp) : 0)}'),$inuse,$tw,$(tail -1 "$OUT/scrapes" | cut -d' ' -f2),$(drop_keys),$(series_names)" >> "$OUT/soak.csv"
   # Per thread (they have no names; the TID order is their start order): which one grows.
   for f in /proc/"$agent"/task/*/stat; do
     awk -v t="$((i * SAMPLE_S))" '{sub(/^.*\) /, ""); print t "," FILENAME "," $12 + $13}' "$f" 2>/dev/null || true
@@ -192,6 +220,7 @@ pids=()
 
 echo "== connscope agent soak: $MINUTES min, $CONNS loopback connections with $RATE replaced a second, 9 probes every 2 s, event stream, /metrics every 1 s"
 echo "churn: $(tail -1 "$OUT/churn.log")"
+[ "$LISTENER_CHURN" != 0 ] && echo "short-lived listeners: $(tail -1 "$OUT/listeners.log")"
 echo "event stream: $sse_state; events read: $(cat "$OUT/sse.count")"
 cat "$OUT/db_files"
 python3 - "$OUT/soak.csv" "$OUT/scrapes" "$OUT/threads.csv" "$ticks" <<'PY'
@@ -215,6 +244,7 @@ def slope(xs, ys):
 
 half = len(rows) // 2
 for key, name, unit, scale in (("rss_kib", "RSS", "MiB", 1 / 1024), ("fds", "descriptors", "", 1),
+                               ("series", "series names", "", 1),
                                ("db_bytes", "history DB", "MiB", 1 / 1048576), ("cpu_pct", "CPU", "% of a core", 1)):
     v = [float(r[key]) * scale for r in rows]
     # CPU's first sample covers no interval; start from the second.
