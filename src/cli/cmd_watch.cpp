@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/ioctl.h>
-#include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -30,6 +29,7 @@
 #include "inspect/owners.h"
 #include "rules/event_rules.h"
 #include "rules/findings_json.h"
+#include "cli/stop_signals.h"
 #include "sys/unique_fd.h"
 #include "watch/event.h"
 #include "watch/format.h"
@@ -125,24 +125,6 @@ std::string groups_text(const std::vector<watch::EventGroup>& groups) {
     out += watch::group_name(g);
   }
   return out;
-}
-
-// SIGINT and SIGTERM as a descriptor the loop polls, so that Ctrl-C ends the watch between
-// two events with the summary line, not in the middle of one.
-Result<sys::UniqueFd> stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  if (::sigprocmask(SIG_BLOCK, &set, nullptr) != 0) return fail_errno("sigprocmask", errno);
-  const int fd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-  if (fd < 0) return fail_errno("signalfd", errno);
-  return sys::UniqueFd(fd);
-}
-
-bool stop_requested(const sys::UniqueFd& fd) {
-  signalfd_siginfo info{};
-  return ::read(fd.get(), &info, sizeof info) == static_cast<ssize_t>(sizeof info);
 }
 
 std::chrono::nanoseconds monotonic_to_wall() {

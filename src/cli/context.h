@@ -17,6 +17,7 @@ struct GlobalOptions {
   bool json = false;
   bool color = false;  // decided from --no-color, NO_COLOR and whether stdout is a terminal
   std::chrono::nanoseconds timeout = std::chrono::seconds(3);
+  bool timeout_given = false;  // --timeout was on the command line (a command may default otherwise)
   Lang lang = Lang::en;
   int verbose = 0;
 };

@@ -24,6 +24,7 @@
 #include "cli/cmd_probe.h"
 #include "cli/cmd_doctor.h"
 #include "cli/cmd_serve.h"
+#include "cli/cmd_load.h"
 #include "cli/cmd_trace.h"
 #include "cli/cmd_agent.h"
 #include "cli/cmd_watch.h"
@@ -106,6 +107,7 @@ int run(int argc, char** argv) {
   commands.push_back(connscope::cli::register_trace(app, global));
   commands.push_back(connscope::cli::register_agent(app, global));
   commands.push_back(connscope::cli::register_watch(app, global));
+  commands.push_back(connscope::cli::register_load(app, global));
   // A subcommand makes its help flag before it copies the option defaults: its group too.
   for (auto* sub : app.get_subcommands({})) {
     sub->group(tr(global.lang, Msg::help_group_subcommands));
@@ -135,6 +137,7 @@ int run(int argc, char** argv) {
           global, connscope::error_text("--timeout \"" + timeout_text + "\"", Msg::cli_more_than_zero), ExitCode::usage);
     }
     global.timeout = *t;
+    global.timeout_given = true;
   }
 
   for (auto& command : commands) {

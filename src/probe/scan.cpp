@@ -41,25 +41,6 @@ void keep_first_error(int fd, std::optional<QueuedError>& first) {
   if (!first) first = std::move(queued);
 }
 
-// A RST instead of a FIN: no TIME_WAIT on our side (nmap -sT does the same).
-void close_with_reset(sys::UniqueFd& fd) {
-  const linger l{1, 0};
-  ::setsockopt(fd.get(), SOL_SOCKET, SO_LINGER, &l, sizeof l);
-  fd.reset();
-}
-
-// A loopback connect to a free port in the ephemeral range may be given that very port as its
-// source (one in ~28,000): local and peer are then the same endpoint.
-bool connected_to_itself(int fd) {
-  sockaddr_storage local{}, peer{};
-  socklen_t llen = sizeof local, plen = sizeof peer;
-  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) != 0 ||
-      ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) {
-    return false;
-  }
-  return llen == plen && std::memcmp(&local, &peer, llen) == 0;
-}
-
 void settle(ScanResult& r, int error, bool timed_out) {
   const ScanVerdict v = scan_verdict(error, timed_out, r.queued);
   r.failure = v.failure;
@@ -163,7 +144,8 @@ Result<ScanReport> scan_shard(std::span<const Endpoint> endpoints, const ScanOpt
       r.reason = "self-connect";
     }
     if (r.state == ScanState::open) {
-      close_with_reset(s.fd);
+      close_with_reset(s.fd.get());
+      s.fd.reset();
     } else {
       s.fd.reset();  // closing removes it from the epoll set
     }

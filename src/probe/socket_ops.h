@@ -57,4 +57,24 @@ inline std::string sockaddr_text(const sockaddr_storage& ss) {
   return {};
 }
 
+// Before close(): a RST instead of a FIN, so no TIME_WAIT stays on our side (nmap -sT does the
+// same).
+inline void close_with_reset(int fd) {
+  const linger l{1, 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+}
+
+// A loopback connect to a free port in the ephemeral range may be given that very port as its
+// source (one in ~28,000): local and peer are then the same endpoint, connected to itself by
+// TCP's simultaneous open.
+inline bool connected_to_itself(int fd) {
+  sockaddr_storage local{}, peer{};
+  socklen_t llen = sizeof local, plen = sizeof peer;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&local), &llen) != 0 ||
+      ::getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &plen) != 0) {
+    return false;
+  }
+  return llen == plen && std::memcmp(&local, &peer, llen) == 0;
+}
+
 }  // namespace connscope::probe
