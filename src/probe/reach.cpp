@@ -348,11 +348,11 @@ asio::awaitable<ReachResult> reach(asio::any_io_executor ex, ReachOptions o) {
 
   const auto destination = numeric_destination(o.destination);
   if (!destination) {
-    co_return failed(error_text("ICMP echo " + o.destination, Msg::err_not_numeric_destination));
+    co_return failed(error_text("ICMP echo to " + o.destination, Msg::err_not_numeric_destination));
   }
   r.family = destination->first;
   if (!options_in_range(o)) {
-    co_return failed(error_text("ICMP echo " + o.destination, Msg::err_reach_options));
+    co_return failed(error_text("ICMP echo to " + o.destination, Msg::err_reach_options));
 
   }
 

@@ -1,5 +1,7 @@
 #include "probe/route.h"
 
+#include "core/text.h"
+
 #include <gtest/gtest.h>
 
 #include <linux/netlink.h>
@@ -338,6 +340,8 @@ TEST(ParseLinkReply, ErrorsAndMalformed) {
   ASSERT_FALSE(short_link.has_value());
   EXPECT_EQ(short_link.error().op, "RTM_GETLINK reply");
   EXPECT_EQ(short_link.error().detail, "malformed reply: short ifinfomsg");
+  // In the reader's language from the catalog; the netlink names stay.
+  EXPECT_EQ(short_link.error().message(Lang::zh_CN), "RTM_GETLINK reply: 应答格式错误：ifinfomsg 不完整");
 
   auto nothing = parse_link_reply(fixture("route_v4_via_r1.bin"));
   ASSERT_FALSE(nothing.has_value());
