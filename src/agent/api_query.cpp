@@ -1,5 +1,7 @@
 #include "agent/api_query.h"
 
+#include "core/error_text.h"
+
 #include <boost/url/parse.hpp>
 #include <charconv>
 #include <fmt/format.h>
@@ -44,13 +46,13 @@ std::string encode_unsafe(std::string_view target) {
 Result<Params> parse_params(std::string_view raw_target, std::initializer_list<std::string_view> known) {
   const std::string target = encode_unsafe(raw_target);
   auto url = boost::urls::parse_origin_form(target);
-  if (!url) return fail("query", fmt::format("\"{}\" is not a request target", target));
+  if (!url) return fail_text("query", Msg::err_query_target, {{"target", std::string(target)}});
   Params p;
   for (const auto& param : url->params()) {
     if (param.key.empty() && !param.has_value) continue;  // "a=1&&b=2", a trailing "&"
     bool ok = false;
     for (auto k : known) ok = ok || param.key == k;
-    if (!ok) return fail("query", fmt::format("unknown parameter \"{}\"", param.key));
+    if (!ok) return fail_text("query", Msg::err_query_parameter, {{"name", std::string(param.key)}});
     p.pairs.emplace_back(param.key, param.value);
   }
   return p;
@@ -58,7 +60,11 @@ Result<Params> parse_params(std::string_view raw_target, std::initializer_list<s
 
 Result<std::chrono::milliseconds> parse_ms_duration(std::string_view text, std::string_view what) {
   auto d = parse_duration(text, what);
-  if (!d) return fail("query", d.error().detail);
+  if (!d) {
+    Error e = d.error();  // the duration's own message and arguments, under this op
+    e.op = "query";
+    return std::unexpected(std::move(e));
+  }
   return std::chrono::duration_cast<std::chrono::milliseconds>(*d);
 }
 
@@ -73,9 +79,7 @@ Result<HistoryTime> parse_time(std::string_view text, std::string_view what, His
   std::int64_t v = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || end != text.data() + text.size() || v < 0) {
-    return fail("query", fmt::format("{} \"{}\": use Unix milliseconds, \"now\" or a duration back from now "
-                                     "(\"-15m\")",
-                                     what, text));
+    return fail_text("query", Msg::err_query_time, {{"name", std::string(what)}, {"value", std::string(text)}});
   }
   return HistoryTime{std::chrono::milliseconds{v}};
 }
@@ -94,7 +98,7 @@ Result<std::pair<HistoryTime, HistoryTime>> parse_range(const Params& p, History
     if (!v) return std::unexpected(v.error());
     from = *v;
   }
-  if (from > to) return fail("query", "from is after to");
+  if (from > to) return fail_text("query", Msg::err_from_after_to);
   return std::pair{from, to};
 }
 
@@ -123,11 +127,12 @@ Result<HistoryRequest> parse_history_request(std::string_view target, HistoryTim
   HistoryRequest r;
   for (const auto& [k, v] : p->pairs) {
     if (k != "series") continue;
-    if (v.empty()) return fail("query", "series is empty");
+    if (v.empty()) return fail_text("query", Msg::err_query_series_empty);
     r.series.push_back(v);
   }
   if (r.series.size() > limits.max_series) {
-    return fail("query", fmt::format("{} series asked, at most {} per request", r.series.size(), limits.max_series));
+    return fail_text("query", Msg::err_query_too_many_series,
+                     {{"count", std::to_string(r.series.size())}, {"max", std::to_string(limits.max_series)}});
   }
   auto range = parse_range(*p, now, limits.default_span);
   if (!range) return std::unexpected(range.error());
@@ -136,11 +141,11 @@ Result<HistoryRequest> parse_history_request(std::string_view target, HistoryTim
   if (auto s = p->one("step")) {
     auto step = parse_ms_duration(*s, "step");
     if (!step) return std::unexpected(step.error());
-    if (step->count() < 1) return fail("query", "step must be at least 1ms");
+    if (step->count() < 1) return fail_text("query", Msg::err_step_too_small);
     r.step = *step;
     if (static_cast<std::size_t>(span / r.step.count()) >= limits.max_step_points) {
-      return fail("query", fmt::format("step {} gives more than {} points over this range",
-                                       *s, limits.max_step_points));
+      return fail_text("query", Msg::err_step_too_many_points,
+                       {{"step", std::string(*s)}, {"max", std::to_string(limits.max_step_points)}});
     }
   } else {
     const auto points = static_cast<std::int64_t>(limits.max_points);
@@ -150,8 +155,9 @@ Result<HistoryRequest> parse_history_request(std::string_view target, HistoryTim
   }
   const auto per_series = static_cast<std::size_t>(span / r.step.count()) + 1;
   if (per_series * r.series.size() > limits.max_total_points) {
-    return fail("query", fmt::format("{} series of {} points is more than {} points: use a larger step or fewer series",
-                                     r.series.size(), per_series, limits.max_total_points));
+    return fail_text("query", Msg::err_query_too_many_points,
+                     {{"series", std::to_string(r.series.size())}, {"points", std::to_string(per_series)},
+                      {"max", std::to_string(limits.max_total_points)}});
   }
   return r;
 }
@@ -169,7 +175,9 @@ Result<EventQuery> parse_event_request(std::string_view target, HistoryTime now,
     std::size_t v = 0;
     const auto [end, ec] = std::from_chars(l->data(), l->data() + l->size(), v);
     if (ec != std::errc{} || end != l->data() + l->size() || v < 1 || v > limits.max_limit) {
-      return fail("query", fmt::format("limit \"{}\": a number from 1 to {}", *l, limits.max_limit));
+      return fail_text("query", Msg::err_query_limit,
+                       {{"value", std::string(*l)}, {"max", std::to_string(limits.max_limit)}});
+
     }
     q.limit = v;
   }

@@ -1,5 +1,7 @@
 #include "agent/dashboard_texts.h"
 
+#include "core/error_text.h"
+
 #include <algorithm>
 #include <array>
 #include <charconv>
@@ -70,7 +72,8 @@ Lang lang_from_accept_language(std::string_view header) {
 Result<Lang> dashboard_lang(const std::optional<std::string>& query_lang, std::string_view accept_language) {
   if (!query_lang) return lang_from_accept_language(accept_language);
   if (auto lang = lang_from_name(*query_lang)) return *lang;
-  return fail("lang \"" + *query_lang + "\"", tr(Lang::en, Msg::unknown_lang));
+  return fail_text("lang \"" + *query_lang + "\"", Msg::unknown_lang);
+
 }
 
 nlohmann::json dashboard_texts(Lang lang) {

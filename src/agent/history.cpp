@@ -1,5 +1,7 @@
 #include "agent/history.h"
 
+#include "core/error_text.h"
+
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 #include <sqlite3.h>
@@ -392,17 +394,14 @@ namespace {
 Result<void> check_options(const std::string& op, const HistoryOptions& options) {
   if (options.raw_retention <= std::chrono::milliseconds::zero() ||
       options.rollup_retention < options.raw_retention) {
-    return fail(op, "retention: raw must be positive and at most the rollup retention");
+    return fail_text(op, Msg::err_history_retention);
   }
   if (options.max_points == 0 || options.max_rollup_minutes == 0 ||
       options.max_delete_rows == 0 || options.max_event_limit == 0) {
-    return fail(op, "limits must be positive");
+    return fail_text(op, Msg::err_history_limits);
   }
   return {};
 }
-
-constexpr const char* kNotADatabase =
-    "not an SQLite database (move it aside or choose another --data-dir)";
 
 // The connection of either kind, before any statement: the writer's creates a missing file, a
 // reader's never does. Both wait up to 2 s for a lock another connection holds briefly (a
@@ -439,22 +438,22 @@ Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
     if (!s) {
       // Preparing reads the schema, which a damaged file may have lost.
       const int code = sqlite3_errcode(raw) & 0xff;
-      if (code == SQLITE_NOTADB) return fail(op, kNotADatabase);
+      if (code == SQLITE_NOTADB) return fail_text(op, Msg::err_not_a_database);
       if (code == SQLITE_CORRUPT) {
-        return fail(op, fmt::format("database is damaged: {}", sqlite3_errmsg(raw)));
+        return fail_text(op, Msg::err_db_damaged, {{"reason", sqlite3_errmsg(raw)}});
       }
       return std::unexpected(s.error());
     }
     Impl::Use use(*s);
     const int step = sqlite3_step(*s);
-    if ((step & 0xff) == SQLITE_NOTADB) return fail(op, kNotADatabase);
+    if ((step & 0xff) == SQLITE_NOTADB) return fail_text(op, Msg::err_not_a_database);
     if (step == SQLITE_CORRUPT || (step & 0xff) == SQLITE_CORRUPT) {
-      return fail(op, fmt::format("database is damaged: {}", sqlite3_errmsg(raw)));
+      return fail_text(op, Msg::err_db_damaged, {{"reason", sqlite3_errmsg(raw)}});
     }
     if (step != SQLITE_ROW) return impl->db_error("quick_check", step);
     const std::string verdict = column_text(*s, 0);
     if (verdict != "ok") {
-      return fail(op, fmt::format("database is damaged (quick_check: {})", verdict));
+      return fail_text(op, Msg::err_db_damaged, {{"reason", "quick_check: " + verdict}});
     }
   }
   impl->statements.clear();
@@ -466,7 +465,7 @@ Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
   {
     auto mode = impl->pragma_text("set journal_mode=WAL", "PRAGMA journal_mode=WAL");
     if (!mode) return std::unexpected(mode.error());
-    if (*mode != "wal") return fail(op, fmt::format("journal_mode=WAL refused (got {})", *mode));
+    if (*mode != "wal") return fail_text(op, Msg::err_db_wal_refused, {{"mode", *mode}});
   }
   impl->statements.clear();
   // NORMAL in WAL mode: a commit is not fsynced, but a killed process loses nothing committed
@@ -483,8 +482,8 @@ Result<HistoryStore> HistoryStore::open(const std::filesystem::path& file,
   impl->statements.clear();
   const std::int64_t v = version->value_or(0);
   if (v > kSchemaVersion) {
-    return fail(op, fmt::format("schema version {} is newer than this connscope's ({})", v,
-                                kSchemaVersion));
+    return fail_text(op, Msg::err_db_schema_newer,
+                     {{"version", std::to_string(v)}, {"supported", std::to_string(kSchemaVersion)}});
   }
   if (v < kSchemaVersion) {
     Impl::Transaction txn(*impl);
@@ -531,21 +530,20 @@ Result<HistoryReader> HistoryReader::open(const std::filesystem::path& file, His
 
   auto version = impl->scalar("read user_version", "PRAGMA user_version");
   if (!version) {
-    if ((sqlite3_errcode(raw) & 0xff) == SQLITE_NOTADB) return fail(op, kNotADatabase);
+    if ((sqlite3_errcode(raw) & 0xff) == SQLITE_NOTADB) return fail_text(op, Msg::err_not_a_database);
     return std::unexpected(version.error());
   }
   const std::int64_t v = version->value_or(0);
   if (v != kSchemaVersion) {
-    return fail(op, v == 0 ? std::string("not a connscope history (the writer creates it)")
-                           : fmt::format("schema version {}, this connscope reads {} (the "
-                                         "writer upgrades it)",
-                                         v, kSchemaVersion));
+    if (v == 0) return fail_text(op, Msg::err_db_not_history);
+    return fail_text(op, Msg::err_db_schema_other,
+                     {{"version", std::to_string(v)}, {"supported", std::to_string(kSchemaVersion)}});
   }
   // A reader on a rollback-journal file would block the writer; the writer always sets WAL.
   {
     auto mode = impl->pragma_text("read journal_mode", "PRAGMA journal_mode");
     if (!mode) return std::unexpected(mode.error());
-    if (*mode != "wal") return fail(op, fmt::format("journal_mode is {}, not wal", *mode));
+    if (*mode != "wal") return fail_text(op, Msg::err_db_not_wal, {{"mode", *mode}});
   }
   impl->statements.clear();
   return HistoryReader(std::move(impl));
@@ -556,11 +554,11 @@ Result<void> HistoryStore::append_samples(HistoryTime time, std::span<const Seri
   d.owner.check();
   for (const auto& sv : batch) {
     if (sv.series.empty() || sv.series.size() > kMaxNameBytes) {
-      return fail("history append", fmt::format("series name of {} bytes (1 .. {})",
-                                                sv.series.size(), kMaxNameBytes));
+      return fail_text("history append", Msg::err_series_name_size,
+                       {{"size", std::to_string(sv.series.size())}, {"max", std::to_string(kMaxNameBytes)}});
     }
     if (!std::isfinite(sv.value)) {
-      return fail("history append", fmt::format("series \"{}\": value is not finite", sv.series));
+      return fail_text("history append", Msg::err_series_not_finite, {{"series", sv.series}});
     }
   }
   if (batch.empty()) return {};
@@ -634,8 +632,8 @@ Result<HistorySeries> run_query(Impl& d, const HistoryQuery& q) {
   // watermark and the rows below agree even if the writer commits in between.
   Impl::Transaction snapshot(d, Impl::Transaction::Kind::read);
   if (auto r = snapshot.begin(); !r) return std::unexpected(r.error());
-  if (q.from > q.to) return fail(op, "from is after to");
-  if (q.step <= std::chrono::milliseconds::zero()) return fail(op, "step must be positive");
+  if (q.from > q.to) return fail_text(op, Msg::err_from_after_to);
+  if (q.step <= std::chrono::milliseconds::zero()) return fail_text(op, Msg::err_step_not_positive);
   auto id = d.series_id(q.series);
   if (!id) return std::unexpected(id.error());
   if (!*id) {
@@ -654,8 +652,8 @@ Result<HistorySeries> run_query(Impl& d, const HistoryQuery& q) {
   const auto span = static_cast<std::uint64_t>(to) - static_cast<std::uint64_t>(from);
   const std::uint64_t buckets = span / static_cast<std::uint64_t>(step) + 1;
   if (buckets > d.options.max_points) {
-    return fail(op, fmt::format("{} points asked, at most {}: use a larger step", buckets,
-                                d.options.max_points));
+    return fail_text(op, Msg::err_too_many_points,
+                     {{"points", std::to_string(buckets)}, {"max", std::to_string(d.options.max_points)}});
   }
 
   auto raw_from = d.meta("raw_from");
@@ -766,12 +764,12 @@ Result<void> HistoryStore::record_findings(HistoryTime now,
   d.owner.check();
   std::unordered_set<std::string_view> keys;
   for (const auto& f : present) {
-    if (f.finding_id.empty()) return fail(op, "a finding without an id");
+    if (f.finding_id.empty()) return fail_text(op, Msg::err_finding_no_id);
     const std::string_view key = f.key.empty() ? std::string_view(f.finding_id) : f.key;
-    if (!keys.insert(key).second) return fail(op, fmt::format("key \"{}\" given twice", key));
-    if (f.severity.empty()) return fail(op, fmt::format("{}: no severity", key));
+    if (!keys.insert(key).second) return fail_text(op, Msg::err_finding_key_twice, {{"key", std::string(key)}});
+    if (f.severity.empty()) return fail_text(op, Msg::err_finding_no_severity, {{"key", std::string(key)}});
     if (!nlohmann::json::accept(f.evidence_json)) {
-      return fail(op, fmt::format("{}: evidence is not JSON", key));
+      return fail_text(op, Msg::err_finding_evidence, {{"key", std::string(key)}});
     }
   }
 
@@ -838,9 +836,10 @@ Result<void> HistoryStore::record_findings(HistoryTime now,
 namespace {
 
 Result<void> check_event_query(const EventQuery& q, const HistoryOptions& o, std::string_view op) {
-  if (q.from > q.to) return fail(std::string(op), "from is after to");
+  if (q.from > q.to) return fail_text(std::string(op), Msg::err_from_after_to);
   if (q.limit == 0 || q.limit > o.max_event_limit) {
-    return fail(std::string(op), fmt::format("limit {} (1 .. {})", q.limit, o.max_event_limit));
+    return fail_text(std::string(op), Msg::err_limit_range,
+                     {{"value", std::to_string(q.limit)}, {"max", std::to_string(o.max_event_limit)}});
   }
   return {};
 }
@@ -882,9 +881,10 @@ Result<std::vector<FindingEvent>> run_findings(Impl& d, const EventQuery& q) {
 Result<void> HistoryStore::append_probe(const ProbeEvent& e) {
   Impl& d = *impl_;
   d.owner.check();
-  if (e.target.empty()) return fail("history probe", "a probe result without a target");
+  if (e.target.empty()) return fail_text("history probe", Msg::err_probe_no_target);
   if (!nlohmann::json::accept(e.stages_json)) {
-    return fail("history probe", fmt::format("{}: stages are not JSON", e.target));
+    return fail_text("history probe", Msg::err_probe_stages_json, {{"target", e.target}});
+
   }
   auto s = d.stmt(
       "INSERT INTO probes(t, target, ok, stage, finding, stages) VALUES(?1, ?2, ?3, ?4, ?5, ?6)");

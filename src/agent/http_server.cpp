@@ -1,5 +1,7 @@
 #include "agent/http_server.h"
 
+#include "core/error_text.h"
+
 #include "agent/http_request.h"
 
 #include <boost/asio/as_tuple.hpp>
@@ -247,8 +249,8 @@ Result<std::shared_ptr<HttpServer>> HttpServer::listen(asio::any_io_executor ex,
                                                        HttpLimits limits, HttpHandler handler) {
   error_code ec;
   const auto address = asio::ip::make_address(at.address, ec);
-  const std::string op = "listen " + at.to_string();
-  if (ec) return fail(op, "not a numeric address");
+  const std::string op = at.to_string();
+  if (ec) return fail_text(op, Msg::err_not_numeric_address);
   tcp::acceptor acceptor(ex);
   const tcp::endpoint ep(address, at.port);
   acceptor.open(ep.protocol(), ec);
@@ -256,8 +258,9 @@ Result<std::shared_ptr<HttpServer>> HttpServer::listen(asio::any_io_executor ex,
   if (!ec && address.is_v6()) acceptor.set_option(asio::ip::v6_only(true), ec);
   if (!ec) acceptor.bind(ep, ec);
   if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
-  if (ec) return fail_errno(op, ec.value());
-  return std::shared_ptr<HttpServer>(new HttpServer(ex, std::move(acceptor), limits, std::move(handler)));
+  if (ec) return fail_text(op, Msg::err_listen, {}, ec.value());
+  return std::shared_ptr<HttpServer>
+(new HttpServer(ex, std::move(acceptor), limits, std::move(handler)));
 }
 
 Endpoint HttpServer::local() const {

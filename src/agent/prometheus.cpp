@@ -1,5 +1,7 @@
 #include "agent/prometheus.h"
 
+#include "core/error_text.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -148,14 +150,14 @@ bool same_label_set(const std::vector<Label>& a, const std::vector<Label>& b) {
 Result<void> check_family(const MetricFamily& f) {
   const std::string op = fmt::format("metric {}", f.name);
   if (!valid_metric_name(f.name)) {
-    return fail(op, "not a valid metric name (snake_case: [a-z_][a-z0-9_]*)");
+    return fail_text(op, Msg::err_metric_name);
   }
-  if (f.help.empty()) return fail(op, "no HELP text");
+  if (f.help.empty()) return fail_text(op, Msg::err_metric_no_help);
   if (f.type == MetricType::counter && !ends_with_total(f.name)) {
-    return fail(op, "a counter's name must end in _total");
+    return fail_text(op, Msg::err_counter_total);
   }
   if (f.type != MetricType::counter && ends_with_total(f.name)) {
-    return fail(op, "only a counter's name may end in _total");
+    return fail_text(op, Msg::err_only_counter_total);
   }
   std::vector<std::pair<std::uint64_t, std::size_t>> hashes;  // label set hash, sample index
   hashes.reserve(f.samples.size());
@@ -163,18 +165,17 @@ Result<void> check_family(const MetricFamily& f) {
     for (std::size_t i = 0; i < s.labels.size(); ++i) {
       const auto& name = s.labels[i].name;
       if (!valid_label_name(name)) {
-        return fail(op, fmt::format("label name \"{}\" is not valid (snake_case, no leading __)",
-                                    name));
+        return fail_text(op, Msg::err_label_name, {{"name", std::string(name)}});
       }
       for (std::size_t k = 0; k < i; ++k) {
         if (s.labels[k].name == name) {
-          return fail(op, fmt::format("label {} appears twice in one sample", name));
+          return fail_text(op, Msg::err_label_twice, {{"name", std::string(name)}});
         }
       }
     }
     if (f.type == MetricType::counter && s.value < 0) {
-      return fail(op, fmt::format("counter sample {} is negative: {}", labels_text(s.labels),
-                                  format_value(s.value)));
+      return fail_text(op, Msg::err_counter_negative,
+                       {{"labels", labels_text(s.labels)}, {"value", format_value(s.value)}});
     }
     hashes.emplace_back(label_set_hash(s.labels), hashes.size());
   }
@@ -183,7 +184,7 @@ Result<void> check_family(const MetricFamily& f) {
     for (std::size_t k = i + 1; k < hashes.size() && hashes[k].first == hashes[i].first; ++k) {
       const auto& a = f.samples[hashes[i].second].labels;
       if (same_label_set(a, f.samples[hashes[k].second].labels)) {
-        return fail(op, fmt::format("two samples with the labels {}", labels_text(a)));
+        return fail_text(op, Msg::err_samples_same_labels, {{"labels", labels_text(a)}});
       }
     }
   }
@@ -237,7 +238,8 @@ Result<std::string> render(const std::vector<MetricFamily>& families) {
   for (const auto& f : families) {
     if (auto ok = check_family(f); !ok) return std::unexpected(std::move(ok.error()));
     if (!names.insert(f.name).second) {
-      return fail(fmt::format("metric {}", f.name), "two families with this name");
+      return fail_text(fmt::format("metric {}", f.name), Msg::err_metric_twice);
+
     }
     estimate += 32 + 2 * f.name.size() + f.help.size();
     for (const auto& s : f.samples) {

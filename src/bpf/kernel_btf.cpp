@@ -1,5 +1,7 @@
 #include "bpf/kernel_btf.h"
 
+#include "core/error_text.h"
+
 #include <linux/capability.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -16,12 +18,10 @@ Result<KernelBtf> KernelBtf::load(std::string_view path) {
   const std::string p(path);
   if (::access(p.c_str(), R_OK) != 0) {
     const int e = errno;
-    return fail_errno("read " + p, e,
-                      e == ENOENT ? "the kernel has no BTF (CONFIG_DEBUG_INFO_BTF): kernel events need it"
-                                  : std::string{});
+    return fail_text(p, e == ENOENT ? Msg::err_no_btf : Msg::err_read, {}, e);
   }
   struct btf* b = btf__parse(p.c_str(), nullptr);
-  if (b == nullptr) return fail_errno("parse the kernel's BTF " + p, errno);
+  if (b == nullptr) return fail_text(p, Msg::err_parse_btf, {}, errno);
   return KernelBtf(b);
 }
 
@@ -63,8 +63,8 @@ Result<void> check_privilege() {
   constexpr int CAP_PERFMON = 38;
 #endif
   if (has(CAP_SYS_ADMIN) || (has(CAP_BPF) && has(CAP_PERFMON))) return {};
-  return fail("load kernel programs", "needs root, or CAP_BPF and CAP_PERFMON (e.g. setcap cap_bpf,cap_perfmon+ep on the binary)",
-              EPERM);
+  return fail_text("bpf", Msg::err_bpf_privilege, {}, EPERM);
+
 }
 
 }  // namespace connscope::bpf

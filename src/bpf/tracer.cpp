@@ -1,5 +1,9 @@
 #include "bpf/tracer.h"
 
+#include "core/error_text.h"
+
+#include <fmt/format.h>
+
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
@@ -102,7 +106,7 @@ int on_ring_record(void* ctx, void* data, std::size_t size) {
 Result<std::uint32_t> netns_inode(int pid) {
   const std::string path = pid == 0 ? "/proc/self/ns/net" : "/proc/" + std::to_string(pid) + "/ns/net";
   struct stat st{};
-  if (::stat(path.c_str(), &st) != 0) return fail_errno("stat " + path, errno);
+  if (::stat(path.c_str(), &st) != 0) return fail_text(path, Msg::err_stat, {}, errno);
   return static_cast<std::uint32_t>(st.st_ino);
 }
 
@@ -124,11 +128,11 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
   t->asked_ = options.event_mask;
   t->netns_ = netns;
   t->ncpus_ = libbpf_num_possible_cpus();
-  if (t->ncpus_ <= 0) return fail_errno("count the possible CPUs", -t->ncpus_);
+  if (t->ncpus_ <= 0) return fail_text("libbpf_num_possible_cpus", Msg::err_count_cpus, {}, -t->ncpus_);
   for (const HookSpec& h : kHooks) {
     Hook hook{h.program, target_text(h), h.kinds, std::nullopt};
     const bool present = btf->tracepoint_args(h.name) >= h.min_args;
-    if (!present) hook.error = Error{hook.target, ENOENT, "this kernel does not have it"};
+    if (!present) hook.error = error_text(hook.target, Msg::err_hook_missing, {}, ENOENT);
     t->hooks_.push_back(std::move(hook));
   }
 
@@ -136,14 +140,14 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
   // program is turned off, with its reason, and the object opened and loaded again without it.
   for (std::size_t attempt = 0;; ++attempt) {
     t->skel_ = connscope_bpf__open();
-    if (t->skel_ == nullptr) return fail_errno("open the BPF object", errno);
+    if (t->skel_ == nullptr) return fail_text("bpf", Msg::err_bpf_open_object, {}, errno);
     t->skel_->rodata->has_reset_reason = btf->tracepoint_args("tcp_send_reset") >= 3;
     if (bpf_map__set_max_entries(t->skel_->maps.cs_events, static_cast<std::uint32_t>(options.ring_bytes)) != 0)
-      return fail_errno("size the ring buffer", errno);
+      return fail_text("cs_events", Msg::err_bpf_size_ring, {}, errno);
     std::vector<std::vector<char>> logs(std::size(kHooks));
     for (std::size_t i = 0; i < std::size(kHooks); ++i) {
       struct bpf_program* prog = bpf_object__find_program_by_name(t->skel_->obj, kHooks[i].program);
-      if (prog == nullptr) return fail("find BPF program " + std::string(kHooks[i].program), "not in the object");
+      if (prog == nullptr) return fail_text(kHooks[i].program, Msg::err_bpf_not_in_object);
       if (t->hooks_[i].error) {
         bpf_program__set_autoload(prog, false);
         continue;
@@ -165,14 +169,15 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
       if (refused_name == kHooks[i].program) refused = i;
     connscope_bpf__destroy(t->skel_);
     t->skel_ = nullptr;
-    if (!refused || attempt >= std::size(kHooks)) return fail_errno("load the BPF programs", -err);
+    if (!refused || attempt >= std::size(kHooks)) return fail_text("bpf", Msg::err_bpf_load, {}, -err);
     const std::string log(logs[*refused].data());
     // A log that ends in the verifier's statistics means it accepted the program and the kernel
     // refused it after; otherwise the tail says what it rejected.
     const bool verified = log.find("processed ") != std::string::npos && log.find("insns") != std::string::npos;
     t->hooks_[*refused].error =
-        Error{t->hooks_[*refused].target, -err,
-              verified || log.empty() ? "the kernel refused the program" : "the verifier refused it: " + log_tail(log, 4)};
+        verified || log.empty()
+            ? error_text(t->hooks_[*refused].target, Msg::err_bpf_kernel_refused, {}, -err)
+            : error_text(t->hooks_[*refused].target, Msg::err_bpf_verifier_refused, {{"log", log_tail(log, 4)}}, -err);
   }
 
   for (std::size_t i = 0; i < std::size(kHooks); ++i) {
@@ -180,18 +185,22 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
     struct bpf_program* prog = bpf_object__find_program_by_name(t->skel_->obj, kHooks[i].program);
     struct bpf_link* link = bpf_program__attach(prog);
     if (link == nullptr) {
-      t->hooks_[i].error = Error{t->hooks_[i].target, errno, "could not attach"};
+      t->hooks_[i].error = error_text(t->hooks_[i].target, Msg::err_bpf_attach, {}, errno);
       continue;
     }
     t->links_.push_back(link);
   }
   bool any = false;
   for (const auto& h : t->hooks_) any = any || !h.error;
-  if (!any) return fail("load the BPF programs", "the kernel refused every one: " + t->hooks_.front().error->message());
+  if (!any) {
+    // The first hook's reason is kept as its English line: an argument is text, not a message.
+    const Error& first = *t->hooks_.front().error;
+    return fail_text("bpf", Msg::err_bpf_all_refused, {{"hook", first.op}, {"reason", error_line({}, first.detail, first.code)}});
+  }
 
   const std::uint32_t zero = 0;
   if (bpf_map__update_elem(t->skel_->maps.cs_netns_map, &zero, sizeof zero, &netns, sizeof netns, BPF_ANY) != 0)
-    return fail_errno("set the namespace filter", errno);
+    return fail_text("cs_netns_map", Msg::err_bpf_map_update, {{"map", "cs_netns_map"}}, errno);
   cs_config cfg{};
   cfg.event_mask = options.event_mask;
   cfg.pid = options.pid;
@@ -209,11 +218,11 @@ Result<std::unique_ptr<Tracer>> Tracer::open(const TracerOptions& options) {
       std::memcpy(cfg.peer, &reinterpret_cast<sockaddr_in6*>(&ss)->sin6_addr, 16);
   }
   if (bpf_map__update_elem(t->skel_->maps.cs_config_map, &zero, sizeof zero, &cfg, sizeof cfg, BPF_ANY) != 0)
-    return fail_errno("set the event filters", errno);
+    return fail_text("cs_config_map", Msg::err_bpf_map_update, {{"map", "cs_config_map"}}, errno);
 
   if (options.event_mask != 0) {
     t->ring_ = ring_buffer__new(bpf_map__fd(t->skel_->maps.cs_events), on_ring_record, &t->on_record_, nullptr);
-    if (t->ring_ == nullptr) return fail_errno("open the ring buffer", errno);
+    if (t->ring_ == nullptr) return fail_text("cs_events", Msg::err_bpf_open_ring, {}, errno);
   }
   return t;
 }
@@ -232,7 +241,7 @@ std::uint32_t Tracer::kinds_off() const {
 }
 
 Result<int> Tracer::poll(std::chrono::milliseconds timeout, const RecordFn& on_record) {
-  if (ring_ == nullptr) return fail("poll the ring buffer", "no events were asked for");
+  if (ring_ == nullptr) return fail_text("cs_events", Msg::err_bpf_no_events);
   on_record_ = &on_record;
   const int n = ring_buffer__consume(ring_);
   if (n > 0) {
@@ -242,7 +251,7 @@ Result<int> Tracer::poll(std::chrono::milliseconds timeout, const RecordFn& on_r
   const int r = ring_buffer__poll(ring_, static_cast<int>(timeout.count()));
   on_record_ = nullptr;
   if (r == -EINTR) return 0;
-  if (r < 0) return fail_errno("poll the ring buffer", -r);
+  if (r < 0) return fail_text("cs_events", Msg::err_bpf_poll_ring, {}, -r);
   return r;
 }
 
@@ -254,7 +263,7 @@ Result<void> Tracer::remember_listener(std::uint16_t port, std::uint32_t pid, st
   owner.pid = pid;
   std::memcpy(owner.comm, comm.data(), std::min(comm.size(), sizeof owner.comm - 1));
   if (bpf_map__update_elem(skel_->maps.cs_listen_owners, &key, sizeof key, &owner, sizeof owner, BPF_ANY) != 0)
-    return fail_errno("record the owner of port " + std::to_string(port), errno);
+    return fail_text(fmt::format(":{}", port), Msg::err_bpf_map_update, {{"map", "cs_listen_owners"}}, errno);
   return {};
 }
 
@@ -265,7 +274,7 @@ Result<void> Tracer::set_listening_ports(std::span<const std::uint16_t> ports) {
     if (listening_.contains(p)) continue;
     const std::uint32_t key = p;
     if (bpf_map__update_elem(skel_->maps.cs_listening, &key, sizeof key, &yes, sizeof yes, BPF_ANY) != 0)
-      return fail_errno("record listening port " + std::to_string(p), errno);
+      return fail_text(fmt::format(":{}", p), Msg::err_bpf_map_update, {{"map", "cs_listening"}}, errno);
   }
   for (const std::uint16_t p : listening_) {
     if (want.contains(p)) continue;
@@ -314,7 +323,10 @@ class PerCpuSum {
 Result<void> read_array(const struct bpf_map* map, int ncpus, std::span<std::uint64_t> into) {
   PerCpuSum v(ncpus);
   for (std::uint32_t i = 0; i < into.size(); ++i) {
-    if (!v.read(map, &i, sizeof i)) return fail_errno(std::string("read BPF map ") + bpf_map__name(map), errno);
+    if (!v.read(map, &i, sizeof i)) {
+      return fail_text(bpf_map__name(map), Msg::err_bpf_map_read, {{"map", bpf_map__name(map)}}, errno);
+    }
+
     into[i] = v.sum();
   }
   return {};

@@ -1,5 +1,7 @@
 #include "inspect/collect.h"
 
+#include "core/error_text.h"
+
 #include <arpa/inet.h>
 #include <sys/stat.h>
 
@@ -45,7 +47,7 @@ Result<void> copy_sample(const std::string& dir) {
     fs::create_directories(out.parent_path(), ec);
     std::ofstream f(out, std::ios::binary);
     f << *text;
-    if (!f.flush()) return fail("write " + out.string(), "cannot write the recording", EIO);
+    if (!f.flush()) return fail_text(out.string(), Msg::err_write_recording, {}, EIO);
   }
   for (const char* name : kSysctls) {
     auto value = sys::read_sysctl(name);
@@ -55,7 +57,7 @@ Result<void> copy_sample(const std::string& dir) {
     fs::create_directories(out.parent_path(), ec);
     std::ofstream f(out, std::ios::binary);
     f << *value << "\n";
-    if (!f.flush()) return fail("write " + out.string(), "cannot write the recording", EIO);
+    if (!f.flush()) return fail_text(out.string(), Msg::err_write_recording, {}, EIO);
   }
   return {};
 }
@@ -176,10 +178,10 @@ Result<std::uint32_t> parse_state_filter(std::string_view text) {
       }
     }
     if (!found) {
-      return fail("--state \"" + std::string(text) + "\"",
-                  "unknown state \"" + one +
-                      "\" (established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, "
-                      "close-wait, last-ack, listen, closing, all, connected, synchronized)");
+      return fail_text("--state \"" + std::string(text) + "\"", Msg::err_unknown_state,
+                       {{"state", one},
+                        {"known", "established, syn-sent, syn-recv, fin-wait-1, fin-wait-2, time-wait, "
+                                  "close-wait, last-ack, listen, closing, all, connected, synchronized"}});
     }
     pos = end + 1;
   }
@@ -350,7 +352,8 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
   if (!o.record_dir.empty() && out.owners) {
     std::ofstream f(fs::path(o.record_dir) / "owners.txt", std::ios::binary);
     f << format_owner_records(*out.owners, &seen_inodes);
-    if (!f.flush()) return fail("write " + o.record_dir + "/owners.txt", "cannot write the recording", EIO);
+    if (!f.flush()) return fail_text(o.record_dir + "/owners.txt", Msg::err_write_recording, {}, EIO);
+
   }
   return out;
 }

@@ -1,5 +1,7 @@
 #include "inspect/owners.h"
 
+#include "core/error_text.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -57,7 +59,7 @@ Result<NofileLimit> parse_nofile_limit(std::string_view text) {
   // "Max open files            1024                 524288               files"
   constexpr std::string_view key = "Max open files";
   const auto pos = text.find(key);
-  if (pos == std::string_view::npos) return fail("parse limits", "no \"Max open files\" line");
+  if (pos == std::string_view::npos) return fail_text("limits", Msg::err_no_max_open_files);
   auto line = text.substr(pos + key.size());
   line = line.substr(0, line.find('\n'));
   std::string_view fields[2];
@@ -69,14 +71,14 @@ Result<NofileLimit> parse_nofile_limit(std::string_view text) {
     while (i < line.size() && line[i] != ' ') ++i;
     if (i > start) fields[found++] = line.substr(start, i - start);
   }
-  if (found < 2) return fail("parse limits", "\"Max open files\" without soft and hard values");
+  if (found < 2) return fail_text("limits", Msg::err_max_open_files_values);
   NofileLimit out;
   for (std::size_t k = 0; k < 2; ++k) {
     auto& slot = k == 0 ? out.soft : out.hard;
     if (fields[k] == "unlimited") continue;
     std::uint64_t v = 0;
     if (!parse_dec(fields[k], v)) {
-      return fail("parse limits", "\"Max open files\": not a number: \"" + std::string(fields[k]) + "\"");
+      return fail_text("limits", Msg::err_max_open_files_number, {{"value", std::string(fields[k])}});
     }
     slot = v;
   }
@@ -152,9 +154,9 @@ void scan_processes(int root_fd, const std::vector<std::string>& pids, std::size
 Result<OwnerTable> scan_owners(std::string_view proc_root) {
   const std::string root(proc_root);
   sys::UniqueFd root_fd(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root_fd) return fail_errno("open " + root, errno);
+  if (!root_fd) return fail_text(root, Msg::err_open, {}, errno);
   DirPtr proc = open_dir_at(root_fd.get(), ".");
-  if (!proc) return fail_errno("opendir " + root, errno);
+  if (!proc) return fail_text(root, Msg::err_list_dir, {}, errno);
   std::vector<std::string> pids;
   while (const dirent* de = ::readdir(proc.get())) {
     pid_t pid = 0;
@@ -230,7 +232,8 @@ Result<OwnerTable> parse_owner_records(std::string_view text) {
     ++line_no;
     if (line.empty()) continue;
     auto bad = [&] {
-      return fail("parse owners line " + std::to_string(line_no), "malformed record");
+      return fail_text("owners:" + std::to_string(line_no), Msg::err_malformed_record);
+
     };
     // Split into at most 6 fields; the command (last) may contain spaces.
     std::vector<std::string_view> f;

@@ -1,5 +1,7 @@
 #include "inspect/sock_diag.h"
 
+#include "core/error_text.h"
+
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <linux/netlink.h>
@@ -94,26 +96,27 @@ std::string_view tcp_state_name(int state) {
 Result<SocketRecord> parse_sock_diag_message(std::span<const std::byte> message, int protocol) {
   constexpr std::string_view kOp = "sock_diag reply";
   if (message.size() < kHeaderLen) {
-    return fail(std::string(kOp), fmt::format("message of {} bytes is shorter than its header",
-                                              message.size()));
+    return fail_text(std::string(kOp), Msg::err_diag_short_message,
+                     {{"size", std::to_string(message.size())}});
   }
   const auto h = load<nlmsghdr>(message);
   if (h.nlmsg_len < kHeaderLen || h.nlmsg_len > message.size()) {
-    return fail(std::string(kOp), fmt::format("message length {} does not fit its {} bytes",
-                                              h.nlmsg_len, message.size()));
+    return fail_text(std::string(kOp), Msg::err_diag_length,
+                     {{"length", std::to_string(h.nlmsg_len)}, {"size", std::to_string(message.size())}});
   }
   // Replies carry the request's type: TCPDIAG_GETSOCK for the older both-families dump.
   if (h.nlmsg_type != SOCK_DIAG_BY_FAMILY && h.nlmsg_type != TCPDIAG_GETSOCK) {
-    return fail(std::string(kOp), fmt::format("unexpected message type {}", h.nlmsg_type));
+    return fail_text(std::string(kOp), Msg::err_diag_type, {{"type", std::to_string(h.nlmsg_type)}});
   }
   const auto body = message.subspan(kHeaderLen, h.nlmsg_len - kHeaderLen);
   if (body.size() < kDiagLen) {
-    return fail(std::string(kOp), fmt::format("inet_diag_msg cut short ({} of {} bytes)",
-                                              body.size(), kDiagLen));
+    return fail_text(std::string(kOp), Msg::err_diag_cut_short,
+                     {{"message", "inet_diag_msg"}, {"got", std::to_string(body.size())},
+                      {"size", std::to_string(kDiagLen)}});
   }
   const auto d = load<inet_diag_msg>(body);
   if (d.idiag_family != AF_INET && d.idiag_family != AF_INET6) {
-    return fail(std::string(kOp), fmt::format("unknown address family {}", d.idiag_family));
+    return fail_text(std::string(kOp), Msg::err_diag_family, {{"family", std::to_string(d.idiag_family)}});
   }
 
   // Built in place in the result (no move of the record on return).
@@ -138,12 +141,13 @@ Result<SocketRecord> parse_sock_diag_message(std::span<const std::byte> message,
   while (off < body.size()) {
     const std::size_t left = body.size() - off;
     if (left < kAttrHeaderLen) {
-      return fail(std::string(kOp), fmt::format("{} stray bytes after the attributes", left));
+      return fail_text(std::string(kOp), Msg::err_diag_stray, {{"bytes", std::to_string(left)}});
     }
     const auto a = load<nlattr>(body, off);
     if (a.nla_len < kAttrHeaderLen || a.nla_len > left) {
-      return fail(std::string(kOp), fmt::format("attribute {} has length {} but {} bytes remain",
-                                                a.nla_type & NLA_TYPE_MASK, a.nla_len, left));
+      return fail_text(std::string(kOp), Msg::err_diag_attribute,
+                       {{"type", std::to_string(a.nla_type & NLA_TYPE_MASK)},
+                        {"length", std::to_string(a.nla_len)}, {"left", std::to_string(left)}});
     }
     const auto payload = body.subspan(off + kAttrHeaderLen, a.nla_len - kAttrHeaderLen);
     off += std::min(align4(a.nla_len), left);

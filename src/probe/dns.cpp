@@ -1,4 +1,6 @@
 #include "probe/dns.h"
+
+#include "core/error_text.h"
 #include "probe/dns_channel.h"
 
 #include <ares.h>
@@ -64,7 +66,8 @@ Result<SystemConfig> read_system_config(const std::string& resolv_conf) {
   std::string path = resolv_conf;
   if (!path.empty()) {
     // c-ares falls back to its defaults (127.0.0.1) when the file is missing: say so instead.
-    if (::access(path.c_str(), R_OK) != 0) return fail_errno("read " + path, errno);
+    if (::access(path.c_str(), R_OK) != 0) return fail_text(path, Msg::err_read, {}, errno);
+
     opts.resolvconf_path = path.data();
     mask |= ARES_OPT_RESOLVCONF;
   }

@@ -1,5 +1,7 @@
 #include "probe/dns_result.h"
 
+#include "core/error_text.h"
+
 // The pure half of dns.h: names, c-ares statuses as failures and rcodes, the resolver and
 // literal parsers, c-ares' addrinfo as an answer, the per-server timing. The other half,
 // dns.cpp, runs c-ares on Asio.
@@ -215,7 +217,7 @@ bool DnsAttempt::answered() const {
 
 Result<Endpoint> parse_resolver(std::string_view text) {
   constexpr std::string_view what = "--resolver";
-  if (text.empty()) return fail(quoted(what, text), "missing address (expected IP or IP:PORT)");
+  if (text.empty()) return fail_text(quoted(what, text), Msg::err_dns_missing_address);
   // A bare address, with or without brackets: port 53.
   std::string_view bare = text;
   if (bare.size() > 2 && bare.front() == '[' && bare.back() == ']') {
@@ -232,7 +234,7 @@ Result<Endpoint> parse_resolver(std::string_view text) {
   }
   // parse_endpoint reads ":53" as every address: no server to ask.
   if (text.front() == ':') {
-    return fail(quoted(what, text), "missing address (expected IP or IP:PORT)");
+    return fail_text(quoted(what, text), Msg::err_dns_missing_address);
   }
   return parse_endpoint(text, what);
 }

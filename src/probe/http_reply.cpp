@@ -1,5 +1,7 @@
 #include "probe/http_reply.h"
 
+#include "core/error_text.h"
+
 #include <algorithm>
 #include <boost/asio/buffer.hpp>
 #include <boost/beast/http/empty_body.hpp>
@@ -75,8 +77,7 @@ ReplyProgress HttpReplyReader::take(std::string_view bytes, TalkResult& res) {
   for (;;) {
     if (!could_be_http(bytes)) {
       res.end = ReadEnd::invalid;
-      res.error =
-          Error{"talk http: read response", 0, "not an HTTP response (no \"HTTP/\" at the start)"};
+      res.error = error_text("talk http", Msg::err_not_http);
       return ReplyProgress::complete;
     }
     if (s.start < bytes.size()) {
@@ -87,7 +88,8 @@ ReplyProgress HttpReplyReader::take(std::string_view bytes, TalkResult& res) {
           parser.put(boost::asio::buffer(bytes.data() + s.start, bytes.size() - s.start), pec);
       if (pec && pec != http::error::need_more) {
         res.end = ReadEnd::invalid;
-        res.error = Error{"talk http: parse response", 0, pec.message()};
+        res.error = error_text("talk http", Msg::err_http_parse, {{"reason", pec.message()}});  // Beast's words
+
         return ReplyProgress::complete;
       }
       if (!pec && parser.is_header_done()) {

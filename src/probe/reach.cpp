@@ -1,5 +1,7 @@
 #include "probe/reach.h"
 
+#include "core/error_text.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
@@ -173,7 +175,7 @@ class Pinger {
     boost::system::error_code ec;
     const int proto = m_.family == AF_INET ? int{IPPROTO_ICMP} : int{IPPROTO_ICMPV6};
     sock_.assign(asio::generic::raw_protocol(m_.family, proto), fd.release(), ec);
-    if (ec) return Error{"watch the ICMP socket", ec.value(), ec.message()};
+    if (ec) return error_text("ICMP", Msg::err_icmp_watch, {}, ec.value());
     return std::nullopt;
   }
 
@@ -189,7 +191,7 @@ class Pinger {
                             timer_.async_wait(kTuple));
       if (woke.index() == 0) {
         const auto [wait_ec] = std::get<0>(woke);
-        if (wait_ec) co_return Error{"wait for ICMP replies", wait_ec.value(), wait_ec.message()};
+        if (wait_ec) co_return error_text("ICMP", Msg::err_icmp_wait, {}, wait_ec.value());
         if (m_.method == ReachMethod::ping_socket) read_error_queue_of_socket();
         read_packets();
       }
@@ -346,14 +348,12 @@ asio::awaitable<ReachResult> reach(asio::any_io_executor ex, ReachOptions o) {
 
   const auto destination = numeric_destination(o.destination);
   if (!destination) {
-    co_return failed(Error{"ICMP echo to " + o.destination, 0,
-                           "the destination is not a numeric IPv4 or IPv6 address"});
+    co_return failed(error_text("ICMP echo to " + o.destination, Msg::err_not_numeric_destination));
   }
   r.family = destination->first;
   if (!options_in_range(o)) {
-    co_return failed(Error{"ICMP echo to " + o.destination, 0,
-                           "count must be 1-1000, timeouts positive, the interval not negative "
-                           "and the payload at most 65000 bytes"});
+    co_return failed(error_text("ICMP echo to " + o.destination, Msg::err_reach_options));
+
   }
 
   EchoSocket s = open_echo_socket(r.family, open_socket_nonblocking);

@@ -1,5 +1,7 @@
 #include "probe/route.h"
 
+#include "core/error_text.h"
+
 #include <arpa/inet.h>
 #include <libmnl/libmnl.h>
 #include <linux/netlink.h>
@@ -48,8 +50,9 @@ Result<std::vector<Piece>> attributes(std::span<const std::byte> bytes, std::str
     nlattr a{};
     std::memcpy(&a, bytes.data() + off, kAttrHeaderLen);
     if (a.nla_len < kAttrHeaderLen || a.nla_len > bytes.size() - off) {
-      return fail(std::string(what), fmt::format("malformed reply: attribute length {} at offset "
-                                                 "{} of {}", a.nla_len, off, bytes.size()));
+      return fail_text(std::string(what), Msg::err_nl_bad_attribute,
+                       {{"length", std::to_string(a.nla_len)}, {"offset", std::to_string(off)},
+                        {"size", std::to_string(bytes.size())}});
     }
     out.push_back(Piece{static_cast<std::uint16_t>(a.nla_type & NLA_TYPE_MASK), 0,
                         bytes.subspan(off + kAttrHeaderLen, a.nla_len - kAttrHeaderLen)});
@@ -65,14 +68,16 @@ Result<std::vector<Piece>> messages(std::span<const std::byte> datagram, std::st
   while (off < datagram.size()) {
     const std::size_t left = datagram.size() - off;
     if (left < kHeaderLen) {
-      return fail(std::string(what), fmt::format("malformed reply: {} stray bytes at offset {}",
-                                                 left, off));
+      return fail_text(std::string(what), Msg::err_nl_stray_bytes,
+                       {{"bytes", std::to_string(left)}, {"offset", std::to_string(off)},
+                        {"size", std::to_string(datagram.size())}});
     }
     nlmsghdr h{};
     std::memcpy(&h, datagram.data() + off, kHeaderLen);
     if (h.nlmsg_len < kHeaderLen || h.nlmsg_len > left) {
-      return fail(std::string(what), fmt::format("malformed reply: message length {} at offset "
-                                                 "{} of {}", h.nlmsg_len, off, datagram.size()));
+      return fail_text(std::string(what), Msg::err_nl_bad_length,
+                       {{"length", std::to_string(h.nlmsg_len)}, {"offset", std::to_string(off)},
+                        {"size", std::to_string(datagram.size())}});
     }
     out.push_back(Piece{h.nlmsg_type, h.nlmsg_flags,
                         datagram.subspan(off + kHeaderLen, h.nlmsg_len - kHeaderLen)});
@@ -116,10 +121,11 @@ struct KernelError {
 
 Result<KernelError> parse_error(const Piece& m, std::string_view what) {
   nlmsgerr e{};
-  if (m.payload.size() < sizeof e.error) return fail(std::string(what), "malformed reply: short NLMSG_ERROR");
+  if (m.payload.size() < sizeof e.error) return fail_text(std::string(what), Msg::err_nl_short, {{"message", "NLMSG_ERROR"}});
   std::memcpy(&e.error, m.payload.data(), sizeof e.error);
   if (e.error < -kMaxErrno || e.error > kMaxErrno) {
-    return fail(std::string(what), fmt::format("malformed reply: error {}", e.error));
+    return fail_text(std::string(what), Msg::err_nl_bad_error,
+                     {{"message", "NLMSG_ERROR"}, {"error", std::to_string(e.error)}});
   }
   KernelError out{e.error < 0 ? -e.error : e.error, {}};
   if ((m.flags & NLM_F_ACK_TLVS) != 0 && m.payload.size() >= sizeof e) {
@@ -240,14 +246,14 @@ Result<std::vector<std::byte>> build_route_request(const RouteQuery& query,
                                                    bool with_binding, std::uint32_t seq) {
   const auto dst = parse_address(query.destination);
   if (!dst) {
-    return fail(route_op(query), "the destination is not a numeric IPv4 or IPv6 address");
+    return fail_text(route_op(query), Msg::err_not_numeric_destination);
   }
   std::optional<Dest> src;
   if (with_binding && query.source) {
     src = parse_address(*query.source);
-    if (!src) return fail(route_op(query), "the source is not a numeric IPv4 or IPv6 address");
+    if (!src) return fail_text(route_op(query), Msg::err_not_numeric_source);
     if (src->family != dst->family) {
-      return fail(route_op(query), "the source and the destination are of different families");
+      return fail_text(route_op(query), Msg::err_families_differ);
     }
   }
   // libmnl builds in place and wants an aligned buffer.
@@ -299,7 +305,7 @@ Result<RouteReply> parse_route_reply(std::span<const std::byte> datagram) {
     }
     if (m.type != RTM_NEWROUTE) continue;
     rtmsg rtm{};
-    if (m.payload.size() < sizeof rtm) return fail(std::string(what), "malformed reply: short rtmsg");
+    if (m.payload.size() < sizeof rtm) return fail_text(std::string(what), Msg::err_nl_short, {{"message", "rtmsg"}});
     std::memcpy(&rtm, m.payload.data(), sizeof rtm);
     RouteReply r;
     r.family = rtm.rtm_family;
@@ -343,7 +349,7 @@ Result<RouteReply> parse_route_reply(std::span<const std::byte> datagram) {
     }
     return r;
   }
-  return fail(std::string(what), "the reply holds neither a route nor an error");
+  return fail_text(std::string(what), Msg::err_route_no_answer);
 }
 
 Result<LinkReply> parse_link_reply(std::span<const std::byte> datagram) {
@@ -361,7 +367,9 @@ Result<LinkReply> parse_link_reply(std::span<const std::byte> datagram) {
     }
     if (m.type != RTM_NEWLINK) continue;
     ifinfomsg ifi{};
-    if (m.payload.size() < sizeof ifi) return fail(std::string(what), "malformed reply: short ifinfomsg");
+    if (m.payload.size() < sizeof ifi) {
+      return fail_text(std::string(what), Msg::err_nl_short, {{"message", "ifinfomsg"}});
+    }
     std::memcpy(&ifi, m.payload.data(), sizeof ifi);
     LinkReply r;
     r.ifindex = static_cast<std::uint32_t>(ifi.ifi_index);
@@ -379,7 +387,7 @@ Result<LinkReply> parse_link_reply(std::span<const std::byte> datagram) {
     }
     return r;
   }
-  return fail(std::string(what), "the reply holds neither a link nor an error");
+  return fail_text(std::string(what), Msg::err_link_no_answer);
 }
 
 // ---- the live socket ----
@@ -401,14 +409,14 @@ RtnetlinkExchange::~RtnetlinkExchange() = default;
 Result<RtnetlinkExchange> RtnetlinkExchange::open() {
   auto state = std::make_unique<State>();
   state->nl.reset(mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC));
-  if (!state->nl) return fail_errno("socket NETLINK_ROUTE", errno);
+  if (!state->nl) return fail_text("NETLINK_ROUTE", Msg::err_open_socket, {{"kind", "netlink"}}, errno);
   // Extended acks say why a request was refused, in the kernel's words; capped acks do not
   // echo the request back. Both are best effort (older kernels lack them).
   int on = 1;
   mnl_socket_setsockopt(state->nl.get(), NETLINK_EXT_ACK, &on, sizeof on);
   mnl_socket_setsockopt(state->nl.get(), NETLINK_CAP_ACK, &on, sizeof on);
   if (mnl_socket_bind(state->nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return fail_errno("bind NETLINK_ROUTE", errno);
+    return fail_text("NETLINK_ROUTE", Msg::err_bind_socket, {{"kind", "netlink"}}, errno);
   }
   state->portid = mnl_socket_get_portid(state->nl.get());
   return RtnetlinkExchange(std::move(state));
@@ -418,14 +426,14 @@ Result<std::vector<std::byte>> RtnetlinkExchange::exchange(std::span<const std::
                                                            Clock::time_point deadline) {
   const std::string op = "rtnetlink request";
   nlmsghdr sent{};
-  if (request.size() < sizeof sent) return fail(op, "request shorter than a netlink header");
+  if (request.size() < sizeof sent) return fail_text(op, Msg::err_nl_request_short);
   std::memcpy(&sent, request.data(), sizeof sent);
   mnl_socket* nl = state_->nl.get();
   if (mnl_socket_sendto(nl, request.data(), request.size()) < 0) return fail_errno(op, errno);
   for (;;) {
     const auto left = deadline - Clock::now();
     if (left <= Clock::duration::zero()) {
-      return fail_errno(op, ETIMEDOUT, "no reply from the kernel before the deadline");
+      return fail_text(op, Msg::err_nl_no_reply, {}, ETIMEDOUT);
     }
     // At least 1 ms: a zero SO_RCVTIMEO would mean "wait forever".
     const auto us = std::max<std::int64_t>(
@@ -434,22 +442,24 @@ Result<std::vector<std::byte>> RtnetlinkExchange::exchange(std::span<const std::
     tv.tv_sec = static_cast<time_t>(us / 1'000'000);
     tv.tv_usec = static_cast<suseconds_t>(us % 1'000'000);
     if (::setsockopt(mnl_socket_get_fd(nl), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv) != 0) {
-      return fail_errno("setsockopt SO_RCVTIMEO", errno);
+      return fail_text("NETLINK_ROUTE", Msg::err_set_option, {{"option", "SO_RCVTIMEO"}}, errno);
     }
     const ssize_t n = mnl_socket_recvfrom(nl, state_->buffer.data(), state_->buffer.size());
     if (n < 0) {
       const int err = errno;
       if (err == EINTR) continue;
       if (err == EAGAIN || err == EWOULDBLOCK) {
-        return fail_errno(op, ETIMEDOUT, "no reply from the kernel before the deadline");
+        return fail_text(op, Msg::err_nl_no_reply, {}, ETIMEDOUT);
       }
-      if (err == ENOSPC) return fail(op, "a reply was larger than the receive buffer");
+      if (err == ENOSPC) {
+        return fail_text(op, Msg::err_nl_reply_too_large, {{"size", std::to_string(state_->buffer.size())}});
+      }
       return fail_errno(op, err);
     }
     const auto datagram = std::span<const std::byte>(state_->buffer.data(),
                                                      static_cast<std::size_t>(n));
     nlmsghdr h{};
-    if (datagram.size() < sizeof h) return fail(op, "malformed reply: shorter than a header");
+    if (datagram.size() < sizeof h) return fail_text(op, Msg::err_nl_short, {{"message", "nlmsghdr"}});
     std::memcpy(&h, datagram.data(), sizeof h);
     // Leftovers of an earlier request that timed out on this socket.
     if (h.nlmsg_seq != sent.nlmsg_seq || h.nlmsg_pid != state_->portid) continue;
@@ -459,7 +469,7 @@ Result<std::vector<std::byte>> RtnetlinkExchange::exchange(std::span<const std::
 
 Result<std::uint32_t> RtnetlinkExchange::interface_index(const std::string& name) {
   const unsigned index = ::if_nametoindex(name.c_str());
-  if (index == 0) return fail_errno("interface " + name, errno);
+  if (index == 0) return fail_text(name, Msg::err_no_interface, {}, errno);
   return static_cast<std::uint32_t>(index);
 }
 
@@ -509,8 +519,7 @@ RouteResult lookup_route(const RouteQuery& query, RouteExchange& exchange) {
       auto bare = ask(false, 2);
       if (!bare) return failed(bare.error());
       if (bare->kernel_error != reply->kernel_error) {
-        return failed(Error{op, reply->kernel_error,
-                            "the kernel refused the source address or interface"});
+        return failed(error_text(op, Msg::err_route_refused_source, {}, reply->kernel_error));
       }
     }
     out.outcome = classify_route_errno(reply->kernel_error);

@@ -1,5 +1,7 @@
 #include "probe/tls_probe.h"
 
+#include "core/error_text.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
@@ -109,9 +111,9 @@ HandshakeEnd end_of(const error_code& ec, const Deadline& deadline) {
 Error handshake_error(const error_code& ec, HandshakeEnd end, std::chrono::milliseconds timeout) {
   const std::string op = "TLS handshake";
   if (end == HandshakeEnd::deadline) {
-    return Error{op, 0, fmt::format("not done within {} ms", timeout.count())};
+    return error_text(op, Msg::err_tls_timeout, {{"ms", std::to_string(timeout.count())}});
   }
-  if (end == HandshakeEnd::eof) return Error{op, 0, "the peer closed the connection"};
+  if (end == HandshakeEnd::eof) return error_text(op, Msg::err_peer_closed);
   if (end == HandshakeEnd::tls_error) {
     return Error{op, 0, openssl_reason(static_cast<unsigned long>(ec.value()))};
   }
@@ -192,12 +194,11 @@ int system_errno_in_queue() {
 // A readable regular file, or the error naming `op`.
 Result<void> check_readable(const std::string& op, const std::string& path) {
   std::error_code fec;
-  if (std::filesystem::is_directory(path, fec)) return fail(op, "a directory, not a PEM file", EISDIR);
+  if (std::filesystem::is_directory(path, fec)) return fail_text(op, Msg::err_directory_not_pem, {}, EISDIR);
   BioPtr bio(BIO_new_file(path.c_str(), "r"));
   if (!bio) {
     const int code = system_errno_in_queue();
-    if (code != 0) return fail_errno(op, code);
-    return fail(op, "cannot open it");
+    return fail_text(op, Msg::err_open, {}, code);
   }
   return {};
 }
@@ -213,7 +214,7 @@ Result<void> load_trust(SSL_CTX* ctx, const std::optional<std::string>& ca_file)
   if (auto ok = check_readable(op, *ca_file); !ok) return ok;
   if (SSL_CTX_load_verify_file(ctx, ca_file->c_str()) != 1) {
     ERR_clear_error();
-    return fail(op, "no PEM certificate in it");
+    return fail_text(op, Msg::err_no_pem_certificate);
   }
   return {};
 }
@@ -226,16 +227,16 @@ Result<void> load_client_certificate(SSL_CTX* ctx, const ClientCertificate& c) {
   if (SSL_CTX_use_certificate_chain_file(ctx, c.cert_file.c_str()) != 1) {
     const auto reason = openssl_reason(ERR_peek_last_error());
     ERR_clear_error();
-    return fail(cert_op, "no PEM certificate in it (" + reason + ")");
+    return fail_text(cert_op, Msg::err_no_pem_certificate_reason, {{"reason", reason}});
   }
   if (SSL_CTX_use_PrivateKey_file(ctx, c.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
     const auto reason = openssl_reason(ERR_peek_last_error());
     ERR_clear_error();
-    return fail(key_op, "no PEM private key in it, or one we cannot read (" + reason + ")");
+    return fail_text(key_op, Msg::err_no_pem_key, {{"reason", reason}});
   }
   if (SSL_CTX_check_private_key(ctx) != 1) {
     ERR_clear_error();
-    return fail(key_op, "this key does not belong to the certificate in " + cert_op);
+    return fail_text(key_op, Msg::err_key_mismatch, {{"cert", cert_op}});
   }
   return {};
 }
@@ -254,7 +255,7 @@ Result<void> check_tls_files(const std::optional<std::string>& ca_file,
   if (auto ok = check_readable(op, *ca_file); !ok) return ok;
   std::ifstream in(*ca_file, std::ios::binary);
   const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) return fail(op, "no PEM certificate in it");
+  if (text.find("-----BEGIN CERTIFICATE-----") == std::string::npos) return fail_text(op, Msg::err_no_pem_certificate);
   return {};
 }
 
@@ -267,7 +268,7 @@ Result<TlsContext> make_tls_context(const std::optional<std::string>& ca_file,
   // (tls.old_protocol), not refused by our own defaults.
   if (SSL_CTX_set_min_proto_version(ctx.get(), TLS1_VERSION) != 1 ||
       SSL_CTX_set_cipher_list(ctx.get(), "DEFAULT:@SECLEVEL=0") != 1) {
-    return fail("configure TLS client", openssl_reason(ERR_get_error()));
+    return fail("SSL_CTX_set_cipher_list", openssl_reason(ERR_get_error()));  // OpenSSL's own words
   }
   SSL_CTX_set_security_level(ctx.get(), 0);
   if (auto ok = load_trust(ctx.get(), ca_file); !ok) return std::unexpected(ok.error());
@@ -286,9 +287,10 @@ asio::awaitable<TlsResult> secure(asio::ip::tcp::socket socket, TlsContext conte
   res.verify_name = o.verify_name;
   res.insecure = o.insecure;
   res.alpn_offered = o.alpn;
-  const auto configure_error = [&](std::string what) {
+  // `call` names the OpenSSL call that refused; the detail is OpenSSL's own reason.
+  const auto configure_error = [&](std::string call) {
     res.outcome = TlsOutcome::other;
-    res.error = Error{"configure TLS: " + std::move(what), 0, openssl_reason(ERR_get_error())};
+    res.error = Error{std::move(call), 0, openssl_reason(ERR_get_error())};
     ERR_clear_error();
   };
 
@@ -303,7 +305,7 @@ asio::awaitable<TlsResult> secure(asio::ip::tcp::socket socket, TlsContext conte
   // SSL_set_tlsext_host_name without its C cast.
   if (!o.sni.empty() && SSL_ctrl(ssl, SSL_CTRL_SET_TLSEXT_HOSTNAME, TLSEXT_NAMETYPE_host_name,
                                  const_cast<char*>(o.sni.c_str())) != 1) {
-    configure_error("server name \"" + o.sni + "\"");
+    configure_error("SSL_set_tlsext_host_name \"" + o.sni + "\"");
     co_return res;
   }
   X509_VERIFY_PARAM* param = SSL_get0_param(ssl);
@@ -315,7 +317,7 @@ asio::awaitable<TlsResult> secure(asio::ip::tcp::socket socket, TlsContext conte
                          : X509_VERIFY_PARAM_set1_host(param, o.verify_name.c_str(),
                                                        o.verify_name.size()) == 1;
     if (!set) {
-      configure_error("verify name \"" + o.verify_name + "\"");
+      configure_error("X509_VERIFY_PARAM_set1_host \"" + o.verify_name + "\"");
       co_return res;
     }
   }
@@ -325,7 +327,8 @@ asio::awaitable<TlsResult> secure(asio::ip::tcp::socket socket, TlsContext conte
     const std::string wire = alpn_wire(o.alpn, &ok);
     if (!ok || SSL_set_alpn_protos(ssl, reinterpret_cast<const unsigned char*>(wire.data()),
                                    static_cast<unsigned int>(wire.size())) != 0) {
-      configure_error("ALPN list");
+      configure_error("SSL_set_alpn_protos");
+
       co_return res;
     }
   }

@@ -1,4 +1,6 @@
 // The secure stage's verdict: OpenSSL's verification codes, alerts and how the handshake ended,
+
+#include "core/error_text.h"
 // classified into outcomes, statuses and finding ids. Pure.
 
 #include "probe/tls_result.h"
@@ -88,7 +90,8 @@ void refused_after_handshake(TlsResult& r, const TlsAlert& alert) {
   r.outcome = classify_alert(alert, r.certificate_requested);
   if (r.outcome == TlsOutcome::closed_by_peer) r.outcome = TlsOutcome::alert;
   r.verified = false;
-  r.error = Error{"TLS handshake", 0, "the server sent alert \"" + alert.name + "\" after the handshake"};
+  r.error = error_text("TLS handshake", Msg::err_tls_alert_after, {{"alert", alert.name}});
+
 }
 
 TlsOutcome judge(const HandshakeFacts& f) {

@@ -1,5 +1,7 @@
 #include "sys/limits.h"
 
+#include "core/error_text.h"
+
 #include <dirent.h>
 #include <sys/resource.h>
 
@@ -26,7 +28,8 @@ Result<FdLimit> raise_fd_limit() {
 
 Result<std::uint64_t> count_open_fds() {
   std::unique_ptr<DIR, int (*)(DIR*)> dir(::opendir("/proc/self/fd"), ::closedir);
-  if (!dir) return fail_errno("opendir /proc/self/fd", errno);
+  if (!dir) return fail_text("/proc/self/fd", Msg::err_list_dir, {}, errno);
+
   std::uint64_t n = 0;
   while (const dirent* de = ::readdir(dir.get())) {
     if (de->d_name[0] != '.') ++n;

@@ -1,5 +1,7 @@
 #include "sys/netlink.h"
 
+#include "core/error_text.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <libmnl/libmnl.h>
@@ -43,7 +45,7 @@ Result<void> write_all(int fd, const void* data, std::size_t len, const std::str
     const ssize_t n = ::write(fd, p, len);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail_errno("write " + path, errno);
+      return fail_text(path, Msg::err_write, {}, errno);
     }
     p += n;
     len -= static_cast<std::size_t>(n);
@@ -59,7 +61,7 @@ Result<std::size_t> read_full(int fd, void* data, std::size_t len, const std::st
     const ssize_t n = ::read(fd, p + got, len - got);
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail_errno("read " + path, errno);
+      return fail_text(path, Msg::err_read, {}, errno);
     }
     if (n == 0) break;
     got += static_cast<std::size_t>(n);
@@ -72,15 +74,14 @@ Result<std::size_t> receive(mnl_socket* nl, std::span<std::byte> buf, const std:
   for (;;) {
     const ssize_t n = mnl_socket_recvfrom(nl, buf.data(), buf.size());
     if (n > 0) return static_cast<std::size_t>(n);
-    if (n == 0) return fail(op, "the socket closed before the end of the dump");
+    if (n == 0) return fail_text(op, Msg::err_nl_closed_early);
     const int err = errno;
     if (err == EINTR) continue;
     if (err == ENOBUFS) {
-      return fail_errno(op, err, "the kernel dropped replies (receive buffer overflow); "
-                                 "the dump is incomplete");
+      return fail_text(op, Msg::err_nl_dropped, {}, err);
     }
     if (err == ENOSPC) {  // libmnl's word for MSG_TRUNC
-      return fail(op, fmt::format("a reply was larger than the {}-byte receive buffer", buf.size()));
+      return fail_text(op, Msg::err_nl_reply_too_large, {{"size", std::to_string(buf.size())}});
     }
     return fail_errno(op, err);
   }
@@ -129,13 +130,15 @@ Result<void> walk_datagram(std::span<const std::byte> datagram, const std::strin
     const std::size_t left = datagram.size() - off;
     nlmsghdr h{};
     if (left < kHeaderLen) {
-      return fail(op, fmt::format("malformed reply: {} stray bytes at offset {} of a {}-byte "
-                                  "datagram", left, off, datagram.size()));
+      return fail_text(op, Msg::err_nl_stray_bytes,
+                       {{"bytes", std::to_string(left)}, {"offset", std::to_string(off)},
+                        {"size", std::to_string(datagram.size())}});
     }
     std::memcpy(&h, datagram.data() + off, kHeaderLen);
     if (h.nlmsg_len < kHeaderLen || h.nlmsg_len > left) {
-      return fail(op, fmt::format("malformed reply: message length {} at offset {} of a "
-                                  "{}-byte datagram", h.nlmsg_len, off, datagram.size()));
+      return fail_text(op, Msg::err_nl_bad_length,
+                       {{"length", std::to_string(h.nlmsg_len)}, {"offset", std::to_string(off)},
+                        {"size", std::to_string(datagram.size())}});
     }
     const auto message = datagram.subspan(off, h.nlmsg_len);
     const auto payload = message.subspan(kHeaderLen);
@@ -152,7 +155,8 @@ Result<void> walk_datagram(std::span<const std::byte> datagram, const std::strin
         int err = 0;
         std::memcpy(&err, payload.data(), sizeof err);
         if (err < -kMaxErrno) {
-          return fail(op, fmt::format("malformed reply: NLMSG_DONE error {}", err));
+          return fail_text(op, Msg::err_nl_bad_error,
+                           {{"message", "NLMSG_DONE"}, {"error", std::to_string(err)}});
         }
         if (err < 0) return fail_errno(op, -err);
       }
@@ -161,15 +165,18 @@ Result<void> walk_datagram(std::span<const std::byte> datagram, const std::strin
     }
     if (h.nlmsg_type == NLMSG_ERROR) {
       int err = 0;
-      if (payload.size() < sizeof err) return fail(op, "malformed reply: short NLMSG_ERROR");
+      if (payload.size() < sizeof err) {
+        return fail_text(op, Msg::err_nl_short, {{"message", "NLMSG_ERROR"}});
+      }
       std::memcpy(&err, payload.data(), sizeof err);
       if (err == 0) continue;  // an acknowledgement
       if (err < -kMaxErrno || err > kMaxErrno) {
-        return fail(op, fmt::format("malformed reply: NLMSG_ERROR error {}", err));
+        return fail_text(op, Msg::err_nl_bad_error,
+                         {{"message", "NLMSG_ERROR"}, {"error", std::to_string(err)}});
       }
       return fail_errno(op, err < 0 ? -err : err);
     }
-    if (h.nlmsg_type == NLMSG_OVERRUN) return fail(op, "the kernel reported an overrun");
+    if (h.nlmsg_type == NLMSG_OVERRUN) return fail_text(op, Msg::err_nl_overrun);
     ++stats.messages;
     if (auto r = sink(message); !r) return r;
   }
@@ -180,7 +187,7 @@ Result<void> walk_datagram(std::span<const std::byte> datagram, const std::strin
 
 Result<DumpRecorder> DumpRecorder::create(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return fail_errno("create " + path, errno);
+  if (!fd) return fail_text(path, Msg::err_create, {}, errno);
   if (auto r = write_all(fd.get(), kMagic.data(), kMagic.size(), path); !r) {
     return std::unexpected(r.error());
   }
@@ -189,8 +196,7 @@ Result<DumpRecorder> DumpRecorder::create(const std::string& path) {
 
 Result<void> DumpRecorder::append(std::span<const std::byte> datagram) {
   if (datagram.size() > kMaxRecord) {
-    return fail("write " + path_, fmt::format("datagram of {} bytes is too large to record",
-                                              datagram.size()));
+    return fail_text(path_, Msg::err_nl_record_too_large, {{"bytes", std::to_string(datagram.size())}});
   }
   const auto len = static_cast<std::uint32_t>(datagram.size());
   if (auto r = write_all(fd_.get(), &len, sizeof len, path_); !r) return r;
@@ -209,9 +215,9 @@ SockDiagSocket::~SockDiagSocket() = default;
 
 Result<SockDiagSocket::Handle> SockDiagSocket::open_handle() {
   Handle nl(mnl_socket_open2(NETLINK_SOCK_DIAG, SOCK_CLOEXEC));
-  if (!nl) return fail_errno("open sock_diag socket", errno);
+  if (!nl) return fail_text("sock_diag", Msg::err_open_socket, {{"kind", "netlink"}}, errno);
   if (mnl_socket_bind(nl.get(), 0, MNL_SOCKET_AUTOPID) < 0) {
-    return fail_errno("bind sock_diag socket", errno);
+    return fail_text("sock_diag", Msg::err_bind_socket, {{"kind", "netlink"}}, errno);
   }
   return nl;
 }
@@ -228,14 +234,14 @@ Result<DumpStats> SockDiagSocket::dump(const InetDiagRequest& request, const Mes
   const std::string op = request.describe();
   const bool unspec = request.family == AF_UNSPEC;
   if (!unspec && request.family != AF_INET && request.family != AF_INET6) {
-    return fail(op, "the family must be AF_INET, AF_INET6 or (TCP) AF_UNSPEC");
+    return fail_text(op, Msg::err_nl_bad_family);
   }
   if (unspec && (request.protocol != IPPROTO_TCP || request.exact)) {
-    return fail(op, "AF_UNSPEC is for TCP dumps only");
+    return fail_text(op, Msg::err_nl_unspec_tcp_only);
   }
-  if (request.protocol < 0 || request.protocol > 255) return fail(op, "not an IP protocol");
+  if (request.protocol < 0 || request.protocol > 255) return fail_text(op, Msg::err_nl_not_protocol);
   if (request.bytecode.size() > 0xFFFFu - kAttrHeaderLen) {
-    return fail(op, "the filter bytecode is too long");
+    return fail_text(op, Msg::err_nl_bytecode_too_long);
   }
   if (stale_ || !nl_) {
     auto nl = open_handle();
@@ -376,7 +382,7 @@ Result<DumpStats> SockDiagSocket::dump_overlapped(const std::string& op, std::ui
       }
     });
   } catch (const std::system_error&) {
-    return fail(op, "no thread for the overlapped dump");  // stale_ stays: the caller goes serial
+    return fail_text(op, Msg::err_nl_no_thread);  // stale_ stays: the caller goes serial
   }
 
   DumpStats stats;
@@ -404,7 +410,7 @@ Result<DumpStats> SockDiagSocket::dump_overlapped(const std::string& op, std::ui
   if (reader_error) return std::unexpected(*reader_error);  // stale_ stays set
   stale_ = false;
   if (!status) return std::unexpected(status.error());
-  if (!done) return fail(op, "the dump ended without NLMSG_DONE");
+  if (!done) return fail_text(op, Msg::err_nl_no_done);
   return stats;
 }
 
@@ -412,12 +418,12 @@ Result<DumpStats> SockDiagSocket::dump_overlapped(const std::string& op, std::ui
 
 Result<DumpReplay> DumpReplay::open(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail_errno("open " + path, errno);
+  if (!fd) return fail_text(path, Msg::err_open, {}, errno);
   std::array<char, kMagic.size()> magic{};
   auto got = read_full(fd.get(), magic.data(), magic.size(), path);
   if (!got) return std::unexpected(got.error());
   if (*got != magic.size() || magic != kMagic) {
-    return fail("replay " + path, "not a connscope netlink recording (bad magic)");
+    return fail_text(path, Msg::err_nl_not_recording);
   }
   DumpReplay replay(std::move(fd), path);
   replay.offset_ = magic.size();
@@ -426,7 +432,7 @@ Result<DumpReplay> DumpReplay::open(const std::string& path) {
 
 Result<DumpStats> DumpReplay::dump(const InetDiagRequest& request, const MessageSink& sink) {
   const std::string op = request.describe();
-  const std::string file_op = "replay " + path_;
+  const std::string& file_op = path_;
   DumpStats stats;
   bool done = false;
   while (!done) {
@@ -434,21 +440,23 @@ Result<DumpStats> DumpReplay::dump(const InetDiagRequest& request, const Message
     auto got = read_full(fd_.get(), &len, sizeof len, path_);
     if (!got) return std::unexpected(got.error());
     if (*got == 0) {
-      return fail(file_op, fmt::format("the recording ends at offset {} before the end of the "
-                                       "dump (no NLMSG_DONE)", offset_));
+      return fail_text(file_op, Msg::err_nl_recording_ends, {{"offset", std::to_string(offset_)}});
     }
     if (*got != sizeof len) {
-      return fail(file_op, fmt::format("truncated record header at offset {}", offset_));
+      return fail_text(file_op, Msg::err_nl_truncated_header, {{"offset", std::to_string(offset_)}});
     }
     if (len == 0 || len > kMaxRecord) {
-      return fail(file_op, fmt::format("garbled record length {} at offset {}", len, offset_));
+      return fail_text(file_op, Msg::err_nl_garbled_length,
+                       {{"length", std::to_string(len)}, {"offset", std::to_string(offset_)}});
     }
     buffer_.resize(len);
     got = read_full(fd_.get(), buffer_.data(), len, path_);
     if (!got) return std::unexpected(got.error());
     if (*got != len) {
-      return fail(file_op, fmt::format("truncated record at offset {}: {} of {} bytes", offset_,
-                                       *got, len));
+      return fail_text(file_op, Msg::err_nl_truncated_record,
+                       {{"offset", std::to_string(offset_)}, {"got", std::to_string(*got)},
+                        {"length", std::to_string(len)}});
+
     }
     offset_ += sizeof len + len;
     ++stats.datagrams;

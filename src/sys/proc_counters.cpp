@@ -8,19 +8,23 @@
 
 #include <fmt/format.h>
 
+#include "core/error_text.h"
 #include "sys/proc_net.h"
 
 namespace connscope::sys {
 
 namespace {
 
-Error line_error(std::string_view source, std::size_t line_no, std::string detail) {
-  return Error{fmt::format("parse {} line {}", source, line_no), 0, std::move(detail)};
+// The op is where, as editors and compilers say it: "PATH:LINE" or "PATH".
+Error line_error(std::string_view source, std::size_t line_no, Msg id, TextArgs args = {}) {
+  return error_text(fmt::format("{}:{}", source, line_no), id, std::move(args));
 }
 
-Error file_error(std::string_view source, std::string detail) {
-  return Error{fmt::format("parse {}", source), 0, std::move(detail)};
+Error file_error(std::string_view source, Msg id, TextArgs args = {}) {
+  return error_text(std::string(source), id, std::move(args));
 }
+
+std::string str(std::string_view s) { return std::string(s); }
 
 // Calls f(line_no, line) for every line, numbered from 1 as an editor shows them; stops at the
 // first error f returns. The kernel ends every line with '\n', so a last line without one is a
@@ -34,7 +38,7 @@ std::optional<Error> for_each_line(std::string_view text, std::string_view sourc
     const auto end = text.find('\n', pos);
     ++line_no;
     if (end == std::string_view::npos) {
-      return line_error(source, line_no, "no newline at the end (truncated?)");
+      return line_error(source, line_no, Msg::err_no_final_newline);
     }
     if (auto err = f(line_no, text.substr(pos, end - pos))) return err;
     pos = end + 1;
@@ -101,31 +105,30 @@ Result<KeyedLines> parse_keyed_lines(std::string_view text, std::string_view sou
         if (is_blank(line)) return std::nullopt;
         const auto colon = line.find(':');
         if (colon == std::string_view::npos || colon == 0) {
-          return line_error(source, line_no, "no \"NAME:\" at the start");
+          return line_error(source, line_no, Msg::err_no_group_prefix, {{"prefix", "NAME"}});
         }
         const auto group = line.substr(0, colon);
         const auto f = split_ws(line.substr(colon + 1));
         if (f.size() % 2 != 0) {
-          return line_error(source, line_no,
-                            fmt::format("{} has a name without a value (truncated?)", group));
+          return line_error(source, line_no, Msg::err_name_without_value, {{"group", str(group)}});
         }
         KeyedLine kl;
         kl.line_no = line_no;
         for (std::size_t i = 0; i < f.size(); i += 2) {
           std::int64_t v = 0;
           if (!parse_value(f[i + 1], v)) {
-            return line_error(source, line_no,
-                              fmt::format("{} {}: not a number: \"{}\"", group, f[i], f[i + 1]));
+            return line_error(source, line_no, Msg::err_not_a_number,
+                              {{"name", fmt::format("{} {}", group, f[i])}, {"value", str(f[i + 1])}});
           }
           kl.fields.emplace_back(f[i], v);
         }
         if (!out.emplace(group, std::move(kl)).second) {
-          return line_error(source, line_no, fmt::format("a second {} line", group));
+          return line_error(source, line_no, Msg::err_second_line, {{"group", str(group)}});
         }
         return std::nullopt;
       });
   if (err) return std::unexpected(std::move(*err));
-  if (out.empty()) return std::unexpected(file_error(source, "empty"));
+  if (out.empty()) return std::unexpected(file_error(source, Msg::err_file_empty));
   return out;
 }
 
@@ -139,7 +142,7 @@ std::optional<Error> take_fields(const KeyedLines& lines, std::string_view sourc
                                  std::initializer_list<WantedField> wanted) {
   for (const auto& w : wanted) {
     const auto it = lines.find(w.group);
-    if (it == lines.end()) return file_error(source, fmt::format("no {} line", w.group));
+    if (it == lines.end()) return file_error(source, Msg::err_no_line, {{"group", str(w.group)}});
     bool found = false;
     for (const auto& [k, v] : it->second.fields) {
       if (k == w.key) {
@@ -149,8 +152,8 @@ std::optional<Error> take_fields(const KeyedLines& lines, std::string_view sourc
       }
     }
     if (!found) {
-      return line_error(source, it->second.line_no,
-                        fmt::format("{} line without {}", w.group, w.key));
+      return line_error(source, it->second.line_no, Msg::err_line_without_key,
+                        {{"group", str(w.group)}, {"key", str(w.key)}});
     }
   }
   return std::nullopt;
@@ -184,7 +187,7 @@ std::string join_path(std::string_view proc_root, std::string_view rel) {
 std::optional<Error> merge_counters(Counters& into, Counters&& more, std::string_view source) {
   for (auto& [k, v] : more) {
     if (!into.emplace(k, v).second) {
-      return file_error(source, fmt::format("{} also in an earlier file", k));
+      return file_error(source, Msg::err_also_in_earlier_file, {{"name", str(k)}});
     }
   }
   return std::nullopt;
@@ -235,7 +238,7 @@ Result<Counters> parse_counter_table(std::string_view text, std::string_view sou
         if (is_blank(line)) return std::nullopt;
         const auto colon = line.find(':');
         if (colon == std::string_view::npos || colon == 0) {
-          return line_error(source, line_no, "no \"Group:\" at the start");
+          return line_error(source, line_no, Msg::err_no_group_prefix, {{"prefix", "Group"}});
         }
         const auto group = line.substr(0, colon);
         auto fields = split_ws(line.substr(colon + 1));
@@ -243,35 +246,34 @@ Result<Counters> parse_counter_table(std::string_view text, std::string_view sou
           for (auto name : fields) {
             if (!is_name(name)) {
               return line_error(
-                  source, line_no,
-                  fmt::format("{}: \"{}\" is not a counter name (values without their "
-                              "names line?)",
-                              group, name));
+                  source, line_no, Msg::err_values_without_names,
+                  {{"group", str(group)}, {"name", str(name)}});
             }
           }
           pending = Header{group, std::move(fields), line_no};
           return std::nullopt;
         }
         if (group != pending->group) {
-          return line_error(source, line_no,
-                            fmt::format("expected the values for the {} names on line {}, found {}",
-                                        pending->group, pending->line_no, group));
+          return line_error(source, line_no, Msg::err_expected_values,
+                            {{"group", str(pending->group)},
+                             {"line", std::to_string(pending->line_no)},
+                             {"found", str(group)}});
         }
         if (fields.size() != pending->names.size()) {
-          return line_error(
-              source, line_no,
-              fmt::format("{} names but {} values", pending->names.size(), fields.size()));
+          return line_error(source, line_no, Msg::err_names_values_mismatch,
+                            {{"names", std::to_string(pending->names.size())},
+                             {"values", std::to_string(fields.size())}});
         }
         for (std::size_t i = 0; i < fields.size(); ++i) {
           std::int64_t v = 0;
           if (!parse_value(fields[i], v)) {
-            return line_error(
-                source, line_no,
-                fmt::format("{}.{}: not a number: \"{}\"", group, pending->names[i], fields[i]));
+            return line_error(source, line_no, Msg::err_not_a_number,
+                              {{"name", fmt::format("{}.{}", group, pending->names[i])},
+                               {"value", str(fields[i])}});
           }
           auto key = counter_key(group, pending->names[i]);
           if (!out.emplace(key, v).second) {
-            return line_error(source, line_no, fmt::format("{} appears twice", key));
+            return line_error(source, line_no, Msg::err_appears_twice, {{"name", str(key)}});
           }
         }
         pending.reset();
@@ -281,10 +283,10 @@ Result<Counters> parse_counter_table(std::string_view text, std::string_view sou
   if (err) return std::unexpected(std::move(*err));
   if (pending) {
     return std::unexpected(
-        line_error(source, pending->line_no,
-                   fmt::format("{} names without a values line (truncated?)", pending->group)));
+        line_error(source, pending->line_no, Msg::err_names_without_values,
+                   {{"group", str(pending->group)}}));
   }
-  if (!any_group) return std::unexpected(file_error(source, "empty"));
+  if (!any_group) return std::unexpected(file_error(source, Msg::err_file_empty));
   return out;
 }
 
@@ -295,15 +297,16 @@ Result<Counters> parse_snmp6(std::string_view text, std::string_view source) {
         if (is_blank(line)) return std::nullopt;
         const auto f = split_ws(line);
         if (f.size() != 2) {
-          return line_error(source, line_no,
-                            fmt::format("expected a name and a value, found {} fields", f.size()));
+          return line_error(source, line_no, Msg::err_expected_name_value,
+                            {{"fields", std::to_string(f.size())}});
         }
         if (!is_name(f[0])) {
-          return line_error(source, line_no, fmt::format("\"{}\" is not a counter name", f[0]));
+          return line_error(source, line_no, Msg::err_not_counter_name, {{"name", str(f[0])}});
         }
         std::int64_t v = 0;
         if (!parse_value(f[1], v)) {
-          return line_error(source, line_no, fmt::format("{}: not a number: \"{}\"", f[0], f[1]));
+          return line_error(source, line_no, Msg::err_not_a_number,
+                            {{"name", str(f[0])}, {"value", str(f[1])}});
         }
         // The kernel glues the group to the name ("Icmp6InErrors"); every group ends in its
         // first '6', so split there to get the same "group.name" keys as netstat and snmp.
@@ -312,12 +315,12 @@ Result<Counters> parse_snmp6(std::string_view text, std::string_view source) {
                        ? counter_key(f[0].substr(0, six + 1), f[0].substr(six + 1))
                        : std::string(f[0]);
         if (!out.emplace(key, v).second) {
-          return line_error(source, line_no, fmt::format("{} appears twice", key));
+          return line_error(source, line_no, Msg::err_appears_twice, {{"name", str(key)}});
         }
         return std::nullopt;
       });
   if (err) return std::unexpected(std::move(*err));
-  if (out.empty()) return std::unexpected(file_error(source, "empty"));
+  if (out.empty()) return std::unexpected(file_error(source, Msg::err_file_empty));
   return out;
 }
 
@@ -367,7 +370,8 @@ std::string_view rate_counter_key(RateCounter c) {
 Result<CounterRates> compute_counter_rates(const Counters& before, const Counters& after,
                                            std::chrono::nanoseconds dt) {
   if (dt <= std::chrono::nanoseconds::zero()) {
-    return fail("counter rates", fmt::format("interval must be positive, got {} ns", dt.count()));
+    return fail_text("compute_counter_rates", Msg::err_interval_not_positive, {{"ns", std::to_string(dt.count())}});
+
   }
   const double seconds = std::chrono::duration<double>(dt).count();
   CounterRates out;

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "core/error_text.h"
 #include "sys/unique_fd.h"
 
 namespace connscope::sys {
@@ -90,8 +91,8 @@ Result<std::vector<ProcNetTcpEntry>> parse_proc_net_tcp(std::string_view text, i
         !parse_hex_endpoint(f[2], family, e.remote_address, e.remote_port) ||
         !parse_hex(f[3], e.state) || !parse_queues(f[4], e.tx_queue, e.rx_queue) ||
         !parse_dec(f[7], e.uid) || !parse_dec(f[9], e.inode)) {
-      return fail(fmt::format("parse {} line {}", family == AF_INET6 ? "tcp6" : "tcp", line_no),
-                  "malformed entry");
+      return fail_text(fmt::format("{}:{}", family == AF_INET6 ? "tcp6" : "tcp", line_no),
+                       Msg::err_malformed_entry);
     }
     out.push_back(std::move(e));
   }
@@ -109,14 +110,15 @@ std::optional<std::uint64_t> socket_inode_from_link(std::string_view target) {
 
 Result<std::string> read_file(const std::string& path) {
   UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return fail_errno("open " + path, errno);
+  if (!fd) return fail_text(path, Msg::err_open, {}, errno);
   std::string out;
   std::array<char, 65536> buf;
   for (;;) {
     const ssize_t n = ::read(fd.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
-      return fail_errno("read " + path, errno);
+      return fail_text(path, Msg::err_read, {}, errno);
+
     }
     if (n == 0) break;
     out.append(buf.data(), static_cast<std::size_t>(n));

@@ -2,6 +2,7 @@
 
 #include <charconv>
 
+#include "core/error_text.h"
 #include "sys/proc_net.h"
 
 namespace connscope::sys {
@@ -40,7 +41,8 @@ Result<std::int64_t> read_sysctl_int(std::string_view name, std::string_view pro
   std::int64_t v = 0;
   auto [ptr, ec] = std::from_chars(text->data(), text->data() + text->size(), v);
   if (ec != std::errc{} || ptr != text->data() + text->size()) {
-    return fail("sysctl " + std::string(name), "not a whole number: \"" + *text + "\"");
+    return fail_text("sysctl " + std::string(name), Msg::err_not_whole_number, {{"value", *text}});
+
   }
   return v;
 }

@@ -1,5 +1,7 @@
 #include "watch/event.h"
 
+#include "core/error_text.h"
+
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -95,8 +97,7 @@ Result<std::vector<EventGroup>> parse_groups(std::string_view text, std::string_
       }
     }
     if (!found)
-      return fail(std::string(what), fmt::format("unknown event kind \"{}\" (known: state, reset, retransmit, "
-                                                 "drop, overflow)", item));
+      return fail_text(std::string(what), Msg::err_event_unknown_kind_name, {{"kind", std::string(item)}});
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
@@ -107,10 +108,12 @@ Result<Event> decode_event(std::span<const std::byte> record, const ReasonNames&
                            std::chrono::nanoseconds monotonic_to_wall) {
   cs_event raw{};
   if (record.size() < sizeof raw)
-    return fail("kernel event", fmt::format("record of {} bytes, expected {}", record.size(), sizeof raw));
+    return fail_text("cs_event", Msg::err_event_size,
+                     {{"size", std::to_string(record.size())}, {"expected", std::to_string(sizeof raw)}});
   std::memcpy(&raw, record.data(), sizeof raw);
   if (raw.kind < CS_EV_STATE || raw.kind >= CS_EV_KIND_MAX)
-    return fail("kernel event", fmt::format("unknown kind {}", raw.kind));
+    return fail_text("cs_event", Msg::err_event_unknown_kind, {{"kind", std::to_string(raw.kind)}});
+
 
   Event e;
   e.kind = static_cast<EventKind>(raw.kind - CS_EV_STATE);

@@ -1,5 +1,7 @@
 #include "watch/host_events.h"
 
+#include "core/error_text.h"
+
 #include <ifaddrs.h>
 #include <sys/socket.h>
 
@@ -47,7 +49,8 @@ bool is_local_address(const Endpoint& address) {
 }
 
 Result<ConnectionEvents> ConnectionEvents::start(std::vector<Endpoint> targets) {
-  if (targets.empty()) return fail("trace this host's events", "no address");
+  if (targets.empty()) return fail_text("host_events", Msg::err_no_address);
+
   auto btf = bpf::KernelBtf::load();
   if (!btf) return std::unexpected(btf.error());
   bpf::TracerOptions o;

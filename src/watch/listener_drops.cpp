@@ -1,5 +1,7 @@
 #include "watch/listener_drops.h"
 
+#include "core/error_text.h"
+
 #include <fstream>
 #include <sstream>
 
@@ -16,7 +18,8 @@ std::int64_t counter(const sys::Counters& c, std::string_view key) {
 
 Result<std::string> read_file(const std::string& path) {
   std::ifstream in(path);
-  if (!in) return fail_errno("read " + path, errno);
+  if (!in) return fail_text(path, Msg::err_read, {}, errno);
+
   std::ostringstream s;
   s << in.rdbuf();
   return s.str();

@@ -56,7 +56,7 @@ TEST(WatchCli, UnprivilegedCannotRunAndNamesTheCapabilities) {
   }
   for (const auto& a : {CONNSCOPE_BIN, "--json", "watch", "--duration", "1s"}) argv.emplace_back(a);
   const auto r = run(argv, 20s);
-  expect_one_line_error(r, 3, "load kernel programs: needs root, or CAP_BPF and CAP_PERFMON");
+  expect_one_line_error(r, 3, "bpf: loading kernel programs needs root, or CAP_BPF and CAP_PERFMON");
 }
 
 }  // namespace

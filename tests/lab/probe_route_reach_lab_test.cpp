@@ -276,7 +276,8 @@ TEST_P(RouteLab, CallersBindingIsPassedOn) {
   r = route(q);
   ASSERT_EQ(r.outcome, RouteOutcome::error);
   ASSERT_TRUE(r.error.has_value());
-  EXPECT_EQ(r.error->op, "interface nosuchif0");
+  EXPECT_EQ(r.error->op, "nosuchif0");
+  EXPECT_EQ(r.error->detail, "no such network interface");
   EXPECT_EQ(r.error->code, ENODEV);
 }
 

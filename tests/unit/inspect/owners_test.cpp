@@ -40,7 +40,7 @@ TEST(Owners, ParseNofileLimit) {
   EXPECT_FALSE(parse_nofile_limit("Max cpu time unlimited unlimited seconds\n").has_value());
   auto garbled = parse_nofile_limit("Max open files            lots                 524288               files\n");
   ASSERT_FALSE(garbled.has_value());
-  EXPECT_EQ(garbled.error().message(), "parse limits: \"Max open files\": not a number: \"lots\"");
+  EXPECT_EQ(garbled.error().message(), "limits: \"Max open files\": not a number: \"lots\"");
 }
 
 // A fake /proc: two processes sharing a listener inode, one unrelated fd, one process without
@@ -76,7 +76,7 @@ TEST(Owners, ScansAFakeProcTree) {
 TEST(Owners, MissingProcRootIsAnError) {
   auto table = scan_owners("/nonexistent/proc");
   ASSERT_FALSE(table.has_value());
-  EXPECT_EQ(table.error().message(), "open /nonexistent/proc: No such file or directory");
+  EXPECT_EQ(table.error().message(), "/nonexistent/proc: cannot open it (No such file or directory)");
 }
 
 TEST(Owners, FindsThisProcessSocketInTheRealProc) {
@@ -114,7 +114,7 @@ TEST(OwnerRecords, RoundTripAndErrors) {
   for (const char* bad : {"X 1\n", "P 1 2\n", "S 5 999\n", "P x 1 - - c\n", "U\n"}) {
     auto r = parse_owner_records(bad);
     ASSERT_FALSE(r.has_value()) << bad;
-    EXPECT_EQ(r.error().message(), "parse owners line 1: malformed record");
+    EXPECT_EQ(r.error().message(), "owners:1: malformed record");
   }
 }
 

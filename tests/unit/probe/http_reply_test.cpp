@@ -68,7 +68,7 @@ TEST(HttpReplyReader, ABadStatusLineEndsAtOnceHoweverItIsCut) {
     const TalkResult r = read_in_pieces("HTTP/#\r\n", step);
     EXPECT_EQ(r.end, ReadEnd::invalid) << step;
     ASSERT_TRUE(r.error.has_value()) << step;
-    EXPECT_EQ(r.error->message(), "talk http: parse response: bad version") << step;
+    EXPECT_EQ(r.error->message(), "talk http: the HTTP response cannot be parsed: bad version") << step;
     EXPECT_EQ(r.outcome, TalkOutcome::unexpected_reply) << step;
   }
 }

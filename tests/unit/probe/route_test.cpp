@@ -1,5 +1,7 @@
 #include "probe/route.h"
 
+#include "core/text.h"
+
 #include <gtest/gtest.h>
 
 #include <linux/netlink.h>
@@ -294,12 +296,12 @@ TEST(ParseRouteReply, MalformedRepliesAreErrors) {
   const std::vector<Case> cases = {
       {"empty", {}, "the reply holds neither a route nor an error"},
       {"stray bytes", Bytes(good.begin(), good.begin() + 10),
-       "malformed reply: 10 stray bytes at offset 0"},
+       "malformed reply: 10 stray bytes at offset 0 of a 10-byte datagram"},
       {"length past the end", with_len(static_cast<std::uint32_t>(good.size() + 4)),
-       "malformed reply: message length 116 at offset 0 of 112"},
-      {"length below a header", with_len(8), "malformed reply: message length 8 at offset 0 of 112"},
+       "malformed reply: message length 116 at offset 0 of a 112-byte datagram"},
+      {"length below a header", with_len(8), "malformed reply: message length 8 at offset 0 of a 112-byte datagram"},
       {"short rtmsg", Message(RTM_NEWROUTE).raw(Bytes(4)).bytes(), "malformed reply: short rtmsg"},
-      {"attribute past the end", bad_attr, "malformed reply: attribute length 200 at offset 0 of 84"},
+      {"attribute past the end", bad_attr, "malformed reply: attribute length 200 at offset 0 of 84 bytes"},
       {"short error", Message(NLMSG_ERROR).raw(Bytes(2)).bytes(), "malformed reply: short NLMSG_ERROR"},
       {"only an ack", error_reply(0), "the reply holds neither a route nor an error"},
       // Found by the rtnetlink fuzzer: INT_MIN was negated (undefined); no kernel errno is
@@ -309,8 +311,8 @@ TEST(ParseRouteReply, MalformedRepliesAreErrors) {
          const int error = std::numeric_limits<int>::min();
          std::memcpy(b.data(), &error, sizeof error);
          return b;
-       }()).bytes(), "malformed reply: error -2147483648"},
-      {"errno beyond MAX_ERRNO", error_reply(4096), "malformed reply: error -4096"},
+       }()).bytes(), "malformed reply: NLMSG_ERROR error -2147483648"},
+      {"errno beyond MAX_ERRNO", error_reply(4096), "malformed reply: NLMSG_ERROR error -4096"},
   };
   for (const auto& c : cases) {
     SCOPED_TRACE(c.name);
@@ -338,6 +340,8 @@ TEST(ParseLinkReply, ErrorsAndMalformed) {
   ASSERT_FALSE(short_link.has_value());
   EXPECT_EQ(short_link.error().op, "RTM_GETLINK reply");
   EXPECT_EQ(short_link.error().detail, "malformed reply: short ifinfomsg");
+  // In the reader's language from the catalog; the netlink names stay.
+  EXPECT_EQ(short_link.error().message(Lang::zh_CN), "RTM_GETLINK reply: 应答格式错误：ifinfomsg 不完整");
 
   auto nothing = parse_link_reply(fixture("route_v4_via_r1.bin"));
   ASSERT_FALSE(nothing.has_value());

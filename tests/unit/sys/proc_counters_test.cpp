@@ -106,33 +106,33 @@ const std::string kGoodSockstatTail = "UDP: inuse 0 mem 0\n";
 INSTANTIATE_TEST_SUITE_P(
     Table, BrokenSockstat,
     testing::Values(
-        BrokenCase{"empty", "", "parse /proc/net/sockstat: empty"},
-        BrokenCase{"only_blank_lines", "\n\n", "parse /proc/net/sockstat: empty"},
+        BrokenCase{"empty", "", "/proc/net/sockstat: empty"},
+        BrokenCase{"only_blank_lines", "\n\n", "/proc/net/sockstat: empty"},
         BrokenCase{"no_tcp_line", "sockets: used 1\n" + kGoodSockstatTail,
-                   "parse /proc/net/sockstat: no TCP line"},
+                   "/proc/net/sockstat: no TCP line"},
         BrokenCase{"tcp_without_tw",
                    "sockets: used 1\nTCP: inuse 1 orphan 0 alloc 1 mem 1\n" + kGoodSockstatTail,
-                   "parse /proc/net/sockstat line 2: TCP line without tw"},
+                   "/proc/net/sockstat:2: TCP line without tw"},
         BrokenCase{"name_without_value",
                    "sockets: used 1\nTCP: inuse 1 orphan\n" + kGoodSockstatTail,
-                   "parse /proc/net/sockstat line 2: TCP has a name without a value (truncated?)"},
+                   "/proc/net/sockstat:2: TCP has a name without a value (truncated?)"},
         BrokenCase{
             "not_a_number",
             "sockets: used 1\nTCP: inuse 1 orphan x tw 0 alloc 1 mem 1\n" + kGoodSockstatTail,
-            "parse /proc/net/sockstat line 2: TCP orphan: not a number: \"x\""},
+            "/proc/net/sockstat:2: TCP orphan: not a number: \"x\""},
         BrokenCase{"no_prefix", "sockets used 1\n",
-                   "parse /proc/net/sockstat line 1: "
+                   "/proc/net/sockstat:1: "
                    "no \"NAME:\" at the start"},
         BrokenCase{"repeated_line", "sockets: used 1\nsockets: used 2\n",
-                   "parse /proc/net/sockstat line 2: a second sockets line"},
+                   "/proc/net/sockstat:2: a second sockets line"},
         BrokenCase{"cut_mid_line", "sockets: used 1\nTCP: inuse 1 orph",
-                   "parse /proc/net/sockstat line 2: no newline at the end (truncated?)"}),
+                   "/proc/net/sockstat:2: no newline at the end (truncated?)"}),
     case_name);
 
 TEST(Sockstat, Ipv6FileWithoutUdp6IsAnError) {
   auto s = parse_sockstat6("TCP6: inuse 1\n", "/proc/net/sockstat6");
   ASSERT_FALSE(s.has_value());
-  EXPECT_EQ(s.error().message(), "parse /proc/net/sockstat6: no UDP6 line");
+  EXPECT_EQ(s.error().message(), "/proc/net/sockstat6: no UDP6 line");
 }
 
 // ---- netstat / snmp ----------------------------------------------------------------------
@@ -223,37 +223,37 @@ std::string recorded_line(std::size_t index) {
 
 std::vector<BrokenCase> broken_counter_tables() {
   return {
-      {"empty", "", "parse /proc/net/netstat: empty"},
-      {"only_blank_lines", "\n \n", "parse /proc/net/netstat: empty"},
+      {"empty", "", "/proc/net/netstat: empty"},
+      {"only_blank_lines", "\n \n", "/proc/net/netstat: empty"},
       {"tcpext_one_value_short", netstat_with_line(1, drop_last_field(recorded_line(1))),
-       "parse /proc/net/netstat line 2: 135 names but 134 values"},
+       "/proc/net/netstat:2: 135 names but 134 values"},
       {"ipext_one_value_short", netstat_with_line(3, drop_last_field(recorded_line(3))),
-       "parse /proc/net/netstat line 4: 18 names but 17 values"},
+       "/proc/net/netstat:4: 18 names but 17 values"},
       {"one_value_too_many", netstat_with_line(3, recorded_line(3) + " 5"),
-       "parse /proc/net/netstat line 4: 18 names but 19 values"},
+       "/proc/net/netstat:4: 18 names but 19 values"},
       {"header_without_values",
        recorded_line(0) + "\n" + recorded_line(1) + "\n" + recorded_line(2) + "\n",
-       "parse /proc/net/netstat line 3: IpExt names without a values line (truncated?)"},
+       "/proc/net/netstat:3: IpExt names without a values line (truncated?)"},
       {"values_of_another_group", recorded_line(0) + "\n" + recorded_line(3) + "\n",
-       "parse /proc/net/netstat line 2: expected the values for the TcpExt names on line 1, "
+       "/proc/net/netstat:2: expected the values for the TcpExt names on line 1, "
        "found IpExt"},
       {"values_without_names", recorded_line(1) + "\n",
-       "parse /proc/net/netstat line 1: TcpExt: \"0\" is not a counter name (values without "
+       "/proc/net/netstat:1: TcpExt: \"0\" is not a counter name (values without "
        "their names line?)"},
       {"not_a_number", "Tcp: RtoAlgorithm RtoMin\nTcp: 1 2x\n",
-       "parse /proc/net/netstat line 2: Tcp.RtoMin: not a number: \"2x\""},
+       "/proc/net/netstat:2: Tcp.RtoMin: not a number: \"2x\""},
       {"plus_sign", "Tcp: A\nTcp: +1\n",
-       "parse /proc/net/netstat line 2: Tcp.A: not a number: \"+1\""},
+       "/proc/net/netstat:2: Tcp.A: not a number: \"+1\""},
       {"beyond_64_bits", "Tcp: A\nTcp: 18446744073709551616\n",
-       "parse /proc/net/netstat line 2: Tcp.A: not a number: \"18446744073709551616\""},
+       "/proc/net/netstat:2: Tcp.A: not a number: \"18446744073709551616\""},
       {"no_group_prefix", "Tcp A B\n",
-       "parse /proc/net/netstat line 1: no \"Group:\" at the start"},
+       "/proc/net/netstat:1: no \"Group:\" at the start"},
       {"repeated_group", "Tcp: A\nTcp: 1\n\nTcp: A\nTcp: 2\n",
-       "parse /proc/net/netstat line 5: Tcp.A appears twice"},
+       "/proc/net/netstat:5: Tcp.A appears twice"},
       {"cut_mid_number", "Tcp: A B\nTcp: 1 23",
-       "parse /proc/net/netstat line 2: no newline at the end (truncated?)"},
+       "/proc/net/netstat:2: no newline at the end (truncated?)"},
       {"binary_garbage", std::string("\x7f\x00\xff:\x01\n", 6),
-       "parse /proc/net/netstat line 1: " + std::string("\x7f\x00\xff", 3) +
+       "/proc/net/netstat:1: " + std::string("\x7f\x00\xff", 3) +
            ": \"\x01\" is not a counter name (values without their names line?)"},
   };
 }
@@ -312,19 +312,19 @@ TEST_P(BrokenSnmp6, IsAnErrorNamingFileAndLine) {
 INSTANTIATE_TEST_SUITE_P(
     Table, BrokenSnmp6,
     testing::Values(
-        BrokenCase{"empty", "", "parse /proc/net/snmp6: empty"},
+        BrokenCase{"empty", "", "/proc/net/snmp6: empty"},
         BrokenCase{"name_only", "Ip6InReceives 1\nIp6InHdrErrors\n",
-                   "parse /proc/net/snmp6 line 2: expected a name and a value, found 1 fields"},
+                   "/proc/net/snmp6:2: expected a name and a value, found 1 fields"},
         BrokenCase{"three_fields", "Ip6InReceives 1 2\n",
-                   "parse /proc/net/snmp6 line 1: expected a name and a value, found 3 fields"},
+                   "/proc/net/snmp6:1: expected a name and a value, found 3 fields"},
         BrokenCase{"not_a_number", "Ip6InReceives\tabc\n",
-                   "parse /proc/net/snmp6 line 1: Ip6InReceives: not a number: \"abc\""},
+                   "/proc/net/snmp6:1: Ip6InReceives: not a number: \"abc\""},
         BrokenCase{"not_a_name", "123 456\n",
-                   "parse /proc/net/snmp6 line 1: \"123\" is not a counter name"},
+                   "/proc/net/snmp6:1: \"123\" is not a counter name"},
         BrokenCase{"repeated", "Ip6InReceives 1\nIp6InReceives 2\n",
-                   "parse /proc/net/snmp6 line 2: Ip6.InReceives appears twice"},
+                   "/proc/net/snmp6:2: Ip6.InReceives appears twice"},
         BrokenCase{"cut_mid_line", "Ip6InReceives 1\nIp6InHdr",
-                   "parse /proc/net/snmp6 line 2: no newline at the end (truncated?)"}),
+                   "/proc/net/snmp6:2: no newline at the end (truncated?)"}),
     case_name);
 
 // ---- readers -----------------------------------------------------------------------------
@@ -361,11 +361,11 @@ TEST(ProcCountersRead, AMissingRequiredFileIsAnErrnoError) {
   auto c = read_counters(root);
   ASSERT_FALSE(c.has_value());
   EXPECT_EQ(c.error().code, ENOENT);
-  EXPECT_EQ(c.error().op, "open " + root + "/net/netstat");
+  EXPECT_EQ(c.error().op, root + "/net/netstat");
   auto s = read_socket_summary(root);
   ASSERT_FALSE(s.has_value());
   EXPECT_EQ(s.error().code, ENOENT);
-  EXPECT_EQ(s.error().op, "open " + root + "/net/sockstat");
+  EXPECT_EQ(s.error().op, root + "/net/sockstat");
 }
 
 TEST(ProcCountersRead, ParseErrorsNameTheFileRead) {
@@ -377,7 +377,7 @@ TEST(ProcCountersRead, ParseErrorsNameTheFileRead) {
   std::filesystem::remove_all(root);
   ASSERT_FALSE(c.has_value());
   EXPECT_EQ(c.error().message(),
-            "parse " + (root / "net" / "netstat").string() + " line 2: 2 names but 1 values");
+            (root / "net" / "netstat").string() + ":2: 2 names but 1 values");
 }
 
 // ---- rates -------------------------------------------------------------------------------
@@ -489,7 +489,7 @@ TEST(CounterRates, NonPositiveIntervalIsAnError) {
   const Counters c{{"Tcp.RetransSegs", 1}};
   auto zero = compute_counter_rates(c, c, 0s);
   ASSERT_FALSE(zero.has_value());
-  EXPECT_EQ(zero.error().message(), "counter rates: interval must be positive, got 0 ns");
+  EXPECT_EQ(zero.error().message(), "compute_counter_rates: interval must be positive, got 0 ns");
   EXPECT_FALSE(compute_counter_rates(c, c, -1ms).has_value());
 }
 

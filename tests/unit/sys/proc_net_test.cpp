@@ -1,5 +1,7 @@
 #include "sys/proc_net.h"
 
+#include "core/text.h"
+
 #include <gtest/gtest.h>
 
 #include <sys/socket.h>
@@ -52,7 +54,7 @@ TEST(ProcNetTcp, MalformedLineIsAnErrorNamingTheLine) {
       "   1: garbage\n";
   auto entries = parse_proc_net_tcp(text, AF_INET);
   ASSERT_FALSE(entries.has_value());
-  EXPECT_EQ(entries.error().message(), "parse tcp line 3: malformed entry");
+  EXPECT_EQ(entries.error().message(), "tcp:3: malformed entry");
   EXPECT_FALSE(parse_proc_net_tcp(
                    "h\n 0: 0100007F:1F90 00000000:0000 0A 0:0 00:0 0 0 0 1\n", AF_INET6)
                    .has_value());  // a v4 address in the tcp6 table
@@ -67,7 +69,15 @@ TEST(ProcNetTcp, EmptyTableIsEmpty) {
 TEST(ReadFile, MissingFileNamesPathAndErrno) {
   auto r = read_file("/nonexistent/connscope");
   ASSERT_FALSE(r.has_value());
-  EXPECT_EQ(r.error().message(), "open /nonexistent/connscope: No such file or directory");
+  EXPECT_EQ(r.error().message(), "/nonexistent/connscope: cannot open it (No such file or directory)");
+  // The words are the catalog's, in the reader's language; the errno's text stays the system's.
+  EXPECT_EQ(r.error().message(Lang::zh_CN), "/nonexistent/connscope: 无法打开 (No such file or directory)");
+}
+
+TEST(ParseProcNetTcp, AMalformedLineIsSaidInTheReadersLanguage) {
+  auto entries = parse_proc_net_tcp("  sl  local_address\n   0: garbage\n", AF_INET);
+  ASSERT_FALSE(entries.has_value());
+  EXPECT_EQ(entries.error().message(Lang::zh_CN), "tcp:2: 格式错误的条目");
 }
 
 }  // namespace
