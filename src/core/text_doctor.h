@@ -14,6 +14,7 @@
   X(opt_cert_and_key, "needs --cert and --key together")                                          \
   X(doctor_unknown_protocol, "unknown protocol ({known})")                                        \
   X(doctor_path_slash, "must start with /")                                                       \
+  X(d_no_subject, "none")                                                                         \
   X(c_dns_failed_summary, "resolving {name} failed: {error}")                                      \
   X(c_dns_failed_cause,                                                                           \
     "The lookup ended in a way connscope has no specific rule for; the error is what the "        \
