@@ -8,6 +8,7 @@
 //   CONNSCOPE_UPDATE_GOLDENS=1 build/tests/unit/cli/unit_cli_render_golden
 // and read the diff.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/socket.h>
 
 #include <chrono>
