@@ -69,6 +69,7 @@
 #include "core/endpoint.h"
 #include "core/error.h"
 #include "core/target.h"
+#include "core/text.h"
 
 namespace connscope::agent {
 
@@ -129,5 +130,19 @@ Result<AgentConfig> parse_config(std::string_view text, std::string_view file_na
 // Reads `path` (at most 1 MiB) and parses it; a file that cannot be read is an error with its
 // errno, op `config <path>`.
 Result<AgentConfig> load_config(const std::string& path);
+
+// What `connscope agent` decides apart from the file (its flags; the language).
+struct RunChoices {
+  bool no_bpf = false;  // --no-bpf: the tiers even when eBPF could run
+  bool owners = false;  // --owners
+  Lang lang = Lang::en;
+};
+
+// The agent's options from a configuration (the command line's values already over the file's):
+// listen address, sampling, HTTP limits, history retention, the probes. The data directory's
+// files (history_file, token) are the caller's, who makes and locks the directory. Defined in
+// config_options.cpp, apart, so that reading a configuration does not compile Beast.
+struct AgentOptions;  // agent.h
+AgentOptions agent_options(const AgentConfig& config, const RunChoices& choices);
 
 }  // namespace connscope::agent

@@ -11,6 +11,7 @@
 
 #include "agent/history.h"
 #include "core/target.h"
+#include "probe/doctor_defaults.h"
 #include "rules/findings_json.h"
 
 namespace connscope::agent {
@@ -142,15 +143,9 @@ std::vector<prom::MetricFamily> probe_metric_families(std::span<const ProbeStatu
 }
 
 probe::DoctorOptions doctor_options_for(const ProbeConfig& p) {
-  const Target& t = p.parsed;
-  probe::DoctorOptions o;
-  o.target = t;
-  o.port = t.port.value_or(0);  // config.cpp rejects a target without a port
-  // As the CLI: without a scheme, the port may suggest one (5432 → postgres, 443 → TLS).
-  o.protocol = target_protocol(t, o.port);
-  o.tls = target_tls(t, o.port);
-  o.http_path = t.http_path.empty() ? "/" : t.http_path;
-  o.timeout = p.timeout;
+  // The CLI's own defaults for the target (probe/doctor_defaults.h); config.cpp rejects a target
+  // without a port.
+  probe::DoctorOptions o = probe::doctor_defaults(p.parsed, p.parsed.port.value_or(0), p.timeout);
   o.ca_file = p.ca_file;
   if (p.cert && p.key) o.client_cert = probe::ClientCertificate{*p.cert, *p.key};
   return o;

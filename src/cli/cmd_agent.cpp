@@ -1,5 +1,6 @@
-// `connscope agent`: parse the options, make or read the token for a non-loopback bind, run
-// the agent until SIGINT or SIGTERM.
+// `connscope agent`: the file, then the flags over it (agent::agent_options maps them to the
+// agent's options), make or read the token for a non-loopback bind, run the agent until SIGINT or
+// SIGTERM.
 #include "cli/cmd_agent.h"
 
 #include <unistd.h>
@@ -21,6 +22,7 @@
 #include "agent/token.h"
 #include "core/duration.h"
 #include "core/endpoint.h"
+#include "core/error_text.h"
 
 namespace connscope::cli {
 
@@ -59,41 +61,25 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
     if (!listen) return report(g, listen.error(), ExitCode::usage);
     config.listen = *listen;
   }
-  if (!f.full_interval.empty()) {
-    auto full = parse_duration(f.full_interval, "--full-interval");
-    if (!full) return report(g, full.error(), ExitCode::usage);
-    if (*full < std::chrono::seconds(1)) {
-      return report(g, Error{fmt::format("--full-interval \"{}\"", f.full_interval), 0, "must be at least 1s"},
-                    ExitCode::usage);
+  // --full-interval and --check-interval: at least a second, as in the file.
+  const auto interval_flag = [&](const std::string& text, const char* name,
+                                 std::chrono::milliseconds& into) -> std::optional<Error> {
+    if (text.empty()) return std::nullopt;
+    auto d = parse_duration(text, name);
+    if (!d) return d.error();
+    if (*d < std::chrono::seconds(1)) {
+      return error_text(fmt::format("{} \"{}\"", name, text), Msg::agent_interval_too_short, {{"min", "1s"}});
     }
-    config.sampling.full_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*full);
+    into = std::chrono::duration_cast<std::chrono::milliseconds>(*d);
+    return std::nullopt;
+  };
+  if (auto e = interval_flag(f.full_interval, "--full-interval", config.sampling.full_interval)) {
+    return report(g, *e, ExitCode::usage);
   }
-  if (!f.check_interval.empty()) {
-    auto check = parse_duration(f.check_interval, "--check-interval");
-    if (!check) return report(g, check.error(), ExitCode::usage);
-    if (*check < std::chrono::seconds(1)) {
-      return report(g, Error{fmt::format("--check-interval \"{}\"", f.check_interval), 0, "must be at least 1s"},
-                    ExitCode::usage);
-    }
-    config.sampling.check_interval = std::chrono::duration_cast<std::chrono::milliseconds>(*check);
+  if (auto e = interval_flag(f.check_interval, "--check-interval", config.sampling.check_interval)) {
+    return report(g, *e, ExitCode::usage);
   }
-  agent::AgentOptions o;
-  o.listen = config.listen;
-  // eBPF by default; Agent::start falls back to the tiers, with the reason, when it cannot run.
-  o.bpf = config.sampling.bpf && !f.no_bpf;
-  if (!o.bpf) o.bpf_off_reason = tr(g.lang, Msg::agent_bpf_turned_off);
-  o.check_interval = config.sampling.check_interval;
-  o.fast_interval = config.sampling.fast_interval;
-  o.full_interval = config.sampling.full_interval;
-  o.full_cpu_budget = config.sampling.full_cpu_budget_percent / 100.0;
-  o.limits.max_connections = config.http.max_connections;
-  o.limits.header_limit = config.http.header_limit;
-  o.limits.request_deadline = config.http.request_deadline;
-  o.limits.idle_timeout = config.http.idle_timeout;
-  o.owners = f.owners;
-  o.lang = g.lang;
-  o.probes = agent::probe_scheduler_options(config);
-  o.probes.lang = g.lang;
+  agent::AgentOptions o = agent::agent_options(config, {f.no_bpf, f.owners, g.lang});
   const auto* listen = &o.listen;
   const std::string data_dir = !f.data_dir.empty()     ? f.data_dir
                                : data_dir_from_file ? config.data_dir
@@ -102,9 +88,6 @@ int run_agent_cmd(const GlobalOptions& g, const AgentFlags& f) {
   auto lock = agent::lock_data_dir(data_dir);
   if (!lock) return report(g, lock.error(), ExitCode::could_not_run);
   o.history_file = std::filesystem::path(data_dir) / "history.db";
-  o.history.raw_retention = config.history.raw_retention;
-  o.history.rollup_retention = config.history.rollup_retention;
-  o.charted_listeners = {config.history.listener_charted_after, config.history.max_charted_listeners};
   std::optional<agent::TokenFile> token;
   if (!agent::is_loopback(*listen)) {
     auto t = agent::load_or_create_token(data_dir);

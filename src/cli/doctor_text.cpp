@@ -262,7 +262,7 @@ std::string identified_text(const probe::DoctorReport& r, Lang lang) {
   if (r.identified->speaks == probe::Speaks::tls && r.tls) {
     return tr(lang, Msg::c_app_identified_tls_summary, fmt::arg("endpoint", endpoint),
               fmt::arg("version", r.tls->version.empty() ? "TLS" : r.tls->version),
-              fmt::arg("subject", r.tls->chain.empty() ? "none" : r.tls->chain.front().subject));
+              fmt::arg("subject", r.tls->chain.empty() ? tr(lang, Msg::d_no_subject) : r.tls->chain.front().subject));
   }
   if (r.identified->speaks == probe::Speaks::http) {
     return tr(lang, Msg::c_app_identified_http_summary, fmt::arg("endpoint", endpoint));

@@ -16,6 +16,7 @@
   X(agent_bpf_off, "connscope agent: eBPF sampling is off ({reason}); TCP states come with the full dump every {interval}") \
   X(help_agent_owners, "Look up the owning process of each socket in the full dump (a /proc scan: costly at scale)") \
   X(agent_listening, "connscope agent: dashboard on http://{address}/ (JSON API under /api/v1/, Prometheus metrics at /metrics); Ctrl-C or SIGTERM stops it") \
+  X(agent_interval_too_short, "must be at least {min}")                                          \
   X(agent_token_created, "connscope agent: a bearer token was created in {path} (shown once): {token}") \
   X(agent_token_required, "connscope agent: {address} is not a loopback address: every request needs the token in {path} (a browser: open http://{address}/?token=TOKEN once)")
 // clang-format on

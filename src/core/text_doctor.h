@@ -8,6 +8,13 @@
 #define CONNSCOPE_DOCTOR_MESSAGES(X)                                                              \
   X(help_doctor_cert, "A client certificate (PEM, chain after the leaf) to present when the server asks for one (mutual TLS); with --key") \
   X(help_doctor_key, "The private key (PEM) of --cert")                                              \
+  X(opt_ipv4_with_v6, "an IPv4 address with -6")                                                 \
+  X(opt_ipv6_with_v4, "an IPv6 address with -4")                                                 \
+  X(opt_range, "must be {min} to {max}")                                                          \
+  X(opt_cert_and_key, "needs --cert and --key together")                                          \
+  X(doctor_unknown_protocol, "unknown protocol ({known})")                                        \
+  X(doctor_path_slash, "must start with /")                                                       \
+  X(d_no_subject, "none")                                                                         \
   X(c_dns_failed_summary, "resolving {name} failed: {error}")                                      \
   X(c_dns_failed_cause,                                                                           \
     "The lookup ended in a way connscope has no specific rule for; the error is what the "        \

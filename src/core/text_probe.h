@@ -28,6 +28,8 @@
   X(probe_no_port, "no port: give HOST:PORT, a URL, or --ports")                                 \
   X(probe_file_empty, "no targets in it")                                                        \
   X(probe_choose_one, "choose one")                                                              \
+  X(probe_rate_range, "must be more than 0 (at most {max})")                                     \
+  X(probe_tls_files_need_stage, "go with --tls or --talk")                                        \
   X(probe_concurrency_lowered,                                                                   \
     "--concurrency {wanted} lowered to {used}: the fd limit is {limit} and {open} are open")    \
   X(probe_fd_limit_too_low, "the fd limit ({limit}, {open} open) leaves no descriptor for a connect") \

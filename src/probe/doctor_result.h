@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/endpoint.h"
+#include "core/error.h"
 #include "core/target.h"
 #include "probe/dns_result.h"
 #include "probe/reach_result.h"
@@ -151,7 +152,8 @@ std::string_view redirect_stop_name(RedirectStop stop);
 struct RedirectChain {
   std::vector<RedirectHop> hops;
   RedirectStop stop = RedirectStop::none;
-  std::string note;          // why it stopped, for unfollowable (the parser's error)
+  std::string note;          // why it stopped, for unfollowable (the parser's error, English)
+  std::optional<Error> error;  // the same error, for saying it in the reader's language
   std::string final_target;  // the URL of the run the report is about
 };
 

@@ -87,5 +87,22 @@ TEST(DoctorText, EveryConnectAndRouteOutcomeIsTranslated) {
   }
 }
 
+// An identified TLS service that sent no certificate: "none" is a word of the reader's language.
+TEST(DoctorText, AnIdentifiedTlsServiceWithoutACertificateSaysSoInChinese) {
+  probe::DoctorReport r;
+  probe::ConnectAttempt a;
+  a.remote = Endpoint{AF_INET, "127.0.0.1", 8443};
+  a.failure = probe::ConnectFailure::none;
+  r.connect.push_back(a);
+  r.identified = probe::Identification{probe::Speaks::tls, {}, {}};
+  r.tls.emplace();
+  r.tls->version = "TLSv1.3";
+  const std::string en = stage_summary(r, StageId::secure, Lang::en);
+  EXPECT_NE(en.find("certificate none"), std::string::npos) << en;
+  const std::string zh = stage_summary(r, StageId::secure, Lang::zh_CN);
+  EXPECT_NE(zh.find("证书 无"), std::string::npos) << zh;
+  EXPECT_EQ(zh.find("none"), std::string::npos) << zh;
+}
+
 }  // namespace
 }  // namespace connscope::cli
