@@ -1,8 +1,13 @@
 #include "rules/finding_text.h"
 
 #include <array>
+#include <charconv>
+#include <set>
+
+#include <fmt/format.h>
 
 #include "core/error_text.h"
+#include "probe/icmp.h"
 #include "rules/client_findings.h"
 
 namespace connscope::rules {
@@ -28,9 +33,109 @@ struct Token {
   Msg text;
 };
 
+// A value of "*" stands for any other value of the key (its message quotes the value itself).
 constexpr std::array kTokens{
     Token{"peers", "none", Msg::f_event_no_peers},
+    Token{"family", "any", Msg::ev_family_any},
+    Token{"servers", "none", Msg::ev_servers_none},
+    Token{"server", "resolver", Msg::ev_server_resolver},
+    Token{"from", "routing_table", Msg::ev_from_routing_table},
+    Token{"from", "local", Msg::ev_from_local},
+    Token{"icmp", "none", Msg::ev_none},
+    Token{"icmp", "prohibit_route", Msg::ev_icmp_prohibit_route},
+    Token{"who", "round_robin", Msg::ev_who_round_robin},
+    Token{"who", "prefer_ipv6", Msg::ev_who_prefer_ipv6},
+    Token{"who", "ipv4_only", Msg::ev_who_ipv4_only},
+    Token{"stalled", "tls_handshake", Msg::ev_stalled_tls_handshake},
+    Token{"stalled", "reply", Msg::ev_stalled_reply},
+    Token{"version", "none", Msg::ev_none},
+    Token{"alert", "none", Msg::ev_none},
+    Token{"reply", "nothing", Msg::ev_reply_nothing},
+    Token{"first_byte", "never", Msg::ev_first_byte_never},
+    Token{"client_cert", "none", Msg::ev_client_cert_none},
+    Token{"client_cert", "*", Msg::ev_client_cert},
+    Token{"tried", "tls_client_hello,http_request", Msg::ev_tried_tls_http},
+    Token{"tried", "tls_client_hello", Msg::ev_tried_tls},
+    Token{"tried", "http_request", Msg::ev_tried_http},
+    Token{"tried", "none", Msg::ev_tried_none},
+    Token{"subject", "unknown", Msg::ev_unknown},
+    Token{"issuer", "unknown", Msg::ev_unknown},
+    Token{"not_before", "unknown", Msg::ev_unknown},
+    Token{"not_after", "unknown", Msg::ev_unknown},
+    Token{"names", "unknown", Msg::ev_unknown},
+    Token{"days", "unknown", Msg::ev_unknown},
 };
+
+// The ICMP types and codes in words, as probe/icmp.h names them (their English is the key).
+constexpr std::array kIcmpNames{
+    Msg::icmp_name_echo_reply,
+    Msg::icmp_name_destination_unreachable,
+    Msg::icmp_name_net_unreachable,
+    Msg::icmp_name_host_unreachable,
+    Msg::icmp_name_protocol_unreachable,
+    Msg::icmp_name_port_unreachable,
+    Msg::icmp_name_fragmentation_needed,
+    Msg::icmp_name_source_route_failed,
+    Msg::icmp_name_destination_network_unknown,
+    Msg::icmp_name_destination_host_unknown,
+    Msg::icmp_name_source_host_isolated,
+    Msg::icmp_name_network_administratively_prohibited,
+    Msg::icmp_name_host_administratively_prohibited,
+    Msg::icmp_name_network_unreachable_for,
+    Msg::icmp_name_host_unreachable_for,
+    Msg::icmp_name_administratively_prohibited,
+    Msg::icmp_name_host_precedence_violation,
+    Msg::icmp_name_precedence_cutoff_in_effect,
+    Msg::icmp_name_source_quench,
+    Msg::icmp_name_redirect,
+    Msg::icmp_name_echo_request,
+    Msg::icmp_name_time_exceeded,
+    Msg::icmp_name_fragment_reassembly_time_exceeded,
+    Msg::icmp_name_parameter_problem,
+    Msg::icmp_name_parameter_problem_missing_a_required_option,
+    Msg::icmp_name_parameter_problem_bad_length,
+    Msg::icmp_name_no_route,
+    Msg::icmp_name_beyond_scope_of_source_address,
+    Msg::icmp_name_address_unreachable,
+    Msg::icmp_name_source_address_failed_ingress_egress_policy,
+    Msg::icmp_name_reject_route,
+    Msg::icmp_name_error_in_source_routing_header,
+    Msg::icmp_name_packet_too_big,
+    Msg::icmp_name_unrecognized_next_header,
+    Msg::icmp_name_parameter_problem_unrecognized_option,
+};
+
+// "icmp:3:3" / "icmp6:1:4" (an ICMP error as the evidence keeps it) in the reader's language:
+// "port unreachable (type 3 code 3)"; nullopt for a value that is not such a token.
+std::optional<std::string> icmp_text(Lang lang, std::string_view token) {
+  probe::ErrOrigin origin = probe::ErrOrigin::icmp;
+  if (token.starts_with("icmp6:")) {
+    origin = probe::ErrOrigin::icmp6;
+    token.remove_prefix(6);
+  } else if (token.starts_with("icmp:")) {
+    token.remove_prefix(5);
+  } else {
+    return std::nullopt;
+  }
+  const auto colon = token.find(':');
+  if (colon == std::string_view::npos) return std::nullopt;
+  unsigned type = 0, code = 0;
+  const auto t = token.substr(0, colon);
+  const auto c = token.substr(colon + 1);
+  if (std::from_chars(t.data(), t.data() + t.size(), type).ptr != t.data() + t.size() ||
+      std::from_chars(c.data(), c.data() + c.size(), code).ptr != c.data() + c.size() || type > 255 || code > 255) {
+    return std::nullopt;
+  }
+  const bool v6 = origin == probe::ErrOrigin::icmp6;
+  const auto words = probe::icmp_known_name(origin, static_cast<std::uint8_t>(type), static_cast<std::uint8_t>(code));
+  if (!words) return tr(lang, v6 ? Msg::ev_icmp6_unknown : Msg::ev_icmp_unknown, fmt::arg("type", type), fmt::arg("code", code));
+  std::string name(*words);
+  for (const Msg m : kIcmpNames) {
+    if (english_template(m) == *words) name = tr(lang, m);
+  }
+  return tr(lang, v6 ? Msg::ev_icmp6_known : Msg::ev_icmp_known, fmt::arg("name", name), fmt::arg("type", type),
+            fmt::arg("code", code));
+}
 
 constexpr std::string_view kSysctlPrefix = "sysctl.";
 
@@ -140,20 +245,46 @@ std::optional<Msg> sysctl_why(std::string_view name, std::string_view value) {
 }
 
 Result<std::string> render_with_evidence(Lang lang, Msg id, const Evidence& args) {
-  const Evidence* use = &args;
-  Evidence rendered;
+  Evidence rendered = args;
+  // Tokens: the first entry of its key that matches (exactly, or "*").
+  std::set<std::string_view> done;
   for (const auto& t : kTokens) {
     const auto it = args.find(std::string(t.key));
-    if (it == args.end() || it->second != t.value) continue;
-    if (use == &args) {
-      rendered = args;
-      use = &rendered;
-    }
+    if (it == args.end() || done.contains(t.key) || (t.value != "*" && it->second != t.value)) continue;
+    done.insert(t.key);
     auto word = format_named(lang, t.text, args);
     if (!word) return std::unexpected(word.error());
     rendered[std::string(t.key)] = std::move(*word);
   }
-  return format_named(lang, id, *use);
+  // Values rendered from other evidence: the ICMP error, the note on rate-limited ICMP, and the
+  // failure of one address (net.some_addresses_fail), which is its own finding's summary.
+  if (const auto it = args.find("icmp"); it != args.end()) {
+    if (auto icmp = icmp_text(lang, it->second)) {
+      const auto trace = args.find("icmp_from_trace");
+      rendered["icmp"] = trace != args.end() && trace->second == "yes"
+                             ? tr(lang, Msg::ev_icmp_from_trace, fmt::arg("icmp", *icmp))
+                             : std::move(*icmp);
+    }
+  }
+  if (const auto it = args.find("rate_limited_hop"); it != args.end()) {
+    std::string note;
+    if (!it->second.empty()) {
+      auto text = format_named(lang, Msg::ev_icmp_note_rate_limited, args);
+      if (!text) return std::unexpected(text.error());
+      note = std::move(*text);
+    }
+    rendered["icmp_note"] = std::move(note);
+  }
+  if (const auto it = args.find("failure_id"); it != args.end()) {
+    const auto* spec = find_client_spec(it->second);
+    if (spec == nullptr) return fail("finding \"" + it->second + "\"", "not in the catalog");
+    Evidence inner = args;  // without failure_id: the failure's own summary quotes no {failure}
+    inner.erase("failure_id");
+    auto failure = render_with_evidence(lang, spec->summary, inner);
+    if (!failure) return std::unexpected(failure.error());
+    rendered["failure"] = std::move(*failure);
+  }
+  return format_named(lang, id, rendered);
 }
 
 Result<FindingText> render_finding_text(std::string_view id, Severity severity, const Evidence& evidence, Lang lang) {
@@ -210,6 +341,12 @@ Finding rendered_in(const Finding& f, Lang lang) {
   out.summary = std::move(text->summary);
   out.cause = std::move(text->cause);
   out.fix = std::move(text->fix);
+  return out;
+}
+
+std::vector<std::pair<std::string_view, std::string_view>> evidence_tokens() {
+  std::vector<std::pair<std::string_view, std::string_view>> out;
+  for (const auto& t : kTokens) out.emplace_back(t.key, t.value);
   return out;
 }
 

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "core/error.h"
@@ -48,6 +49,10 @@ Finding rendered_in(const Finding& f, Lang lang);
 // Every finding id connscope can emit: the client catalog, the server, event and audit rules
 // (sysctl.<name> for every audited setting). The tests render each of them in every language.
 std::vector<std::string> known_finding_ids();
+
+// The evidence values that are tokens the texts render, as (key, value); "*" is any value of
+// the key. ICMP errors are tokens too: "icmp:TYPE:CODE", "icmp6:TYPE:CODE" (key "icmp").
+std::vector<std::pair<std::string_view, std::string_view>> evidence_tokens();
 
 // The audit's explanation of a setting ("why"): the message for sysctl `name` with `value`
 // (tcp_syncookies=2 has its own); nullopt for a name the audit does not judge.

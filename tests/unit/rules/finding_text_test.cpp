@@ -13,6 +13,9 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
+
+#include "probe/icmp.h"
 #include "rules/client_findings.h"
 #include "rules/event_rules.h"
 #include "rules/server_rules.h"
@@ -139,7 +142,43 @@ std::vector<Finding> recorded() {
     for (Msg m : {spec.summary, spec.cause, spec.fix}) {
       for (const auto& n : names_in(m)) f.evidence[n] = n == plural_count_name(spec.summary) ? "2" : "198.51.100.7";
     }
+    // Every token the evidence may hold for one of its keys, the ICMP errors and the values
+    // rendered from others (the rate-limit note, one address's failure) among them.
+    std::vector<Finding> variants;
+    for (const auto& [key, value] : evidence_tokens()) {
+      if (!f.evidence.contains(std::string(key))) continue;
+      Finding v = f;
+      v.evidence[std::string(key)] = value == "*" ? "CN=client" : std::string(value);
+      variants.push_back(std::move(v));
+    }
+    if (f.evidence.contains("icmp")) {
+      for (const char* icmp : {"icmp:3:3", "icmp:3:13", "icmp6:1:4", "icmp:42:7", "icmp6:200:1"}) {
+        Finding v = f;
+        v.evidence["icmp"] = icmp;
+        variants.push_back(v);
+        v.evidence["icmp_from_trace"] = "yes";
+        variants.push_back(std::move(v));
+      }
+    }
+    if (f.evidence.contains("icmp_note")) {
+      Finding v = f;
+      v.evidence.erase("icmp_note");
+      v.evidence["rate_limited_hop"] = "3";
+      variants.push_back(v);
+      v.evidence["rate_limited_hop"] = "";
+      variants.push_back(std::move(v));
+    }
+    if (f.evidence.contains("failure")) {
+      for (const char* id : {"tcp.refused", "tcp.filtered", "tcp.rejected_icmp"}) {
+        Finding v = f;
+        v.evidence.erase("failure");
+        v.evidence.merge(Evidence{{"failure_id", id}, {"endpoint", "198.51.100.7:443"}, {"syns", "3"}, {"timeout", "5s"},
+                                  {"icmp", "icmp:3:3"}, {"from", "198.51.100.1"}});
+        variants.push_back(std::move(v));
+      }
+    }
     out.push_back(std::move(f));
+    for (auto& v : variants) out.push_back(std::move(v));
   }
   // Settings no audit finds below its recommendation (judgement calls are "info"): rendered all
   // the same, so a finding recorded by another version still reads.
@@ -227,6 +266,32 @@ TEST(FindingText, EveryIdRendersFromRecordedEvidenceInEveryLanguage) {
     }
   }
   for (const auto& id : known_finding_ids()) EXPECT_TRUE(covered.contains(id)) << id << " has no recorded evidence";
+}
+
+TEST(FindingText, EveryIcmpErrorProbeNamesIsSaidInTheReadersLanguage) {
+  // probe/icmp.h's table is the one list of ICMP names; the catalog has each of them.
+  for (const auto* origin : {"icmp", "icmp6"}) {
+    for (int type = 0; type < 256; ++type) {
+      for (int code = 0; code < 16; ++code) {
+        const auto o = std::string(origin) == "icmp6" ? probe::ErrOrigin::icmp6 : probe::ErrOrigin::icmp;
+        const auto words = probe::icmp_known_name(o, static_cast<std::uint8_t>(type), static_cast<std::uint8_t>(code));
+        if (!words) continue;
+        Evidence e;
+        const auto* spec = find_client_spec("tcp.rejected_icmp");
+        for (Msg m : {spec->summary, spec->cause, spec->fix}) {
+          for (const auto& n : names_in(m)) e[n] = "198.51.100.7";
+        }
+        e["icmp"] = fmt::format("{}:{}:{}", origin, type, code);
+        auto en = render_finding_text("tcp.rejected_icmp", Severity::critical, e, Lang::en);
+        auto zh = render_finding_text("tcp.rejected_icmp", Severity::critical, e, Lang::zh_CN);
+        ASSERT_TRUE(en.has_value()) << en.error().message();
+        ASSERT_TRUE(zh.has_value()) << zh.error().message();
+        EXPECT_NE(en->summary.find(std::string(*words)), std::string::npos) << en->summary;
+        EXPECT_EQ(zh->summary.find(std::string(*words)), std::string::npos) << zh->summary;
+        EXPECT_NE(zh->summary.find(fmt::format("type {} code {}", type, code)), std::string::npos) << zh->summary;
+      }
+    }
+  }
 }
 
 TEST(FindingText, TheRulesTextsAreTheRenderersTexts) {
