@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <system_error>
 #include <map>
 #include <set>
@@ -145,8 +146,11 @@ Evidence attempt_evidence(const DoctorReport& r, const ConnectAttempt& a) {
   }
   if (a.error != 0) e["errno"] = std::to_string(a.error);
   // net.no_route at connect: the kernel refused the SYN itself.
-  e["route"] = a.error != 0 ? fmt::format("connect: {}", std::system_category().message(a.error))
-                            : std::string(connect_failure_name(a.failure));
+  // The errno by its name ("connect: ENETUNREACH"), which reads the same in every language.
+  const char* errno_name = a.error != 0 ? ::strerrorname_np(a.error) : nullptr;
+  e["route"] = a.error == 0        ? std::string(connect_failure_name(a.failure))
+               : errno_name != nullptr ? fmt::format("connect: {}", errno_name)
+                                       : fmt::format("connect: errno {}", a.error);
   if (a.icmp_from_trace) e["icmp_from_trace"] = "yes";
   // The hop whose ICMP errors are rate-limited, if the trace met one (the texts' {icmp_note}).
   e["rate_limited_hop"] = "";
