@@ -34,6 +34,9 @@
   const t = (id, vars = {}) => (texts.texts[id] ?? id).replace(/\{(\w+)\}/g, (m, k) => (k in vars ? String(vars[k]) : m));
   document.documentElement.lang = texts.lang;
   for (const e of document.querySelectorAll('[data-t]')) e.textContent = t(e.dataset.t);
+  // The findings' texts are rendered by the agent for each reader: every API call that carries
+  // findings asks in the page's language (?lang=), the event stream too.
+  const withLang = (path) => `${path}${path.includes('?') ? '&' : '?'}lang=${encodeURIComponent(texts.lang)}`;
 
   const WINDOW_S = 15 * 60;  // what the charts show
   const STALE_MS = 5000;     // no `fast` event for this long: the header says "stale"
@@ -430,7 +433,7 @@
   }
   async function loadFindings() {
     try {
-      const f = await getJSON('api/v1/findings');
+      const f = await getJSON(withLang('api/v1/findings'));
       if (!cs.latest.full) renderFindings(f.current);
       renderTimeline(f.events);
       setError('findings', null);
@@ -475,7 +478,7 @@
   }
   async function loadProbes() {
     try {
-      const r = await getJSON('api/v1/probes');
+      const r = await getJSON(withLang('api/v1/probes'));
       cs.probes.clear();
       for (const p of r.probes || []) cs.probes.set(p.target, p);
       renderProbes();
@@ -518,7 +521,7 @@
   function connect() {
     if (source) source.close();
     setStatus(cs.status === 'connecting' ? 'connecting' : 'reconnecting');
-    source = new EventSource('api/v1/events');
+    source = new EventSource(withLang('api/v1/events'));
     source.addEventListener('open', () => { setError('events', null); });
     source.addEventListener('fast', parse(onFast));
     source.addEventListener('full', parse(onFull));
@@ -556,7 +559,7 @@
     $('host').textContent = location.host;
     renderLanguages();
     try {
-      const snap = await getJSON('api/v1/snapshot');
+      const snap = await getJSON(withLang('api/v1/snapshot'));
       if (snap.fast) {
         cs.latest.fast = snap.fast;
         for (const l of snap.fast.listeners || []) listenerFill.set(l.local, fill(l.accept_queue, l.accept_queue_limit) ?? 0);

@@ -62,7 +62,12 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
       if (!view.sampler.bpf) history->samples(t, full_series(*view.full));
       history->findings(t, finding_observations(view.full->findings));
     }
-    if (has_streams()) server->publish(sse_event("full", full_json(*view.full)));
+    if (has_streams()) {
+      // Each stream's channel is its reader's language (router.cpp: events_route).
+      server->publish([&](std::string_view channel) {
+        return sse_event("full", full_json(*view.full, lang_from_name(channel).value_or(options.lang)));
+      });
+    }
   }
 
   void sample_failed(SampleTier tier, const Error& e) {
@@ -78,8 +83,12 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
   // After every probe run.
   void probe_done(const ProbeStatus& status) {
     owner.check();
-    const auto j = probe_json(status);
-    if (has_streams()) server->publish(sse_event("probe", j));
+    // Each stream's channel is its reader's language (router.cpp: events_route).
+    if (has_streams()) {
+      server->publish([&](std::string_view channel) {
+        return sse_event("probe", probe_json(status, lang_from_name(channel).value_or(options.lang)));
+      });
+    }
     if (history && status.last) {
       ProbeEvent e;
       e.time = history_time(status.last->time);
@@ -87,7 +96,7 @@ struct Agent::State : std::enable_shared_from_this<Agent::State> {
       e.ok = status.last->ok();
       e.stage = std::string(probe::stage_name(status.last->stage));
       if (!status.last->findings.empty()) e.finding_id = status.last->findings.front().finding.id;
-      e.stages_json = j.at("last").at("stages").dump();
+      e.stages_json = probe_json(status, options.lang).at("last").at("stages").dump();
       history->probe(std::move(e));
     }
   }
@@ -135,6 +144,7 @@ Result<std::unique_ptr<Agent>> Agent::start(boost::asio::io_context& io, AgentOp
   st.owner.check();
   st.sampler = std::move(sampler);
   st.view.sampler = st.sampler->info();
+  st.view.lang = st.options.lang;
   if (st.options.history_file) {
     auto writer = HistoryWriter::start(*st.options.history_file, st.options.history);
     if (!writer) return std::unexpected(writer.error());

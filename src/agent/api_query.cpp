@@ -9,6 +9,7 @@
 #include <optional>
 
 #include "core/duration.h"
+#include "rules/finding_text.h"
 
 namespace connscope::agent {
 
@@ -164,7 +165,8 @@ Result<HistoryRequest> parse_history_request(std::string_view target, HistoryTim
 
 Result<EventQuery> parse_event_request(std::string_view target, HistoryTime now, std::chrono::milliseconds span,
                                        const ApiLimits& limits) {
-  auto p = parse_params(target, {"from", "to", "limit"});
+  // lang: the language the texts are rendered in (router.h), not a filter.
+  auto p = parse_params(target, {"from", "to", "limit", "lang"});
   if (!p) return std::unexpected(p.error());
   EventQuery q;
   auto range = parse_range(*p, now, span);
@@ -198,14 +200,23 @@ json history_json(const HistoryRequest& r, const std::vector<HistorySeries>& ser
   return out;
 }
 
-json finding_events_json(const std::vector<FindingEvent>& events) {
+json finding_events_json(const std::vector<FindingEvent>& events, Lang lang) {
   json out = json::array();
   for (const auto& e : events) {
+    json evidence = finding_evidence(e.evidence_json);
+    std::string summary = e.summary;
+    if (const auto sev = rules::severity_from_name(e.severity); sev && evidence.is_object()) {
+      rules::Evidence ev;
+      for (const auto& [k, v] : evidence.items()) {
+        if (v.is_string()) ev[k] = v.get<std::string>();
+      }
+      if (auto text = rules::render_finding_text(e.finding_id, *sev, ev, lang)) summary = std::move(text->summary);
+    }
     out.push_back({{"key", e.key},
                    {"id", e.finding_id},
                    {"severity", e.severity},
-                   {"summary", e.summary},
-                   {"evidence", finding_evidence(e.evidence_json)},
+                   {"summary", std::move(summary)},
+                   {"evidence", std::move(evidence)},
                    {"first_seen_ms", unix_ms(e.first_seen)},
                    {"last_seen_ms", unix_ms(e.last_seen)},
                    {"open", e.open}});

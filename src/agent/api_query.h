@@ -4,7 +4,7 @@
 // one-line error (HTTP 400) out.
 //
 //   /api/v1/history?series=NAME[&series=NAME...]&from=&to=&step=
-//   /api/v1/findings?from=&to=&limit=
+//   /api/v1/findings?from=&to=&limit=&lang=
 // `from` and `to` are Unix milliseconds, "now", or a duration back from now ("-15m", "-1h",
 // "-30d"); `to` defaults to now, `from` to `to` minus the default span. `step` is a duration;
 // by default the smallest whole number of seconds that keeps a series within `max_points`.
@@ -20,6 +20,7 @@
 
 #include "agent/history.h"
 #include "core/error.h"
+#include "core/text.h"
 
 namespace connscope::agent {
 
@@ -53,6 +54,9 @@ Result<EventQuery> parse_event_request(std::string_view target, HistoryTime now,
 std::optional<std::string> query_param(std::string_view target, std::string_view key);
 
 nlohmann::json history_json(const HistoryRequest& r, const std::vector<HistorySeries>& series);
-nlohmann::json finding_events_json(const std::vector<FindingEvent>& events);
+// Each event's texts are rendered from its id, severity and evidence in `lang`
+// (rules/finding_text.h); an event recorded by an older version whose evidence does not render
+// keeps the summary it was stored with.
+nlohmann::json finding_events_json(const std::vector<FindingEvent>& events, Lang lang);
 
 }  // namespace connscope::agent

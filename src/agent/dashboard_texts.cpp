@@ -50,7 +50,7 @@ int q_of(std::string_view params) {
 
 }  // namespace
 
-Lang lang_from_accept_language(std::string_view header) {
+std::optional<Lang> accept_language_match(std::string_view header) {
   std::optional<Lang> best;
   int best_q = 0;
   while (!header.empty()) {
@@ -66,14 +66,21 @@ Lang lang_from_accept_language(std::string_view header) {
       best_q = q;
     }
   }
-  return best.value_or(Lang::en);
+  return best;
 }
+
+Lang lang_from_accept_language(std::string_view header) { return accept_language_match(header).value_or(Lang::en); }
 
 Result<Lang> dashboard_lang(const std::optional<std::string>& query_lang, std::string_view accept_language) {
   if (!query_lang) return lang_from_accept_language(accept_language);
   if (auto lang = lang_from_name(*query_lang)) return *lang;
   return fail_text("lang \"" + *query_lang + "\"", Msg::unknown_lang);
 
+}
+
+Result<Lang> reader_lang(const std::optional<std::string>& query_lang, std::string_view accept_language, Lang fallback) {
+  if (query_lang) return dashboard_lang(query_lang, accept_language);
+  return accept_language_match(accept_language).value_or(fallback);
 }
 
 nlohmann::json dashboard_texts(Lang lang) {

@@ -43,6 +43,10 @@ constexpr const char* kAutocheckpointPragma = "PRAGMA wal_autocheckpoint = 4000"
 // Invariant: a time below the last move's boundary is only in `samples`, at or above it only in
 // `recent`, so a query reads both and counts each sample once. The minute rollups keep count
 // and sum rather than the average so that wider steps can average them exactly.
+// findings.summary: the text that versions before findings were rendered at read time stored (in
+// the agent's --lang). The column stays, so a database written by them opens as it is and its
+// rows keep a text to fall back on; rows written now hold '' there, and their texts are rendered
+// from finding + severity + evidence when read (api_query.h), in the reader's language.
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS series(id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
@@ -793,12 +797,12 @@ Result<void> HistoryStore::record_findings(HistoryTime now,
   }
   const std::int64_t t = ms(now);
   auto update = d.stmt(
-      "UPDATE findings SET last_seen = ?2, finding = ?3, severity = ?4, summary = ?5, "
+      "UPDATE findings SET last_seen = ?2, finding = ?3, severity = ?4, summary = '', "
       "evidence = ?6 WHERE id = ?1");
   if (!update) return std::unexpected(update.error());
   auto insert = d.stmt(
       "INSERT INTO findings(id, key, finding, severity, summary, evidence, first_seen, "
-      "last_seen, open) VALUES(?1, ?7, ?3, ?4, ?5, ?6, ?2, ?2, 1)");
+      "last_seen, open) VALUES(?1, ?7, ?3, ?4, '', ?6, ?2, ?2, 1)");
   if (!insert) return std::unexpected(insert.error());
   for (const auto& f : present) {
     const std::string_view key = f.key.empty() ? std::string_view(f.finding_id) : f.key;
@@ -819,7 +823,6 @@ Result<void> HistoryStore::record_findings(HistoryTime now,
                       SQLITE_STATIC);
     sqlite3_bind_text(s, 4, f.severity.data(), static_cast<int>(f.severity.size()),
                       SQLITE_STATIC);
-    sqlite3_bind_text(s, 5, f.summary.data(), static_cast<int>(f.summary.size()), SQLITE_STATIC);
     sqlite3_bind_text(s, 6, f.evidence_json.data(), static_cast<int>(f.evidence_json.size()),
                       SQLITE_STATIC);
     const int rc = sqlite3_step(s);

@@ -94,12 +94,13 @@ struct HistorySeries {
 // A finding present at one full sample. `key` tells instances of the same finding apart (the
 // finding id plus what it is about, e.g. "listen.accept_queue_full 0.0.0.0:80"); empty means the
 // finding id is the key.
+// A finding is stored as id, severity and evidence, never as text: its texts are rendered when
+// it is read, in the reader's language (api_query.h: finding_events_json).
 struct FindingObservation {
   std::string key{};
   std::string finding_id{};
   std::string severity{};  // rules::severity_name(): "info", "warning", "critical"
-  std::string summary{};
-  std::string evidence_json{};  // a JSON document (checked)
+  std::string evidence_json{};  // a JSON object of strings (checked)
 };
 
 struct FindingEvent {
@@ -107,7 +108,9 @@ struct FindingEvent {
   std::string key{};
   std::string finding_id{};
   std::string severity{};
-  std::string summary{};  // as last seen
+  // The summary text stored by versions that rendered findings before storing them (in the
+  // agent's --lang); empty for rows written now. Shown only when the evidence does not render.
+  std::string summary{};
   std::string evidence_json{};
   HistoryTime first_seen{};
   HistoryTime last_seen{};

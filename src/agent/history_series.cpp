@@ -132,7 +132,6 @@ std::vector<FindingObservation> finding_observations(const std::vector<rules::Fi
     }
     o.finding_id = f.id;
     o.severity = std::string(rules::severity_name(f.severity));
-    o.summary = f.summary;
     o.evidence_json = nlohmann::json(f.evidence).dump();
     out.push_back(std::move(o));
   }

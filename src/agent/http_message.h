@@ -42,6 +42,9 @@ struct HttpResponse {
   std::string body;
   std::vector<std::pair<std::string, std::string>> headers;  // extra ones
   bool stream = false;  // an event stream: `body` is its start (see above); GET only
+  // The stream's channel, for events published per channel (HttpServer::publish with a
+  // function): the agent's streams are per language, so each reader gets findings in its own.
+  std::string stream_channel;
 };
 
 using HttpHandler = std::function<HttpResponse(const HttpRequest&)>;

@@ -21,6 +21,7 @@
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/beast/http/write.hpp>
+#include <map>
 #include <unordered_set>
 
 namespace connscope::agent {
@@ -52,6 +53,7 @@ struct EventStream {
   asio::steady_timer wake;
   std::string pending;
   bool dropped = false;
+  std::string channel;
 };
 
 }  // namespace
@@ -186,6 +188,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
       co_return;
     }
     EventStream es(c, ex);
+    es.channel = std::move(res.stream_channel);
     streams.insert(&es);
     ++stats->streams;
     http::response<http::empty_body> head{http::status::ok, 11};
@@ -222,19 +225,31 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   void publish(std::string_view event) {
+    for (EventStream* es : streams) queue(*es, event);
+  }
+
+  void publish(const std::function<std::string(std::string_view)>& make) {
+    std::map<std::string, std::string, std::less<>> made;  // by channel
     for (EventStream* es : streams) {
       if (es->dropped) continue;
-      if (es->pending.size() + event.size() > limits.stream_backlog) {
-        // The reader is not keeping up: end its stream rather than buffer without bound.
-        es->dropped = true;
-        es->pending.clear();
-        error_code ignored;
-        es->conn->stream.socket().close(ignored);
-      } else {
-        es->pending.append(event);
-      }
-      es->wake.cancel();
+      auto it = made.find(es->channel);
+      if (it == made.end()) it = made.emplace(es->channel, make(es->channel)).first;
+      queue(*es, it->second);
     }
+  }
+
+  void queue(EventStream& es, std::string_view event) {
+    if (es.dropped) return;
+    if (es.pending.size() + event.size() > limits.stream_backlog) {
+      // The reader is not keeping up: end its stream rather than buffer without bound.
+      es.dropped = true;
+      es.pending.clear();
+      error_code ignored;
+      es.conn->stream.socket().close(ignored);
+    } else {
+      es.pending.append(event);
+    }
+    es.wake.cancel();
   }
 };
 
@@ -283,6 +298,10 @@ void HttpServer::stop() {
 }
 
 void HttpServer::publish(std::string_view event) {
+  if (impl_ && !impl_->stopped) impl_->publish(event);
+}
+
+void HttpServer::publish(const std::function<std::string(std::string_view channel)>& event) {
   if (impl_ && !impl_->stopped) impl_->publish(event);
 }
 

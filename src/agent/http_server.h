@@ -47,6 +47,9 @@ class HttpServer {
   void stop();   // closes the acceptor and every connection
   // Sends `event` (whole SSE events: "event: x\ndata: ...\n\n") to every open event stream.
   void publish(std::string_view event);
+  // The same, with the event each stream gets made for its channel (HttpResponse::
+  // stream_channel), once per channel.
+  void publish(const std::function<std::string(std::string_view channel)>& event);
   [[nodiscard]] const HttpStats& stats() const;
 
   struct Impl;

@@ -31,7 +31,7 @@ namespace {
 double ms_of(Clock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 double seconds_of(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-json run_json(const ProbeRun& r) {
+json run_json(const ProbeRun& r, Lang lang) {
   json stages = json::array();
   for (const auto& s : r.stages) {
     stages.push_back({{"stage", probe::stage_name(s.stage)},
@@ -42,7 +42,7 @@ json run_json(const ProbeRun& r) {
   plain.reserve(r.findings.size());
   for (const auto& f : r.findings) plain.push_back(f.finding);
   // The common FINDING shape (rules/findings_json.h), plus the stage it belongs to.
-  json findings = rules::findings_json(plain);
+  json findings = rules::findings_json(plain, lang);
   for (std::size_t i = 0; i < r.findings.size(); ++i) {
     findings[i]["stage"] = probe::stage_name(r.findings[i].stage);
   }
@@ -80,7 +80,7 @@ bool benign_for_listener(probe::TalkOutcome o) {
 
 }  // namespace
 
-json probe_json(const ProbeStatus& s) {
+json probe_json(const ProbeStatus& s, Lang lang) {
   return {{"target", s.target},
           {"source", probe_source_name(s.source)},
           {"interval_ms", s.interval.count()},
@@ -88,7 +88,7 @@ json probe_json(const ProbeStatus& s) {
           {"runs", s.runs},
           {"failures", s.failures},
           {"consecutive_failures", s.consecutive_failures},
-          {"last", s.last ? run_json(*s.last) : json(nullptr)}};
+          {"last", s.last ? run_json(*s.last, lang) : json(nullptr)}};
 }
 
 std::vector<prom::MetricFamily> probe_metric_families(std::span<const ProbeStatus> statuses) {

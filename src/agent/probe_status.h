@@ -57,7 +57,7 @@ struct ProbeStatus {
 };
 
 // The PROBE object of the HTTP API (/tmp/s7/api.md, docs/json.md).
-nlohmann::json probe_json(const ProbeStatus& status);
+nlohmann::json probe_json(const ProbeStatus& status, Lang lang);
 
 // connscope_probe_success{target}                         gauge 1/0, after the first run
 // connscope_probe_duration_seconds{target}                gauge, the last run's wall time

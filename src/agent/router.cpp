@@ -34,11 +34,11 @@ nlohmann::json error_json(const std::optional<Error>& e) {
   return e ? nlohmann::json(e->message()) : nlohmann::json(nullptr);
 }
 
-HttpResponse snapshot_route(const AgentView& v) {
+HttpResponse snapshot_route(const AgentView& v, Lang lang) {
   nlohmann::json j;
   j["fast"] = v.fast ? fast_json(*v.fast) : nlohmann::json(nullptr);
   j["fast_error"] = error_json(v.fast_error);
-  j["full"] = v.full ? full_json(*v.full) : nlohmann::json(nullptr);
+  j["full"] = v.full ? full_json(*v.full, lang) : nlohmann::json(nullptr);
   j["full_wait_ms"] = v.full_wait.count();
   j["sampler"] = sampler_json(v.sampler);
   if (v.history) {
@@ -56,13 +56,15 @@ HttpResponse snapshot_route(const AgentView& v) {
   return json_response(j);
 }
 
-HttpResponse events_route(const AgentView& v) {
+HttpResponse events_route(const AgentView& v, Lang lang) {
   // The stream starts with the latest samples, so a page draws at once.
   HttpResponse res;
   res.stream = true;
+  // Its channel is the reader's language: the agent publishes the findings in each (agent.cpp).
+  res.stream_channel = std::string(lang_name(lang));
   res.body = "retry: 2000\n\n";
   if (v.fast) res.body += sse_event("fast", fast_json(*v.fast));
-  if (v.full) res.body += sse_event("full", full_json(*v.full));
+  if (v.full) res.body += sse_event("full", full_json(*v.full, lang));
   return res;
 }
 
@@ -80,9 +82,9 @@ HttpResponse history_route(const std::string& target, const AgentView& v) {
   return json_response(history_json(*req, out));
 }
 
-HttpResponse findings_route(const std::string& target, const AgentView& v) {
+HttpResponse findings_route(const std::string& target, const AgentView& v, Lang lang) {
   nlohmann::json j;
-  j["current"] = v.full ? rules::findings_json(v.full->findings) : nlohmann::json::array();
+  j["current"] = v.full ? rules::findings_json(v.full->findings, lang) : nlohmann::json::array();
   if (v.reader == nullptr) {
     j["events"] = nullptr;
     return json_response(j);
@@ -91,14 +93,14 @@ HttpResponse findings_route(const std::string& target, const AgentView& v) {
   if (!q) return error_response(400, q.error().message());
   auto events = v.reader->findings(*q);
   if (!events) return error_response(500, events.error().message());
-  j["events"] = finding_events_json(*events);
+  j["events"] = finding_events_json(*events, lang);
   return json_response(j);
 }
 
-HttpResponse probes_route(const AgentView& v) {
+HttpResponse probes_route(const AgentView& v, Lang lang) {
   nlohmann::json list = nlohmann::json::array();
   if (v.probes) {
-    for (const auto& p : v.probes()) list.push_back(probe_json(p));
+    for (const auto& p : v.probes()) list.push_back(probe_json(p, lang));
   }
   return json_response({{"probes", std::move(list)}});
 }
@@ -141,12 +143,17 @@ std::string sse_event(std::string_view name, const nlohmann::json& data) {
 HttpResponse route(const HttpRequest& r, const AgentView& view) {
   if (r.method != "GET" && r.method != "HEAD") return method_not_allowed();
   const std::string path = r.target.substr(0, r.target.find('?'));
-  if (path == "/api/v1/snapshot") return snapshot_route(view);
-  if (path == "/api/v1/events") return events_route(view);
   if (const DashboardAsset* asset = dashboard_asset(path)) return asset_route(*asset);
   if (path == "/api/v1/history") return history_route(r.target, view);
-  if (path == "/api/v1/probes") return probes_route(view);
-  if (path == "/api/v1/findings") return findings_route(r.target, view);
+  // The routes that carry findings render them in the reader's language.
+  if (path == "/api/v1/snapshot" || path == "/api/v1/events" || path == "/api/v1/probes" || path == "/api/v1/findings") {
+    auto lang = reader_lang(query_param(r.target, "lang"), r.accept_language, view.lang);
+    if (!lang) return error_response(400, lang.error().message());
+    if (path == "/api/v1/snapshot") return snapshot_route(view, *lang);
+    if (path == "/api/v1/events") return events_route(view, *lang);
+    if (path == "/api/v1/probes") return probes_route(view, *lang);
+    return findings_route(r.target, view, *lang);
+  }
   if (path == "/api/v1/texts") {
     auto lang = dashboard_lang(query_param(r.target, "lang"), r.accept_language);
     if (!lang) return error_response(400, lang.error().message());

@@ -11,6 +11,9 @@
 //   /api/v1/findings  the current findings and their events over time
 //   /api/v1/probes    the continuous probes (probes.h)
 //   /api/v1/texts     the dashboard's words in the reader's language (dashboard_texts.h)
+// The findings in /api/v1/snapshot, /events, /findings and /probes are stored as id + severity +
+// evidence and rendered per request in the reader's language: ?lang=, else Accept-Language, else
+// the agent's --lang (dashboard_texts.h: reader_lang); an unknown ?lang= is a 400 naming it.
 //   /metrics          Prometheus metrics (metrics.h)
 //   /, /assets/...    the dashboard (dashboard.h)
 // anything else 404.
@@ -34,6 +37,7 @@
 #include "agent/probe_status.h"
 #include "agent/sampler.h"
 #include "core/error.h"
+#include "core/text.h"
 
 namespace connscope::agent {
 
@@ -57,6 +61,9 @@ struct AgentView {
   // Every probe's status (ProbeScheduler::snapshot); empty function: no probes.
   std::function<std::vector<ProbeStatus>()> probes;
   HistoryTime now{};  // for the history routes' default ranges
+  // The agent's --lang: the language of the findings' texts for a request that names none
+  // (neither ?lang= nor a supported Accept-Language).
+  Lang lang = Lang::en;
 };
 
 HttpResponse route(const HttpRequest& r, const AgentView& view);

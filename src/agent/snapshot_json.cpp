@@ -129,7 +129,7 @@ json fast_json(const FastSample& s) {
   return j;
 }
 
-json full_json(const FullSample& s) {
+json full_json(const FullSample& s, Lang lang) {
   const auto& snap = s.collected.snapshot;
   json j;
   j["time_ms"] = unix_ms(s.time);
@@ -150,7 +150,7 @@ json full_json(const FullSample& s) {
                           {"count", c.count}});
   }
   j["close_wait"] = close_wait;
-  j["findings"] = rules::findings_json(s.findings);
+  j["findings"] = rules::findings_json(s.findings, lang);
   j["notes"] = s.collected.notes;
   j["cost"] = {{"cpu_ms", ms(s.cpu)}, {"wall_ms", ms(s.wall)}};
   return j;

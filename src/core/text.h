@@ -34,6 +34,7 @@ enum class Lang { en, zh_CN };
 #include "core/text_dashboard.h"
 #include "core/text_load.h"
 #include "core/text_errors.h"
+#include "core/text_findings.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -247,43 +248,24 @@ enum class Lang { en, zh_CN };
     "now ({percent}%). When the table is full, packets of new connections are dropped "           \
     "('nf_conntrack: table full, dropping packet' in dmesg) and clients time out.")               \
   X(f_sysctl_summary, "{name} is {value}; recommended for a busy server: {recommended}")         \
-  X(f_sysctl_fix, "{command}; to keep it: {line} in {file}, then sysctl --system")               \
-  X(f_conntrack_summary, "{count} of {max} conntrack entries in use ({percent}%)")               \
   X(f_conntrack_cause,                                                                           \
     "Every tracked connection holds an entry until it ends or times out (ESTABLISHED: 5 days by " \
     "default); when the table is full the kernel drops packets of new connections and clients "   \
     "see timeouts, not errors.")                                                                  \
-  X(f_conntrack_fix,                                                                             \
-    "sysctl -w net.netfilter.nf_conntrack_max={max}; to keep it: net.netfilter.nf_conntrack_max " \
-    "= {max} in {file}. Or exempt busy server ports from tracking (nft: a notrack rule in a raw " \
-    "prerouting chain).")                                                                         \
-  X(f_nofile_limit_summary,                                                                      \
-    "{who} listens with a nofile soft limit of {limit}, below {recommended} for a busy server")   \
   X(f_nofile_limit_cause,                                                                        \
     "Every connection is a file descriptor. At the soft limit accept() fails with EMFILE: new "   \
     "connections wait in the accept queue and then overflow it. The usual default, 1024, is a "   \
     "select() relic; fs.nr_open caps how far it can be raised.")                                  \
-  X(f_accept_queue_full_summary,                                                                  \
-    "{addr}: accept queue {queue}/{limit}{owner}; {overflows} connections/s dropped")             \
-  X(f_accept_queue_high_summary, "{addr}: accept queue {queue}/{limit}{owner}, near its limit")   \
   X(f_accept_queue_full_cause,                                                                    \
     "The application is not calling accept() as fast as connections complete (a blocked event "   \
     "loop, too few workers, a slow dependency), or its backlog is too small for bursts. When the " \
     "queue is full the kernel drops the handshake's last ACK and clients see a hang, not an error.") \
-  X(f_accept_queue_full_fix,                                                                      \
-    "Find what keeps {who} from accepting (CPU, locks, a blocking call in the accept loop). Raise " \
-    "the listen backlog in the application (nginx: listen ... backlog=4096) and the cap: sysctl -w " \
-    "net.core.somaxconn=4096 (and in /etc/sysctl.d/90-connscope.conf: net.core.somaxconn = 4096). " \
-    "Watch it: ss -ltn 'sport = :{port}' (Recv-Q is the queue, Send-Q the limit).")              \
-  X(f_syn_queue_overflow_summary, "{drops} SYNs/s dropped: the SYN queue is full and syncookies are {cookies}") \
   X(f_syn_queue_overflow_cause,                                                                   \
     "Half-open connections (SYN_RECV) filled the SYN queue, and without syncookies the kernel "    \
     "drops new SYNs; clients retry after 1 s, 3 s, 7 s.")                                           \
   X(f_syn_queue_overflow_fix,                                                                     \
     "sysctl -w net.ipv4.tcp_syncookies=1; raise net.ipv4.tcp_max_syn_backlog and the listen "      \
     "backlog; if the SYN_RECV sockets come from a few sources, it is a flood (see listen.syn_flood).") \
-  X(f_syn_flood_summary,                                                                          \
-    "{syn_recv} half-open connections (SYN_RECV){source}; {cookies} syncookies/s sent")            \
   X(f_syn_flood_cause,                                                                            \
     "More SYNs arrive than complete their handshake: a SYN flood (spoofed or from a few hosts), "  \
     "or clients whose final ACK is lost. The kernel answers each with a SYN-ACK and retries it "   \
@@ -292,15 +274,9 @@ enum class Lang { en, zh_CN };
     "Keep net.ipv4.tcp_syncookies=1 so the queue cannot fill. Lower net.ipv4.tcp_synack_retries "  \
     "to 2 to free half-open slots sooner. Rate-limit or block the top sources at the firewall "    \
     "(nft add rule inet filter input ip saddr ADDR tcp flags syn limit rate 10/second accept).")   \
-  X(f_close_wait_summary, "{count} sockets in CLOSE_WAIT owned by {who}{port}")                   \
   X(f_close_wait_cause,                                                                           \
     "The peer closed (sent FIN) and the application never called close(): a leak on an error or " \
     "EOF path. The sockets and their descriptors stay until the process exits.")                  \
-  X(f_close_wait_fix,                                                                             \
-    "Fix the code path that ignores EOF (read() returning 0) or errors without closing; "          \
-    "restarting {who} frees them for now. List them: ss -tnp state close-wait.")                   \
-  X(f_time_wait_summary,                                                                          \
-    "{count} sockets in TIME_WAIT toward {dest}: {percent}% of the {ports} local ports")          \
   X(f_time_wait_cause,                                                                            \
     "Each connection this host closes first to one destination holds its local port for 60 s "   \
     "(fixed in Linux; tcp_fin_timeout governs FIN_WAIT2, not TIME_WAIT). Short connections "       \
@@ -309,7 +285,6 @@ enum class Lang { en, zh_CN };
     "Reuse connections (HTTP keep-alive, connection pools). sysctl -w net.ipv4.tcp_tw_reuse=1 "    \
     "lets outgoing connections reuse TIME_WAIT ports (it does nothing for incoming ones; "         \
     "tcp_tw_recycle no longer exists). Widen net.ipv4.ip_local_port_range (e.g. 1024 65535).")    \
-  X(f_orphans_summary, "{orphans} orphaned sockets, {percent}% of net.ipv4.tcp_max_orphans ({max})") \
   X(f_orphans_cause,                                                                              \
     "Sockets the application closed but whose FIN or data the peer has not acknowledged; past "    \
     "tcp_max_orphans the kernel resets them and logs 'too many orphaned sockets'.")               \
@@ -317,14 +292,12 @@ enum class Lang { en, zh_CN };
     "Look for slow or vanished peers (ss -tn state fin-wait-1 state last-ack). Lower "             \
     "net.ipv4.tcp_orphan_retries to give up sooner; raise net.ipv4.tcp_max_orphans if memory "     \
     "allows (each orphan can hold up to 64 KB).")                                                  \
-  X(f_retransmits_summary, "{rate} segments/s retransmitted, {percent}% of segments sent")        \
   X(f_retransmits_cause,                                                                          \
     "Packets are lost or delayed on the path or at an interface: congestion, a bad link, full "    \
     "queues, or a peer that stopped answering.")                                                   \
   X(f_retransmits_fix,                                                                            \
     "Find where: ip -s link (interface drops and errors), ss -ti (per-connection retrans), and "   \
     "trace the path to the affected peers.")                                                       \
-  X(f_resets_summary, "{rate} resets/s sent")                                                      \
   X(f_resets_cause,                                                                               \
     "This host answers with RST: connections to ports where nothing listens (scans, stale "       \
     "clients), applications aborting connections (SO_LINGER 0), or tcp_abort_on_overflow with a " \
@@ -332,7 +305,6 @@ enum class Lang { en, zh_CN };
   X(f_resets_fix,                                                                                 \
     "See which ports are hit: tcpdump -ni any 'tcp[tcpflags] & tcp-rst != 0'; check "             \
     "net.ipv4.tcp_abort_on_overflow (0 is right for most servers).")                              \
-  X(f_nofile_summary, "{who} has {open} of {limit} file descriptors open ({percent}%)")           \
   X(f_nofile_cause,                                                                               \
     "At the limit accept() fails with EMFILE: new connections wait in the accept queue and then "  \
     "overflow it, while the process may spin on the error.")                                      \
@@ -340,7 +312,6 @@ enum class Lang { en, zh_CN };
     "Raise the limit (systemd: LimitNOFILE=65535 in the unit; shell: ulimit -n 65535) and look "  \
     "for descriptor leaks (ls /proc/{pid}/fd | wc -l over time).")                                \
   X(f_owner_suffix, " ({command}, pid {pid})")                                                     \
-  X(f_unknown_owner, "the owning process")                                                      \
   X(inspect_note_owners_need_root,                                                                \
     "owners of sockets in {} processes of other users are unknown: run as root (or with "         \
     "CAP_SYS_PTRACE) to name them")                                                                \
@@ -673,7 +644,8 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_WATCH_MESSAGES(X)                                                                     \
   CONNSCOPE_DASHBOARD_MESSAGES(X)                                                                 \
   CONNSCOPE_LOAD_MESSAGES(X)                                                                      \
-  CONNSCOPE_ERROR_MESSAGES(X)
+  CONNSCOPE_ERROR_MESSAGES(X)                                                                     \
+  CONNSCOPE_FINDING_MESSAGES(X)
 
 // The plural messages of text.h itself: X(id, count, English singular, English plural).
 #define CONNSCOPE_CORE_PLURALS(X)                                                                 \

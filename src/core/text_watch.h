@@ -166,8 +166,6 @@
   X(watch_summary_overflow_row, "{listener} (queue {backlog}/{max_backlog})")                              \
   X(watch_summary_more, "(+{count} more)")                                                                 \
   X(watch_summary_empty, "no events yet")                                                                 \
-  X(f_firewall_drop_summary,                                                                               \
-    "a firewall rule on this host dropped {drops_per_second} packets/s to port {port}, where {who} listens; top sources: {peers}") \
   X(f_firewall_drop_cause,                                                                                 \
     "The kernel freed these packets with the drop reason NETFILTER_DROP: an nftables or iptables rule (a "  \
     "drop policy, a rate limit, a blocklist, a container's or firewalld's rules) drops traffic to a port "  \

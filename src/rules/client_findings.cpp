@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "core/error_text.h"
+#include "rules/finding_text.h"
 
 namespace connscope::rules {
 
@@ -103,20 +104,7 @@ Result<Finding> make_client_finding(std::string_view id, std::map<std::string, s
                                     Lang lang) {
   const auto* spec = find_client_spec(id);
   if (spec == nullptr) return fail("finding \"" + std::string(id) + "\"", "not in the catalog");
-  Finding f;
-  f.id = std::string(id);
-  f.severity = spec->severity;
-  auto summary = format_named(lang, spec->summary, evidence);
-  auto cause = format_named(lang, spec->cause, evidence);
-  auto fix = format_named(lang, spec->fix, evidence);
-  for (auto* r : {&summary, &cause, &fix}) {
-    if (!*r) return fail("finding " + f.id, r->error().detail);
-  }
-  f.summary = std::move(*summary);
-  f.cause = std::move(*cause);
-  f.fix = std::move(*fix);
-  f.evidence = std::move(evidence);
-  return f;
+  return render_finding(id, spec->severity, std::move(evidence), lang);
 }
 
 }  // namespace connscope::rules

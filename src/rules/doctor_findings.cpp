@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 #include <system_error>
 #include <map>
 #include <set>
@@ -23,10 +24,17 @@ std::string dur(Clock::duration d) {
   return format_elapsed(std::chrono::duration_cast<std::chrono::nanoseconds>(d));
 }
 
+// "any" is a token the texts render ("IPv4 or IPv6" in the reader's language).
 std::string family_text(DnsFamily f) {
   if (f == DnsFamily::v4) return "IPv4";
   if (f == DnsFamily::v6) return "IPv6";
-  return "IPv4 or IPv6";
+  return "any";
+}
+
+// An ICMP error as a token ("icmp:3:3", "icmp6:1:4"); the texts say it in words
+// (rules/finding_text.h).
+std::string icmp_token(ErrOrigin origin, std::uint8_t type, std::uint8_t code) {
+  return fmt::format("{}:{}:{}", origin == ErrOrigin::icmp6 ? "icmp6" : "icmp", type, code);
 }
 
 // The URL of the run the findings are about.
@@ -65,12 +73,12 @@ void resolve_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding
   e["timeout"] = dur(r.options.timeout);
   std::string servers;
   for (const auto& s : d.servers) servers += (servers.empty() ? "" : ", ") + s.to_string();
-  e["servers"] = servers.empty() ? "no server" : servers;
+  e["servers"] = servers.empty() ? "none" : servers;
   // The server whose answer decided, else the first one asked.
   std::optional<Endpoint> server = d.server;
   if (!server && !d.attempts.empty()) server = d.attempts.front().server;
   if (!server && !d.servers.empty()) server = d.servers.front();
-  e["server"] = server ? server->to_string() : "the resolver";
+  e["server"] = server ? server->to_string() : "resolver";
   e["server_address"] = server ? server->address : "SERVER";
   if (d.rcode) e["rcode"] = std::string(rcode_name(*d.rcode));
   e["detail"] = d.detail;
@@ -89,8 +97,8 @@ void route_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>&
     e["route"] = rt.kernel_message.empty() ? std::string(route_outcome_name(rt.outcome))
                                            : fmt::format("{}: {}", route_outcome_name(rt.outcome), rt.kernel_message);
     // A prohibit route is this host's own refusal: it is the "router" that says no.
-    e["from"] = "this host's routing table";
-    e["icmp"] = "none (a prohibit route)";
+    e["from"] = "routing_table";
+    e["icmp"] = "prohibit_route";
     add(out, StageId::route, *id, std::move(e), lang);
   }
 }
@@ -109,8 +117,8 @@ void reach_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>&
   e["lost"] = std::to_string(re.stats.sent - re.stats.received);
   if (!re.errors.empty()) {
     const auto& err = re.errors.front();
-    e["from"] = err.from.empty() ? "this host" : err.from;
-    e["icmp"] = probe::icmp_evidence(err.origin, err.type, err.code);
+    e["from"] = err.from.empty() ? "local" : err.from;
+    e["icmp"] = icmp_token(err.origin, err.type, err.code);
   } else {
     e["from"] = re.destination;
     e["icmp"] = "none";
@@ -130,7 +138,7 @@ Evidence attempt_evidence(const DoctorReport& r, const ConnectAttempt& a) {
   e["time"] = dur(a.elapsed);
   e["target"] = r.options.target.http_host();
   if (a.queued && a.queued->origin != ErrOrigin::local && a.queued->origin != ErrOrigin::none) {
-    e["icmp"] = probe::icmp_evidence(a.queued->origin, a.queued->type, a.queued->code);
+    e["icmp"] = icmp_token(a.queued->origin, a.queued->type, a.queued->code);
     e["from"] = a.queued->offender.value_or(a.remote.address);
   } else {
     e["icmp"] = "none";
@@ -138,21 +146,20 @@ Evidence attempt_evidence(const DoctorReport& r, const ConnectAttempt& a) {
   }
   if (a.error != 0) e["errno"] = std::to_string(a.error);
   // net.no_route at connect: the kernel refused the SYN itself.
-  e["route"] = a.error != 0 ? fmt::format("connect: {}", std::system_category().message(a.error))
-                            : std::string(connect_failure_name(a.failure));
-  if (a.icmp_from_trace) {
-    e["icmp"] += "; it answered a probe of the trace, not our SYN: the sender rate-limits its ICMP errors";
-  }
-  e["icmp_note"] = "";
+  // The errno by its name ("connect: ENETUNREACH"), which reads the same in every language.
+  const char* errno_name = a.error != 0 ? ::strerrorname_np(a.error) : nullptr;
+  e["route"] = a.error == 0        ? std::string(connect_failure_name(a.failure))
+               : errno_name != nullptr ? fmt::format("connect: {}", errno_name)
+                                       : fmt::format("connect: errno {}", a.error);
+  if (a.icmp_from_trace) e["icmp_from_trace"] = "yes";
+  // The hop whose ICMP errors are rate-limited, if the trace met one (the texts' {icmp_note}).
+  e["rate_limited_hop"] = "";
   if (r.trace && r.trace->destination.address == a.remote.address) {
     const auto end = path_end(*r.trace);
     e["last_hop"] = end.hop == 0 ? "none" : fmt::format("{} ({})", end.hop, end.address.value_or("?"));
     for (const auto& hop : r.trace->hops) {
-      if (hop.loss == HopLoss::rate_limited && e["icmp_note"].empty()) {
-        e["icmp_note"] = fmt::format(
-            " Hop {} answered only some probes of the trace: ICMP errors on this path are rate-limited, "
-            "and a reject whose ICMP error such a limit swallows looks exactly like a drop.",
-            hop.ttl);
+      if (hop.loss == HopLoss::rate_limited && e["rate_limited_hop"].empty()) {
+        e["rate_limited_hop"] = std::to_string(hop.ttl);
       }
     }
   }
@@ -168,7 +175,8 @@ void some_addresses_fail(const DoctorReport& r, const ConnectAttempt& a, std::st
   const bool other_family_works = std::any_of(r.connect.begin(), r.connect.end(), [&](const ConnectAttempt& x) {
     return x.connected() && x.remote.family != a.remote.family;
   });
-  Evidence e;
+  // The failing address's own evidence, so that its finding's summary ({failure}) renders too.
+  Evidence e = std::move(failure);
   e["name"] = r.dns.name.empty() ? r.options.target.host : r.dns.name;
   e["port"] = std::to_string(a.remote.port);
   e["address"] = a.remote.address;
@@ -178,15 +186,8 @@ void some_addresses_fail(const DoctorReport& r, const ConnectAttempt& a, std::st
   e["total"] = std::to_string(r.connect.size());
   e["failed"] = std::to_string(failed);
   e["failure_id"] = std::string(failure_id);
-  auto specific = make_client_finding(failure_id, std::move(failure), lang);
-  e["failure"] = specific ? specific->summary : std::string(connect_failure_name(a.failure));
-  if (!other_family_works) {
-    e["who"] = fmt::format("clients the round-robin of {} records sends to {}", v6 ? "AAAA" : "A", a.remote.address);
-  } else if (v6) {
-    e["who"] = "clients that prefer IPv6, as getaddrinfo does by default on a host with an IPv6 route";
-  } else {
-    e["who"] = "IPv4-only clients, and those configured to prefer IPv4 (gai.conf)";
-  }
+  // Who is hit, as a token the texts say in words.
+  e["who"] = !other_family_works ? "round_robin" : v6 ? "prefer_ipv6" : "ipv4_only";
   add(out, StageId::connect, "net.some_addresses_fail", std::move(e), lang);
 }
 
@@ -220,7 +221,7 @@ bool mtu_finding(const DoctorReport& r, StageId stage, Lang lang, std::vector<St
   const auto& m = *r.mtu_retry;
   Evidence e;
   e["endpoint"] = connected_endpoint(r);
-  e["stalled"] = stage == StageId::secure ? "TLS handshake" : "reply";
+  e["stalled"] = stage == StageId::secure ? "tls_handshake" : "reply";
   e["out_of_order"] = std::to_string(m.out_of_order);
   e["mss"] = std::to_string(m.mss);
   add(out, stage, "path.mtu_blackhole", std::move(e), lang);
@@ -262,8 +263,7 @@ void secure_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>
       for (const char* k : {"subject", "issuer", "not_before", "not_after", "names"}) e[k] = "unknown";
     }
     e["days"] = t.days_to_expiry ? std::to_string(*t.days_to_expiry) : "unknown";
-    e["client_cert"] = t.client_certificate.empty() ? "no client certificate"
-                                                    : "the client certificate " + t.client_certificate;
+    e["client_cert"] = t.client_certificate.empty() ? "none" : t.client_certificate;
     if (t.alert_after_handshake) e["alert_after_handshake"] = "yes";
     if (t.error) e["error"] = t.error->message();
     add(out, StageId::secure, id, std::move(e), lang);
@@ -310,16 +310,18 @@ void talk_findings(const DoctorReport& r, Lang lang, std::vector<StageFinding>& 
   e["interim"] = std::to_string(t.http_interim);
   e["first_status"] = std::to_string(t.http_first_interim);
   e["close"] = t.peer_close == PeerClose::rst ? "RST" : "FIN";
+  // What was sent to a silent service, as tokens ("tls_client_hello,http_request"; "none").
   std::string tried;
   if (r.identified) {
     for (const auto& what : r.identified->tried) {
-      if (what == "greeting") continue;
-      // "an HTTP request": the article goes by how the acronym is said.
-      const bool an = what.starts_with("HTTP") || what.starts_with("SSH") || what.starts_with("SMTP");
-      tried += (tried.empty() ? "" : " or ") + std::string(an ? "an " : "a ") + what;
+      std::string token;
+      if (what == "TLS ClientHello") token = "tls_client_hello";
+      if (what == "HTTP request") token = "http_request";
+      if (token.empty()) continue;  // the greeting is a wait, not something sent
+      tried += (tried.empty() ? "" : ",") + token;
     }
   }
-  e["tried"] = tried.empty() ? "anything we sent" : tried;
+  e["tried"] = tried.empty() ? "none" : tried;
   add(out, StageId::talk, id, std::move(e), lang);
 }
 

@@ -3,6 +3,7 @@
 // to do. Ids are API (JSON, metrics, docs/findings.md).
 
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -11,6 +12,8 @@ namespace connscope::rules {
 enum class Severity { info, warning, critical };
 
 std::string_view severity_name(Severity s);
+// The severity a name gives ("warning"); nullopt for any other text.
+std::optional<Severity> severity_from_name(std::string_view name);
 
 struct Finding {
   std::string id;  // "listen.accept_queue_full"

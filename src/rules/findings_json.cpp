@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "rules/finding_text.h"
+
 namespace connscope::rules {
 
 nlohmann::json findings_json(const std::vector<rules::Finding>& findings) {
@@ -15,6 +17,13 @@ nlohmann::json findings_json(const std::vector<rules::Finding>& findings) {
                    {"fix", f.fix}});
   }
   return out;
+}
+
+nlohmann::json findings_json(const std::vector<rules::Finding>& findings, Lang lang) {
+  std::vector<rules::Finding> rendered;
+  rendered.reserve(findings.size());
+  for (const auto& f : findings) rendered.push_back(rendered_in(f, lang));
+  return findings_json(rendered);
 }
 
 }  // namespace connscope::rules

@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "rules/finding_text.h"
+
 namespace connscope::rules {
 
 namespace {
@@ -57,47 +59,44 @@ class Auditor {
 
   AuditReport run() {
     somaxconn_ = integer("net.core.somaxconn");
-    at_least("net.core.somaxconn", T::kSomaxconn, Msg::why_somaxconn);
-    at_least("net.ipv4.tcp_max_syn_backlog", T::kMaxSynBacklog, Msg::why_max_syn_backlog);
+    at_least("net.core.somaxconn", T::kSomaxconn);
+    at_least("net.ipv4.tcp_max_syn_backlog", T::kMaxSynBacklog);
     syncookies();
-    judged_at_most("net.ipv4.tcp_synack_retries", T::kSynackRetries, Msg::why_synack_retries);
-    judged_at_most("net.ipv4.tcp_syn_retries", T::kSynRetries, Msg::why_syn_retries);
+    judged_at_most("net.ipv4.tcp_synack_retries", T::kSynackRetries);
+    judged_at_most("net.ipv4.tcp_syn_retries", T::kSynRetries);
     abort_on_overflow();
     fastopen();
-    judged_at_most("net.ipv4.tcp_keepalive_time", T::kKeepaliveTime, Msg::why_keepalive_time);
-    judged_at_most("net.ipv4.tcp_keepalive_intvl", T::kKeepaliveIntvl, Msg::why_keepalive_intvl);
-    judged_at_most("net.ipv4.tcp_keepalive_probes", T::kKeepaliveProbes, Msg::why_keepalive_probes);
-    judged_at_most("net.ipv4.tcp_fin_timeout", T::kFinTimeout, Msg::why_fin_timeout);
+    judged_at_most("net.ipv4.tcp_keepalive_time", T::kKeepaliveTime);
+    judged_at_most("net.ipv4.tcp_keepalive_intvl", T::kKeepaliveIntvl);
+    judged_at_most("net.ipv4.tcp_keepalive_probes", T::kKeepaliveProbes);
+    judged_at_most("net.ipv4.tcp_fin_timeout", T::kFinTimeout);
     tw_reuse();
     tw_recycle();
     port_range();
     max_tw_buckets();
-    at_least("net.ipv4.tcp_max_orphans", T::kMaxOrphans, Msg::why_max_orphans);
-    buffer("net.ipv4.tcp_rmem", Msg::why_rmem);
-    buffer("net.ipv4.tcp_wmem", Msg::why_wmem);
+    at_least("net.ipv4.tcp_max_orphans", T::kMaxOrphans);
+    buffer("net.ipv4.tcp_rmem");
+    buffer("net.ipv4.tcp_wmem");
     // Drops here show up in /proc/net/softnet_stat first; whether 1000 is too small depends on
     // the link speed, so it is a judgement.
     const auto netdev = integer("net.core.netdev_max_backlog");
     setting("net.core.netdev_max_backlog", std::to_string(T::kNetdevMaxBacklog),
-            netdev && *netdev < T::kNetdevMaxBacklog ? SettingStatus::info : SettingStatus::ok,
-            tr(lang_, Msg::why_netdev_max_backlog));
-    at_least("fs.file-max", T::kFileMax, Msg::why_file_max);
-    at_least("fs.nr_open", T::kNrOpen, Msg::why_nr_open);
+            netdev && *netdev < T::kNetdevMaxBacklog ? SettingStatus::info : SettingStatus::ok);
+    at_least("fs.file-max", T::kFileMax);
+    at_least("fs.nr_open", T::kNrOpen);
     conntrack();
     listeners();
     nofile();
     for (const auto& s : report_.settings) {
       if (s.status != SettingStatus::below) continue;
-      Finding f;
-      f.id = "sysctl." + s.name;
-      f.severity = Severity::warning;
-      f.evidence = {{"value", *s.value}, {"recommended", s.recommended}};
-      f.summary = tr(lang_, Msg::f_sysctl_summary, fmt::arg("name", s.name),
-                     fmt::arg("value", *s.value), fmt::arg("recommended", s.recommended));
-      f.cause = s.why;
-      f.fix = tr(lang_, Msg::f_sysctl_fix, fmt::arg("command", *s.fix_command),
-                 fmt::arg("line", *s.sysctl_d), fmt::arg("file", kSysctlDFile));
-      report_.findings.push_back(std::move(f));
+      // The evidence holds everything the texts quote, the why text's numbers included.
+      Evidence ev = why_args_[s.name];
+      ev["name"] = s.name;
+      ev["value"] = *s.value;
+      ev["recommended"] = s.recommended;
+      ev["fix_command"] = *s.fix_command;
+      ev["sysctl_d"] = *s.sysctl_d;
+      report_.findings.push_back(make_finding("sysctl." + s.name, Severity::warning, std::move(ev), lang_));
     }
     std::stable_sort(report_.findings.begin(), report_.findings.end(),
                      [](const Finding& a, const Finding& b) { return a.severity > b.severity; });
@@ -120,12 +119,18 @@ class Auditor {
 
   // Adds one row. A setting the kernel does not have is shown, never judged; one that is not
   // the expected number (a future kernel's format) is shown as info rather than misjudged.
-  void setting(std::string_view name, std::string recommended, SettingStatus status, std::string why) {
+  // The why text comes from the one table the findings use too (rules/finding_text.h); `why_args`
+  // are the numbers it quotes, kept for the setting's finding.
+  void setting(std::string_view name, std::string recommended, SettingStatus status, Evidence why_args = {}) {
     SettingCheck s;
     s.name = std::string(name);
     s.recommended = std::move(recommended);
-    s.why = std::move(why);
     const auto* text = raw(name);
+    if (const auto why = sysctl_why(name, text ? normalize(*text) : std::string())) {
+      auto rendered = render_with_evidence(lang_, *why, why_args);
+      s.why = rendered ? std::move(*rendered) : rendered.error().message(lang_);
+    }
+    why_args_[s.name] = std::move(why_args);
     if (text == nullptr) {
       s.status = SettingStatus::unavailable;
     } else {
@@ -147,35 +152,30 @@ class Auditor {
     return below ? SettingStatus::below : SettingStatus::ok;
   }
 
-  void at_least(std::string_view name, std::int64_t min, Msg why) {
+  void at_least(std::string_view name, std::int64_t min) {
     const auto v = integer(name);
-    setting(name, std::to_string(min), parsed_or_info(name, v && *v < min), tr(lang_, why));
+    setting(name, std::to_string(min), parsed_or_info(name, v && *v < min));
   }
 
   // Settings where lower is better for a busy server but the default is not wrong for every
   // host (retries and timeouts trade patience with slow peers for resources).
-  void judged_at_most(std::string_view name, std::int64_t max, Msg why) {
+  void judged_at_most(std::string_view name, std::int64_t max) {
     const auto v = integer(name);
-    setting(name, std::to_string(max),
-            v && *v > max ? SettingStatus::info : parsed_or_info(name, false), tr(lang_, why));
+    setting(name, std::to_string(max), v && *v > max ? SettingStatus::info : parsed_or_info(name, false));
   }
 
   void syncookies() {
     constexpr std::string_view name = "net.ipv4.tcp_syncookies";
     const auto v = integer(name);
     SettingStatus st = parsed_or_info(name, v && *v == 0);
-    std::string why = tr(lang_, Msg::why_syncookies);
-    if (v && *v == 2) {
-      st = SettingStatus::info;
-      why = tr(lang_, Msg::why_syncookies_always);
-    }
-    setting(name, "1", st, std::move(why));
+    if (v && *v == 2) st = SettingStatus::info;  // its own why text (sysctl_why)
+    setting(name, "1", st);
   }
 
   void abort_on_overflow() {
     constexpr std::string_view name = "net.ipv4.tcp_abort_on_overflow";
     const auto v = integer(name);
-    setting(name, "0", parsed_or_info(name, v && *v != 0), tr(lang_, Msg::why_abort_on_overflow));
+    setting(name, "0", parsed_or_info(name, v && *v != 0));
   }
 
   void fastopen() {
@@ -184,7 +184,7 @@ class Auditor {
     // Bit 2 (value 2) is server support; without it listeners cannot take data in the SYN.
     const bool server_off = v && (*v & 2) == 0;
     setting(name, v ? std::to_string(*v | 3) : "3",
-            server_off ? SettingStatus::info : parsed_or_info(name, false), tr(lang_, Msg::why_fastopen));
+            server_off ? SettingStatus::info : parsed_or_info(name, false));
   }
 
   void tw_reuse() {
@@ -194,14 +194,14 @@ class Auditor {
     // 2 (loopback only) is the kernel's cautious default: fine for a host that connects out
     // little, worth changing for a proxy.
     if (v && *v == 2) st = SettingStatus::info;
-    setting(name, "1", st, tr(lang_, Msg::why_tw_reuse));
+    setting(name, "1", st);
   }
 
   void tw_recycle() {
     // Removed in Linux 4.12: only an older kernel has the row at all.
     if (raw(kTwRecycle) == nullptr) return;
     const auto v = integer(kTwRecycle);
-    setting(kTwRecycle, "0", parsed_or_info(kTwRecycle, v && *v != 0), tr(lang_, Msg::why_tw_recycle));
+    setting(kTwRecycle, "0", parsed_or_info(kTwRecycle, v && *v != 0));
   }
 
   void port_range() {
@@ -217,8 +217,7 @@ class Auditor {
       if (ports < T::kLocalPorts) st = SettingStatus::below;
     }
     // TIME_WAIT holds a port for 60 s: that is the sustainable rate to one destination.
-    setting(name, "10240 65535", st,
-            tr(lang_, Msg::why_port_range, fmt::arg("ports", ports), fmt::arg("per_s", ports / 60)));
+    setting(name, "10240 65535", st, {{"ports", std::to_string(ports)}, {"per_s", std::to_string(ports / 60)}});
   }
 
   void max_tw_buckets() {
@@ -228,10 +227,10 @@ class Auditor {
     // recommendation, it matters only if TIME_WAIT reaches it.
     SettingStatus st = parsed_or_info(name, v && *v < T::kMaxTwBucketsLow);
     if (v && *v >= T::kMaxTwBucketsLow && *v < T::kMaxTwBuckets) st = SettingStatus::info;
-    setting(name, std::to_string(T::kMaxTwBuckets), st, tr(lang_, Msg::why_max_tw_buckets));
+    setting(name, std::to_string(T::kMaxTwBuckets), st);
   }
 
-  void buffer(std::string_view name, Msg why) {
+  void buffer(std::string_view name) {
     const auto* text = raw(name);
     const auto v = text ? numbers(*text) : std::nullopt;
     SettingStatus st = SettingStatus::ok;
@@ -244,7 +243,7 @@ class Auditor {
       // Whether a bigger buffer helps depends on bandwidth x RTT of the clients: a judgement.
       if ((*v)[2] < T::kBufferMax) st = SettingStatus::info;
     }
-    setting(name, std::move(recommended), st, tr(lang_, why));
+    setting(name, std::move(recommended), st);
   }
 
   void conntrack() {
@@ -263,19 +262,15 @@ class Auditor {
     SettingStatus st = parsed_or_info(kConntrackMax, filling);
     if (!filling && max && *max < T::kConntrackMax) st = SettingStatus::info;
     setting(kConntrackMax, std::to_string(recommended), st,
-            tr(lang_, Msg::why_conntrack_max, fmt::arg("count", count.value_or(0)),
-               fmt::arg("percent", percent(fraction))));
+            {{"count", std::to_string(count.value_or(0))}, {"percent", percent(fraction)}});
     if (!filling) return;
-    Finding f;
-    f.id = "conntrack.table_full";
-    f.severity = fraction >= T::kConntrackCritFraction ? Severity::critical : Severity::warning;
-    f.evidence = {{"nf_conntrack_count", std::to_string(*count)},
-                  {"nf_conntrack_max", std::to_string(*max)}};
-    f.summary = tr(lang_, Msg::f_conntrack_summary, fmt::arg("count", *count), fmt::arg("max", *max),
-                   fmt::arg("percent", percent(fraction)));
-    f.cause = tr(lang_, Msg::f_conntrack_cause);
-    f.fix = tr(lang_, Msg::f_conntrack_fix, fmt::arg("max", recommended), fmt::arg("file", kSysctlDFile));
-    report_.findings.push_back(std::move(f));
+    const Severity sev = fraction >= T::kConntrackCritFraction ? Severity::critical : Severity::warning;
+    report_.findings.push_back(make_finding("conntrack.table_full", sev,
+                                            {{"nf_conntrack_count", std::to_string(*count)},
+                                             {"nf_conntrack_max", std::to_string(*max)},
+                                             {"percent", percent(fraction)},
+                                             {"recommended", std::to_string(recommended)}},
+                                            lang_));
   }
 
   void listeners() {
@@ -299,22 +294,14 @@ class Auditor {
       if (std::find(seen.begin(), seen.end(), *l.pid) != seen.end()) continue;
       seen.push_back(*l.pid);
       if (*l.nofile_soft >= T::kNofile) continue;
-      Finding f;
-      f.id = "limits.nofile_low";
+      Evidence ev{{"pid", std::to_string(*l.pid)},
+                  {"command", l.command},
+                  {"nofile_soft", std::to_string(*l.nofile_soft)},
+                  {"recommended", std::to_string(T::kNofile)},
+                  {"address", l.address}};
+      if (l.open_fds) ev["open_fds"] = std::to_string(*l.open_fds);
       // A low limit is a risk, not an outage: warning; inspect escalates when it fills up.
-      f.severity = Severity::warning;
-      f.evidence = {{"pid", std::to_string(*l.pid)},
-                    {"command", l.command},
-                    {"nofile_soft", std::to_string(*l.nofile_soft)},
-                    {"recommended", std::to_string(T::kNofile)},
-                    {"address", l.address}};
-      if (l.open_fds) f.evidence["open_fds"] = std::to_string(*l.open_fds);
-      f.summary = tr(lang_, Msg::f_nofile_limit_summary,
-                     fmt::arg("who", fmt::format("{} (pid {})", l.command, *l.pid)),
-                     fmt::arg("limit", *l.nofile_soft), fmt::arg("recommended", T::kNofile));
-      f.cause = tr(lang_, Msg::f_nofile_limit_cause);
-      f.fix = tr(lang_, Msg::f_nofile_fix, fmt::arg("pid", *l.pid));
-      report_.findings.push_back(std::move(f));
+      report_.findings.push_back(make_finding("limits.nofile_low", Severity::warning, std::move(ev), lang_));
     }
   }
 
@@ -322,6 +309,7 @@ class Auditor {
   Lang lang_;
   std::optional<std::int64_t> somaxconn_;
   AuditReport report_;
+  std::map<std::string, Evidence> why_args_;  // by setting name
 };
 
 }  // namespace

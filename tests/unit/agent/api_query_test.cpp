@@ -138,9 +138,11 @@ TEST(ApiQuery, FindingEventsJson) {
   e.first_seen = kNow - 10s;
   e.last_seen = kNow;
   e.open = true;
-  const auto j = finding_events_json({e});
+  const auto j = finding_events_json({e}, Lang::en);
   ASSERT_EQ(j.size(), 1u);
   EXPECT_EQ(j[0]["evidence"]["accept_queue"], "128");
+  // Evidence that does not render (too little of it here): the summary it was stored with.
+  EXPECT_EQ(j[0]["summary"], "full");
   EXPECT_EQ(j[0]["first_seen_ms"], 1'699'999'990'000);
   EXPECT_EQ(j[0]["open"], true);
 }

@@ -261,11 +261,9 @@ TEST(HistoryStore, FindingEventsOpenExtendCloseAndReopen) {
   const FindingObservation a{.key = "listen.accept_queue_full 0.0.0.0:80",
                              .finding_id = "listen.accept_queue_full",
                              .severity = "critical",
-                             .summary = "queue 128/128",
                              .evidence_json = R"({"queue":128})"};
   const FindingObservation b{.finding_id = "tcp.close_wait_leak",
                              .severity = "warning",
-                             .summary = "300 CLOSE_WAIT",
                              .evidence_json = "{}"};
   const auto t1 = kT0;
   const auto t2 = t1 + 10s;
@@ -273,7 +271,7 @@ TEST(HistoryStore, FindingEventsOpenExtendCloseAndReopen) {
   const auto t4 = t3 + 5min;  // longer than finding_gap (1 min) after t3
   ASSERT_TRUE(s.record_findings(t1, std::vector{a, b}));
   auto a2 = a;
-  a2.summary = "queue 129/128";
+  a2.evidence_json = R"({"queue":129})";
   ASSERT_TRUE(s.record_findings(t2, std::vector{a2}));  // b ends
   ASSERT_TRUE(s.record_findings(t3, std::vector{a2, b}));  // b again: a new event
   ASSERT_TRUE(s.record_findings(t4, std::vector{a2}));  // a after a gap: a new event
@@ -292,9 +290,9 @@ TEST(HistoryStore, FindingEventsOpenExtendCloseAndReopen) {
   EXPECT_EQ(f->at(2).key, a.key);
   EXPECT_EQ(f->at(2).first_seen, t1);
   EXPECT_EQ(f->at(2).last_seen, t3);
-  EXPECT_EQ(f->at(2).summary, "queue 129/128");
+  EXPECT_EQ(f->at(2).summary, "");  // findings are stored as id + evidence, never as text
   EXPECT_EQ(f->at(2).severity, "critical");
-  EXPECT_EQ(f->at(2).evidence_json, R"({"queue":128})");
+  EXPECT_EQ(f->at(2).evidence_json, R"({"queue":129})");  // as last seen
   EXPECT_FALSE(f->at(2).open);
   EXPECT_EQ(f->at(3).first_seen, t1);
   EXPECT_EQ(f->at(3).last_seen, t1);
@@ -379,7 +377,6 @@ TEST(HistoryStore, ReopeningKeepsEverythingCommitted) {
     ASSERT_TRUE(s.record_findings(kT0 + 10min, std::vector{FindingObservation{
                                                    .finding_id = "tcp.orphans",
                                                    .severity = "warning",
-                                                   .summary = "orphans",
                                                    .evidence_json = "{}"}}));
     ASSERT_TRUE(s.append_probe({.time = kT0 + 10min, .target = "h:1", .ok = true,
                                 .stage = "close", .stages_json = "{}"}));
@@ -748,7 +745,7 @@ TEST(HistoryWriter, WritesWhatIsQueuedAndCountsFailures) {
     (*w)->samples(kT0, {{"a", 1.0}, {"b", 2.0}});
     (*w)->samples(kT0 + 1s, {{"a", NAN}});  // refused by the store: the whole batch
     (*w)->samples(kT0 + 2s, {{"a", 3.0}});
-    (*w)->findings(kT0 + 2s, {FindingObservation{"x", "x", "warning", "seen", "{}"}});
+    (*w)->findings(kT0 + 2s, {FindingObservation{"x", "x", "warning", "{}"}});
     ProbeEvent e;
     e.time = kT0 + 2s;
     e.target = "127.0.0.1:1";

@@ -14,6 +14,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <chrono>
+#include <functional>
 #include <future>
 #include <string>
 #include <thread>
@@ -35,9 +36,13 @@ class Running {
     auto s = HttpServer::listen(io_.get_executor(), Endpoint{AF_INET, "127.0.0.1", 0}, limits,
                                 [](const HttpRequest& r) {
                                   HttpResponse res;
-                                  if (r.target == "/events") {
+                                  if (r.target.starts_with("/events")) {
                                     res.stream = true;
                                     res.body = ": start\n\n";
+                                    // /events?CHANNEL: a stream of that channel
+                                    if (const auto q = r.target.find('?'); q != std::string::npos) {
+                                      res.stream_channel = r.target.substr(q + 1);
+                                    }
                                     return res;
                                   }
                                   res.body = r.method + " " + r.target + "\n";
@@ -59,6 +64,19 @@ class Running {
   HttpStats stats() {
     std::promise<HttpStats> p;
     boost::asio::post(io_, [&] { p.set_value(server_->stats()); });
+    return p.get_future().get();
+  }
+  // Counts the channels `make` was asked for.
+  int publish_by_channel(std::function<std::string(std::string_view)> make) {
+    std::promise<int> p;
+    boost::asio::post(io_, [&] {
+      int calls = 0;
+      server_->publish([&](std::string_view channel) {
+        ++calls;
+        return make(channel);
+      });
+      p.set_value(calls);
+    });
     return p.get_future().get();
   }
   void publish(std::string event) {
@@ -233,6 +251,23 @@ TEST(AgentHttp, EventStreamGetsItsStartThenEveryPublishedEventAndKeepAlives) {
   fd.reset();
   EXPECT_TRUE(srv.wait_stats([](const HttpStats& s) { return s.streams == 0 && s.connections == 0; }));
   EXPECT_EQ(srv.stats().streams_dropped, 0u);
+}
+
+TEST(AgentHttp, EachStreamGetsTheEventMadeForItsChannelMadeOncePerChannel) {
+  Running srv(HttpLimits{});
+  std::vector<sys::UniqueFd> fds;
+  for (const char* target : {"/events?en", "/events?zh-CN", "/events?zh-CN"}) {
+    fds.push_back(connect_to(srv.port()));
+    send_all(fds.back().get(), std::string("GET ") + target + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    read_until(fds.back().get(), ": start\n\n");
+  }
+  ASSERT_TRUE(srv.wait_stats([](const HttpStats& s) { return s.streams == 3; }));
+  const int made = srv.publish_by_channel(
+      [](std::string_view channel) { return "event: full\ndata: \"" + std::string(channel) + "\"\n\n"; });
+  EXPECT_EQ(made, 2);  // once per channel in use
+  EXPECT_EQ(read_until(fds[0].get(), "\n\n"), "event: full\ndata: \"en\"\n\n");
+  EXPECT_EQ(read_until(fds[1].get(), "\n\n"), "event: full\ndata: \"zh-CN\"\n\n");
+  EXPECT_EQ(read_until(fds[2].get(), "\n\n"), "event: full\ndata: \"zh-CN\"\n\n");
 }
 
 TEST(AgentHttp, AReaderThatFallsBehindLosesItsStreamAndOthersAreServed) {

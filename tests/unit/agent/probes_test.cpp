@@ -280,13 +280,13 @@ TEST(Probes, JsonHasThePROBEShape) {
   ProbeStatus fresh;
   fresh.target = "https://example.com/health";
   fresh.source = ProbeSource::config;
-  const auto j0 = probe_json(fresh);
+  const auto j0 = probe_json(fresh, Lang::en);
   EXPECT_EQ(j0, nlohmann::json::parse(R"({"target":"https://example.com/health","source":"config",
       "interval_ms":30000,"timeout_ms":3000,"runs":0,"failures":0,"consecutive_failures":0,"last":null})"));
 
   ProbeStatus s = failed_status();
   s.source = ProbeSource::listener;
-  const auto j = probe_json(s);
+  const auto j = probe_json(s, Lang::en);
   EXPECT_EQ(j["target"], "127.0.0.1:5999");
   EXPECT_EQ(j["source"], "listener");
   EXPECT_EQ(j["interval_ms"], 15000);
@@ -501,11 +501,11 @@ TEST(ProbeScheduler, OkAgainstAServerThatGreets) {
   ASSERT_TRUE(h.run_until([&] { return !h.results.empty(); }, 1500ms));
   const ProbeStatus& s = h.results.front();
   ASSERT_TRUE(s.last);
-  EXPECT_EQ(s.last->verdict, StageStatus::ok) << probe_json(s).dump(1);
+  EXPECT_EQ(s.last->verdict, StageStatus::ok) << probe_json(s, Lang::en).dump(1);
   EXPECT_TRUE(s.last->ok());
   EXPECT_EQ(s.runs, 1u);
   EXPECT_EQ(s.failures, 0u);
-  EXPECT_EQ(probe_json(s)["last"]["verdict"], "ok");
+  EXPECT_EQ(probe_json(s, Lang::en)["last"]["verdict"], "ok");
   const auto snap = h.scheduler->snapshot();
   ASSERT_EQ(snap.size(), 1u);
   EXPECT_EQ(snap[0].target, server.listener.target());
@@ -523,7 +523,7 @@ TEST(ProbeScheduler, RefusedPortFailsWithTcpRefused) {
   EXPECT_EQ(s.last->stage, StageId::connect);
   EXPECT_EQ(s.failures, 1u);
   EXPECT_EQ(s.consecutive_failures, 1u);
-  const auto j = probe_json(s);
+  const auto j = probe_json(s, Lang::en);
   EXPECT_EQ(j["last"]["ok"], false);
   EXPECT_EQ(j["last"]["verdict"], "fail");
   EXPECT_EQ(j["last"]["stage"], "connect");
@@ -577,9 +577,9 @@ TEST(ProbeScheduler, SilentServerFailsAsATargetButIsHealthyAsAListener) {
   EXPECT_EQ(ls.source, ProbeSource::listener);
   EXPECT_EQ(ls.target, silent.target());
   ASSERT_TRUE(ls.last);
-  EXPECT_EQ(ls.last->verdict, StageStatus::ok) << probe_json(ls).dump(1);
+  EXPECT_EQ(ls.last->verdict, StageStatus::ok) << probe_json(ls, Lang::en).dump(1);
   EXPECT_TRUE(ls.last->findings.empty());
-  EXPECT_EQ(probe_json(ls)["source"], "listener");
+  EXPECT_EQ(probe_json(ls, Lang::en)["source"], "listener");
 }
 
 TEST(ProbeScheduler, RunsAtItsIntervalAndReportsEachRunOnce) {

@@ -7,7 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <sys/socket.h>
 
+#include <sqlite3.h>
+
+#include "agent/history_series.h"
 #include "agent/prometheus.h"
+#include "rules/client_findings.h"
+#include "rules/server_rules.h"
 #include "http_support.h"
 #include "temp_dir.h"
 
@@ -193,7 +198,7 @@ TEST(AgentRouter, HistoryAndFindingsFromTheReader) {
       ASSERT_TRUE(w->append_samples(kNow - std::chrono::seconds(10 - i), batch));
     }
     const std::vector<FindingObservation> present{
-        {.key = "", .finding_id = "tcp.orphans", .severity = "warning", .summary = "s", .evidence_json = "{}"}};
+        {.key = "", .finding_id = "tcp.orphans", .severity = "warning", .evidence_json = "{}"}};
     ASSERT_TRUE(w->record_findings(kNow - 5s, present));
   }
   auto reader = HistoryReader::open(dir.db());
@@ -225,6 +230,141 @@ TEST(AgentRouter, HistoryAndFindingsFromTheReader) {
   // A series nobody wrote: an empty series, not an error.
   auto unknown = body_json(route(get("/api/v1/history?series=nothing"), v));
   EXPECT_EQ(unknown.at("series")[0].at("points"), json::array());
+}
+
+
+// True when `s` has a CJK character (UTF-8 lead bytes of U+4E00..U+9FFF).
+bool has_cjk(const std::string& s) {
+  return std::any_of(s.begin(), s.end(), [](char c) {
+    const auto b = static_cast<unsigned char>(c);
+    return b >= 0xE4 && b <= 0xE9;
+  });
+}
+
+// A full sample whose one finding came from the server rules, rendered in English.
+AgentView english_finding_view() {
+  AgentView v = sample_view();
+  rules::ServerEvidence e;
+  e.rates = {{"OutRsts", 250}};
+  auto full = std::make_shared<FullSample>(*v.full);
+  full->findings = rules::evaluate_server(e, Lang::en);
+  EXPECT_EQ(full->findings.size(), 1u);
+  v.full = full;
+  return v;
+}
+
+HttpRequest get_lang(std::string target, std::string accept_language) {
+  HttpRequest r = get(std::move(target));
+  r.accept_language = std::move(accept_language);
+  return r;
+}
+
+TEST(AgentRouter, FindingsAreRenderedInTheReadersLanguage) {
+  const AgentView v = english_finding_view();
+  const std::string en = "250 resets/s sent";
+  const std::string zh = "每秒发送 250 个 RST";
+  // ?lang= first, then Accept-Language, then the agent's --lang.
+  EXPECT_EQ(body_json(route(get("/api/v1/findings?lang=zh-CN"), v)).at("current")[0].at("summary"), zh);
+  EXPECT_EQ(body_json(route(get_lang("/api/v1/findings", "zh-CN,zh;q=0.9,en;q=0.8"), v)).at("current")[0].at("summary"), zh);
+  EXPECT_EQ(body_json(route(get_lang("/api/v1/findings?lang=en", "zh-CN"), v)).at("current")[0].at("summary"), en);
+  EXPECT_EQ(body_json(route(get("/api/v1/findings"), v)).at("current")[0].at("summary"), en);
+  AgentView chinese_agent = v;
+  chinese_agent.lang = Lang::zh_CN;
+  EXPECT_EQ(body_json(route(get("/api/v1/findings"), chinese_agent)).at("current")[0].at("summary"), zh);
+  EXPECT_EQ(body_json(route(get_lang("/api/v1/findings", "fr-FR"), chinese_agent)).at("current")[0].at("summary"), zh);
+  // The cause and fix too, and the snapshot's full sample.
+  const auto current = body_json(route(get("/api/v1/findings?lang=zh-CN"), v)).at("current")[0];
+  EXPECT_TRUE(has_cjk(current.at("cause").get<std::string>())) << current.dump();
+  EXPECT_TRUE(has_cjk(current.at("fix").get<std::string>())) << current.dump();
+  EXPECT_EQ(body_json(route(get("/api/v1/snapshot?lang=zh-CN"), v)).at("full").at("findings")[0].at("summary"), zh);
+  // The evidence stays as recorded: tokens and numbers, no text.
+  EXPECT_EQ(current.at("evidence"), json::parse(R"({"out_rsts_per_s":"250"})"));
+  // An event stream keeps its reader's language: its channel, and its first events.
+  const auto stream = route(get_lang("/api/v1/events", "zh-CN"), v);
+  EXPECT_EQ(stream.stream_channel, "zh-CN");
+  EXPECT_NE(stream.body.find(zh), std::string::npos);
+}
+
+TEST(AgentRouter, AnUnknownLangIsA400NamingIt) {
+  const AgentView v = english_finding_view();
+  for (const char* target : {"/api/v1/findings?lang=fr", "/api/v1/snapshot?lang=fr", "/api/v1/probes?lang=fr",
+                             "/api/v1/events?lang=fr", "/api/v1/texts?lang=fr"}) {
+    const auto bad = route(get(target), v);
+    EXPECT_EQ(bad.status, 400u) << target;
+    EXPECT_NE(bad.body.find("\"fr\""), std::string::npos) << target << ": " << bad.body;
+    EXPECT_NE(bad.body.find("zh-CN"), std::string::npos) << target << ": " << bad.body;
+  }
+}
+
+TEST(AgentRouter, ProbeFindingsAreRenderedInTheReadersLanguage) {
+  AgentView v = sample_view();
+  v.probes = [] {
+    ProbeStatus p;
+    p.target = "db.example:5432";
+    ProbeRun run;
+    auto f = rules::make_client_finding("tcp.refused", {{"endpoint", "198.18.2.2:5432"}, {"port", "5432"}}, Lang::en);
+    EXPECT_TRUE(f.has_value());
+    run.findings.push_back({probe::StageId::connect, *f});
+    p.last = run;
+    return std::vector<ProbeStatus>{p};
+  };
+  const auto en = body_json(route(get("/api/v1/probes"), v)).at("probes")[0].at("last").at("findings")[0];
+  const auto zh = body_json(route(get("/api/v1/probes?lang=zh-CN"), v)).at("probes")[0].at("last").at("findings")[0];
+  EXPECT_FALSE(has_cjk(en.at("summary").get<std::string>())) << en.dump();
+  EXPECT_TRUE(has_cjk(zh.at("summary").get<std::string>())) << zh.dump();
+  EXPECT_EQ(zh.at("stage"), "connect");
+  EXPECT_EQ(zh.at("evidence"), en.at("evidence"));
+}
+
+TEST(AgentRouter, AFindingWrittenToTheHistoryInEnglishIsReadInChinese) {
+  test::TempDir dir;
+  const AgentView english = english_finding_view();
+  {
+    auto w = HistoryStore::open(dir.db());
+    ASSERT_TRUE(w.has_value()) << w.error().message();
+    ASSERT_TRUE(w->record_findings(kNow - 5s, finding_observations(english.full->findings)));
+  }
+  auto reader = HistoryReader::open(dir.db());
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  AgentView v = english;
+  v.reader = &*reader;
+  const auto zh = body_json(route(get("/api/v1/findings?from=-1h&lang=zh-CN"), v)).at("events");
+  ASSERT_EQ(zh.size(), 1u);
+  EXPECT_EQ(zh[0].at("id"), "tcp.resets_high");
+  EXPECT_EQ(zh[0].at("summary"), "每秒发送 250 个 RST");
+  const auto en = body_json(route(get("/api/v1/findings?from=-1h"), v)).at("events");
+  EXPECT_EQ(en[0].at("summary"), "250 resets/s sent");
+}
+
+TEST(AgentRouter, AHistoryWrittenByAnOlderAgentStillReads) {
+  // Older agents stored the rendered summary (findings.summary, in their --lang). Such a row
+  // renders like any other when its evidence does; when it does not (an id or evidence this
+  // version has no text for), its stored summary is shown.
+  test::TempDir dir;
+  ASSERT_TRUE(HistoryStore::open(dir.db()).has_value());
+  {
+    sqlite3* db = nullptr;
+    ASSERT_EQ(sqlite3_open(dir.db().c_str(), &db), SQLITE_OK);
+    const std::string insert =
+        "INSERT INTO findings(key, finding, severity, summary, evidence, first_seen, last_seen, open) VALUES "
+        "('tcp.resets_high', 'tcp.resets_high', 'warning', '250 resets/s sent', '{\"out_rsts_per_s\":\"250\"}', " +
+        std::to_string(kNow.time_since_epoch().count() - 9000) + ", " + std::to_string(kNow.time_since_epoch().count() - 9000) +
+        ", 0), ('tcp.gone', 'tcp.gone', 'warning', 'a finding of old', '{}', " +
+        std::to_string(kNow.time_since_epoch().count() - 8000) + ", " + std::to_string(kNow.time_since_epoch().count() - 8000) + ", 0)";
+    char* err = nullptr;
+    EXPECT_EQ(sqlite3_exec(db, insert.c_str(), nullptr, nullptr, &err), SQLITE_OK) << (err ? err : "");
+    sqlite3_free(err);
+    sqlite3_close(db);
+  }
+  auto reader = HistoryReader::open(dir.db());
+  ASSERT_TRUE(reader.has_value()) << reader.error().message();
+  AgentView v = sample_view();
+  v.reader = &*reader;
+  const auto events = body_json(route(get("/api/v1/findings?from=-1h&lang=zh-CN"), v)).at("events");
+  ASSERT_EQ(events.size(), 2u) << events.dump();
+  EXPECT_EQ(events[0].at("id"), "tcp.gone");
+  EXPECT_EQ(events[0].at("summary"), "a finding of old");
+  EXPECT_EQ(events[1].at("summary"), "每秒发送 250 个 RST");
 }
 
 }  // namespace

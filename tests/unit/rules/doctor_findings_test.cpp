@@ -87,7 +87,7 @@ TEST(DoctorFindings, TlsHandshakeStallIsReportedAtSecure) {
   ASSERT_EQ(fs.size(), 1u);
   EXPECT_EQ(fs[0].stage, StageId::secure);
   EXPECT_EQ(fs[0].finding.id, "path.mtu_blackhole");
-  EXPECT_EQ(fs[0].finding.evidence.at("stalled"), "TLS handshake");
+  EXPECT_EQ(fs[0].finding.evidence.at("stalled"), "tls_handshake");
 }
 
 TEST(DoctorFindings, RefusedConnectNamesTheEndpointOnce) {

@@ -120,7 +120,7 @@ TEST(ServerRules, SynFloodAbsorbedByCookiesIsStillReported) {
   const auto* flood = find(fs, "listen.syn_flood");
   ASSERT_NE(flood, nullptr);
   EXPECT_EQ(flood->severity, Severity::critical);
-  EXPECT_EQ(flood->summary, "1200 half-open connections (SYN_RECV), 1200 from 198.18.1.2; 900 syncookies/s sent");
+  EXPECT_EQ(flood->summary, "1200 half-open connections (SYN_RECV), 1200 of them from 198.18.1.2; 900 syncookies/s sent");
 }
 
 TEST(ServerRules, CloseWaitLeakNamesTheProcessAndMustPersist) {
