@@ -15,9 +15,6 @@
 #include <string>
 
 #include <CLI/App.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
@@ -26,7 +23,7 @@
 #include "core/duration.h"
 #include "core/error_text.h"
 #include "core/target.h"
-#include "probe/dns.h"
+#include "probe/resolve_names.h"
 #include "probe/scan.h"
 #include "sys/limits.h"
 
@@ -34,7 +31,6 @@ namespace connscope::cli {
 
 namespace {
 
-namespace asio = boost::asio;
 using std::chrono::milliseconds;
 
 struct LoadFlags {
@@ -70,20 +66,17 @@ Result<load::LoadOptions> load_options(const GlobalOptions& g, const LoadFlags& 
   return o;
 }
 
-// The endpoint: a literal as it is, a name through c-ares (as doctor resolves it).
+// The endpoint: a literal as it is, a name through c-ares (as doctor and probe resolve it).
 Result<Endpoint> resolve_target(const GlobalOptions& g, const Target& t, std::uint16_t port, const std::string& typed) {
   if (t.is_ip_literal()) return Endpoint{t.family(), t.host, port};
-  asio::io_context io(1);
-  probe::DnsOptions dns;
-  dns.timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(g.timeout));
-  auto future = asio::co_spawn(io, probe::resolve(io.get_executor(), t.host, dns), asio::use_future);
-  io.run();
-  const probe::DnsResult r = future.get();
-  if (!r.ok() || r.addresses.empty()) {
-    const std::string why = r.detail.empty() ? std::string(probe::dns_failure_name(r.failure)) : r.detail;
-    return fail_text("target \"" + typed + "\"", Msg::load_resolve_failed, {{"error", why}});
+  const auto timeout = std::max(milliseconds(1), std::chrono::duration_cast<milliseconds>(g.timeout));
+  const auto resolved = probe::resolve_names({t.host}, probe::DnsFamily::any, timeout);
+  const auto& r = resolved.at(t.host);
+  if (!r.address) {
+    return fail_text("target \"" + typed + "\"", Msg::load_resolve_failed,
+                     {{"error", r.detail.empty() ? r.failure : r.detail}});
   }
-  return Endpoint{r.addresses.front().family, r.addresses.front().address, port};
+  return Endpoint{r.family, *r.address, port};
 }
 
 int run_load_cmd(const GlobalOptions& g, const LoadFlags& f) {

@@ -106,11 +106,11 @@ TEST(AgentRouter, SnapshotCarriesTheSamplesTheSamplerAndTheHistory) {
                                              "bpf":{"enabled":false,"reason":null}})"));
 
   v.sampler.bpf_off_reason = "the kernel has no BTF";
-  v.history = HistoryStatus{"/data/history.db", HistoryWriterStats{.jobs_done = 7, .jobs_failed = 1, .jobs_dropped = 2, .maintenance_runs = 0, .last_error = std::nullopt}};
+  v.history = HistoryStatus{"/data/history.db", HistoryWriterStats{.jobs_done = 7, .jobs_failed = 1, .jobs_dropped = 2, .maintenance_runs = 0, .last_error = std::nullopt}, 3};
   j = body_json(route(get("/api/v1/snapshot"), v));
   EXPECT_EQ(j.at("sampler").at("bpf").at("reason"), "the kernel has no BTF");
   EXPECT_EQ(j.at("history"), json::parse(R"({"file":"/data/history.db","writes":7,"failed":1,"dropped":2,
-                                             "last_error":null})"));
+                                             "listeners_not_charted":3,"last_error":null})"));
 }
 
 TEST(AgentRouter, BeforeTheFirstSamplesTheSnapshotSaysNull) {
