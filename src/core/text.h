@@ -32,6 +32,7 @@ enum class Lang { en, zh_CN };
 #include "core/text_input.h"
 #include "core/text_watch.h"
 #include "core/text_dashboard.h"
+#include "core/text_audit.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -669,7 +670,8 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_DOCTOR_LINE_MESSAGES(X)                                                               \
   CONNSCOPE_INPUT_MESSAGES(X)                                                                     \
   CONNSCOPE_WATCH_MESSAGES(X)                                                                     \
-  CONNSCOPE_DASHBOARD_MESSAGES(X)
+  CONNSCOPE_DASHBOARD_MESSAGES(X)                                                                 \
+  CONNSCOPE_AUDIT_MESSAGES(X)
 
 // The plural messages of text.h itself: X(id, count, English singular, English plural).
 #define CONNSCOPE_CORE_PLURALS(X)                                                                 \
