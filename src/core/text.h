@@ -34,6 +34,7 @@ enum class Lang { en, zh_CN };
 #include "core/text_dashboard.h"
 #include "core/text_audit.h"
 #include "core/text_serve.h"
+#include "core/text_icmp.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -673,7 +674,8 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_WATCH_MESSAGES(X)                                                                     \
   CONNSCOPE_DASHBOARD_MESSAGES(X)                                                                 \
   CONNSCOPE_AUDIT_MESSAGES(X)                                                                     \
-  CONNSCOPE_SERVE_MESSAGES(X)
+  CONNSCOPE_SERVE_MESSAGES(X)                                                                     \
+  CONNSCOPE_ICMP_MESSAGES(X)
 
 // The plural messages of text.h itself: X(id, count, English singular, English plural).
 #define CONNSCOPE_CORE_PLURALS(X)                                                                 \
