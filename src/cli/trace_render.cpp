@@ -299,7 +299,8 @@ std::string render_trace_text(const TraceShown& target, const TraceResult& r, co
   };
   print(trn(lang, Msg::trace_header, static_cast<unsigned long long>(o.probes), fmt::arg("target", target.host),
                 fmt::arg("address", target.ip_literal ? std::string() : " (" + r.destination.address + ")"),
-                fmt::arg("port", r.mode == TraceMode::icmp ? std::string() : " port " + std::to_string(r.destination.port)),
+                fmt::arg("port", r.mode == TraceMode::icmp ? std::string()
+                                                         : tr(lang, Msg::trace_header_port, fmt::arg("port", r.destination.port))),
                 fmt::arg("mode", probe::trace_mode_name(r.mode)), fmt::arg("max_hops", o.max_hops),
                 fmt::arg("probes", o.probes),
                 fmt::arg("cycles", o.cycles > 1 ? tr(lang, Msg::trace_header_cycles, fmt::arg("cycles", o.cycles)) : ""),

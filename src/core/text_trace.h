@@ -26,6 +26,7 @@
     "between rounds) for loss figures. Exit status: 0 reached, 1 not reached, 2 usage error,\n"    \
     "3 could not run.")                                                                            \
   X(trace_header_cycles, ", {cycles} cycles")                                                      \
+  X(trace_header_port, " port {port}")                                                              \
   X(trace_header_method, " (ICMP through a {method})")                                             \
   X(trace_col_hop, "hop")                                                                          \
   X(trace_col_address, "address")                                                                  \

@@ -92,6 +92,8 @@ TEST(TraceRender, ChineseIcmpWordsAndColumns) {
   EXPECT_NE(text.find("ICMP 3/13 通信被管理性禁止"), std::string::npos) << text;
   EXPECT_EQ(text.find("administratively"), std::string::npos) << text;
   EXPECT_EQ(text.find("time exceeded"), std::string::npos) << text;
+  EXPECT_NE(text.find("198.18.3.2 端口 443，tcp"), std::string::npos) << text;
+  EXPECT_EQ(text.find("port"), std::string::npos) << text;
   // The address column is as wide as its widest cell in terminal columns (地址 is four, and
   // fmt pads it as four).
   EXPECT_NE(text.find("\n  跳  地址         丢包  RTT"), std::string::npos) << text;
