@@ -10,5 +10,6 @@
   X(audit_err_no_sysctls, "no kernel setting could be read (is /proc mounted?)")                  \
   X(rec_err_write, "cannot write the recording")                                                  \
   X(rec_err_create_dir, "cannot create the folder")                                               \
-  X(rec_err_record_and_replay, "cannot be combined with --replay")
+  X(rec_err_record_and_replay, "cannot be combined with --replay")                               \
+  X(inspect_err_pid_needs_owners, "needs the owner scan; leave out --no-owners")
 // clang-format on
