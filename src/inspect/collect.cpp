@@ -9,6 +9,7 @@
 #include <fstream>
 #include <unordered_set>
 
+#include "core/error_text.h"
 #include "sys/proc_net.h"
 #include "sys/sysctl.h"
 
@@ -45,7 +46,7 @@ Result<void> copy_sample(const std::string& dir) {
     fs::create_directories(out.parent_path(), ec);
     std::ofstream f(out, std::ios::binary);
     f << *text;
-    if (!f.flush()) return fail("write " + out.string(), "cannot write the recording", EIO);
+    if (!f.flush()) return fail_text("write " + out.string(), Msg::rec_err_write, {}, EIO);
   }
   for (const char* name : kSysctls) {
     auto value = sys::read_sysctl(name);
@@ -55,7 +56,7 @@ Result<void> copy_sample(const std::string& dir) {
     fs::create_directories(out.parent_path(), ec);
     std::ofstream f(out, std::ios::binary);
     f << *value << "\n";
-    if (!f.flush()) return fail("write " + out.string(), "cannot write the recording", EIO);
+    if (!f.flush()) return fail_text("write " + out.string(), Msg::rec_err_write, {}, EIO);
   }
   return {};
 }
@@ -350,7 +351,7 @@ Result<Collected> collect(sys::DumpSource& dumps, const CollectOptions& o, Lang 
   if (!o.record_dir.empty() && out.owners) {
     std::ofstream f(fs::path(o.record_dir) / "owners.txt", std::ios::binary);
     f << format_owner_records(*out.owners, &seen_inodes);
-    if (!f.flush()) return fail("write " + o.record_dir + "/owners.txt", "cannot write the recording", EIO);
+    if (!f.flush()) return fail_text("write " + o.record_dir + "/owners.txt", Msg::rec_err_write, {}, EIO);
   }
   return out;
 }
