@@ -1,6 +1,7 @@
-#include "cli/cmd_serve.h"
+// `connscope serve`: flags -> serve::ServeRequest -> serve::build_options -> serve::Server; this
+// file parses the flags and prints the server's events.
 
-#include <sys/stat.h>
+#include "cli/cmd_serve.h"
 
 #include <csignal>
 #include <memory>
@@ -16,40 +17,14 @@
 #include <nlohmann/json.hpp>
 
 #include "core/duration.h"
-#include "core/number.h"
+#include "serve/request.h"
 #include "serve/server.h"
-#include "sys/limits.h"
-#include "sys/proc_net.h"
-#include "sys/sysctl.h"
 
 namespace connscope::cli {
 
 namespace {
 
 using serve::Mode;
-
-struct ServeFlags {
-  std::vector<std::string> listen;
-  std::string port;
-  std::string mode = "echo";
-  std::string backlog;
-  bool reuseport = false;
-  std::string fastopen;
-  std::string keepalive;
-  std::string tls_cert;
-  std::string tls_key;
-  bool tls_self_signed = false;
-  std::string http_status;
-  std::string http_location;
-  std::optional<std::string> banner;
-  std::string delay;
-  std::string interval;
-  bool demo = false;
-  std::string demo_port = "9601";
-};
-
-// The first port of the demo block; the modes follow in kAllModes order.
-constexpr int kDemoModes = static_cast<int>(std::size(serve::kAllModes));
 
 std::string mode_description(Lang lang, const serve::Options& o, Mode m) {
   switch (m) {
@@ -98,136 +73,6 @@ std::string timestamp(std::chrono::system_clock::time_point t) {
   const auto secs = std::chrono::time_point_cast<std::chrono::seconds>(t);
   const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t - secs).count();
   return fmt::format("{:%Y-%m-%dT%H:%M:%S}.{:03}Z", secs, ms);
-}
-
-bool have_ipv6() {
-  struct stat st {};
-  return ::stat("/proc/net/if_inet6", &st) == 0;
-}
-
-// Turns the flags into server options; errors are usage errors.
-Result<serve::Options> build_options(const ServeFlags& f) {
-  serve::Options o;
-  auto spec = serve::parse_mode(f.mode);
-  if (!spec) return std::unexpected(spec.error());
-  if (!f.backlog.empty()) {
-    auto v = parse_int(f.backlog, "--backlog", 0, 65535);
-    if (!v) return std::unexpected(v.error());
-    o.backlog = static_cast<int>(*v);
-  } else if (auto somaxconn = sys::read_sysctl_int("net.core.somaxconn"); somaxconn && *somaxconn > 0) {
-    o.backlog = static_cast<int>(std::min<std::int64_t>(*somaxconn, 65535));
-  }
-  o.reuseport = f.reuseport;
-  if (!f.fastopen.empty()) {
-    auto v = parse_int(f.fastopen, "--fastopen", 0, 65535);
-    if (!v) return std::unexpected(v.error());
-    o.fastopen = static_cast<int>(*v);
-  }
-  if (!f.keepalive.empty()) {
-    auto k = serve::parse_keepalive(f.keepalive);
-    if (!k) return std::unexpected(k.error());
-    o.keepalive = *k;
-  }
-  if (f.tls_self_signed && (!f.tls_cert.empty() || !f.tls_key.empty())) {
-    return fail("--tls-self-signed", "cannot be combined with --tls-cert/--tls-key");
-  }
-  if (f.tls_cert.empty() != f.tls_key.empty()) {
-    return fail(f.tls_cert.empty() ? "--tls-key" : "--tls-cert",
-                "needs its partner (--tls-cert and --tls-key go together)");
-  }
-  if (f.tls_self_signed) o.tls = serve::TlsConfig{{}, {}, true};
-  if (!f.tls_cert.empty()) o.tls = serve::TlsConfig{f.tls_cert, f.tls_key, false};
-  if (!f.http_status.empty()) {
-    auto s = serve::parse_http_status(f.http_status);
-    if (!s) return std::unexpected(s.error());
-    o.http_status = *s;
-  }
-  if (!f.http_location.empty()) {
-    // It goes into a header line: CR, LF and other control bytes would split the response.
-    for (char ch : f.http_location) {
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f) {
-        return fail("--http-location \"" + f.http_location + "\"", "control characters are not allowed");
-      }
-    }
-    o.http_location = f.http_location;
-  }
-  if (f.banner) o.banner = *f.banner;
-  if (!f.delay.empty()) {
-    auto d = parse_duration(f.delay, "--delay");
-    if (!d) return std::unexpected(d.error());
-    o.delay = *d;
-  }
-  if (!f.interval.empty()) {
-    auto d = parse_duration(f.interval, "--interval");
-    if (!d) return std::unexpected(d.error());
-    if (d->count() == 0) return fail("--interval \"" + f.interval + "\"", "must be more than 0");
-    o.interval = *d;
-  }
-  if (spec->argument) {
-    const std::string op = "--mode \"" + f.mode + "\"";
-    if (spec->mode == Mode::banner) o.banner = *spec->argument;
-    if (spec->mode == Mode::slow_first_byte || spec->mode == Mode::drip) {
-      auto d = parse_duration(*spec->argument, op);
-      if (!d) return std::unexpected(d.error());
-      (spec->mode == Mode::drip ? o.interval : o.delay) = *d;
-    }
-  }
-
-  if (f.demo) {
-    if (!f.listen.empty() || !f.port.empty()) {
-      return fail("--demo", "chooses its own addresses; leave out --listen and --port");
-    }
-    auto base = parse_int(f.demo_port, "--demo-port", 1, 65535 - kDemoModes + 1);
-    if (!base) return std::unexpected(base.error());
-    int port = static_cast<int>(*base);
-    for (Mode m : serve::kAllModes) {
-      serve::Listener l;
-      l.endpoint = Endpoint{AF_INET, "127.0.0.1", static_cast<std::uint16_t>(port++)};
-      l.mode = m;
-      o.listeners.push_back(l);
-    }
-    return o;
-  }
-  for (const auto& text : f.listen) {
-    auto ep = parse_endpoint(text, "--listen", /*allow_zero=*/true);
-    if (!ep) return std::unexpected(ep.error());
-    o.listeners.push_back({*ep, spec->mode});
-  }
-  if (!f.port.empty()) {
-    auto p = parse_port(f.port, "--port", /*allow_zero=*/true);
-    if (!p) return std::unexpected(p.error());
-    o.listeners.push_back({Endpoint{AF_INET, "0.0.0.0", *p}, spec->mode});
-    if (have_ipv6()) o.listeners.push_back({Endpoint{AF_INET6, "::", *p}, spec->mode});
-  }
-  if (o.listeners.empty()) o.listeners.push_back({Endpoint{AF_INET, "127.0.0.1", 8080}, spec->mode});
-  return o;
-}
-
-// Bind errors get the words an operator needs: who holds the port, or which privilege is missing.
-Error explain_open_error(const GlobalOptions& g, Error e, const serve::Options& o) {
-  if (e.code == EADDRINUSE) {
-    for (const auto& l : o.listeners) {
-      if (e.op == "bind " + l.endpoint.to_string()) {
-        const auto owner = sys::find_tcp_port_owner(l.endpoint.port);
-        const std::string where = l.endpoint.to_string();
-        return Error{owner ? tr(g.lang, Msg::serve_port_in_use_owner, where, owner->pid, owner->command)
-                           : tr(g.lang, Msg::serve_port_in_use, where),
-                     0, {}};
-      }
-    }
-  }
-  if (e.code == EACCES && e.op.starts_with("bind ")) {
-    return Error{tr(g.lang, Msg::serve_need_root_port, e.op), 0, {}};
-  }
-  return e;
-}
-
-ExitCode exit_for_open_error(const Error& e) {
-  // Bad files and addresses are the user's input; busy ports, privileges and limits are the
-  // machine's state.
-  if (e.op.starts_with("--")) return ExitCode::usage;
-  if (e.code == EADDRNOTAVAIL || e.code == EAFNOSUPPORT) return ExitCode::usage;
-  return ExitCode::could_not_run;
 }
 
 class Printer {
@@ -366,20 +211,17 @@ class Printer {
   Style style_;
 };
 
-int run_serve(const GlobalOptions& g, const ServeFlags& f) {
-  auto options = build_options(f);
+int run_serve(const GlobalOptions& g, const serve::ServeRequest& f) {
+  auto options = serve::build_options(f);
   if (!options) return report(g, options.error(), ExitCode::usage);
-
-  // Servers take the hard limit: the soft default is a select() relic, not a policy.
-  const auto before = sys::get_fd_limit();
-  const auto limit = sys::raise_fd_limit();
+  const auto raised = serve::raise_fd_limit();
 
   boost::asio::io_context io(1);
   Printer printer(g, *options);
   auto server = serve::Server::create(io, *options, [&printer](const serve::Event& ev) { printer.event(ev); });
   if (!server) {
-    const Error e = explain_open_error(g, server.error(), *options);
-    return report(g, e, exit_for_open_error(server.error()));
+    const Error e = serve::explain_open_error(server.error(), *options, g.lang);
+    return report(g, e, serve::exit_for_open_error(server.error()));
   }
   // Before saying we listen: whoever reads that line may stop us at once, and the signal must
   // find its handler installed, not the default action.
@@ -388,8 +230,8 @@ int run_serve(const GlobalOptions& g, const ServeFlags& f) {
     if (!ec) (*server)->stop();
   });
   printer.listening((*server)->listeners(), f.demo);
-  if (before && limit && before->soft != limit->soft && g.verbose > 0 && !g.json) {
-    fmt::print("{}\n", tr(g.lang, Msg::serve_fd_limit, before->soft, limit->soft));
+  if (raised && g.verbose > 0 && !g.json) {
+    fmt::print("{}\n", tr(g.lang, Msg::serve_fd_limit, raised->before, raised->after));
   }
 
   const auto started = std::chrono::steady_clock::now();
@@ -402,7 +244,7 @@ int run_serve(const GlobalOptions& g, const ServeFlags& f) {
 }  // namespace
 
 std::function<int()> register_serve(CLI::App& app, const GlobalOptions& global) {
-  auto flags = std::make_shared<ServeFlags>();
+  auto flags = std::make_shared<serve::ServeRequest>();
   const Lang lang = global.lang;
   auto help = [lang](Msg id) { return tr(lang, id); };
   auto* cmd = app.add_subcommand("serve", help(Msg::help_serve));

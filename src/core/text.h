@@ -35,6 +35,9 @@ enum class Lang { en, zh_CN };
 #include "core/text_load.h"
 #include "core/text_errors.h"
 #include "core/text_findings.h"
+#include "core/text_audit.h"
+#include "core/text_serve.h"
+#include "core/text_icmp.h"
 
 #define CONNSCOPE_MESSAGES(X)                                                                    \
   X(usage_error, "connscope: {}")                                                                \
@@ -645,7 +648,10 @@ enum class Lang { en, zh_CN };
   CONNSCOPE_DASHBOARD_MESSAGES(X)                                                                 \
   CONNSCOPE_LOAD_MESSAGES(X)                                                                      \
   CONNSCOPE_ERROR_MESSAGES(X)                                                                     \
-  CONNSCOPE_FINDING_MESSAGES(X)
+  CONNSCOPE_FINDING_MESSAGES(X)                                                                   \
+  CONNSCOPE_AUDIT_MESSAGES(X)                                                                     \
+  CONNSCOPE_SERVE_MESSAGES(X)                                                                     \
+  CONNSCOPE_ICMP_MESSAGES(X)
 
 // The plural messages of text.h itself: X(id, count, English singular, English plural).
 #define CONNSCOPE_CORE_PLURALS(X)                                                                 \

@@ -26,6 +26,7 @@
     "between rounds) for loss figures. Exit status: 0 reached, 1 not reached, 2 usage error,\n"    \
     "3 could not run.")                                                                            \
   X(trace_header_cycles, ", {cycles} cycles")                                                      \
+  X(trace_header_port, " port {port}")                                                              \
   X(trace_header_method, " (ICMP through a {method})")                                             \
   X(trace_col_hop, "hop")                                                                          \
   X(trace_col_address, "address")                                                                  \
@@ -49,7 +50,8 @@
   X(trace_reply_udp_reply, "UDP reply")                                                            \
   X(trace_reply_local_error, "not sent ({error})")                                                 \
   X(trace_reply_timeout, "no answer")                                                              \
-  X(trace_icmp_code, "ICMP {type}/{code}{name}")                                                   \
+  X(trace_icmp_code, "ICMP {type}/{code}")                                                         \
+  X(trace_icmp_code_named, "ICMP {type}/{code} {name}")                                           \
   X(trace_loss_rate_limited, "ICMP rate-limited, not loss")                                        \
   X(trace_loss_path, "loss continues from here")                                                   \
   X(trace_loss_silent, "sends no ICMP errors")                                                     \
@@ -92,7 +94,10 @@
   X(trace_progress, "trace: round {round}/{rounds}")                                               \
   X(trace_choose_mode, "choose one")                                                               \
   X(trace_icmp_no_port, "ICMP echo has no port: drop the port or use --tcp / --udp")               \
-  X(trace_resolve_failed, "cannot resolve: {}")
+  X(trace_resolve_failed, "cannot resolve: {}")                                                    \
+  X(trace_err_ipv4_with_6, "an IPv4 address with -6")                                              \
+  X(trace_err_ipv6_with_4, "an IPv6 address with -4")                                              \
+  X(trace_err_range, "must be {min} to {max}")
 
 // Plural messages: X(id, count, English singular, English plural); `count` names the placeholder
 // whose number picks the form (trn() in text.h).

@@ -11,6 +11,7 @@
 #include <fstream>
 #include <unordered_set>
 
+#include "core/error_text.h"
 #include "sys/proc_net.h"
 #include "sys/sysctl.h"
 

@@ -12,6 +12,10 @@
 #include <string>
 #include <string_view>
 
+namespace connscope {
+enum class Lang;  // core/text.h
+}  // namespace connscope
+
 namespace connscope::probe {
 
 // Who produced a queued error (SO_EE_ORIGIN_*).
@@ -54,6 +58,10 @@ inline constexpr std::uint8_t kUnknownNextHeader = 1;
 std::optional<std::string_view> icmp_known_name(ErrOrigin origin, std::uint8_t type,
                                                 std::uint8_t code);
 
+// The same words in `lang`, from the catalog (core/text_icmp.h).
+std::optional<std::string_view> icmp_known_name(ErrOrigin origin, std::uint8_t type, std::uint8_t code,
+                                                Lang lang);
+
 // icmp_known_name, or "type 42 code 7" for what it does not know.
 std::string icmp_error_name(ErrOrigin origin, std::uint8_t type, std::uint8_t code);
 
@@ -61,6 +69,9 @@ std::string icmp_error_name(ErrOrigin origin, std::uint8_t type, std::uint8_t co
 // 3)", "ICMP type 42 code 7"; with a sender, " from 198.18.3.2" after it.
 std::string describe_icmp(ErrOrigin origin, std::uint8_t type, std::uint8_t code,
                           const std::optional<std::string>& from = std::nullopt);
+// The same sentence in `lang` ("ICMP 端口不可达（类型 3 代码 3）").
+std::string describe_icmp(ErrOrigin origin, std::uint8_t type, std::uint8_t code,
+                          const std::optional<std::string>& from, Lang lang);
 
 // For evidence quoted after the word "ICMP" by the catalog ("ICMP {icmp}"): "port unreachable
 // (type 3 code 3)", "address unreachable (ICMPv6 type 1 code 3)", "type 42 code 7".

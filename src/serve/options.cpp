@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "core/duration.h"
+#include "core/error_text.h"
 
 namespace connscope::serve {
 
@@ -36,8 +37,8 @@ Result<ModeSpec> parse_mode(std::string_view text) {
     if (mode_name(m) == name) {
       spec.mode = m;
       if (spec.argument && m != Mode::banner && m != Mode::slow_first_byte && m != Mode::drip) {
-        return fail(fmt::format("--mode \"{}\"", text),
-                    fmt::format("{} takes no argument", mode_name(m)));
+        return fail_text(fmt::format("--mode \"{}\"", text), Msg::serve_err_mode_no_argument,
+                         {{"mode", std::string(mode_name(m))}});
       }
       return spec;
     }
@@ -47,7 +48,7 @@ Result<ModeSpec> parse_mode(std::string_view text) {
     if (!names.empty()) names += ", ";
     names += mode_name(m);
   }
-  return fail(fmt::format("--mode \"{}\"", text), "unknown mode (one of: " + names + ")");
+  return fail_text(fmt::format("--mode \"{}\"", text), Msg::serve_err_unknown_mode, {{"modes", names}});
 }
 
 Result<Keepalive> parse_keepalive(std::string_view text) {
@@ -56,7 +57,7 @@ Result<Keepalive> parse_keepalive(std::string_view text) {
   const auto c2 = c1 == std::string_view::npos ? c1 : text.find(',', c1 + 1);
   if (c1 == std::string_view::npos || c2 == std::string_view::npos ||
       text.find(',', c2 + 1) != std::string_view::npos) {
-    return fail(op, "expected IDLE,INTVL,COUNT (e.g. 60s,10s,5)");
+    return fail_text(op, Msg::serve_err_keepalive_format);
   }
   Keepalive k;
   auto seconds = [&](std::string_view part, std::string_view name) -> Result<std::chrono::seconds> {
@@ -64,7 +65,7 @@ Result<Keepalive> parse_keepalive(std::string_view text) {
     if (!d) return fail(op, fmt::format("{}: {}", name, d.error().detail));
     const auto s = std::chrono::duration_cast<std::chrono::seconds>(*d);
     if (s.count() < 1 || s.count() > 32767 || s != *d) {
-      return fail(op, fmt::format("{} must be whole seconds from 1s to 32767s", name));
+      return fail_text(op, Msg::serve_err_keepalive_seconds, {{"name", std::string(name)}});
     }
     return s;
   };
@@ -77,7 +78,7 @@ Result<Keepalive> parse_keepalive(std::string_view text) {
   auto [ptr, ec] = std::from_chars(count_text.data(), count_text.data() + count_text.size(), count);
   if (ec != std::errc{} || ptr != count_text.data() + count_text.size() || count < 1 ||
       count > 127) {
-    return fail(op, "COUNT must be a whole number from 1 to 127");
+    return fail_text(op, Msg::serve_err_keepalive_count);
   }
   k.idle = *idle;
   k.interval = *intvl;
@@ -89,7 +90,7 @@ Result<unsigned> parse_http_status(std::string_view text) {
   unsigned v = 0;
   auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc{} || ptr != text.data() + text.size() || v < 200 || v > 599) {
-    return fail(fmt::format("--http-status \"{}\"", text), "not an HTTP status (200-599)");
+    return fail_text(fmt::format("--http-status \"{}\"", text), Msg::serve_err_http_status);
   }
   return v;
 }

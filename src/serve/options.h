@@ -67,8 +67,9 @@ struct TlsConfig {
 
 struct Options {
   std::vector<Listener> listeners;
-  // A known-good server should not be the one dropping SYNs in a connection storm, so the CLI
-  // defaults this to net.core.somaxconn, the most the kernel allows.
+  // A known-good server should not be the one dropping SYNs in a connection storm, so
+  // build_options (serve/request.h) defaults this to net.core.somaxconn, the most the kernel
+  // allows.
   int backlog = 4096;
   bool reuseport = false;
   int fastopen = 0;  // TCP Fast Open queue length; 0 leaves it off
