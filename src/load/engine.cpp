@@ -5,11 +5,11 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
-#include <deque>
 #include <limits>
 
 #include "core/error_text.h"
 #include "load/load.h"
+#include "probe/deadline_fifo.h"
 #include "probe/socket_ops.h"
 #include "probe/tcp_info.h"
 #include "sys/unique_fd.h"
@@ -179,8 +179,7 @@ Result<LoadReport> run_load(const LoadOptions& options) {
   std::vector<std::uint32_t> free_slots;
   free_slots.reserve(cap);
   for (std::size_t i = cap; i > 0; --i) free_slots.push_back(static_cast<std::uint32_t>(i - 1));
-  // One timeout for all: start order is deadline order, so the front is the next to expire.
-  std::deque<std::pair<std::uint32_t, std::uint32_t>> fifo;
+  probe::DeadlineFifo<Slot> deadlines;
   std::vector<epoll_event> events(std::min<std::size_t>(cap + 1, 1024));
 
   const Clock::time_point t0 = Clock::now();
@@ -264,7 +263,7 @@ Result<LoadReport> run_load(const LoadOptions& options) {
       finish(s, errno, false, Clock::now());
       return;
     }
-    fifo.emplace_back(id, s.gen);
+    deadlines.push(id, s.gen);
   };
 
   for (;;) {
@@ -281,11 +280,7 @@ Result<LoadReport> run_load(const LoadOptions& options) {
     if (!more_to_start && in_flight == 0) break;
     if (stopped) break;
 
-    while (!fifo.empty() && (!slots[fifo.front().first].busy || slots[fifo.front().first].gen != fifo.front().second)) {
-      fifo.pop_front();
-    }
-    std::optional<Clock::time_point> wake;
-    if (!fifo.empty()) wake = slots[fifo.front().first].deadline;
+    std::optional<Clock::time_point> wake = deadlines.next(slots);
     auto sooner = [&](Clock::time_point t) {
       if (!wake || t < *wake) wake = t;
     };
@@ -327,17 +322,7 @@ Result<LoadReport> run_load(const LoadOptions& options) {
       }
       finish(s, 0, false, now);
     }
-    while (!fifo.empty()) {
-      const auto [id, gen] = fifo.front();
-      Slot& s = slots[id];
-      if (!s.busy || s.gen != gen) {
-        fifo.pop_front();
-        continue;
-      }
-      if (s.deadline > now) break;
-      fifo.pop_front();
-      finish(s, 0, true, now);
-    }
+    deadlines.expire(slots, now, [&](Slot& s) { finish(s, 0, true, now); });
     if (options.progress && now - last_progress >= options.progress_interval) {
       last_progress = now;
       options.progress(tally.progress(now, in_flight));

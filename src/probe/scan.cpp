@@ -12,12 +12,12 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
-#include <deque>
 #include <memory>
 #include <thread>
 #include <utility>
 
 
+#include "probe/deadline_fifo.h"
 #include "probe/tcp_connect_result.h"
 #include "probe/tcp_info.h"
 #include "sys/unique_fd.h"
@@ -98,8 +98,7 @@ Result<ScanReport> scan_shard(std::span<const Endpoint> endpoints, const ScanOpt
   std::vector<std::uint32_t> free_slots;
   free_slots.reserve(cap);
   for (std::size_t i = cap; i > 0; --i) free_slots.push_back(static_cast<std::uint32_t>(i - 1));
-  // Start order is deadline order (one timeout for all): the front is the next to expire.
-  std::deque<std::pair<std::uint32_t, std::uint32_t>> fifo;
+  DeadlineFifo<Slot> deadlines;
   std::vector<epoll_event> events(std::min<std::size_t>(cap, 1024));
 
   Pacer pacer(options.rate);
@@ -235,17 +234,12 @@ Result<ScanReport> scan_shard(std::span<const Endpoint> endpoints, const ScanOpt
         release(s);
         continue;
       }
-      fifo.emplace_back(id, s.gen);
+      deadlines.push(id, s.gen);
     }
     if (done >= n) break;
 
     // Sleep until an event, the earliest deadline, or the next start the rate allows.
-    while (!fifo.empty() && (!slots[fifo.front().first].busy ||
-                             slots[fifo.front().first].gen != fifo.front().second)) {
-      fifo.pop_front();
-    }
-    std::optional<Clock::time_point> wake;
-    if (!fifo.empty()) wake = slots[fifo.front().first].deadline;
+    std::optional<Clock::time_point> wake = deadlines.next(slots);
     if (next < n && in_flight < cap && !fd_blocked) {
       if (auto p = pacer.next_at(); p && (!wake || *p < *wake)) wake = p;
     }
@@ -286,18 +280,7 @@ Result<ScanReport> scan_shard(std::span<const Endpoint> endpoints, const ScanOpt
       }
       finish(s, 0, false, now);
     }
-    // Deadlines.
-    while (!fifo.empty()) {
-      const auto [id, gen] = fifo.front();
-      Slot& s = slots[id];
-      if (!s.busy || s.gen != gen) {
-        fifo.pop_front();
-        continue;
-      }
-      if (s.deadline > now) break;
-      fifo.pop_front();
-      finish(s, 0, true, now);
-    }
+    deadlines.expire(slots, now, [&](Slot& s) { finish(s, 0, true, now); });
   }
   report.stats.elapsed = Clock::now() - t0;
   return report;
