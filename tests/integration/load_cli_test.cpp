@@ -106,14 +106,19 @@ TEST(LoadCli, OpenLoopConnectsEveryPlannedConnectionAtTheRate) {
 TEST(LoadCli, ClosedLoopKeepsTheConnectionsAskedInFlight) {
   auto served = start_serve({"--mode", "echo"});
   const auto r = load({"127.0.0.1:" + std::to_string(served.port), "--connections", "8", "--duration", "500ms", "--close", "rst"});
-  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  // Every connection connects; a server slower than the storm (a sanitizer build) may fill its
+  // accept queue with connections the client already reset, and then a SYN waits for its resend:
+  // exit 1 then, with those counted as connected after retransmissions.
+  ASSERT_TRUE(r.exit_code == 0 || r.exit_code == 1) << r.err << r.out;
   const auto j = json::parse(r.out);
   EXPECT_EQ(j.at("model"), "closed_loop");
   EXPECT_TRUE(j.at("planned").is_null());
   EXPECT_EQ(j.at("close"), "rst");
   EXPECT_GT(j.at("started").get<int>(), 8);
   EXPECT_EQ(j.at("finished"), j.at("started"));
-  EXPECT_EQ(fate_count(j, "connected"), j.at("started").get<std::uint64_t>());
+  EXPECT_EQ(fate_count(j, "connected") + fate_count(j, "connected_after_retransmits"), j.at("started").get<std::uint64_t>())
+      << r.out;
+  EXPECT_EQ(r.exit_code, fate_count(j, "connected_after_retransmits") > 0 ? 1 : 0);
   EXPECT_LE(j.at("max_in_flight").get<int>(), 8);
 }
 
